@@ -1,0 +1,288 @@
+//! Engine configuration.
+//!
+//! A [`Config`] can only be built valid: its fields are private and every
+//! setter goes through [`ConfigBuilder::build`], which checks each value and
+//! returns a [`ConfigError`] naming the offending option. [`Config::default`]
+//! gives the documented defaults.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::ConfigError;
+
+/// What an outbox does when a new message does not fit (see the crate docs,
+/// "Back-pressure").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OverflowPolicy {
+    /// Keep what is queued, drop the new message.
+    DropNewest,
+    /// Evict the oldest queued messages until the new one fits; the receiver
+    /// sees a [`Lagged`](crate::MessageKind::Lagged) notice with the number lost.
+    #[default]
+    DropOldest,
+    /// Close the connection with reason [`QueueOverflow`](crate::DisconnectReason::QueueOverflow).
+    Disconnect,
+}
+
+impl OverflowPolicy {
+    /// The configuration string for this policy (`"drop_newest"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverflowPolicy::DropNewest => "drop_newest",
+            OverflowPolicy::DropOldest => "drop_oldest",
+            OverflowPolicy::Disconnect => "disconnect",
+        }
+    }
+}
+
+impl fmt::Display for OverflowPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OverflowPolicy {
+    type Err = ConfigError;
+
+    /// Parses `"drop_newest"`, `"drop_oldest"` or `"disconnect"`.
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "drop_newest" => Ok(OverflowPolicy::DropNewest),
+            "drop_oldest" => Ok(OverflowPolicy::DropOldest),
+            "disconnect" => Ok(OverflowPolicy::Disconnect),
+            other => Err(ConfigError::new(
+                "overflow",
+                format!("unknown policy {other:?}; expected drop_newest, drop_oldest or disconnect"),
+            )),
+        }
+    }
+}
+
+/// Validated engine configuration. Build one with [`Config::builder`].
+///
+/// ```
+/// use roomcast::{Config, OverflowPolicy};
+/// let cfg = Config::builder().max_queue(64).overflow(OverflowPolicy::DropNewest).build()?;
+/// assert_eq!(cfg.max_queue(), 64);
+/// assert!(Config::builder().max_queue(0).build().is_err());
+/// # Ok::<(), roomcast::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    max_queue: usize,
+    max_queue_bytes: usize,
+    overflow: OverflowPolicy,
+    max_payload: usize,
+    max_rooms_per_socket: usize,
+    max_name_len: usize,
+    ack_timeout: Duration,
+    remove_empty_dynamic: bool,
+}
+
+/// Upper bound accepted for `max_name_len`.
+pub const MAX_NAME_LEN_LIMIT: usize = 64 * 1024;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_queue: 1024,
+            max_queue_bytes: 1 << 20,
+            overflow: OverflowPolicy::DropOldest,
+            max_payload: 1 << 20,
+            max_rooms_per_socket: 1024,
+            max_name_len: 256,
+            ack_timeout: Duration::from_secs(10),
+            remove_empty_dynamic: false,
+        }
+    }
+}
+
+impl Config {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder { cfg: Config::default() }
+    }
+    /// Messages per outbox (default 1024).
+    pub fn max_queue(&self) -> usize {
+        self.max_queue
+    }
+    /// Bytes per outbox (default 1 MiB).
+    pub fn max_queue_bytes(&self) -> usize {
+        self.max_queue_bytes
+    }
+    /// Default overflow policy of new connections (default `drop_oldest`).
+    pub fn overflow(&self) -> OverflowPolicy {
+        self.overflow
+    }
+    /// Largest accepted payload in bytes (default 1 MiB).
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+    /// Rooms a socket may join, not counting its own-id room (default 1024).
+    pub fn max_rooms_per_socket(&self) -> usize {
+        self.max_rooms_per_socket
+    }
+    /// Longest namespace, room or event name in bytes (default 256).
+    pub fn max_name_len(&self) -> usize {
+        self.max_name_len
+    }
+    /// Default acknowledgement timeout (default 10 s).
+    pub fn ack_timeout(&self) -> Duration {
+        self.ack_timeout
+    }
+    /// Whether dynamic child namespaces are removed when their last socket leaves.
+    pub fn remove_empty_dynamic(&self) -> bool {
+        self.remove_empty_dynamic
+    }
+}
+
+/// Builder for [`Config`]; every value is checked in [`build`](Self::build).
+#[derive(Debug, Clone)]
+pub struct ConfigBuilder {
+    cfg: Config,
+}
+
+impl ConfigBuilder {
+    /// Messages per outbox; at least 1.
+    pub fn max_queue(mut self, n: usize) -> Self {
+        self.cfg.max_queue = n;
+        self
+    }
+    /// Bytes per outbox; at least `max_payload`.
+    pub fn max_queue_bytes(mut self, n: usize) -> Self {
+        self.cfg.max_queue_bytes = n;
+        self
+    }
+    /// Default overflow policy.
+    pub fn overflow(mut self, p: OverflowPolicy) -> Self {
+        self.cfg.overflow = p;
+        self
+    }
+    /// Largest payload in bytes; at least 1.
+    pub fn max_payload(mut self, n: usize) -> Self {
+        self.cfg.max_payload = n;
+        self
+    }
+    /// Rooms per socket; at least 1.
+    pub fn max_rooms_per_socket(mut self, n: usize) -> Self {
+        self.cfg.max_rooms_per_socket = n;
+        self
+    }
+    /// Longest name in bytes; between 1 and [`MAX_NAME_LEN_LIMIT`].
+    pub fn max_name_len(mut self, n: usize) -> Self {
+        self.cfg.max_name_len = n;
+        self
+    }
+    /// Default acknowledgement timeout; non-zero.
+    pub fn ack_timeout(mut self, d: Duration) -> Self {
+        self.cfg.ack_timeout = d;
+        self
+    }
+    /// Remove dynamic child namespaces once empty (default false).
+    pub fn remove_empty_dynamic(mut self, on: bool) -> Self {
+        self.cfg.remove_empty_dynamic = on;
+        self
+    }
+
+    /// Sets an option by its configuration name from a string value, as the
+    /// C and Python bindings receive them (`"max_queue"`, `"overflow"`, ...).
+    /// `ack_timeout` is in milliseconds.
+    pub fn set(self, key: &str, value: &str) -> Result<Self, ConfigError> {
+        fn num(key: &str, v: &str) -> Result<usize, ConfigError> {
+            v.trim()
+                .parse::<usize>()
+                .map_err(|_| ConfigError::new(key, format!("expected a non-negative integer, got {v:?}")))
+        }
+        Ok(match key {
+            "max_queue" => self.max_queue(num(key, value)?),
+            "max_queue_bytes" => self.max_queue_bytes(num(key, value)?),
+            "overflow" => self.overflow(value.parse()?),
+            "max_payload" => self.max_payload(num(key, value)?),
+            "max_rooms_per_socket" => self.max_rooms_per_socket(num(key, value)?),
+            "max_name_len" => self.max_name_len(num(key, value)?),
+            "ack_timeout" => self.ack_timeout(Duration::from_millis(num(key, value)? as u64)),
+            "remove_empty_dynamic" => match value {
+                "true" | "1" => self.remove_empty_dynamic(true),
+                "false" | "0" => self.remove_empty_dynamic(false),
+                _ => return Err(ConfigError::new(key, format!("expected true or false, got {value:?}"))),
+            },
+            _ => return Err(ConfigError::new(key, "unknown option".to_string())),
+        })
+    }
+
+    /// Checks every value and returns the configuration.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let c = self.cfg;
+        if c.max_queue == 0 {
+            return Err(ConfigError::new("max_queue", "must be at least 1".into()));
+        }
+        if c.max_payload == 0 {
+            return Err(ConfigError::new("max_payload", "must be at least 1".into()));
+        }
+        if c.max_queue_bytes < c.max_payload {
+            return Err(ConfigError::new(
+                "max_queue_bytes",
+                format!(
+                    "must be at least max_payload ({}), or a full-size payload could never be queued",
+                    c.max_payload
+                ),
+            ));
+        }
+        if c.max_rooms_per_socket == 0 {
+            return Err(ConfigError::new("max_rooms_per_socket", "must be at least 1".into()));
+        }
+        if c.max_name_len == 0 || c.max_name_len > MAX_NAME_LEN_LIMIT {
+            return Err(ConfigError::new("max_name_len", format!("must be between 1 and {MAX_NAME_LEN_LIMIT}")));
+        }
+        if c.ack_timeout.is_zero() {
+            return Err(ConfigError::new("ack_timeout", "must be greater than zero".into()));
+        }
+        Ok(c)
+    }
+}
+
+/// Per-connection overrides of the queue limits, for [`Engine::connect_with`](crate::Engine::connect_with).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectOptions {
+    pub(crate) max_queue: Option<usize>,
+    pub(crate) max_queue_bytes: Option<usize>,
+    pub(crate) overflow: Option<OverflowPolicy>,
+}
+
+impl ConnectOptions {
+    /// No overrides: the engine's configuration applies.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Messages in this connection's outbox; at least 1.
+    pub fn max_queue(mut self, n: usize) -> Self {
+        self.max_queue = Some(n);
+        self
+    }
+    /// Bytes in this connection's outbox; at least the engine's `max_payload`.
+    pub fn max_queue_bytes(mut self, n: usize) -> Self {
+        self.max_queue_bytes = Some(n);
+        self
+    }
+    /// This connection's overflow policy.
+    pub fn overflow(mut self, p: OverflowPolicy) -> Self {
+        self.overflow = Some(p);
+        self
+    }
+
+    pub(crate) fn resolve(&self, cfg: &Config) -> Result<(usize, usize, OverflowPolicy), ConfigError> {
+        let q = self.max_queue.unwrap_or(cfg.max_queue);
+        let b = self.max_queue_bytes.unwrap_or(cfg.max_queue_bytes);
+        if q == 0 {
+            return Err(ConfigError::new("max_queue", "must be at least 1".into()));
+        }
+        if b < cfg.max_payload {
+            return Err(ConfigError::new(
+                "max_queue_bytes",
+                format!("must be at least max_payload ({})", cfg.max_payload),
+            ));
+        }
+        Ok((q, b, self.overflow.unwrap_or(cfg.overflow)))
+    }
+}

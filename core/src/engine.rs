@@ -1,0 +1,199 @@
+//! The engine: configuration, namespaces, connections, statistics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use rustc_hash::FxHashMap;
+
+use crate::adapter::{Adapter, LocalAdapter};
+use crate::config::{Config, ConnectOptions};
+use crate::connection::{ConnInner, Connection};
+use crate::error::{ConfigError, NameError};
+use crate::names;
+use crate::namespace::Namespace;
+use crate::outbox::{Outbox, Queue};
+
+/// Engine-wide counters. All `Relaxed`: they are statistics, read as a
+/// snapshot, and no other memory access is ordered by them.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) connections: AtomicU64,
+    pub(crate) sockets: AtomicU64,
+    pub(crate) rooms: AtomicU64,
+    pub(crate) emitted: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) acks_ignored: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(c: &AtomicU64, n: u64) {
+        if n != 0 {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+    pub(crate) fn sub(c: &AtomicU64, n: u64) {
+        if n != 0 {
+            c.fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A snapshot of the engine's statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Stats {
+    /// Open connections.
+    pub connections: u64,
+    /// Connected sockets, across namespaces.
+    pub sockets: u64,
+    /// Existing rooms, across namespaces (own-id rooms included).
+    pub rooms: u64,
+    /// Namespaces.
+    pub namespaces: u64,
+    /// Emits performed (one per `emit` call that reached the fan-out).
+    pub emitted: u64,
+    /// Messages queued into outboxes.
+    pub delivered: u64,
+    /// Messages not delivered: refused by a full or closed outbox, or
+    /// evicted by `drop_oldest`.
+    pub dropped: u64,
+    /// Ack replies ignored because their id was unknown, already answered
+    /// or timed out.
+    pub acks_ignored: u64,
+}
+
+/// State shared by every part of one engine.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) stats: Counters,
+    /// Source of socket keys, unique per engine.
+    pub(crate) next_key: AtomicU64,
+    /// Source of connection ids.
+    pub(crate) next_conn: AtomicU64,
+    pub(crate) adapter: Arc<dyn Adapter>,
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) shared: Arc<Shared>,
+    /// Every namespace by name. Written when a namespace is created or
+    /// removed; read on `join_namespace` and `of`.
+    pub(crate) namespaces: RwLock<FxHashMap<Arc<str>, Namespace>>,
+}
+
+/// The root object: configuration, namespaces and statistics. Cloning is
+/// cheap and every clone is the same engine; share it across threads.
+///
+/// ```
+/// use roomcast::{Engine, Config, Handshake};
+/// let engine = Engine::new(Config::default());
+/// let chat = engine.of("/chat")?;
+/// let (conn, outbox) = engine.connect();
+/// let socket = conn.join_namespace("/chat", Handshake::new())?;
+/// socket.join("lobby")?;
+/// let report = chat.to("lobby").emit("news", "hello")?;
+/// assert_eq!(report.queued, 1);
+/// assert_eq!(outbox.try_recv()?.event_name(), Some("news"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+impl Engine {
+    /// An engine with the local (single-process) adapter.
+    pub fn new(config: Config) -> Engine {
+        Engine::with_adapter(config, Arc::new(LocalAdapter))
+    }
+
+    /// An engine whose emits go through `adapter` (for example one that
+    /// also publishes to other nodes).
+    pub fn with_adapter(config: Config, adapter: Arc<dyn Adapter>) -> Engine {
+        let shared = Arc::new(Shared {
+            config,
+            stats: Counters::default(),
+            next_key: AtomicU64::new(1),
+            next_conn: AtomicU64::new(1),
+            adapter,
+        });
+        let engine = Engine { inner: Arc::new(EngineInner { shared, namespaces: RwLock::new(FxHashMap::default()) }) };
+        // `/` always exists.
+        let root = Namespace::new("/", engine.inner.shared.clone());
+        engine.inner.namespaces.write().insert(root.inner.name.clone(), root);
+        engine
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.shared.config
+    }
+
+    /// The namespace `name`, created on first use. Errors on an invalid
+    /// name (it must start with `/`, be at most `max_name_len` bytes and
+    /// contain no control characters or `,`).
+    pub fn of(&self, name: &str) -> Result<Namespace, NameError> {
+        names::check_namespace(name, self.inner.shared.config.max_name_len())?;
+        if let Some(ns) = self.inner.namespaces.read().get(name) {
+            return Ok(ns.clone());
+        }
+        let mut map = self.inner.namespaces.write();
+        let ns = map.entry(Arc::from(name)).or_insert_with(|| Namespace::new(name, self.inner.shared.clone())).clone();
+        Ok(ns)
+    }
+
+    /// The namespace `name` if it exists; never creates one.
+    pub fn namespace(&self, name: &str) -> Option<Namespace> {
+        self.inner.namespaces.read().get(name).cloned()
+    }
+
+    /// Names of every namespace.
+    pub fn namespaces(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.inner.namespaces.read().keys().map(|k| k.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    /// Opens a connection with the engine's queue limits. Returns the
+    /// handle used to join namespaces and the outbox the host drains.
+    pub fn connect(&self) -> (Connection, Outbox) {
+        let cfg = &self.inner.shared.config;
+        self.open(cfg.max_queue(), cfg.max_queue_bytes(), cfg.overflow())
+    }
+
+    /// Opens a connection with its own queue limits or overflow policy.
+    pub fn connect_with(&self, options: &ConnectOptions) -> Result<(Connection, Outbox), ConfigError> {
+        let (q, b, p) = options.resolve(&self.inner.shared.config)?;
+        Ok(self.open(q, b, p))
+    }
+
+    fn open(&self, max_queue: usize, max_bytes: usize, policy: crate::OverflowPolicy) -> (Connection, Outbox) {
+        let shared = &self.inner.shared;
+        let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+        let inner = Arc::new(ConnInner::new(id, self.clone(), Queue::new(max_queue, max_bytes, policy)));
+        Counters::add(&shared.stats.connections, 1);
+        (Connection { inner: inner.clone() }, Outbox { conn: inner })
+    }
+
+    /// A snapshot of the statistics.
+    pub fn stats(&self) -> Stats {
+        let c = &self.inner.shared.stats;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            connections: l(&c.connections),
+            sockets: l(&c.sockets),
+            rooms: l(&c.rooms),
+            namespaces: self.inner.namespaces.read().len() as u64,
+            emitted: l(&c.emitted),
+            delivered: l(&c.delivered),
+            dropped: l(&c.dropped),
+            acks_ignored: l(&c.acks_ignored),
+        }
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("stats", &self.stats()).finish()
+    }
+}

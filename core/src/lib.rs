@@ -1,0 +1,113 @@
+//! # roomcast
+//!
+//! An embeddable room/namespace messaging engine: Socket.IO's server model —
+//! namespaces, rooms, join/leave, emit, broadcast — as a library without a
+//! transport of its own. The host owns the sockets on the wire; roomcast
+//! decides who gets what.
+//!
+//! ## Contents
+//!
+//! * [`Engine`] — the root: [`Config`], namespaces, [`Stats`].
+//! * [`Namespace`] — `engine.of("/chat")`: sockets, rooms, emits.
+//! * [`Connection`] and [`Outbox`] — one transport link and the FIFO the
+//!   host drains (`recv`, `recv_many`, `recv_async`, `Stream`, notify).
+//! * [`Socket`] — a connection's membership in one namespace.
+//! * [`BroadcastOperator`] — `to` / `except` / `volatile` selections.
+//! * [`Message`], [`Payload`] — what travels, shared by reference.
+//! * [`Adapter`] — the seam a cluster adapter plugs into.
+//! * Errors — one small enum per family, all re-exported here.
+//!
+//! ## Model
+//!
+//! ```
+//! use roomcast::{Engine, Config, Handshake, DisconnectReason};
+//!
+//! let engine = Engine::new(Config::default());
+//! let chat = engine.of("/chat")?;
+//!
+//! let (alice_conn, alice) = engine.connect();
+//! let (bob_conn, bob) = engine.connect();
+//! let a = alice_conn.join_namespace("/chat", Handshake::new())?;
+//! let b = bob_conn.join_namespace("/chat", Handshake::new())?;
+//! a.join("lobby")?;
+//! b.join("lobby")?;
+//!
+//! // To the room except the sender: only bob receives it.
+//! a.to("lobby").emit("chat message", "hi")?;
+//! let msg = bob.try_recv()?;
+//! assert_eq!(msg.event_name(), Some("chat message"));
+//! assert_eq!(msg.payload().unwrap().as_str(), Some("hi"));
+//! assert!(alice.try_recv().is_err());
+//!
+//! // A private message: every socket is in the room named by its id.
+//! chat.to(b.id()).emit("dm", "psst")?;
+//! assert_eq!(bob.try_recv()?.event_name(), Some("dm"));
+//!
+//! bob_conn.close(DisconnectReason::TransportClose);
+//! assert_eq!(chat.room_size("lobby"), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Delivery rules
+//!
+//! * An emit selects the union of its rooms (the whole namespace when none)
+//!   minus its except-rooms and, for `socket.broadcast()` / `socket.to(..)`,
+//!   the sender. Each socket receives it **at most once**.
+//! * After `join(r)` returns, every later emit to `r` reaches the socket;
+//!   after `leave(r)` returns, none does.
+//! * One connection has one FIFO outbox shared by all its namespaces; the
+//!   messages of one emitting thread arrive in emit order.
+//!
+//! ## Back-pressure
+//!
+//! Emitters never block on a slow consumer. Each outbox is bounded in
+//! messages (`max_queue`) and bytes (`max_queue_bytes`); when a message does
+//! not fit, the connection's [`OverflowPolicy`] applies: `drop_newest`,
+//! `drop_oldest` (the receiver gets a [`MessageKind::Lagged`] notice with the
+//! count lost), or `disconnect` (the connection closes with reason
+//! [`DisconnectReason::QueueOverflow`]). Volatile emits are dropped for a full
+//! outbox without triggering the policy. Every drop is counted in [`Stats`].
+//!
+//! ## Threads and locks
+//!
+//! Every type is `Send + Sync`. Room tables are lock-sharded; an emit takes
+//! read locks on the shards of the rooms it targets, never a global lock.
+//! No engine lock is held while user code (the notify callback) runs.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod adapter;
+mod config;
+mod connection;
+mod engine;
+mod error;
+mod handshake;
+mod message;
+mod names;
+mod namespace;
+mod operator;
+mod outbox;
+mod payload;
+mod rooms;
+mod socket;
+
+pub use adapter::{Adapter, LocalAdapter, Target};
+pub use config::{Config, ConfigBuilder, ConnectOptions, OverflowPolicy, MAX_NAME_LEN_LIMIT};
+pub use connection::Connection;
+pub use engine::{Engine, Stats};
+pub use error::{
+    ConfigError, ConnectError, EmitError, JoinError, NameError, NameKind, NameProblem, PayloadError, RecvError,
+    RecvTimeoutError, RoomError, TryRecvError,
+};
+pub use handshake::Handshake;
+pub use message::{DisconnectReason, Message, MessageKind};
+pub use names::RESERVED_EVENTS;
+pub use namespace::Namespace;
+pub use operator::{BroadcastOperator, EmitReport, RoomList, Rooms};
+pub use outbox::{Outbox, RecvFuture, RecvManyFuture};
+pub use payload::{Format, Payload};
+pub use socket::Socket;
+
+/// Re-export so users can build payloads from [`bytes::Bytes`] without a
+/// direct dependency.
+pub use bytes::Bytes;

@@ -1,0 +1,279 @@
+//! What hosts drain from an outbox.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+
+use crate::payload::Payload;
+
+/// Why a socket (or a whole connection) was disconnected. The strings are
+/// Socket.IO's reason strings, plus `queue overflow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisconnectReason {
+    /// The server disconnected the socket (`socket.disconnect()`).
+    ServerNamespaceDisconnect,
+    /// The client left the namespace.
+    ClientNamespaceDisconnect,
+    /// The server is shutting down.
+    ServerShuttingDown,
+    /// The client stopped answering heartbeats.
+    PingTimeout,
+    /// The transport closed (the client went away).
+    TransportClose,
+    /// The transport failed.
+    TransportError,
+    /// The client sent something that could not be parsed.
+    ParseError,
+    /// The server closed the whole connection.
+    ForcedServerClose,
+    /// The connection's outbox overflowed under the `disconnect` policy.
+    QueueOverflow,
+}
+
+impl DisconnectReason {
+    /// Socket.IO's reason string (`"transport close"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::ServerShuttingDown => "server shutting down",
+            DisconnectReason::PingTimeout => "ping timeout",
+            DisconnectReason::TransportClose => "transport close",
+            DisconnectReason::TransportError => "transport error",
+            DisconnectReason::ParseError => "parse error",
+            DisconnectReason::ForcedServerClose => "forced server close",
+            DisconnectReason::QueueOverflow => "queue overflow",
+        }
+    }
+
+    /// Parses a reason string; `None` for an unknown one.
+    pub fn parse(s: &str) -> Option<Self> {
+        use DisconnectReason::*;
+        [
+            ServerNamespaceDisconnect,
+            ClientNamespaceDisconnect,
+            ServerShuttingDown,
+            PingTimeout,
+            TransportClose,
+            TransportError,
+            ParseError,
+            ForcedServerClose,
+            QueueOverflow,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// True when the server decided the disconnect, so the client must be
+    /// told (the outbox gets a [`MessageKind::Disconnect`] notice).
+    pub fn is_server_side(self) -> bool {
+        matches!(
+            self,
+            DisconnectReason::ServerNamespaceDisconnect
+                | DisconnectReason::ServerShuttingDown
+                | DisconnectReason::ForcedServerClose
+        )
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of a [`Message`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// An event for the client: namespace, event name, payload, optional ack id.
+    Event,
+    /// The server's reply to an event the client sent with an ack id.
+    Ack,
+    /// The server disconnected the socket in that namespace.
+    Disconnect,
+    /// Messages were lost to the `drop_oldest` policy just before this point.
+    Lagged,
+}
+
+/// Event names up to this many bytes are stored inline in the message.
+const INLINE: usize = 30;
+
+/// An event name stored without a separate allocation when short.
+#[derive(Clone)]
+enum Name {
+    Inline { len: u8, buf: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+impl Name {
+    fn new(s: &str) -> Name {
+        if s.len() <= INLINE {
+            let mut buf = [0u8; INLINE];
+            buf[..s.len()].copy_from_slice(s.as_bytes());
+            Name::Inline { len: s.len() as u8, buf }
+        } else {
+            Name::Heap(s.into())
+        }
+    }
+    fn as_str(&self) -> &str {
+        match self {
+            // The buffer holds a copy of a `&str` prefix of `len` bytes.
+            Name::Inline { len, buf } => std::str::from_utf8(&buf[..*len as usize]).unwrap_or_default(),
+            Name::Heap(s) => s,
+        }
+    }
+}
+
+enum Body {
+    Event { namespace: Arc<str>, event: Name, payload: Payload, ack_id: Option<u64> },
+    Ack { namespace: Arc<str>, ack_id: u64, payload: Payload },
+    Disconnect { namespace: Arc<str>, reason: DisconnectReason },
+    Lagged { count: u64 },
+}
+
+struct Inner {
+    body: Body,
+    /// A transport's encoding of this message, computed once and shared by
+    /// every recipient.
+    encoded: OnceLock<Bytes>,
+}
+
+/// One outbound message. Cloning is a reference-count increment: every
+/// recipient of an emit holds the same message.
+#[derive(Clone)]
+pub struct Message(Arc<Inner>);
+
+impl Message {
+    fn from_body(body: Body) -> Message {
+        Message(Arc::new(Inner { body, encoded: OnceLock::new() }))
+    }
+
+    /// An event message (built once per emit).
+    pub fn event(namespace: Arc<str>, event: &str, payload: Payload, ack_id: Option<u64>) -> Message {
+        Message::from_body(Body::Event { namespace, event: Name::new(event), payload, ack_id })
+    }
+
+    /// An ack reply to the client.
+    pub fn ack(namespace: Arc<str>, ack_id: u64, payload: Payload) -> Message {
+        Message::from_body(Body::Ack { namespace, ack_id, payload })
+    }
+
+    /// A namespace disconnect notice.
+    pub fn disconnect(namespace: Arc<str>, reason: DisconnectReason) -> Message {
+        Message::from_body(Body::Disconnect { namespace, reason })
+    }
+
+    /// A "lagged by `count`" notice.
+    pub fn lagged(count: u64) -> Message {
+        Message::from_body(Body::Lagged { count })
+    }
+
+    /// Which kind of message this is.
+    pub fn kind(&self) -> MessageKind {
+        match &self.0.body {
+            Body::Event { .. } => MessageKind::Event,
+            Body::Ack { .. } => MessageKind::Ack,
+            Body::Disconnect { .. } => MessageKind::Disconnect,
+            Body::Lagged { .. } => MessageKind::Lagged,
+        }
+    }
+
+    /// The namespace it belongs to (`None` for a lagged notice, which
+    /// concerns the whole connection).
+    pub fn namespace(&self) -> Option<&str> {
+        match &self.0.body {
+            Body::Event { namespace, .. } | Body::Ack { namespace, .. } | Body::Disconnect { namespace, .. } => {
+                Some(namespace)
+            }
+            Body::Lagged { .. } => None,
+        }
+    }
+
+    /// The event name of an event message.
+    pub fn event_name(&self) -> Option<&str> {
+        match &self.0.body {
+            Body::Event { event, .. } => Some(event.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The payload of an event or ack message.
+    pub fn payload(&self) -> Option<&Payload> {
+        match &self.0.body {
+            Body::Event { payload, .. } | Body::Ack { payload, .. } => Some(payload),
+            _ => None,
+        }
+    }
+
+    /// The ack id: the id the client must answer (event) or the id being
+    /// answered (ack).
+    pub fn ack_id(&self) -> Option<u64> {
+        match &self.0.body {
+            Body::Event { ack_id, .. } => *ack_id,
+            Body::Ack { ack_id, .. } => Some(*ack_id),
+            _ => None,
+        }
+    }
+
+    /// The reason of a disconnect notice.
+    pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
+        match &self.0.body {
+            Body::Disconnect { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+
+    /// How many messages a lagged notice reports lost.
+    pub fn lagged_count(&self) -> Option<u64> {
+        match &self.0.body {
+            Body::Lagged { count } => Some(*count),
+            _ => None,
+        }
+    }
+
+    /// True when both handles are the same shared message.
+    pub fn ptr_eq(a: &Message, b: &Message) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+
+    /// The transport's wire encoding of this message, computed by `encode`
+    /// the first time any recipient asks and shared afterwards, so a
+    /// broadcast is encoded once, not once per recipient.
+    pub fn encoded_with(&self, encode: impl FnOnce(&Message) -> Bytes) -> &Bytes {
+        self.0.encoded.get_or_init(|| encode(self))
+    }
+
+    /// Bytes this message counts against an outbox's `max_queue_bytes`.
+    pub(crate) fn cost(&self) -> usize {
+        match &self.0.body {
+            Body::Event { event, payload, .. } => payload.len() + event.as_str().len(),
+            Body::Ack { payload, .. } => payload.len(),
+            Body::Disconnect { .. } | Body::Lagged { .. } => 0,
+        }
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.body {
+            Body::Event { namespace, event, payload, ack_id } => f
+                .debug_struct("Event")
+                .field("namespace", namespace)
+                .field("event", &event.as_str())
+                .field("payload", payload)
+                .field("ack_id", ack_id)
+                .finish(),
+            Body::Ack { namespace, ack_id, payload } => f
+                .debug_struct("Ack")
+                .field("namespace", namespace)
+                .field("ack_id", ack_id)
+                .field("payload", payload)
+                .finish(),
+            Body::Disconnect { namespace, reason } => {
+                f.debug_struct("Disconnect").field("namespace", namespace).field("reason", reason).finish()
+            }
+            Body::Lagged { count } => f.debug_struct("Lagged").field("count", count).finish(),
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Emit operators: `to`, `except`, `volatile`, and the fan-out itself.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use crate::adapter::Target;
+use crate::connection::{close_conn, ConnInner};
+use crate::engine::Counters;
+use crate::error::{EmitError, PayloadError};
+use crate::message::{DisconnectReason, Message};
+use crate::names;
+use crate::namespace::Namespace;
+use crate::outbox::Pushed;
+use crate::payload::Payload;
+use crate::rooms::{Member, Selection};
+use crate::socket::Socket;
+
+/// One or several room names: `"a"`, `String`, `["a", "b"]`, `vec![..]`,
+/// `&[..]`. Borrowed names are not copied.
+pub trait Rooms<'a> {
+    /// Appends the names to `out`.
+    fn push_into(self, out: &mut RoomList<'a>);
+}
+
+/// A short list of room names.
+pub type RoomList<'a> = SmallVec<[Cow<'a, str>; 2]>;
+
+impl<'a> Rooms<'a> for &'a str {
+    fn push_into(self, out: &mut RoomList<'a>) {
+        out.push(Cow::Borrowed(self));
+    }
+}
+impl<'a> Rooms<'a> for &'a String {
+    fn push_into(self, out: &mut RoomList<'a>) {
+        out.push(Cow::Borrowed(self.as_str()));
+    }
+}
+impl<'a> Rooms<'a> for String {
+    fn push_into(self, out: &mut RoomList<'a>) {
+        out.push(Cow::Owned(self));
+    }
+}
+impl<'a> Rooms<'a> for Cow<'a, str> {
+    fn push_into(self, out: &mut RoomList<'a>) {
+        out.push(self);
+    }
+}
+impl<'a, T: Rooms<'a>> Rooms<'a> for Vec<T> {
+    fn push_into(self, out: &mut RoomList<'a>) {
+        for r in self {
+            r.push_into(out);
+        }
+    }
+}
+impl<'a, T: Rooms<'a>, const N: usize> Rooms<'a> for [T; N] {
+    fn push_into(self, out: &mut RoomList<'a>) {
+        for r in self {
+            r.push_into(out);
+        }
+    }
+}
+impl<'a, T: Rooms<'a> + Clone> Rooms<'a> for &'a [T] {
+    fn push_into(self, out: &mut RoomList<'a>) {
+        for r in self {
+            r.clone().push_into(out);
+        }
+    }
+}
+
+pub(crate) fn room_list<'a>(rooms: impl Rooms<'a>) -> RoomList<'a> {
+    let mut v = RoomList::new();
+    rooms.push_into(&mut v);
+    v
+}
+
+/// What an emit did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct EmitReport {
+    /// Sockets the target selected.
+    pub recipients: usize,
+    /// Outboxes that accepted the message.
+    pub queued: usize,
+    /// Recipients whose outbox refused it (full, volatile, closing).
+    /// `queued + dropped == recipients`.
+    pub dropped: usize,
+}
+
+/// Follow-up owed to a connection after a fan-out, done once no lock is held.
+enum Followup {
+    Notify,
+    Overflow,
+}
+
+/// Accumulates a fan-out: pushes into outboxes under the room locks and
+/// remembers the follow-ups (notify callbacks, overflow disconnects) to run
+/// once those locks are released.
+pub(crate) struct Fanout<'m> {
+    msg: &'m Message,
+    volatile: bool,
+    pub(crate) report: EmitReport,
+    evicted: u64,
+    followups: Vec<(Arc<ConnInner>, Followup)>,
+}
+
+impl<'m> Fanout<'m> {
+    pub(crate) fn new(msg: &'m Message, volatile: bool) -> Self {
+        Fanout { msg, volatile, report: EmitReport::default(), evicted: 0, followups: Vec::new() }
+    }
+
+    /// Pushes into one member's outbox; returns whether it was queued.
+    #[inline]
+    pub(crate) fn send(&mut self, m: &Member) -> bool {
+        self.send_conn(&m.conn, false)
+    }
+
+    #[inline]
+    pub(crate) fn send_conn(&mut self, conn: &Arc<ConnInner>, control: bool) -> bool {
+        self.report.recipients += 1;
+        let out = conn.queue.push(self.msg, self.volatile, control);
+        let queued = match out.pushed {
+            Pushed::Queued { evicted } => {
+                self.report.queued += 1;
+                self.evicted += u64::from(evicted);
+                true
+            }
+            Pushed::Dropped => {
+                self.report.dropped += 1;
+                false
+            }
+            Pushed::Overflow => {
+                self.report.dropped += 1;
+                self.followups.push((conn.clone(), Followup::Overflow));
+                false
+            }
+        };
+        if out.notify {
+            self.followups.push((conn.clone(), Followup::Notify));
+        }
+        queued
+    }
+
+    /// Records the statistics and runs the follow-ups. Must be called with
+    /// no engine lock held: it calls notify callbacks and may close
+    /// connections (which runs disconnect handlers).
+    pub(crate) fn finish(self, counters: &Counters) -> EmitReport {
+        Counters::add(&counters.delivered, self.report.queued as u64);
+        Counters::add(&counters.dropped, self.report.dropped as u64 + self.evicted);
+        for (conn, f) in self.followups {
+            match f {
+                Followup::Notify => conn.queue.fire_notify(),
+                Followup::Overflow => close_conn(&conn, DisconnectReason::QueueOverflow),
+            }
+        }
+        self.report
+    }
+}
+
+pub(crate) fn check_emit(ns: &Namespace, event: &str, payload: &Payload) -> Result<(), EmitError> {
+    let cfg = &ns.inner.shared.config;
+    names::check_event(event, cfg.max_name_len())?;
+    if payload.len() > cfg.max_payload() {
+        return Err(PayloadError::TooLarge { size: payload.len(), limit: cfg.max_payload() }.into());
+    }
+    Ok(())
+}
+
+pub(crate) fn check_rooms(ns: &Namespace, rooms: &[Cow<'_, str>]) -> Result<(), EmitError> {
+    let max = ns.inner.shared.config.max_name_len();
+    for r in rooms {
+        names::check_room(r, max)?;
+    }
+    Ok(())
+}
+
+/// A selection of sockets in one namespace and the flags of an emit:
+/// `ns.to("a").to("b").except("c").volatile().emit(..)`.
+///
+/// Built by [`Namespace::to`], [`Namespace::except`], [`Socket::to`],
+/// [`Socket::broadcast`] and friends. Nothing happens until a terminal call
+/// (`emit`, `fetch_sockets`, `sockets_join`, ...).
+#[must_use = "an operator does nothing until `emit` (or another terminal call)"]
+pub struct BroadcastOperator<'a> {
+    pub(crate) ns: &'a Namespace,
+    pub(crate) sender: Option<&'a Socket>,
+    pub(crate) rooms: RoomList<'a>,
+    pub(crate) except: RoomList<'a>,
+    pub(crate) volatile: bool,
+}
+
+impl<'a> BroadcastOperator<'a> {
+    pub(crate) fn new(ns: &'a Namespace, sender: Option<&'a Socket>) -> Self {
+        BroadcastOperator { ns, sender, rooms: RoomList::new(), except: RoomList::new(), volatile: false }
+    }
+
+    /// Adds rooms to the target (union). `to(socket_id)` addresses one socket.
+    pub fn to(mut self, rooms: impl Rooms<'a>) -> Self {
+        rooms.push_into(&mut self.rooms);
+        self
+    }
+
+    /// Alias of [`to`](Self::to).
+    pub fn in_(self, rooms: impl Rooms<'a>) -> Self {
+        self.to(rooms)
+    }
+
+    /// Excludes the members of these rooms (or the socket with this id).
+    pub fn except(mut self, rooms: impl Rooms<'a>) -> Self {
+        rooms.push_into(&mut self.except);
+        self
+    }
+
+    /// Drops the message for any recipient whose outbox is full instead of
+    /// applying its overflow policy.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    pub(crate) fn selection(&self) -> Selection<'_> {
+        Selection { rooms: &self.rooms, except: &self.except, except_key: self.sender.map(|s| s.inner.key) }
+    }
+
+    fn check_sender(&self) -> Result<(), EmitError> {
+        match self.sender {
+            Some(s) if !s.is_connected() => Err(EmitError::Closed),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends `event` with `payload` to every selected socket, at most once
+    /// each. The message is built once and shared by all recipients.
+    pub fn emit(self, event: &str, payload: impl Into<Payload>) -> Result<EmitReport, EmitError> {
+        let payload = payload.into();
+        check_emit(self.ns, event, &payload)?;
+        check_rooms(self.ns, &self.rooms)?;
+        check_rooms(self.ns, &self.except)?;
+        self.check_sender()?;
+        let ns = self.ns;
+        let msg = Message::event(ns.inner.name.clone(), event, payload, None);
+        let target = Target {
+            rooms: &self.rooms,
+            except: &self.except,
+            except_key: self.sender.map(|s| s.inner.key),
+            volatile: self.volatile,
+        };
+        let shared = &ns.inner.shared;
+        Counters::add(&shared.stats.emitted, 1);
+        Ok(shared.adapter.broadcast(ns, &target, &msg))
+    }
+
+    /// The selected sockets (id, rooms and data are read from the handles).
+    pub fn fetch_sockets(self) -> Result<Vec<Socket>, EmitError> {
+        check_rooms(self.ns, &self.rooms)?;
+        check_rooms(self.ns, &self.except)?;
+        Ok(self.ns.selected_sockets(&self.selection()))
+    }
+
+    /// Makes every selected socket join `rooms`. Sockets that cannot (room
+    /// limit, disconnected meanwhile) are skipped; returns how many joined.
+    pub fn sockets_join(self, rooms: impl Rooms<'a>) -> Result<usize, EmitError> {
+        let names = room_list(rooms);
+        check_rooms(self.ns, &names)?;
+        let sockets = self.fetch_sockets()?;
+        Ok(sockets.iter().filter(|s| s.join(names.as_slice()).is_ok()).count())
+    }
+
+    /// Makes every selected socket leave `rooms`; returns how many were
+    /// still connected.
+    pub fn sockets_leave(self, rooms: impl Rooms<'a>) -> Result<usize, EmitError> {
+        let names = room_list(rooms);
+        check_rooms(self.ns, &names)?;
+        let sockets = self.fetch_sockets()?;
+        Ok(sockets.iter().filter(|s| s.leave(names.as_slice()).is_ok()).count())
+    }
+
+    /// Disconnects every selected socket (`server namespace disconnect`);
+    /// returns how many it disconnected.
+    pub fn disconnect_sockets(self) -> Result<usize, EmitError> {
+        let sockets = self.fetch_sockets()?;
+        Ok(sockets.iter().filter(|s| s.disconnect()).count())
+    }
+}

@@ -1,0 +1,545 @@
+//! The per-connection outbox: one bounded FIFO shared by every namespace the
+//! connection has joined.
+//!
+//! # Design
+//!
+//! Producers (any emitting thread) push under the queue's mutex; the critical
+//! section is a `VecDeque::push_back` and two counter updates. Consumers are
+//! woken only on the empty to non-empty transition: a blocked `recv` through
+//! the condvar (and only when someone is actually waiting), an async task
+//! through an [`AtomicWaker`], an event-loop host through its notify callback.
+//! The callback is user code, so it is never called by `push` itself: the
+//! push reports that a notification is due and the emit path fires it after
+//! it has released every engine lock.
+//!
+//! Bounds are in messages and bytes (payload plus event name). When a message
+//! does not fit, the connection's [`OverflowPolicy`] applies; `volatile`
+//! messages are simply dropped. `drop_oldest` evicts from the front and
+//! remembers how many were lost; the next receive returns a
+//! [`Lagged`](crate::MessageKind::Lagged) notice at exactly the point where
+//! messages went missing.
+//!
+//! Closing keeps what is queued: receivers drain it, then get `Closed`.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use atomic_waker::AtomicWaker;
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::config::OverflowPolicy;
+use crate::connection::ConnInner;
+use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
+use crate::message::{DisconnectReason, Message};
+
+type NotifyFn = Arc<dyn Fn() + Send + Sync>;
+
+/// Everything guarded by the queue mutex.
+struct State {
+    /// Queued messages, oldest first.
+    items: VecDeque<Message>,
+    /// Sum of `cost()` over `items`.
+    bytes: usize,
+    /// Messages evicted by `drop_oldest` since the last receive; reported
+    /// as a lagged notice before the next queued message.
+    lost: u64,
+    /// No more pushes are accepted (closed, or overflowed under `disconnect`).
+    sealed: bool,
+    /// The connection is closed: once drained, receivers get `Closed`.
+    closed: bool,
+    /// Why the connection closed.
+    reason: Option<DisconnectReason>,
+    /// Threads blocked in `recv*`; a push signals the condvar only if non-zero.
+    waiting: u32,
+}
+
+impl State {
+    fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.lost == 0
+    }
+
+    fn pop(&mut self) -> Option<Message> {
+        if self.lost > 0 {
+            let n = std::mem::take(&mut self.lost);
+            return Some(Message::lagged(n));
+        }
+        let m = self.items.pop_front()?;
+        self.bytes -= m.cost();
+        Some(m)
+    }
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// Queued; `evicted` older messages were dropped to make room.
+    Queued { evicted: u32 },
+    /// Not queued (full, volatile, or the connection is closed).
+    Dropped,
+    /// Not queued and the `disconnect` policy fired: the caller must close
+    /// the connection (after releasing its locks).
+    Overflow,
+}
+
+/// Result of a push, with the follow-up the caller owes once unlocked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PushOutcome {
+    pub(crate) pushed: Pushed,
+    /// The notify callback must be fired.
+    pub(crate) notify: bool,
+}
+
+/// The queue itself, owned by the connection.
+pub(crate) struct Queue {
+    state: Mutex<State>,
+    cond: Condvar,
+    waker: AtomicWaker,
+    /// The host's notify callback. Read on the wake-up path only.
+    notify: RwLock<Option<NotifyFn>>,
+    /// Mirrors `notify.is_some()` so producers skip the lock when unset.
+    has_notify: AtomicBool,
+    max_len: usize,
+    max_bytes: usize,
+    policy: OverflowPolicy,
+}
+
+impl Queue {
+    pub(crate) fn new(max_len: usize, max_bytes: usize, policy: OverflowPolicy) -> Queue {
+        Queue {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                bytes: 0,
+                lost: 0,
+                sealed: false,
+                closed: false,
+                reason: None,
+                waiting: 0,
+            }),
+            cond: Condvar::new(),
+            waker: AtomicWaker::new(),
+            notify: RwLock::new(None),
+            has_notify: AtomicBool::new(false),
+            max_len,
+            max_bytes,
+            policy,
+        }
+    }
+
+    /// Pushes one message. `volatile` messages are dropped when full and
+    /// never trigger the policy; `control` messages (disconnect notices,
+    /// ack replies) bypass the bounds so the client always learns them.
+    pub(crate) fn push(&self, msg: &Message, volatile: bool, control: bool) -> PushOutcome {
+        let cost = msg.cost();
+        let mut st = self.state.lock();
+        if st.sealed {
+            return PushOutcome { pushed: Pushed::Dropped, notify: false };
+        }
+        let was_empty = st.is_empty();
+        let mut evicted = 0u32;
+        if !control && (st.items.len() >= self.max_len || st.bytes + cost > self.max_bytes) {
+            if volatile {
+                return PushOutcome { pushed: Pushed::Dropped, notify: false };
+            }
+            match self.policy {
+                OverflowPolicy::DropNewest => return PushOutcome { pushed: Pushed::Dropped, notify: false },
+                OverflowPolicy::Disconnect => {
+                    st.sealed = true;
+                    return PushOutcome { pushed: Pushed::Overflow, notify: false };
+                }
+                OverflowPolicy::DropOldest => {
+                    // `max_bytes >= max_payload` is validated, so the loop
+                    // always ends with room for the new message.
+                    while st.items.len() >= self.max_len || st.bytes + cost > self.max_bytes {
+                        let Some(old) = st.items.pop_front() else { break };
+                        st.bytes -= old.cost();
+                        st.lost += 1;
+                        evicted += 1;
+                    }
+                }
+            }
+        }
+        st.items.push_back(msg.clone());
+        st.bytes += cost;
+        let wake_blocked = st.waiting > 0;
+        drop(st);
+        if wake_blocked {
+            self.cond.notify_one();
+        }
+        let mut notify = false;
+        if was_empty {
+            self.waker.wake();
+            // Relaxed: a stale `false` only means a callback installed
+            // concurrently with this push misses this one transition, which
+            // `set_notify` covers by firing once if the queue is non-empty.
+            notify = self.has_notify.load(Ordering::Relaxed);
+        }
+        PushOutcome { pushed: Pushed::Queued { evicted }, notify }
+    }
+
+    /// Stops accepting pushes (overflow under `disconnect`) without closing.
+    pub(crate) fn seal(&self) {
+        self.state.lock().sealed = true;
+    }
+
+    /// Closes the queue; returns false if it was already closed. The caller
+    /// fires the notify callback afterwards.
+    pub(crate) fn close(&self, reason: DisconnectReason) -> bool {
+        let mut st = self.state.lock();
+        if st.closed {
+            return false;
+        }
+        st.closed = true;
+        st.sealed = true;
+        st.reason = Some(reason);
+        drop(st);
+        self.cond.notify_all();
+        self.waker.wake();
+        true
+    }
+
+    pub(crate) fn close_reason(&self) -> Option<DisconnectReason> {
+        self.state.lock().reason
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        let st = self.state.lock();
+        st.items.len() + usize::from(st.lost > 0)
+    }
+
+    /// Calls the notify callback, if any. Never called under an engine lock.
+    pub(crate) fn fire_notify(&self) {
+        let cb = self.notify.read().clone();
+        if let Some(cb) = cb {
+            cb();
+        }
+    }
+
+    fn set_notify(&self, cb: Option<NotifyFn>) {
+        let on = cb.is_some();
+        *self.notify.write() = cb;
+        self.has_notify.store(on, Ordering::Relaxed);
+        // A host that installs its callback after messages arrived (or after
+        // the close) would otherwise never hear about them.
+        let pending = {
+            let st = self.state.lock();
+            !st.is_empty() || st.closed
+        };
+        if on && pending {
+            self.fire_notify();
+        }
+    }
+
+    fn try_recv(&self) -> Result<Message, TryRecvError> {
+        let mut st = self.state.lock();
+        match st.pop() {
+            Some(m) => Ok(m),
+            None if st.closed => Err(TryRecvError::Closed),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    fn recv_deadline(&self, deadline: Option<Instant>) -> Result<Message, RecvTimeoutError> {
+        let mut st = self.state.lock();
+        loop {
+            if let Some(m) = st.pop() {
+                return Ok(m);
+            }
+            if st.closed {
+                return Err(RecvTimeoutError::Closed);
+            }
+            st.waiting += 1;
+            let timed_out = match deadline {
+                Some(d) => self.cond.wait_until(&mut st, d).timed_out(),
+                None => {
+                    self.cond.wait(&mut st);
+                    false
+                }
+            };
+            st.waiting -= 1;
+            if timed_out {
+                if let Some(m) = st.pop() {
+                    return Ok(m);
+                }
+                return Err(if st.closed { RecvTimeoutError::Closed } else { RecvTimeoutError::Timeout });
+            }
+        }
+    }
+
+    /// Moves up to `max` messages into `buf` without blocking.
+    fn drain_into(st: &mut State, buf: &mut Vec<Message>, max: usize) -> usize {
+        let mut n = 0;
+        while n < max {
+            match st.pop() {
+                Some(m) => {
+                    buf.push(m);
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        n
+    }
+
+    fn recv_many_deadline(
+        &self,
+        buf: &mut Vec<Message>,
+        max: usize,
+        deadline: Option<Instant>,
+    ) -> Result<usize, RecvTimeoutError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let mut st = self.state.lock();
+        loop {
+            let n = Self::drain_into(&mut st, buf, max);
+            if n > 0 {
+                return Ok(n);
+            }
+            if st.closed {
+                return Err(RecvTimeoutError::Closed);
+            }
+            st.waiting += 1;
+            let timed_out = match deadline {
+                Some(d) => self.cond.wait_until(&mut st, d).timed_out(),
+                None => {
+                    self.cond.wait(&mut st);
+                    false
+                }
+            };
+            st.waiting -= 1;
+            if timed_out {
+                let n = Self::drain_into(&mut st, buf, max);
+                if n > 0 {
+                    return Ok(n);
+                }
+                return Err(if st.closed { RecvTimeoutError::Closed } else { RecvTimeoutError::Timeout });
+            }
+        }
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Message, RecvError>> {
+        match self.try_recv() {
+            Ok(m) => return Poll::Ready(Ok(m)),
+            Err(TryRecvError::Closed) => return Poll::Ready(Err(RecvError::Closed)),
+            Err(TryRecvError::Empty) => {}
+        }
+        self.waker.register(cx.waker());
+        // Re-check after registering: a push between the first check and the
+        // registration saw an empty queue and woke the previous waker.
+        match self.try_recv() {
+            Ok(m) => Poll::Ready(Ok(m)),
+            Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
+            Err(TryRecvError::Empty) => Poll::Pending,
+        }
+    }
+
+    fn poll_recv_many(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<Message>,
+        max: usize,
+    ) -> Poll<Result<usize, RecvError>> {
+        for attempt in 0..2 {
+            {
+                let mut st = self.state.lock();
+                let n = Self::drain_into(&mut st, buf, max);
+                if n > 0 || max == 0 {
+                    return Poll::Ready(Ok(n));
+                }
+                if st.closed {
+                    return Poll::Ready(Err(RecvError::Closed));
+                }
+            }
+            if attempt == 0 {
+                self.waker.register(cx.waker());
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// The receiving end of a connection: what the host drains and writes to
+/// the wire. One per connection, created by [`Engine::connect`](crate::Engine::connect).
+///
+/// All receive methods take `&self` and may be called from any thread;
+/// async receiving (`recv_async`, the `Stream` impl) supports one task at a
+/// time. Dropping the `Outbox` closes the connection with reason
+/// `transport close`: nobody could read what it would receive.
+///
+/// ```
+/// use roomcast::{Engine, Config, Handshake, TryRecvError};
+/// let engine = Engine::new(Config::default());
+/// let (conn, outbox) = engine.connect();
+/// let socket = conn.join_namespace("/", Handshake::new())?;
+/// socket.emit("hello", "world")?;
+/// let msg = outbox.try_recv().unwrap();
+/// assert_eq!(msg.event_name(), Some("hello"));
+/// assert_eq!(outbox.try_recv().unwrap_err(), TryRecvError::Empty);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Outbox {
+    pub(crate) conn: Arc<ConnInner>,
+}
+
+impl Outbox {
+    fn q(&self) -> &Queue {
+        &self.conn.queue
+    }
+
+    /// Blocks until a message is available; `Err(Closed)` once the
+    /// connection is closed and drained.
+    pub fn recv(&self) -> Result<Message, RecvError> {
+        self.q().recv_deadline(None).map_err(|_| RecvError::Closed)
+    }
+
+    /// Returns a message if one is queued.
+    pub fn try_recv(&self) -> Result<Message, TryRecvError> {
+        self.q().try_recv()
+    }
+
+    /// Blocks for at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Message, RecvTimeoutError> {
+        self.q().recv_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// Blocks until at least one message is queued, then moves up to `max`
+    /// into `buf` (appending) and returns how many. Lets one transport write
+    /// carry many messages.
+    pub fn recv_many(&self, buf: &mut Vec<Message>, max: usize) -> Result<usize, RecvError> {
+        self.q().recv_many_deadline(buf, max, None).map_err(|_| RecvError::Closed)
+    }
+
+    /// Like [`recv_many`](Self::recv_many) but waits at most `timeout`.
+    pub fn recv_many_timeout(
+        &self,
+        buf: &mut Vec<Message>,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<usize, RecvTimeoutError> {
+        self.q().recv_many_deadline(buf, max, Some(Instant::now() + timeout))
+    }
+
+    /// Moves up to `max` queued messages into `buf` without blocking;
+    /// `Ok(0)` when empty, `Err(Closed)` when closed and drained.
+    pub fn try_recv_many(&self, buf: &mut Vec<Message>, max: usize) -> Result<usize, TryRecvError> {
+        let mut st = self.q().state.lock();
+        let n = Queue::drain_into(&mut st, buf, max);
+        if n == 0 && st.closed && max > 0 {
+            return Err(TryRecvError::Closed);
+        }
+        Ok(n)
+    }
+
+    /// Waits for the next message without blocking the thread.
+    pub fn recv_async(&self) -> RecvFuture<'_> {
+        RecvFuture { outbox: self }
+    }
+
+    /// Waits for at least one message, then moves up to `max` into `buf`.
+    pub fn recv_many_async<'a>(&'a self, buf: &'a mut Vec<Message>, max: usize) -> RecvManyFuture<'a> {
+        RecvManyFuture { outbox: self, buf, max }
+    }
+
+    /// Installs the callback fired when the outbox goes from empty to
+    /// non-empty, and when it closes — the hook for event-loop hosts (write
+    /// to an eventfd or pipe, then drain with `try_recv_many`).
+    ///
+    /// It runs on the thread that made the transition (an emitter, or the
+    /// closer), after every engine lock is released, so it may call into the
+    /// engine; it should be quick. If messages are already waiting, it fires
+    /// once right away, on this thread.
+    pub fn set_notify(&self, callback: impl Fn() + Send + Sync + 'static) {
+        self.q().set_notify(Some(Arc::new(callback)));
+    }
+
+    /// Removes the notify callback.
+    pub fn clear_notify(&self) {
+        self.q().set_notify(None);
+    }
+
+    /// Messages currently queued (a pending lagged notice counts as one).
+    pub fn len(&self) -> usize {
+        self.q().len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True once the connection is closed (messages may still be queued).
+    pub fn is_closed(&self) -> bool {
+        self.q().is_closed()
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<DisconnectReason> {
+        self.q().close_reason()
+    }
+
+    /// The connection this outbox belongs to.
+    pub fn connection(&self) -> crate::Connection {
+        crate::Connection { inner: self.conn.clone() }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        crate::connection::close_conn(&self.conn, DisconnectReason::TransportClose);
+    }
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").field("connection", &self.conn.id).field("len", &self.len()).finish()
+    }
+}
+
+impl futures_core::Stream for Outbox {
+    type Item = Message;
+
+    /// Yields messages until the connection is closed and drained.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        self.q().poll_recv(cx).map(Result::ok)
+    }
+}
+
+/// Future of [`Outbox::recv_async`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct RecvFuture<'a> {
+    outbox: &'a Outbox,
+}
+
+impl Future for RecvFuture<'_> {
+    type Output = Result<Message, RecvError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.outbox.q().poll_recv(cx)
+    }
+}
+
+/// Future of [`Outbox::recv_many_async`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct RecvManyFuture<'a> {
+    outbox: &'a Outbox,
+    buf: &'a mut Vec<Message>,
+    max: usize,
+}
+
+impl Future for RecvManyFuture<'_> {
+    type Output = Result<usize, RecvError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.outbox.q().poll_recv_many(cx, this.buf, this.max)
+    }
+}

@@ -1,0 +1,345 @@
+//! A namespace's membership tables, lock-sharded.
+//!
+//! # Layout
+//!
+//! * `rooms`: [`SHARDS`] shards, each a `RwLock` over `room name -> MemberSet`.
+//!   A room lives in the shard chosen by its name's hash; join/leave write-lock
+//!   that one shard.
+//! * `sockets`: [`SHARDS`] shards over every socket of the namespace, chosen by
+//!   the socket's key: the `MemberSet` walked by namespace-wide emits, plus
+//!   the `Socket` handles for look-ups.
+//!
+//! A [`MemberSet`] keeps its members in a `Vec` of 16-byte entries (socket key
+//! and connection handle), so a fan-out is a walk over contiguous memory with
+//! no hashing or allocation per recipient. Sets larger than [`SMALL`] also keep
+//! a `key -> position` index so membership tests and removal stay O(1)
+//! (removal is a `swap_remove` that patches the moved entry's position).
+//!
+//! # Lock order
+//!
+//! Writers (join, leave, connect, disconnect) hold at most one shard at a
+//! time. Readers that need several (multi-room and except emits) take room
+//! shards in ascending index order, then socket shards in ascending order.
+//! With every nesting following one global order, no cycle can form.
+//! Socket state mutexes are taken *before* shards (join/leave hold their
+//! socket's mutex while they update a shard); no code takes a socket mutex
+//! while holding a shard.
+
+use std::borrow::Cow;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use parking_lot::{RwLock, RwLockReadGuard};
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use smallvec::SmallVec;
+
+use crate::connection::ConnInner;
+use crate::socket::Socket;
+
+/// Number of shards per table (a power of two).
+pub(crate) const SHARDS: usize = 16;
+/// Sets up to this size are searched linearly and carry no index.
+const SMALL: usize = 8;
+
+/// One entry of a room: who, and where to deliver.
+#[derive(Clone)]
+pub(crate) struct Member {
+    /// The socket's engine-wide key.
+    pub(crate) key: u64,
+    /// Its connection (owner of the outbox).
+    pub(crate) conn: Arc<ConnInner>,
+}
+
+/// Members of one room (or of one socket shard).
+#[derive(Default)]
+pub(crate) struct MemberSet {
+    members: Vec<Member>,
+    /// `key -> position in members`, present once the set outgrows `SMALL`.
+    index: Option<FxHashMap<u64, u32>>,
+}
+
+impl MemberSet {
+    fn position(&self, key: u64) -> Option<usize> {
+        match &self.index {
+            Some(ix) => ix.get(&key).map(|&i| i as usize),
+            None => self.members.iter().position(|m| m.key == key),
+        }
+    }
+
+    pub(crate) fn contains(&self, key: u64) -> bool {
+        self.position(key).is_some()
+    }
+
+    /// Adds a member; false if it was already there.
+    fn insert(&mut self, m: Member) -> bool {
+        if self.contains(m.key) {
+            return false;
+        }
+        let pos = self.members.len();
+        if let Some(ix) = &mut self.index {
+            ix.insert(m.key, pos as u32);
+        }
+        self.members.push(m);
+        if self.index.is_none() && self.members.len() > SMALL {
+            let ix = self.members.iter().enumerate().map(|(i, m)| (m.key, i as u32)).collect();
+            self.index = Some(ix);
+        }
+        true
+    }
+
+    /// Removes a member; false if it was not there.
+    fn remove(&mut self, key: u64) -> bool {
+        let Some(pos) = self.position(key) else { return false };
+        self.members.swap_remove(pos);
+        if let Some(ix) = &mut self.index {
+            ix.remove(&key);
+            if let Some(moved) = self.members.get(pos) {
+                ix.insert(moved.key, pos as u32);
+            }
+            if self.members.len() <= SMALL / 2 {
+                self.index = None;
+            }
+        }
+        if self.members.capacity() > 64 && self.members.len() < self.members.capacity() / 4 {
+            self.members.shrink_to(self.members.len() * 2);
+        }
+        true
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Member> {
+        self.members.iter()
+    }
+}
+
+#[derive(Default)]
+struct RoomShard {
+    rooms: FxHashMap<Arc<str>, MemberSet>,
+}
+
+#[derive(Default)]
+struct SocketShard {
+    members: MemberSet,
+    sockets: FxHashMap<u64, Socket>,
+}
+
+/// Who an emit or a server-side operation selects.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Selection<'a> {
+    /// Union of these rooms; empty means the whole namespace.
+    pub(crate) rooms: &'a [Cow<'a, str>],
+    /// Minus members of these rooms.
+    pub(crate) except: &'a [Cow<'a, str>],
+    /// Minus this socket (the sender of `broadcast` / `socket.to`).
+    pub(crate) except_key: Option<u64>,
+}
+
+/// Result of adding a socket to a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Added {
+    pub(crate) added: bool,
+    pub(crate) created: bool,
+}
+
+/// Result of removing a socket from a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Removed {
+    pub(crate) removed: bool,
+    pub(crate) deleted: bool,
+}
+
+/// The sharded tables of one namespace.
+pub(crate) struct RoomStore {
+    rooms: Box<[RwLock<RoomShard>]>,
+    sockets: Box<[RwLock<SocketShard>]>,
+}
+
+fn room_shard(name: &str) -> usize {
+    let h = FxBuildHasher.hash_one(name);
+    // Bits 32.. pick the shard; the map inside uses the low and top bits.
+    ((h >> 32) as usize) & (SHARDS - 1)
+}
+
+fn socket_shard(key: u64) -> usize {
+    (key as usize) & (SHARDS - 1)
+}
+
+impl RoomStore {
+    pub(crate) fn new() -> RoomStore {
+        RoomStore {
+            rooms: (0..SHARDS).map(|_| RwLock::new(RoomShard::default())).collect(),
+            sockets: (0..SHARDS).map(|_| RwLock::new(SocketShard::default())).collect(),
+        }
+    }
+
+    /// Adds `member` to `room`. Returns the shared room name to keep in the
+    /// socket's own list (the map's key when the room exists).
+    pub(crate) fn add(&self, room: &str, member: Member) -> (Added, Arc<str>) {
+        let mut shard = self.rooms[room_shard(room)].write();
+        if let Some(name) = shard.rooms.get_key_value(room).map(|(k, _)| k.clone()) {
+            let added = shard.rooms.get_mut(room).is_some_and(|s| s.insert(member));
+            return (Added { added, created: false }, name);
+        }
+        let name: Arc<str> = Arc::from(room);
+        let mut set = MemberSet::default();
+        set.insert(member);
+        shard.rooms.insert(name.clone(), set);
+        (Added { added: true, created: true }, name)
+    }
+
+    /// Removes socket `key` from `room`, deleting the room when it empties.
+    pub(crate) fn remove(&self, room: &str, key: u64) -> Removed {
+        let mut shard = self.rooms[room_shard(room)].write();
+        let Some(set) = shard.rooms.get_mut(room) else {
+            return Removed { removed: false, deleted: false };
+        };
+        let removed = set.remove(key);
+        let deleted = set.len() == 0;
+        if deleted {
+            shard.rooms.remove(room);
+        }
+        Removed { removed, deleted }
+    }
+
+    /// Registers a socket in the namespace-wide table.
+    pub(crate) fn add_socket(&self, socket: Socket, member: Member) {
+        let mut shard = self.sockets[socket_shard(member.key)].write();
+        shard.sockets.insert(member.key, socket);
+        shard.members.insert(member);
+    }
+
+    /// Removes a socket from the namespace-wide table.
+    pub(crate) fn remove_socket(&self, key: u64) -> bool {
+        let mut shard = self.sockets[socket_shard(key)].write();
+        shard.members.remove(key);
+        shard.sockets.remove(&key).is_some()
+    }
+
+    /// The socket with this key, if registered.
+    pub(crate) fn socket(&self, key: u64) -> Option<Socket> {
+        self.sockets[socket_shard(key)].read().sockets.get(&key).cloned()
+    }
+
+    /// Sockets in the namespace.
+    pub(crate) fn socket_count(&self) -> usize {
+        self.sockets.iter().map(|s| s.read().members.len()).sum()
+    }
+
+    /// Members in `room` (0 when it does not exist).
+    pub(crate) fn room_size(&self, room: &str) -> usize {
+        self.rooms[room_shard(room)].read().rooms.get(room).map_or(0, MemberSet::len)
+    }
+
+    /// Every room name (own-id rooms included), in no particular order.
+    pub(crate) fn room_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for shard in self.rooms.iter() {
+            out.extend(shard.read().rooms.keys().map(|k| k.to_string()));
+        }
+        out
+    }
+
+    /// Number of rooms.
+    pub(crate) fn room_count(&self) -> usize {
+        self.rooms.iter().map(|s| s.read().rooms.len()).sum()
+    }
+
+    /// Calls `f` once for every member `sel` selects, holding the needed
+    /// shard read locks (see the module docs for the order). `f` must not
+    /// call user code or take engine locks other than an outbox's.
+    ///
+    /// A member of several targeted rooms is visited once: while walking
+    /// room *i*, members of rooms *0..i* are skipped.
+    pub(crate) fn for_each_selected(&self, sel: &Selection<'_>, mut f: impl FnMut(&Member)) {
+        let mut ids: SmallVec<[usize; 8]> = sel.rooms.iter().chain(sel.except.iter()).map(|r| room_shard(r)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let guards: SmallVec<[(usize, RwLockReadGuard<'_, RoomShard>); 8]> =
+            ids.iter().map(|&i| (i, self.rooms[i].read())).collect();
+        let lookup = |name: &str| -> Option<&MemberSet> {
+            let s = room_shard(name);
+            guards.iter().find(|(i, _)| *i == s).and_then(|(_, g)| g.rooms.get(name))
+        };
+        let except: SmallVec<[&MemberSet; 4]> = sel.except.iter().filter_map(|r| lookup(r)).collect();
+        let excluded = |key: u64| sel.except_key == Some(key) || except.iter().any(|s| s.contains(key));
+
+        if sel.rooms.is_empty() {
+            for shard in self.sockets.iter() {
+                let g = shard.read();
+                for m in g.members.iter() {
+                    if !excluded(m.key) {
+                        f(m);
+                    }
+                }
+            }
+            return;
+        }
+        let targets: SmallVec<[Option<&MemberSet>; 4]> = sel.rooms.iter().map(|r| lookup(r)).collect();
+        for (i, set) in targets.iter().enumerate() {
+            let Some(set) = set else { continue };
+            let earlier = &targets[..i];
+            for m in set.iter() {
+                if excluded(m.key) || earlier.iter().any(|e| e.is_some_and(|e| e.contains(m.key))) {
+                    continue;
+                }
+                f(m);
+            }
+        }
+    }
+
+    /// Keys of the selected sockets (collected under the locks, so the
+    /// caller can act on them after releasing).
+    pub(crate) fn selected_keys(&self, sel: &Selection<'_>) -> Vec<u64> {
+        let mut keys = Vec::new();
+        self.for_each_selected(sel, |m| keys.push(m.key));
+        keys
+    }
+
+    /// Every socket of the namespace.
+    pub(crate) fn all_sockets(&self) -> Vec<Socket> {
+        let mut out = Vec::new();
+        for shard in self.sockets.iter() {
+            out.extend(shard.read().sockets.values().cloned());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_set_index_survives_growth_and_swap_remove() {
+        // MemberSet needs a connection handle; build a throwaway engine.
+        let engine = crate::Engine::new(crate::Config::default());
+        let (conn, _outbox) = engine.connect();
+        let mut set = MemberSet::default();
+        for k in 0..100u64 {
+            assert!(set.insert(Member { key: k, conn: conn.inner.clone() }));
+        }
+        assert!(!set.insert(Member { key: 5, conn: conn.inner.clone() }));
+        for k in (0..100u64).step_by(3) {
+            assert!(set.remove(k));
+            assert!(!set.remove(k));
+        }
+        for k in 0..100u64 {
+            assert_eq!(set.contains(k), k % 3 != 0, "key {k}");
+        }
+        let mut keys: Vec<u64> = set.iter().map(|m| m.key).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, (0..100).filter(|k| k % 3 != 0).collect::<Vec<_>>());
+        // Shrinks back to the index-free form and stays consistent.
+        for k in 0..97u64 {
+            set.remove(k);
+        }
+        assert!(set.index.is_none());
+        assert_eq!(set.iter().map(|m| m.key).collect::<Vec<_>>().len(), set.len());
+        for k in 97..100 {
+            assert_eq!(set.contains(k), k % 3 != 0);
+        }
+    }
+}
