@@ -8,10 +8,11 @@ use smallvec::SmallVec;
 use crate::engine::{Counters, Engine};
 use crate::error::{ConnectError, JoinError};
 use crate::handshake::Handshake;
+use crate::hooks::{HandlerFailure, HandlerSite};
 use crate::message::DisconnectReason;
 use crate::names;
 use crate::outbox::Queue;
-use crate::socket::{Socket, SocketInner};
+use crate::socket::{Registered, Socket, SocketInner};
 
 /// The sockets of a connection; guarded by `ConnInner::sockets`.
 pub(crate) struct ConnSockets {
@@ -83,32 +84,81 @@ impl Connection {
         self.inner.id
     }
 
-    /// Joins namespace `name` and returns the new socket, which is in its
-    /// own-id room. Fails if the name is invalid, no such namespace exists
-    /// (`ConnectError "Invalid namespace"`), the connection is closed, or it
-    /// already has a socket there. A failed join leaves no trace.
+    /// Joins namespace `name` and returns the new socket.
+    ///
+    /// On this thread, in order: the name is checked; the namespace is found
+    /// (or created by a dynamic parent that accepts the name); its
+    /// middleware runs in registration order with no engine lock held, the
+    /// first `Err` refusing the connect; the socket enters the namespace and
+    /// its own-id room; the `connection` handlers run.
+    ///
+    /// Fails — leaving no socket, room or statistic behind — if the name is
+    /// invalid, nobody serves it (`ConnectError "Invalid namespace"`),
+    /// middleware refuses, the connection is closed, or it already has a
+    /// socket there.
     pub fn join_namespace(&self, name: &str, handshake: Handshake) -> Result<Socket, JoinError> {
         let engine = &self.inner.engine;
         names::check_namespace(name, engine.config().max_name_len())?;
-        let ns = engine.namespace(name).ok_or_else(ConnectError::invalid_namespace)?;
-        let socket = {
-            let mut st = self.inner.sockets.lock();
-            if st.closed {
+        // A dynamic child may be removed (emptied) between resolving and
+        // registering; then resolve again. Bounded: each retry means another
+        // thread emptied and removed the namespace in that instant.
+        let mut handshake = Some(handshake);
+        for _ in 0..8 {
+            let ns = engine
+                .resolve(name, handshake.as_ref().unwrap_or(&Handshake::new()))
+                .ok_or_else(ConnectError::invalid_namespace)?;
+            if self.is_closed() {
                 return Err(JoinError::ConnectionClosed);
             }
-            if st.list.iter().any(|s| s.namespace() == &ns) {
-                return Err(JoinError::AlreadyJoined(name.to_string()));
+            let chain = ns.hook_chain();
+            let hs = handshake.as_ref().unwrap_or(&Handshake::new()).clone();
+            for mw in chain.iter().flat_map(|h| h.middleware.iter()) {
+                match crate::hooks::guarded(|| Ok(mw(&hs))) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(refusal)) => return Err(JoinError::Refused(refusal)),
+                    Err((kind, message)) => {
+                        ns.report(HandlerFailure {
+                            namespace: ns.name().to_string(),
+                            socket_id: None,
+                            site: HandlerSite::Middleware,
+                            kind,
+                            message,
+                        });
+                        return Err(JoinError::Refused(ConnectError::new("Internal server error")));
+                    }
+                }
             }
-            let socket = Socket { inner: Arc::new(SocketInner::new(ns, self.inner.clone(), handshake)) };
-            st.list.push(socket.clone());
-            socket
-        };
-        if !socket.register() {
-            // The connection closed between the two steps.
-            self.inner.forget_socket(socket.inner.key);
-            return Err(JoinError::ConnectionClosed);
+            let socket = {
+                let mut st = self.inner.sockets.lock();
+                if st.closed {
+                    return Err(JoinError::ConnectionClosed);
+                }
+                if st.list.iter().any(|s| s.namespace() == &ns) {
+                    return Err(JoinError::AlreadyJoined(name.to_string()));
+                }
+                let hs = handshake.take().unwrap_or_default();
+                let socket = Socket { inner: Arc::new(SocketInner::new(ns.clone(), self.inner.clone(), hs)) };
+                st.list.push(socket.clone());
+                socket
+            };
+            match socket.register() {
+                Registered::Ok => {}
+                Registered::Closed => {
+                    self.inner.forget_socket(socket.inner.key);
+                    return Err(JoinError::ConnectionClosed);
+                }
+                Registered::NamespaceGone => {
+                    self.inner.forget_socket(socket.inner.key);
+                    handshake = Some(socket.inner.handshake.clone());
+                    continue;
+                }
+            }
+            for h in chain.iter().flat_map(|h| h.connection.iter()) {
+                socket.run_guarded(HandlerSite::Connection, || h(&socket));
+            }
+            return Ok(socket);
         }
-        Ok(socket)
+        Err(JoinError::Refused(ConnectError::invalid_namespace()))
     }
 
     /// This connection's socket in namespace `name`, if any.

@@ -1,17 +1,20 @@
 //! The engine: configuration, namespaces, connections, statistics.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
+use crate::acks::Timer;
 use crate::adapter::{Adapter, LocalAdapter};
 use crate::config::{Config, ConnectOptions};
 use crate::connection::{ConnInner, Connection};
 use crate::error::{ConfigError, NameError};
+use crate::handshake::Handshake;
+use crate::hooks::{HandlerFailure, HandlerSite};
 use crate::names;
-use crate::namespace::Namespace;
+use crate::namespace::{Namespace, ParentInfo};
 use crate::outbox::{Outbox, Queue};
 
 /// Engine-wide counters. All `Relaxed`: they are statistics, read as a
@@ -72,6 +75,32 @@ pub(crate) struct Shared {
     /// Source of connection ids.
     pub(crate) next_conn: AtomicU64,
     pub(crate) adapter: Arc<dyn Adapter>,
+    /// The ack timer, started on the first ack emit.
+    timer: OnceLock<Arc<Timer>>,
+}
+
+impl Shared {
+    /// The engine's ack timer, started on first use.
+    pub(crate) fn timer(&self) -> std::io::Result<&Arc<Timer>> {
+        if let Some(t) = self.timer.get() {
+            return Ok(t);
+        }
+        let t = Timer::start()?;
+        // Another thread may have won the race; its timer is kept, ours is
+        // shut down (its thread exits at once).
+        if let Err(t) = self.timer.set(t) {
+            t.shutdown();
+        }
+        self.timer.get().ok_or_else(|| std::io::Error::other("ack timer not initialised"))
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(t) = self.timer.get() {
+            t.shutdown();
+        }
+    }
 }
 
 pub(crate) struct EngineInner {
@@ -79,6 +108,10 @@ pub(crate) struct EngineInner {
     /// Every namespace by name. Written when a namespace is created or
     /// removed; read on `join_namespace` and `of`.
     pub(crate) namespaces: RwLock<FxHashMap<Arc<str>, Namespace>>,
+    /// Dynamic parents, asked in registration order about unknown names.
+    pub(crate) parents: RwLock<Vec<Namespace>>,
+    /// Source of the synthetic names of dynamic parents.
+    next_parent: AtomicU64,
 }
 
 /// The root object: configuration, namespaces and statistics. Cloning is
@@ -116,8 +149,16 @@ impl Engine {
             next_key: AtomicU64::new(1),
             next_conn: AtomicU64::new(1),
             adapter,
+            timer: OnceLock::new(),
         });
-        let engine = Engine { inner: Arc::new(EngineInner { shared, namespaces: RwLock::new(FxHashMap::default()) }) };
+        let engine = Engine {
+            inner: Arc::new(EngineInner {
+                shared,
+                namespaces: RwLock::new(FxHashMap::default()),
+                parents: RwLock::new(Vec::new()),
+                next_parent: AtomicU64::new(1),
+            }),
+        };
         // `/` always exists.
         let root = Namespace::new("/", engine.inner.shared.clone());
         engine.inner.namespaces.write().insert(root.inner.name.clone(), root);
@@ -140,6 +181,101 @@ impl Engine {
         let mut map = self.inner.namespaces.write();
         let ns = map.entry(Arc::from(name)).or_insert_with(|| Namespace::new(name, self.inner.shared.clone())).clone();
         Ok(ns)
+    }
+
+    /// A parent for namespaces created on demand: when a client joins an
+    /// unknown name and `predicate(name, handshake)` accepts it, the child
+    /// namespace is created and inherits the parent's middleware and
+    /// handlers (the parent's run first, then the child's own). Parents are
+    /// asked in registration order; an unknown name nobody accepts is
+    /// refused with `ConnectError "Invalid namespace"`. With
+    /// `Config::remove_empty_dynamic`, a child is removed when its last
+    /// socket leaves.
+    ///
+    /// The predicate runs on the joining thread with no engine lock held.
+    ///
+    /// ```
+    /// use roomcast::{Engine, Config, Handshake};
+    /// let engine = Engine::new(Config::default());
+    /// let tenants = engine.of_dynamic(|name, _hs| name.starts_with("/tenant-"));
+    /// tenants.on_connection(|s| s.join("everyone"));
+    /// let (conn, _outbox) = engine.connect();
+    /// let s = conn.join_namespace("/tenant-42", Handshake::new())?;
+    /// assert!(s.in_room("everyone"));
+    /// assert!(conn.join_namespace("/other", Handshake::new()).is_err());
+    /// # Ok::<(), roomcast::JoinError>(())
+    /// ```
+    pub fn of_dynamic(&self, predicate: impl Fn(&str, &Handshake) -> bool + Send + Sync + 'static) -> Namespace {
+        let n = self.inner.next_parent.fetch_add(1, Ordering::Relaxed);
+        let parent = Namespace::build(
+            &format!("<dynamic #{n}>"),
+            self.inner.shared.clone(),
+            None,
+            Some(ParentInfo { predicate: Arc::new(predicate), children: RwLock::new(Vec::new()) }),
+        );
+        self.inner.parents.write().push(parent.clone());
+        parent
+    }
+
+    /// Finds the namespace a join names: an existing one, or a child created
+    /// by the first dynamic parent that accepts it. Predicates run with no
+    /// lock held.
+    pub(crate) fn resolve(&self, name: &str, hs: &Handshake) -> Option<Namespace> {
+        if let Some(ns) = self.namespace(name) {
+            return Some(ns);
+        }
+        let parents = self.inner.parents.read().clone();
+        for parent in parents {
+            let Some(info) = &parent.inner.parent_info else { continue };
+            let accepted = match crate::hooks::guarded(|| Ok((info.predicate)(name, hs))) {
+                Ok(b) => b,
+                Err((kind, message)) => {
+                    parent.report(HandlerFailure {
+                        namespace: parent.name().to_string(),
+                        socket_id: None,
+                        site: HandlerSite::DynamicPredicate,
+                        kind,
+                        message,
+                    });
+                    false
+                }
+            };
+            if !accepted {
+                continue;
+            }
+            let mut map = self.inner.namespaces.write();
+            if let Some(ns) = map.get(name) {
+                return Some(ns.clone());
+            }
+            let child = Namespace::build(name, self.inner.shared.clone(), Some(parent.clone()), None);
+            map.insert(child.inner.name.clone(), child.clone());
+            drop(map);
+            info.children.write().push(child.clone());
+            return Some(child);
+        }
+        None
+    }
+
+    /// Removes an empty dynamic child (with `remove_empty_dynamic`).
+    pub(crate) fn remove_if_empty(&self, ns: &Namespace) {
+        let Some(parent) = &ns.inner.parent else { return };
+        if !self.inner.shared.config.remove_empty_dynamic() {
+            return;
+        }
+        let mut map = self.inner.namespaces.write();
+        let mut removed = ns.inner.removed.write();
+        if *removed || ns.inner.store.socket_count() != 0 {
+            return;
+        }
+        *removed = true;
+        if map.get(ns.name()).is_some_and(|n| n == ns) {
+            map.remove(ns.name());
+        }
+        drop(removed);
+        drop(map);
+        if let Some(info) = &parent.inner.parent_info {
+            info.children.write().retain(|c| c != ns);
+        }
     }
 
     /// The namespace `name` if it exists; never creates one.

@@ -188,6 +188,83 @@ pub enum EmitError {
     /// The emitting or target socket is disconnected.
     #[error("the socket is disconnected")]
     Closed,
+    /// Ack emits on a dynamic parent are not supported: each child has its
+    /// own ack ids; emit on the children.
+    #[error("emit_with_ack on a dynamic parent namespace; emit on each child instead")]
+    AckOnParent,
+    /// The acknowledgement timer thread could not be started.
+    #[error("cannot start the ack timer thread: {0}")]
+    TimerUnavailable(String),
+}
+
+/// Why one recipient of an ack emit gave no reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum AckError {
+    /// It did not answer before the timeout.
+    #[error("no acknowledgement before the timeout")]
+    Timeout,
+    /// It disconnected before answering.
+    #[error("the socket disconnected before acknowledging")]
+    Disconnected,
+    /// Its outbox refused the message (full or closing), so it never saw it.
+    #[error("the message was not delivered (outbox full or closed)")]
+    NotDelivered,
+    /// The emit selected no socket at all.
+    #[error("the emit had no recipients")]
+    NoRecipients,
+}
+
+/// A failed [`AckResponder::send`](crate::AckResponder::send).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RespondError {
+    /// The event was already answered (by this or another handler).
+    #[error("the event was already acknowledged")]
+    AlreadyAnswered,
+    /// The socket is disconnected.
+    #[error("the socket is disconnected")]
+    Closed,
+    /// The reply is larger than `max_payload`.
+    #[error("reply of {size} bytes exceeds the limit of {limit}")]
+    PayloadTooLarge {
+        /// Its size.
+        size: usize,
+        /// The configured `max_payload`.
+        limit: usize,
+    },
+}
+
+/// A client reply that [`Socket::receive_ack`](crate::Socket::receive_ack)
+/// did not use. Ignoring it is always safe.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AckReceiveError {
+    /// No ack emit waits for this id from this socket (unknown, already
+    /// answered, timed out, or nobody listens any more). Counted in
+    /// `Stats::acks_ignored`.
+    #[error("no pending acknowledgement with id {0} for this socket")]
+    Ignored(u64),
+    /// The reply is larger than `max_payload` (also counted as ignored).
+    #[error("ack reply of {size} bytes exceeds the limit of {limit}")]
+    PayloadTooLarge {
+        /// Its size.
+        size: usize,
+        /// The configured `max_payload`.
+        limit: usize,
+    },
+}
+
+/// An inbound event that could not be dispatched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DispatchError {
+    /// The event name is empty, too long, has control characters or is
+    /// reserved (`connect`, `disconnect`, ...).
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
+    /// The payload is larger than `max_payload`.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// The socket is disconnected.
+    #[error("the socket is disconnected")]
+    Closed,
 }
 
 /// Blocking receive on a closed and drained outbox.

@@ -76,12 +76,14 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod acks;
 mod adapter;
 mod config;
 mod connection;
 mod engine;
 mod error;
 mod handshake;
+mod hooks;
 mod message;
 mod names;
 mod namespace;
@@ -91,23 +93,31 @@ mod payload;
 mod rooms;
 mod socket;
 
+pub use acks::{AckCollect, AckPending, AckReply, AckStream};
 pub use adapter::{Adapter, LocalAdapter, Target};
 pub use config::{Config, ConfigBuilder, ConnectOptions, OverflowPolicy, MAX_NAME_LEN_LIMIT};
 pub use connection::Connection;
 pub use engine::{Engine, Stats};
 pub use error::{
-    ConfigError, ConnectError, EmitError, JoinError, NameError, NameKind, NameProblem, PayloadError, RecvError,
-    RecvTimeoutError, RoomError, TryRecvError,
+    AckError, AckReceiveError, ConfigError, ConnectError, DispatchError, EmitError, JoinError, NameError, NameKind,
+    NameProblem, PayloadError, RecvError, RecvTimeoutError, RespondError, RoomError, TryRecvError,
 };
 pub use handshake::Handshake;
+pub use hooks::{
+    AckResponder, EventFlow, FailureKind, HandlerError, HandlerFailure, HandlerResult, HandlerSite, Inbound, RoomEvent,
+};
 pub use message::{DisconnectReason, Message, MessageKind};
 pub use names::RESERVED_EVENTS;
 pub use namespace::Namespace;
 pub use operator::{BroadcastOperator, EmitReport, RoomList, Rooms};
 pub use outbox::{Outbox, RecvFuture, RecvManyFuture};
 pub use payload::{Format, Payload};
-pub use socket::Socket;
+pub use socket::{Dispatched, Socket};
 
 /// Re-export so users can build payloads from [`bytes::Bytes`] without a
 /// direct dependency.
 pub use bytes::Bytes;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

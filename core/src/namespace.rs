@@ -1,15 +1,33 @@
 //! Namespaces: independent groups of sockets, rooms and handlers.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use parking_lot::{Mutex, RwLock};
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+use crate::acks::AckState;
 use crate::adapter::Target;
 use crate::engine::Shared;
-use crate::error::EmitError;
-use crate::message::Message;
+use crate::error::{ConnectError, EmitError};
+use crate::handshake::Handshake;
+use crate::hooks::{AckResponder, EventFlow, HandlerError, HandlerFailure, HandlerResult, Hooks, Inbound, RoomEvent};
+use crate::message::{DisconnectReason, Message};
 use crate::operator::{BroadcastOperator, EmitReport, Fanout, Rooms};
 use crate::payload::Payload;
 use crate::rooms::{RoomStore, Selection};
 use crate::socket::Socket;
+
+pub(crate) type Predicate = Arc<dyn Fn(&str, &Handshake) -> bool + Send + Sync>;
+
+/// What a parent (dynamic) namespace has beyond a plain one.
+pub(crate) struct ParentInfo {
+    pub(crate) predicate: Predicate,
+    /// Children created from this parent, by name.
+    pub(crate) children: RwLock<Vec<Namespace>>,
+}
 
 pub(crate) struct NsInner {
     /// The namespace's name, shared by every message emitted in it.
@@ -17,6 +35,24 @@ pub(crate) struct NsInner {
     pub(crate) shared: Arc<Shared>,
     /// Rooms and sockets (internally sharded; see `rooms`).
     pub(crate) store: RoomStore,
+    /// Callbacks, copy-on-write. The lock is held only to clone or replace
+    /// the `Arc`, never while a callback runs.
+    pub(crate) hooks: RwLock<Arc<Hooks>>,
+    /// Mirrors "some room-event handler exists here or in the parent", so
+    /// join/leave skip building events nobody reads.
+    pub(crate) room_events_on: AtomicBool,
+    /// For a child of a dynamic namespace: the parent whose hooks it inherits.
+    pub(crate) parent: Option<Namespace>,
+    /// For a parent (`engine.of_dynamic`): its predicate and children.
+    pub(crate) parent_info: Option<ParentInfo>,
+    /// Pending ack emits by ack id.
+    pub(crate) acks: Mutex<FxHashMap<u64, Arc<AckState>>>,
+    /// Source of ack ids (one per ack emit, shared by its recipients).
+    pub(crate) next_ack: AtomicU64,
+    /// Set (under the write lock) when an empty dynamic child is removed;
+    /// registering a socket holds the read lock, so no socket can enter a
+    /// removed namespace.
+    pub(crate) removed: RwLock<bool>,
 }
 
 /// A namespace (`engine.of("/chat")`): its own sockets, rooms, handlers and
@@ -32,7 +68,204 @@ pub struct Namespace {
 
 impl Namespace {
     pub(crate) fn new(name: &str, shared: Arc<Shared>) -> Namespace {
-        Namespace { inner: Arc::new(NsInner { name: Arc::from(name), shared, store: RoomStore::new() }) }
+        Namespace::build(name, shared, None, None)
+    }
+
+    pub(crate) fn build(
+        name: &str,
+        shared: Arc<Shared>,
+        parent: Option<Namespace>,
+        parent_info: Option<ParentInfo>,
+    ) -> Namespace {
+        Namespace {
+            inner: Arc::new(NsInner {
+                name: Arc::from(name),
+                shared,
+                store: RoomStore::new(),
+                hooks: RwLock::new(Arc::new(Hooks::default())),
+                room_events_on: AtomicBool::new(false),
+                parent,
+                parent_info,
+                acks: Mutex::new(FxHashMap::default()),
+                next_ack: AtomicU64::new(1),
+                removed: RwLock::new(false),
+            }),
+        }
+    }
+
+    /// The hook tables that apply here: the parent's (for a dynamic child)
+    /// first, then this namespace's own.
+    pub(crate) fn hook_chain(&self) -> SmallVec<[Arc<Hooks>; 2]> {
+        let mut v = SmallVec::new();
+        if let Some(p) = &self.inner.parent {
+            v.push(p.inner.hooks.read().clone());
+        }
+        v.push(self.inner.hooks.read().clone());
+        v
+    }
+
+    pub(crate) fn wants_room_events(&self) -> bool {
+        // Relaxed: a handler registered concurrently with a join may miss
+        // that join's events; registration is not ordered with joins anyway.
+        self.inner.room_events_on.load(Ordering::Relaxed)
+            || self.inner.parent.as_ref().is_some_and(|p| p.inner.room_events_on.load(Ordering::Relaxed))
+    }
+
+    fn edit_hooks(&self, f: impl FnOnce(&mut Hooks)) {
+        let mut guard = self.inner.hooks.write();
+        f(Arc::make_mut(&mut guard));
+    }
+
+    /// Reports a callback failure to the error hooks in effect here.
+    pub(crate) fn report(&self, failure: HandlerFailure) {
+        let chain = self.hook_chain();
+        let errors: SmallVec<[_; 4]> = chain.iter().flat_map(|h| h.errors.iter().cloned()).collect();
+        crate::hooks::report(&errors, failure);
+    }
+
+    /// Runs room-event handlers for `events` (no lock held).
+    pub(crate) fn fire_room_events(&self, events: &[RoomEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        let chain = self.hook_chain();
+        for ev in events {
+            for h in chain.iter().flat_map(|h| h.room_events.iter()) {
+                if let Err((kind, message)) = crate::hooks::guarded(|| {
+                    h(ev);
+                    Ok(())
+                }) {
+                    self.report(HandlerFailure {
+                        namespace: self.name().to_string(),
+                        socket_id: None,
+                        site: crate::hooks::HandlerSite::RoomEvent,
+                        kind,
+                        message,
+                    });
+                }
+            }
+        }
+    }
+
+    /// True for a parent created by [`Engine::of_dynamic`](crate::Engine::of_dynamic).
+    pub fn is_dynamic_parent(&self) -> bool {
+        self.inner.parent_info.is_some()
+    }
+
+    /// For a child of a dynamic namespace, its parent.
+    pub fn parent(&self) -> Option<&Namespace> {
+        self.inner.parent.as_ref()
+    }
+
+    /// For a dynamic parent, the children created so far.
+    pub fn children(&self) -> Vec<Namespace> {
+        self.inner.parent_info.as_ref().map(|p| p.children.read().clone()).unwrap_or_default()
+    }
+
+    /// Adds namespace middleware. Middleware runs in registration order on
+    /// the joining thread, before the socket exists anywhere; the first
+    /// `Err` refuses the connect with its `{message, data}` and leaves no
+    /// trace. A panicking middleware refuses the connect too and is
+    /// reported through [`on_error`](Self::on_error).
+    pub fn use_middleware(&self, f: impl Fn(&Handshake) -> Result<(), ConnectError> + Send + Sync + 'static) {
+        self.edit_hooks(|h| h.middleware.push(Arc::new(f)));
+    }
+
+    /// Adds event middleware, run in order for every inbound event before
+    /// any handler: `Ok(EventFlow::Drop)` drops the event silently, `Err`
+    /// rejects it and reports the error through [`on_error`](Self::on_error)
+    /// (nothing is sent to the client).
+    pub fn use_event_middleware(
+        &self,
+        f: impl Fn(&Socket, &Inbound) -> Result<EventFlow, HandlerError> + Send + Sync + 'static,
+    ) {
+        self.edit_hooks(|h| h.event_middleware.push(Arc::new(f)));
+    }
+
+    /// Runs `f` for every socket that connects, on the joining thread, after
+    /// the socket is in its own-id room.
+    pub fn on_connection<R: HandlerResult>(&self, f: impl Fn(&Socket) -> R + Send + Sync + 'static) {
+        self.edit_hooks(|h| h.connection.push(Arc::new(move |s| f(s).into_result())));
+    }
+
+    /// Handles inbound events named `event`, on the dispatching thread.
+    /// Several handlers per event run in registration order; each gets a
+    /// clone of the [`AckResponder`] when the client asked for an ack.
+    pub fn on<R: HandlerResult>(
+        &self,
+        event: &str,
+        f: impl Fn(&Socket, &Inbound, Option<AckResponder>) -> R + Send + Sync + 'static,
+    ) {
+        self.edit_hooks(|h| {
+            h.events.entry(event.into()).or_default().push(Arc::new(move |s, e, a| f(s, e, a).into_result()))
+        });
+    }
+
+    /// Removes every handler of `event`.
+    pub fn off(&self, event: &str) {
+        self.edit_hooks(|h| {
+            h.events.remove(event);
+        });
+    }
+
+    /// Observes every inbound event (after event middleware, before the
+    /// specific handlers).
+    pub fn on_any<R: HandlerResult>(&self, f: impl Fn(&Socket, &Inbound) -> R + Send + Sync + 'static) {
+        self.edit_hooks(|h| h.any.push(Arc::new(move |s, e| f(s, e).into_result())));
+    }
+
+    /// Handles inbound events that no `on` handler takes.
+    pub fn on_fallback<R: HandlerResult>(
+        &self,
+        f: impl Fn(&Socket, &Inbound, Option<AckResponder>) -> R + Send + Sync + 'static,
+    ) {
+        self.edit_hooks(|h| h.fallback.push(Arc::new(move |s, e, a| f(s, e, a).into_result())));
+    }
+
+    /// Runs when a socket starts disconnecting; its rooms are still visible.
+    pub fn on_disconnecting<R: HandlerResult>(
+        &self,
+        f: impl Fn(&Socket, DisconnectReason) -> R + Send + Sync + 'static,
+    ) {
+        self.edit_hooks(|h| h.disconnecting.push(Arc::new(move |s, r| f(s, r).into_result())));
+    }
+
+    /// Runs once a socket has left every room, with the reason.
+    pub fn on_disconnect<R: HandlerResult>(&self, f: impl Fn(&Socket, DisconnectReason) -> R + Send + Sync + 'static) {
+        self.edit_hooks(|h| h.disconnect.push(Arc::new(move |s, r| f(s, r).into_result())));
+    }
+
+    /// Observes room changes: created, deleted, joined, left (own-id rooms
+    /// included). Runs on the thread that made the change, after it.
+    pub fn on_room_event(&self, f: impl Fn(&RoomEvent) + Send + Sync + 'static) {
+        self.edit_hooks(|h| h.room_events.push(Arc::new(f)));
+        self.inner.room_events_on.store(true, Ordering::Relaxed);
+    }
+
+    /// Receives every handler failure (error, panic, event rejection) of
+    /// this namespace. Without any, failures are printed to standard error.
+    pub fn on_error(&self, f: impl Fn(&HandlerFailure) + Send + Sync + 'static) {
+        self.edit_hooks(|h| h.errors.push(Arc::new(f)));
+    }
+
+    /// A selection with an ack timeout (for [`emit_with_ack`](BroadcastOperator::emit_with_ack)).
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<'_> {
+        BroadcastOperator::new(self, None).timeout(timeout)
+    }
+
+    /// Emits to the whole namespace and collects one reply per socket.
+    pub fn emit_with_ack(&self, event: &str, payload: impl Into<Payload>) -> Result<crate::AckStream, EmitError> {
+        BroadcastOperator::new(self, None).emit_with_ack(event, payload)
+    }
+
+    /// Makes every socket of the namespace join `rooms`; returns how many did.
+    pub fn sockets_join<'a>(&'a self, rooms: impl Rooms<'a>) -> Result<usize, EmitError> {
+        BroadcastOperator::new(self, None).sockets_join(rooms)
+    }
+
+    /// Makes every socket of the namespace leave `rooms`; returns how many did.
+    pub fn sockets_leave<'a>(&'a self, rooms: impl Rooms<'a>) -> Result<usize, EmitError> {
+        BroadcastOperator::new(self, None).sockets_leave(rooms)
     }
 
     /// The name, e.g. `"/chat"`.
@@ -65,14 +298,23 @@ impl Namespace {
         BroadcastOperator::new(self, None).volatile()
     }
 
-    /// Every socket of the namespace.
+    /// Every socket of the namespace (of every child, for a dynamic parent).
     pub fn fetch_sockets(&self) -> Vec<Socket> {
-        self.inner.store.all_sockets()
+        self.targets().iter().flat_map(|ns| ns.inner.store.all_sockets()).collect()
     }
 
     /// Disconnects every socket of the namespace; returns how many.
     pub fn disconnect_sockets(&self) -> usize {
         self.fetch_sockets().iter().filter(|s| s.disconnect()).count()
+    }
+
+    /// The namespaces an operation on this one acts on: itself, or a
+    /// dynamic parent's children.
+    pub(crate) fn targets(&self) -> SmallVec<[Namespace; 1]> {
+        match &self.inner.parent_info {
+            Some(p) => p.children.read().iter().cloned().collect(),
+            None => smallvec::smallvec![self.clone()],
+        }
     }
 
     /// The socket with this id, if it is connected here.
@@ -104,9 +346,9 @@ impl Namespace {
         self.inner.store.room_size(room)
     }
 
-    /// Connected sockets.
+    /// Connected sockets (of every child, for a dynamic parent).
     pub fn socket_count(&self) -> usize {
-        self.inner.store.socket_count()
+        self.targets().iter().map(|ns| ns.inner.store.socket_count()).sum()
     }
 
     /// Delivers `message` to this process's sockets selected by `target`.

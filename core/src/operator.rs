@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+use std::time::{Duration, Instant};
+
+use crate::acks::{AckState, AckStream};
 use crate::adapter::Target;
 use crate::connection::{close_conn, ConnInner};
 use crate::engine::Counters;
-use crate::error::{EmitError, PayloadError};
+use crate::error::{AckError, EmitError, PayloadError};
 use crate::message::{DisconnectReason, Message};
 use crate::names;
 use crate::namespace::Namespace;
@@ -157,6 +160,72 @@ impl<'m> Fanout<'m> {
     }
 }
 
+/// One emit in one (non-parent) namespace, through the adapter.
+fn emit_in(ns: &Namespace, target: &Target<'_>, event: &str, payload: Payload) -> EmitReport {
+    let msg = Message::event(ns.inner.name.clone(), event, payload, None);
+    let shared = &ns.inner.shared;
+    Counters::add(&shared.stats.emitted, 1);
+    shared.adapter.broadcast(ns, target, &msg)
+}
+
+/// The common part of every ack emit: registers the ack state, lets
+/// `deliver` fan the message out (recording `(socket key, queued)` per
+/// recipient, under the room locks), then — with no lock held — resolves
+/// the recipient list, links each pending ack to its socket (so a
+/// disconnect resolves it) and arms the timeout.
+pub(crate) fn start_ack(
+    ns: &Namespace,
+    event: &str,
+    payload: Payload,
+    timeout: Option<Duration>,
+    volatile: bool,
+    deliver: impl FnOnce(&mut Fanout<'_>, &mut Vec<(u64, bool)>),
+) -> Result<AckStream, EmitError> {
+    let shared = &ns.inner.shared;
+    let timer = shared.timer().map_err(|e| EmitError::TimerUnavailable(e.to_string()))?;
+    let id = ns.inner.next_ack.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let state = Arc::new(AckState::new(id, Arc::downgrade(&ns.inner)));
+    ns.inner.acks.lock().insert(id, state.clone());
+
+    let msg = Message::event(ns.inner.name.clone(), event, payload, Some(id));
+    Counters::add(&shared.stats.emitted, 1);
+    let mut sent = Vec::new();
+    let mut fan = Fanout::new(&msg, volatile);
+    deliver(&mut fan, &mut sent);
+    fan.finish(&shared.stats);
+
+    let mut recipients = Vec::with_capacity(sent.len());
+    let mut linked = Vec::with_capacity(sent.len());
+    for (key, queued) in sent {
+        match ns.inner.store.socket(key) {
+            Some(s) => {
+                let status = if queued { Ok(()) } else { Err(AckError::NotDelivered) };
+                recipients.push((key, s.inner.id.clone(), status));
+                if queued {
+                    linked.push(s);
+                }
+            }
+            // Disconnected between the fan-out and now; its id is gone
+            // from the tables but the socket handle is not needed to report.
+            None => recipients.push((key, Arc::from("?"), Err(AckError::Disconnected))),
+        }
+    }
+    let expected = recipients.len();
+    let (ignored, complete) = state.finalize(recipients);
+    Counters::add(&shared.stats.acks_ignored, ignored);
+    for s in linked {
+        if !s.track_ack(id) && state.fail(s.inner.key, AckError::Disconnected).complete {
+            state.unregister();
+        }
+    }
+    if complete {
+        state.unregister();
+    } else {
+        timer.schedule(Instant::now() + timeout.unwrap_or(shared.config.ack_timeout()), &state);
+    }
+    Ok(AckStream::new(state, expected))
+}
+
 pub(crate) fn check_emit(ns: &Namespace, event: &str, payload: &Payload) -> Result<(), EmitError> {
     let cfg = &ns.inner.shared.config;
     names::check_event(event, cfg.max_name_len())?;
@@ -187,11 +256,26 @@ pub struct BroadcastOperator<'a> {
     pub(crate) rooms: RoomList<'a>,
     pub(crate) except: RoomList<'a>,
     pub(crate) volatile: bool,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl<'a> BroadcastOperator<'a> {
     pub(crate) fn new(ns: &'a Namespace, sender: Option<&'a Socket>) -> Self {
-        BroadcastOperator { ns, sender, rooms: RoomList::new(), except: RoomList::new(), volatile: false }
+        BroadcastOperator {
+            ns,
+            sender,
+            rooms: RoomList::new(),
+            except: RoomList::new(),
+            volatile: false,
+            timeout: None,
+        }
+    }
+
+    /// Sets the ack timeout of [`emit_with_ack`](Self::emit_with_ack)
+    /// (default: the engine's `ack_timeout`).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Adds rooms to the target (union). `to(socket_id)` addresses one socket.
@@ -237,17 +321,49 @@ impl<'a> BroadcastOperator<'a> {
         check_rooms(self.ns, &self.rooms)?;
         check_rooms(self.ns, &self.except)?;
         self.check_sender()?;
-        let ns = self.ns;
-        let msg = Message::event(ns.inner.name.clone(), event, payload, None);
         let target = Target {
             rooms: &self.rooms,
             except: &self.except,
             except_key: self.sender.map(|s| s.inner.key),
             volatile: self.volatile,
         };
-        let shared = &ns.inner.shared;
-        Counters::add(&shared.stats.emitted, 1);
-        Ok(shared.adapter.broadcast(ns, &target, &msg))
+        if self.ns.is_dynamic_parent() {
+            // A parent's emit reaches every child, one message per child
+            // (each carries its own namespace name).
+            let mut total = EmitReport::default();
+            for ns in self.ns.targets() {
+                let r = emit_in(&ns, &target, event, payload.clone());
+                total.recipients += r.recipients;
+                total.queued += r.queued;
+                total.dropped += r.dropped;
+            }
+            return Ok(total);
+        }
+        Ok(emit_in(self.ns, &target, event, payload))
+    }
+
+    /// Sends `event` to every selected socket with an ack id, and returns
+    /// the stream of their replies: one per recipient, each the client's
+    /// answer, or `Timeout` after the timeout, `Disconnected`, or
+    /// `NotDelivered` when its outbox refused the message. The expected
+    /// count is known at once.
+    pub fn emit_with_ack(self, event: &str, payload: impl Into<Payload>) -> Result<AckStream, EmitError> {
+        let payload = payload.into();
+        check_emit(self.ns, event, &payload)?;
+        check_rooms(self.ns, &self.rooms)?;
+        check_rooms(self.ns, &self.except)?;
+        self.check_sender()?;
+        if self.ns.is_dynamic_parent() {
+            return Err(EmitError::AckOnParent);
+        }
+        let sel = self.selection();
+        let store = &self.ns.inner.store;
+        start_ack(self.ns, event, payload, self.timeout, self.volatile, |fan, out| {
+            store.for_each_selected(&sel, |m| {
+                let queued = fan.send(m);
+                out.push((m.key, queued));
+            });
+        })
     }
 
     /// The selected sockets (id, rooms and data are read from the handles).

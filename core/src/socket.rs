@@ -6,14 +6,20 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 
+use std::time::Duration;
+
+use crate::acks::AckStream;
 use crate::connection::{ConnInner, Connection};
 use crate::engine::Counters;
-use crate::error::{EmitError, RoomError};
+use crate::error::{AckError, AckReceiveError, DispatchError, EmitError, PayloadError, RoomError};
 use crate::handshake::Handshake;
+use crate::hooks::{
+    guarded, AckResponder, EventFlow, FailureKind, HandlerError, HandlerFailure, HandlerSite, Inbound, RoomEvent,
+};
 use crate::message::{DisconnectReason, Message};
 use crate::names;
 use crate::namespace::Namespace;
-use crate::operator::{check_emit, room_list, BroadcastOperator, EmitReport, Fanout, Rooms};
+use crate::operator::{check_emit, room_list, start_ack, BroadcastOperator, EmitReport, Fanout, Rooms};
 use crate::payload::Payload;
 use crate::rooms::Member;
 
@@ -37,6 +43,8 @@ pub(crate) struct SocketState {
     pub(crate) rooms: SmallVec<[Arc<str>; 4]>,
     pub(crate) data: Option<Payload>,
     pub(crate) reason: Option<DisconnectReason>,
+    /// Ids of ack emits waiting for this socket's reply (pruned lazily).
+    pub(crate) acks: SmallVec<[u64; 2]>,
 }
 
 pub(crate) struct SocketInner {
@@ -64,6 +72,7 @@ impl SocketInner {
                 rooms: SmallVec::new(),
                 data: None,
                 reason: None,
+                acks: SmallVec::new(),
             }),
         }
     }
@@ -93,25 +102,42 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Puts the socket in the namespace tables and its own-id room. False if
-    /// it was disconnected (its connection closed) before that could happen.
-    pub(crate) fn register(&self) -> bool {
+    /// Puts the socket in the namespace tables and its own-id room.
+    pub(crate) fn register(&self) -> Registered {
         let inner = &self.inner;
-        let store = &inner.ns.inner.store;
-        let mut st = inner.state.lock();
-        if st.status != Status::Pending {
-            return false;
+        let ns = &inner.ns;
+        let store = &ns.inner.store;
+        let mut events = Vec::new();
+        {
+            let mut st = inner.state.lock();
+            if st.status != Status::Pending {
+                return Registered::Closed;
+            }
+            // Held while the socket enters the tables: an empty dynamic
+            // namespace cannot be removed under it.
+            let removed = ns.inner.removed.read();
+            if *removed {
+                st.status = Status::Disconnected;
+                return Registered::NamespaceGone;
+            }
+            store.add_socket(self.clone(), inner.member());
+            let (added, name) = store.add(&inner.id, inner.member());
+            let stats = &ns.inner.shared.stats;
+            if added.created {
+                Counters::add(&stats.rooms, 1);
+            }
+            if ns.wants_room_events() {
+                if added.created {
+                    events.push(RoomEvent::Created { room: name.to_string() });
+                }
+                events.push(RoomEvent::Joined { room: name.to_string(), socket_id: inner.id.to_string() });
+            }
+            st.rooms.push(name);
+            st.status = Status::Connected;
+            Counters::add(&stats.sockets, 1);
         }
-        store.add_socket(self.clone(), inner.member());
-        let (added, name) = store.add(&inner.id, inner.member());
-        let stats = &inner.ns.inner.shared.stats;
-        if added.created {
-            Counters::add(&stats.rooms, 1);
-        }
-        st.rooms.push(name);
-        st.status = Status::Connected;
-        Counters::add(&stats.sockets, 1);
-        true
+        ns.fire_room_events(&events);
+        Registered::Ok
     }
 
     /// The socket's id: 20 random URL-safe characters, unique and unguessable.
@@ -191,13 +217,23 @@ impl Socket {
             return Err(RoomError::TooManyRooms { limit });
         }
         let store = &inner.ns.inner.store;
+        let want = inner.ns.wants_room_events();
+        let mut events = Vec::new();
         for n in fresh {
             let (added, name) = store.add(n, inner.member());
             if added.created {
                 Counters::add(&shared.stats.rooms, 1);
             }
+            if want {
+                if added.created {
+                    events.push(RoomEvent::Created { room: n.to_string() });
+                }
+                events.push(RoomEvent::Joined { room: n.to_string(), socket_id: inner.id.to_string() });
+            }
             st.rooms.push(name);
         }
+        drop(st);
+        inner.ns.fire_room_events(&events);
         Ok(())
     }
 
@@ -216,13 +252,24 @@ impl Socket {
             return Err(RoomError::Closed);
         }
         let store = &inner.ns.inner.store;
+        let want = inner.ns.wants_room_events();
+        let mut events = Vec::new();
         for n in &names {
             let Some(pos) = st.rooms.iter().position(|r| **r == **n) else { continue };
             st.rooms.remove(pos);
-            if store.remove(n, inner.key).deleted {
+            let removed = store.remove(n, inner.key);
+            if removed.deleted {
                 Counters::sub(&shared.stats.rooms, 1);
             }
+            if want {
+                events.push(RoomEvent::Left { room: n.to_string(), socket_id: inner.id.to_string() });
+                if removed.deleted {
+                    events.push(RoomEvent::Deleted { room: n.to_string() });
+                }
+            }
         }
+        drop(st);
+        inner.ns.fire_room_events(&events);
         Ok(())
     }
 
@@ -284,47 +331,256 @@ impl Socket {
     /// notice in the outbox. Returns false if already disconnected.
     pub fn disconnect_with(&self, reason: DisconnectReason) -> bool {
         let inner = &self.inner;
-        let was_registered = {
+        let ns = &inner.ns;
+        {
             let mut st = inner.state.lock();
             match st.status {
                 Status::Pending => {
                     st.status = Status::Disconnected;
                     st.reason = Some(reason);
-                    false
+                    return false;
                 }
-                Status::Connected => {
-                    st.status = Status::Disconnecting;
-                    true
-                }
+                Status::Connected => st.status = Status::Disconnecting,
                 Status::Disconnecting | Status::Disconnected => return false,
             }
-        };
-        if !was_registered {
-            return false;
         }
-        let shared = &inner.ns.inner.shared;
-        let store = &inner.ns.inner.store;
-        {
+        let chain = ns.hook_chain();
+        for h in chain.iter().flat_map(|h| h.disconnecting.iter()) {
+            self.run_guarded(HandlerSite::Disconnecting, || h(self, reason));
+        }
+        let shared = &ns.inner.shared;
+        let store = &ns.inner.store;
+        let want = ns.wants_room_events();
+        let mut events = Vec::new();
+        let acks = {
             let mut st = inner.state.lock();
             for room in std::mem::take(&mut st.rooms) {
-                if store.remove(&room, inner.key).deleted {
+                let removed = store.remove(&room, inner.key);
+                if removed.deleted {
                     Counters::sub(&shared.stats.rooms, 1);
+                }
+                if want {
+                    events.push(RoomEvent::Left { room: room.to_string(), socket_id: inner.id.to_string() });
+                    if removed.deleted {
+                        events.push(RoomEvent::Deleted { room: room.to_string() });
+                    }
                 }
             }
             store.remove_socket(inner.key);
             st.status = Status::Disconnected;
             st.reason = Some(reason);
-        }
+            std::mem::take(&mut st.acks)
+        };
         inner.conn.forget_socket(inner.key);
         Counters::sub(&shared.stats.sockets, 1);
-        if reason.is_server_side() {
-            let msg = Message::disconnect(inner.ns.inner.name.clone(), reason);
-            let mut fan = Fanout::new(&msg, false);
-            fan.send_conn(&inner.conn, true);
-            fan.finish(&shared.stats);
+        // Pending ack emits to this socket resolve now rather than at timeout.
+        for id in acks {
+            let state = ns.inner.acks.lock().get(&id).cloned();
+            if let Some(state) = state {
+                if state.fail(inner.key, AckError::Disconnected).complete {
+                    state.unregister();
+                }
+            }
         }
+        if reason.is_server_side() {
+            let _ = self.push_control(Message::disconnect(ns.inner.name.clone(), reason));
+        }
+        ns.fire_room_events(&events);
+        for h in chain.iter().flat_map(|h| h.disconnect.iter()) {
+            self.run_guarded(HandlerSite::Disconnect, || h(self, reason));
+        }
+        inner.conn.engine.remove_if_empty(ns);
         true
     }
+
+    /// Runs one user callback for this socket, reporting a failure.
+    pub(crate) fn run_guarded(&self, site: HandlerSite, f: impl FnOnce() -> Result<(), HandlerError>) -> bool {
+        match guarded(f) {
+            Ok(()) => true,
+            Err((kind, message)) => {
+                self.inner.ns.report(HandlerFailure {
+                    namespace: self.inner.ns.name().to_string(),
+                    socket_id: Some(self.id().to_string()),
+                    site,
+                    kind,
+                    message,
+                });
+                false
+            }
+        }
+    }
+
+    /// Pushes a control message (ack reply, disconnect notice): never
+    /// refused by the bounds, only by a closed connection.
+    fn push_control(&self, msg: Message) -> bool {
+        let shared = &self.inner.ns.inner.shared;
+        let mut fan = Fanout::new(&msg, false);
+        let queued = fan.send_conn(&self.inner.conn, true);
+        fan.finish(&shared.stats);
+        queued
+    }
+
+    /// Sends an ack reply to this socket's client.
+    pub(crate) fn send_control(&self, msg: Message) -> Result<(), EmitError> {
+        if !matches!(self.inner.state.lock().status, Status::Connected | Status::Disconnecting) {
+            return Err(EmitError::Closed);
+        }
+        if self.push_control(msg) {
+            Ok(())
+        } else {
+            Err(EmitError::Closed)
+        }
+    }
+
+    /// Links a pending ack emit to this socket so a disconnect resolves it.
+    /// False if the socket is already gone.
+    pub(crate) fn track_ack(&self, id: u64) -> bool {
+        let mut st = self.inner.state.lock();
+        if !matches!(st.status, Status::Connected | Status::Disconnecting) {
+            return false;
+        }
+        if st.acks.len() >= 8 {
+            // Drop ids of finished emits so the list stays short.
+            let live = self.inner.ns.inner.acks.lock();
+            st.acks.retain(|id| live.contains_key(id));
+        }
+        st.acks.push(id);
+        true
+    }
+
+    /// Sends `event` to this socket with an ack id; the stream yields the
+    /// client's reply, or `Timeout` after the engine's `ack_timeout`.
+    /// `socket.emit_with_ack(..)?.wait_one()` blocks for the reply;
+    /// `.one().await` awaits it.
+    pub fn emit_with_ack(&self, event: &str, payload: impl Into<Payload>) -> Result<AckStream, EmitError> {
+        self.emit_with_ack_timeout(event, payload, self.inner.ns.inner.shared.config.ack_timeout())
+    }
+
+    /// [`emit_with_ack`](Self::emit_with_ack) with an explicit timeout.
+    pub fn emit_with_ack_timeout(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+    ) -> Result<AckStream, EmitError> {
+        let payload = payload.into();
+        let ns = &self.inner.ns;
+        check_emit(ns, event, &payload)?;
+        if !self.is_connected() {
+            return Err(EmitError::Closed);
+        }
+        let key = self.inner.key;
+        let conn = &self.inner.conn;
+        start_ack(ns, event, payload, Some(timeout), false, |fan, out| {
+            let queued = fan.send_conn(conn, false);
+            out.push((key, queued));
+        })
+    }
+
+    /// Reports the client's reply to an ack emit (from the transport).
+    /// Late, unknown or duplicate replies are ignored and counted in
+    /// `Stats::acks_ignored`; ignoring the error is always safe.
+    pub fn receive_ack(&self, id: u64, payload: impl Into<Payload>) -> Result<(), AckReceiveError> {
+        let payload = payload.into();
+        let ns = &self.inner.ns;
+        let shared = &ns.inner.shared;
+        if payload.len() > shared.config.max_payload() {
+            Counters::add(&shared.stats.acks_ignored, 1);
+            return Err(AckReceiveError::PayloadTooLarge { size: payload.len(), limit: shared.config.max_payload() });
+        }
+        let state = ns.inner.acks.lock().get(&id).cloned();
+        let change = state.as_ref().map(|s| s.reply(self.inner.key, payload));
+        match (state, change) {
+            (Some(state), Some(c)) if c.accepted => {
+                if c.complete {
+                    state.unregister();
+                }
+                Ok(())
+            }
+            _ => {
+                Counters::add(&shared.stats.acks_ignored, 1);
+                Err(AckReceiveError::Ignored(id))
+            }
+        }
+    }
+
+    /// Hands an event from the wire to the namespace's handlers, on this
+    /// thread: event middleware in order (may drop or reject), then `on_any`
+    /// observers, then every handler of the event in registration order (or
+    /// the fallback when there is none). Each handler runs with no engine
+    /// lock held and may call any engine operation; a failing or panicking
+    /// handler is reported through `on_error` and does not stop the others.
+    pub fn dispatch(&self, event: Inbound) -> Result<Dispatched, DispatchError> {
+        let ns = &self.inner.ns;
+        let cfg = &ns.inner.shared.config;
+        names::check_event(event.name(), cfg.max_name_len())?;
+        if event.payload().len() > cfg.max_payload() {
+            return Err(PayloadError::TooLarge { size: event.payload().len(), limit: cfg.max_payload() }.into());
+        }
+        if !self.is_connected() {
+            return Err(DispatchError::Closed);
+        }
+        let chain = ns.hook_chain();
+        let name = event.name();
+        for mw in chain.iter().flat_map(|h| h.event_middleware.iter()) {
+            match guarded(|| mw(self, &event)) {
+                Ok(EventFlow::Continue) => {}
+                Ok(EventFlow::Drop) => return Ok(Dispatched::Dropped),
+                Err((kind, message)) => {
+                    let kind = if kind == FailureKind::Error { FailureKind::Rejected } else { kind };
+                    ns.report(HandlerFailure {
+                        namespace: ns.name().to_string(),
+                        socket_id: Some(self.id().to_string()),
+                        site: HandlerSite::EventMiddleware(name.to_string()),
+                        kind,
+                        message,
+                    });
+                    return Ok(Dispatched::Rejected);
+                }
+            }
+        }
+        for h in chain.iter().flat_map(|h| h.any.iter()) {
+            self.run_guarded(HandlerSite::Any(name.to_string()), || h(self, &event));
+        }
+        let responder = event.ack_id().map(|id| AckResponder::new(self.clone(), id));
+        let mut handled = 0;
+        for h in chain.iter().filter_map(|h| h.events.get(name)).flatten() {
+            handled += 1;
+            self.run_guarded(HandlerSite::Event(name.to_string()), || h(self, &event, responder.clone()));
+        }
+        if handled > 0 {
+            return Ok(Dispatched::Handled(handled));
+        }
+        for h in chain.iter().flat_map(|h| h.fallback.iter()) {
+            handled += 1;
+            self.run_guarded(HandlerSite::Fallback(name.to_string()), || h(self, &event, responder.clone()));
+        }
+        Ok(if handled > 0 { Dispatched::Fallback } else { Dispatched::Unhandled })
+    }
+}
+
+/// What [`Socket::dispatch`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatched {
+    /// This many handlers ran (failures are reported, not returned).
+    Handled(usize),
+    /// No handler matched; the fallback handlers ran.
+    Fallback,
+    /// No handler matched and there is no fallback.
+    Unhandled,
+    /// Event middleware dropped it.
+    Dropped,
+    /// Event middleware rejected it (reported through `on_error`).
+    Rejected,
+}
+
+/// Outcome of putting a socket in the tables.
+pub(crate) enum Registered {
+    Ok,
+    /// Its connection closed first.
+    Closed,
+    /// The (dynamic) namespace was removed first; the join may retry.
+    NamespaceGone,
 }
 
 impl std::fmt::Debug for Socket {

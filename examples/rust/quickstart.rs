@@ -22,7 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ben.join("lobby")?;
 
     // ana talks to the lobby: ben hears it, ana does not, cy is not there.
-    let report = ana.to("lobby").emit("chat message", Payload::json(&serde_json::json!({"from": "ana", "text": "hi"}))?)?;
+    let report =
+        ana.to("lobby").emit("chat message", Payload::json(&serde_json::json!({"from": "ana", "text": "hi"}))?)?;
     println!("lobby message: {} recipient(s), {} queued", report.recipients, report.queued);
 
     // A private message through ben's own-id room.
