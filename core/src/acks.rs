@@ -256,7 +256,9 @@ impl AckStream {
 
     /// Blocks for the next reply at most `timeout`.
     pub fn next_timeout(&self, timeout: Duration) -> Result<Option<AckReply>, AckPending> {
-        let deadline = Instant::now() + timeout;
+        let Some(deadline) = crate::outbox::deadline(timeout) else {
+            return Ok(self.next_blocking());
+        };
         let mut st = self.state.inner.lock();
         loop {
             if let Some(r) = self.state.take(&mut st) {

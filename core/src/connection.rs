@@ -64,7 +64,7 @@ pub(crate) fn close_conn(conn: &Arc<ConnInner>, reason: DisconnectReason) {
     }
     if conn.queue.close(reason) {
         Counters::sub(&conn.engine.inner.shared.stats.connections, 1);
-        conn.queue.fire_notify();
+        conn.queue.fire_final_notify();
     }
 }
 

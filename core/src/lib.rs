@@ -67,6 +67,7 @@
 //! count lost), or `disconnect` (the connection closes with reason
 //! [`DisconnectReason::QueueOverflow`]). Volatile emits are dropped for a full
 //! outbox without triggering the policy. Every drop is counted in [`Stats`].
+//! Ack replies and disconnect notices are never dropped or evicted.
 //!
 //! ## Threads and locks
 //!

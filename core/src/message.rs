@@ -244,6 +244,12 @@ impl Message {
         self.0.encoded.get_or_init(|| encode(self))
     }
 
+    /// Control messages (ack replies, disconnect notices) bypass the bounds
+    /// and are never evicted.
+    pub(crate) fn is_control(&self) -> bool {
+        matches!(self.0.body, Body::Ack { .. } | Body::Disconnect { .. })
+    }
+
     /// Bytes this message counts against an outbox's `max_queue_bytes`.
     pub(crate) fn cost(&self) -> usize {
         match &self.0.body {

@@ -319,14 +319,17 @@ impl Namespace {
 
     /// The socket with this id, if it is connected here.
     pub fn socket(&self, id: &str) -> Option<Socket> {
+        // Fast path: the own-id room. A socket may have left it (Socket.IO
+        // allows that), so fall back to a scan of the namespace.
         let rooms = [std::borrow::Cow::Borrowed(id)];
         let sel = Selection { rooms: &rooms, except: &[], except_key: None };
-        self.inner
-            .store
+        let store = &self.inner.store;
+        store
             .selected_keys(&sel)
             .into_iter()
-            .filter_map(|k| self.inner.store.socket(k))
+            .filter_map(|k| store.socket(k))
             .find(|s| s.id() == id)
+            .or_else(|| store.all_sockets().into_iter().find(|s| s.id() == id))
     }
 
     /// Names of every room (own-id rooms included), sorted.

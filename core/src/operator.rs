@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::acks::{AckState, AckStream};
 use crate::adapter::Target;
@@ -220,8 +220,9 @@ pub(crate) fn start_ack(
     }
     if complete {
         state.unregister();
-    } else {
-        timer.schedule(Instant::now() + timeout.unwrap_or(shared.config.ack_timeout()), &state);
+    } else if let Some(at) = crate::outbox::deadline(timeout.unwrap_or(shared.config.ack_timeout())) {
+        // A timeout past what `Instant` represents never fires.
+        timer.schedule(at, &state);
     }
     Ok(AckStream::new(state, expected))
 }

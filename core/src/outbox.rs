@@ -12,9 +12,12 @@
 //! push reports that a notification is due and the emit path fires it after
 //! it has released every engine lock.
 //!
-//! Bounds are in messages and bytes (payload plus event name). When a message
-//! does not fit, the connection's [`OverflowPolicy`] applies; `volatile`
-//! messages are simply dropped. `drop_oldest` evicts from the front and
+//! Bounds are in messages and bytes (payload plus event name); an empty
+//! outbox always accepts one message, so the byte bound cannot starve a
+//! connection. When a message does not fit, the connection's
+//! [`OverflowPolicy`] applies; `volatile` messages are simply dropped.
+//! Control messages (ack replies, disconnect notices) bypass the bounds and
+//! are never evicted: the client must learn them. `drop_oldest` evicts from the front and
 //! remembers how many were lost; the next receive returns a
 //! [`Lagged`](crate::MessageKind::Lagged) notice at exactly the point where
 //! messages went missing.
@@ -141,7 +144,10 @@ impl Queue {
         }
         let was_empty = st.is_empty();
         let mut evicted = 0u32;
-        if !control && (st.items.len() >= self.max_len || st.bytes + cost > self.max_bytes) {
+        // An empty outbox always takes one message, so the byte bound can
+        // never starve a connection.
+        let full = |st: &State| !st.items.is_empty() && (st.items.len() >= self.max_len || st.bytes + cost > self.max_bytes);
+        if !control && full(&st) {
             if volatile {
                 return PushOutcome { pushed: Pushed::Dropped, notify: false };
             }
@@ -152,10 +158,11 @@ impl Queue {
                     return PushOutcome { pushed: Pushed::Overflow, notify: false };
                 }
                 OverflowPolicy::DropOldest => {
-                    // `max_bytes >= max_payload` is validated, so the loop
-                    // always ends with room for the new message.
-                    while st.items.len() >= self.max_len || st.bytes + cost > self.max_bytes {
-                        let Some(old) = st.items.pop_front() else { break };
+                    // Evict the oldest *data* messages: control messages
+                    // (ack replies, disconnect notices) are never lost.
+                    while full(&st) {
+                        let Some(i) = st.items.iter().position(|m| !m.is_control()) else { break };
+                        let Some(old) = st.items.remove(i) else { break };
                         st.bytes -= old.cost();
                         st.lost += 1;
                         evicted += 1;
@@ -223,7 +230,24 @@ impl Queue {
         }
     }
 
+    /// After the close: fires the callback one last time and releases it,
+    /// so whatever it captured (often the connection itself) is freed.
+    pub(crate) fn fire_final_notify(&self) {
+        let cb = self.notify.write().take();
+        self.has_notify.store(false, Ordering::Relaxed);
+        if let Some(cb) = cb {
+            cb();
+        }
+    }
+
     fn set_notify(&self, cb: Option<NotifyFn>) {
+        if self.is_closed() {
+            // Closed already: tell the host once, keep nothing.
+            if let Some(cb) = cb {
+                cb();
+            }
+            return;
+        }
         let on = cb.is_some();
         *self.notify.write() = cb;
         self.has_notify.store(on, Ordering::Relaxed);
@@ -367,6 +391,12 @@ impl Queue {
     }
 }
 
+/// `now + timeout`, or no deadline at all when that is past what `Instant`
+/// can represent (`Duration::MAX` means "wait forever").
+pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
 /// The receiving end of a connection: what the host drains and writes to
 /// the wire. One per connection, created by [`Engine::connect`](crate::Engine::connect).
 ///
@@ -408,7 +438,7 @@ impl Outbox {
 
     /// Blocks for at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Message, RecvTimeoutError> {
-        self.q().recv_deadline(Some(Instant::now() + timeout))
+        self.q().recv_deadline(deadline(timeout))
     }
 
     /// Blocks until at least one message is queued, then moves up to `max`
@@ -425,7 +455,7 @@ impl Outbox {
         max: usize,
         timeout: Duration,
     ) -> Result<usize, RecvTimeoutError> {
-        self.q().recv_many_deadline(buf, max, Some(Instant::now() + timeout))
+        self.q().recv_many_deadline(buf, max, deadline(timeout))
     }
 
     /// Moves up to `max` queued messages into `buf` without blocking;

@@ -213,7 +213,9 @@ impl Socket {
         }
         // The own-id room does not count against the limit.
         let limit = shared.config.max_rooms_per_socket();
-        if st.rooms.len().saturating_sub(1) + fresh.len() > limit {
+        let joined = st.rooms.iter().filter(|r| ***r != *inner.id).count();
+        let fresh_counted = fresh.iter().filter(|r| **r != &*inner.id).count();
+        if joined + fresh_counted > limit {
             return Err(RoomError::TooManyRooms { limit });
         }
         let store = &inner.ns.inner.store;
