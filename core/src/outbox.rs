@@ -146,7 +146,8 @@ impl Queue {
         let mut evicted = 0u32;
         // An empty outbox always takes one message, so the byte bound can
         // never starve a connection.
-        let full = |st: &State| !st.items.is_empty() && (st.items.len() >= self.max_len || st.bytes + cost > self.max_bytes);
+        let full =
+            |st: &State| !st.items.is_empty() && (st.items.len() >= self.max_len || st.bytes + cost > self.max_bytes);
         if !control && full(&st) {
             if volatile {
                 return PushOutcome { pushed: Pushed::Dropped, notify: false };
