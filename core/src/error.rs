@@ -174,6 +174,10 @@ pub enum RoomError {
     /// The socket is disconnected (or disconnecting).
     #[error("the socket is disconnected")]
     Closed,
+    /// A socket cannot leave the room named by its own id: that room is how
+    /// `to(id)` reaches it.
+    #[error("a socket cannot leave its own-id room")]
+    OwnRoom,
 }
 
 /// A failed emit.

@@ -319,17 +319,12 @@ impl Namespace {
 
     /// The socket with this id, if it is connected here.
     pub fn socket(&self, id: &str) -> Option<Socket> {
-        // Fast path: the own-id room. A socket may have left it (Socket.IO
-        // allows that), so fall back to a scan of the namespace.
+        // Through the own-id room, which a socket cannot leave. Other
+        // sockets may have joined a room of that name, hence the id check.
         let rooms = [std::borrow::Cow::Borrowed(id)];
         let sel = Selection { rooms: &rooms, except: &[], except_key: None };
         let store = &self.inner.store;
-        store
-            .selected_keys(&sel)
-            .into_iter()
-            .filter_map(|k| store.socket(k))
-            .find(|s| s.id() == id)
-            .or_else(|| store.all_sockets().into_iter().find(|s| s.id() == id))
+        store.selected_keys(&sel).into_iter().filter_map(|k| store.socket(k)).find(|s| s.id() == id)
     }
 
     /// Names of every room (own-id rooms included), sorted.

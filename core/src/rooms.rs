@@ -267,8 +267,13 @@ impl RoomStore {
         let excluded = |key: u64| sel.except_key == Some(key) || except.iter().any(|s| s.contains(key));
 
         if sel.rooms.is_empty() {
-            for shard in self.sockets.iter() {
-                let g = shard.read();
+            // Every socket shard stays read-locked for the whole walk, so the
+            // emit sees one snapshot: a connection that swaps its socket in
+            // this namespace meanwhile (disconnect, then join again) gets the
+            // message on the old socket or the new one, never on both.
+            let shards: SmallVec<[RwLockReadGuard<'_, SocketShard>; SHARDS]> =
+                self.sockets.iter().map(|s| s.read()).collect();
+            for g in &shards {
                 for m in g.members.iter() {
                     if !excluded(m.key) {
                         f(m);

@@ -213,9 +213,7 @@ impl Socket {
         }
         // The own-id room does not count against the limit.
         let limit = shared.config.max_rooms_per_socket();
-        let joined = st.rooms.iter().filter(|r| ***r != *inner.id).count();
-        let fresh_counted = fresh.iter().filter(|r| **r != &*inner.id).count();
-        if joined + fresh_counted > limit {
+        if st.rooms.len() - 1 + fresh.len() > limit {
             return Err(RoomError::TooManyRooms { limit });
         }
         let store = &inner.ns.inner.store;
@@ -241,13 +239,17 @@ impl Socket {
 
     /// Leaves one or several rooms. After it returns, no emit to those rooms
     /// reaches this socket. Leaving a room it is not in is a no-op; a room
-    /// is deleted when its last member leaves.
+    /// is deleted when its last member leaves. The own-id room cannot be
+    /// left ([`RoomError::OwnRoom`]; nothing changes).
     pub fn leave<'a>(&self, rooms: impl Rooms<'a>) -> Result<(), RoomError> {
         let names = room_list(rooms);
         let inner = &self.inner;
         let shared = &inner.ns.inner.shared;
         for n in &names {
             names::check_room(n, shared.config.max_name_len())?;
+            if **n == *inner.id {
+                return Err(RoomError::OwnRoom);
+            }
         }
         let mut st = inner.state.lock();
         if st.status != Status::Connected {

@@ -380,20 +380,23 @@ fn contract_3_own_id_room() {
     assert_eq!(c[0].socket.rooms(), vec![c[0].socket.id().to_string(), "z".into(), "a".into()]);
 }
 
-/// Socket.IO lets a socket leave its own-id room (then `to(id)` no longer
-/// reaches it), but the socket is still connected: looking it up by id must
-/// still find it.
+/// The own-id room is permanent: leaving it is refused with a clear error
+/// and changes nothing, so `to(id)` and `ns.socket(id)` always find a
+/// connected socket.
 #[test]
-fn contract_3_socket_lookup_by_id_after_leaving_own_room() {
+fn contract_3_own_id_room_cannot_be_left() {
     let engine = Engine::new(Config::default());
     let ns = engine.of("/o").unwrap();
     let c = client(&engine, "/o");
     let id = c.socket.id().to_string();
-    c.socket.leave(id.as_str()).unwrap();
-    assert!(c.socket.is_connected());
-    assert_eq!(ns.to(id.as_str()).emit("dm", "").unwrap(), report(0, 0, 0));
-    assert_eq!(ns.socket_count(), 1);
-    assert_eq!(ns.socket(&id), Some(c.socket.clone()), "connected socket not found by its id");
+    c.socket.join("x").unwrap();
+    let before = snapshot(&engine, &[&ns], &[&c.socket], &[&c.outbox]);
+    assert_eq!(c.socket.leave(["x", id.as_str()]), Err(RoomError::OwnRoom));
+    assert_eq!(snapshot(&engine, &[&ns], &[&c.socket], &[&c.outbox]), before, "all or nothing");
+    assert_eq!(ns.to(id.as_str()).emit("dm", "").unwrap(), report(1, 1, 0));
+    assert_eq!(ns.socket(&id), Some(c.socket.clone()));
+    assert_eq!(ns.to("x").sockets_leave(id.as_str()).unwrap(), 0, "server-side leave of own room refused too");
+    assert!(c.socket.in_room(&id));
 }
 
 // ---------------------------------------------------------------------------
@@ -1333,14 +1336,14 @@ fn contract_11_too_many_rooms_all_or_nothing() {
     assert_eq!(ns.room_size("d"), 1);
 }
 
-/// The own-id room does not count against `max_rooms_per_socket`; leaving it
-/// must not turn into one extra slot for other rooms.
+/// The own-id room does not count against `max_rooms_per_socket`, and
+/// trying to leave it cannot free an extra slot for other rooms.
 #[test]
-fn contract_11_room_limit_holds_after_leaving_own_id_room() {
+fn contract_11_room_limit_holds_after_trying_to_leave_own_id_room() {
     let engine = Engine::new(Config::builder().max_rooms_per_socket(2).build().unwrap());
     let ns = engine.of("/l").unwrap();
     let c = client(&engine, "/l");
-    c.socket.leave(c.socket.id()).unwrap();
+    assert_eq!(c.socket.leave(c.socket.id()), Err(RoomError::OwnRoom));
     c.socket.join(["a", "b"]).unwrap();
     let before = snapshot(&engine, &[&ns], &[&c.socket], &[&c.outbox]);
     assert_eq!(c.socket.join("c").unwrap_err(), RoomError::TooManyRooms { limit: 2 });
