@@ -252,13 +252,17 @@ impl Queue {
         let on = cb.is_some();
         *self.notify.write() = cb;
         self.has_notify.store(on, Ordering::Relaxed);
-        // A host that installs its callback after messages arrived (or after
-        // the close) would otherwise never hear about them.
-        let pending = {
+        // A host that installs its callback after messages arrived would
+        // otherwise never hear about them.
+        let (pending, closed) = {
             let st = self.state.lock();
-            !st.is_empty() || st.closed
+            (!st.is_empty(), st.closed)
         };
-        if on && pending {
+        if closed {
+            // The close raced this call and may have released the previous
+            // callback already: fire this one once and release it too.
+            self.fire_final_notify();
+        } else if on && pending {
             self.fire_notify();
         }
     }
@@ -272,11 +276,17 @@ impl Queue {
         }
     }
 
-    fn recv_deadline(&self, deadline: Option<Instant>) -> Result<Message, RecvTimeoutError> {
+    /// Blocks until `take` yields something, the queue closes (and `take`
+    /// found nothing), or the deadline passes.
+    fn wait_for<T>(
+        &self,
+        deadline: Option<Instant>,
+        mut take: impl FnMut(&mut State) -> Option<T>,
+    ) -> Result<T, RecvTimeoutError> {
         let mut st = self.state.lock();
         loop {
-            if let Some(m) = st.pop() {
-                return Ok(m);
+            if let Some(v) = take(&mut st) {
+                return Ok(v);
             }
             if st.closed {
                 return Err(RecvTimeoutError::Closed);
@@ -291,12 +301,17 @@ impl Queue {
             };
             st.waiting -= 1;
             if timed_out {
-                if let Some(m) = st.pop() {
-                    return Ok(m);
-                }
-                return Err(if st.closed { RecvTimeoutError::Closed } else { RecvTimeoutError::Timeout });
+                return take(&mut st).ok_or(if st.closed {
+                    RecvTimeoutError::Closed
+                } else {
+                    RecvTimeoutError::Timeout
+                });
             }
         }
+    }
+
+    fn recv_deadline(&self, deadline: Option<Instant>) -> Result<Message, RecvTimeoutError> {
+        self.wait_for(deadline, State::pop)
     }
 
     /// Moves up to `max` messages into `buf` without blocking.
@@ -323,32 +338,10 @@ impl Queue {
         if max == 0 {
             return Ok(0);
         }
-        let mut st = self.state.lock();
-        loop {
-            let n = Self::drain_into(&mut st, buf, max);
-            if n > 0 {
-                return Ok(n);
-            }
-            if st.closed {
-                return Err(RecvTimeoutError::Closed);
-            }
-            st.waiting += 1;
-            let timed_out = match deadline {
-                Some(d) => self.cond.wait_until(&mut st, d).timed_out(),
-                None => {
-                    self.cond.wait(&mut st);
-                    false
-                }
-            };
-            st.waiting -= 1;
-            if timed_out {
-                let n = Self::drain_into(&mut st, buf, max);
-                if n > 0 {
-                    return Ok(n);
-                }
-                return Err(if st.closed { RecvTimeoutError::Closed } else { RecvTimeoutError::Timeout });
-            }
-        }
+        self.wait_for(deadline, |st| match Self::drain_into(st, buf, max) {
+            0 => None,
+            n => Some(n),
+        })
     }
 
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Message, RecvError>> {
