@@ -149,7 +149,7 @@ impl Connection {
                 }
                 Registered::NamespaceGone => {
                     self.inner.forget_socket(socket.inner.key);
-                    handshake = Some(socket.inner.handshake.clone());
+                    handshake = Some(socket.handshake().clone());
                     continue;
                 }
             }

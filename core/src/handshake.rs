@@ -26,10 +26,20 @@ pub struct Handshake {
     address: Option<String>,
 }
 
+/// The handshake of sockets that joined without one; shared so an idle
+/// socket does not carry an empty copy.
+pub(crate) static EMPTY: Handshake =
+    Handshake { auth: None, headers: BTreeMap::new(), query: BTreeMap::new(), address: None };
+
 impl Handshake {
     /// An empty handshake.
     pub fn new() -> Handshake {
         Handshake::default()
+    }
+
+    /// True when it carries nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &EMPTY
     }
     /// Sets the auth payload.
     pub fn auth(mut self, auth: impl Into<Payload>) -> Self {

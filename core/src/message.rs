@@ -116,6 +116,12 @@ impl Name {
             Name::Heap(s.into())
         }
     }
+    fn len(&self) -> usize {
+        match self {
+            Name::Inline { len, .. } => *len as usize,
+            Name::Heap(s) => s.len(),
+        }
+    }
     fn as_str(&self) -> &str {
         match self {
             // The buffer holds a copy of a `&str` prefix of `len` bytes.
@@ -134,6 +140,8 @@ enum Body {
 
 struct Inner {
     body: Body,
+    /// Bytes counted against `max_queue_bytes`, computed once.
+    cost: usize,
     /// A transport's encoding of this message, computed once and shared by
     /// every recipient.
     encoded: OnceLock<Bytes>,
@@ -146,7 +154,12 @@ pub struct Message(Arc<Inner>);
 
 impl Message {
     fn from_body(body: Body) -> Message {
-        Message(Arc::new(Inner { body, encoded: OnceLock::new() }))
+        let cost = match &body {
+            Body::Event { event, payload, .. } => payload.len() + event.len(),
+            Body::Ack { payload, .. } => payload.len(),
+            Body::Disconnect { .. } | Body::Lagged { .. } => 0,
+        };
+        Message(Arc::new(Inner { body, cost, encoded: OnceLock::new() }))
     }
 
     /// An event message (built once per emit).
@@ -251,12 +264,9 @@ impl Message {
     }
 
     /// Bytes this message counts against an outbox's `max_queue_bytes`.
+    #[inline]
     pub(crate) fn cost(&self) -> usize {
-        match &self.0.body {
-            Body::Event { event, payload, .. } => payload.len() + event.as_str().len(),
-            Body::Ack { payload, .. } => payload.len(),
-            Body::Disconnect { .. } | Body::Lagged { .. } => 0,
-        }
+        self.0.cost
     }
 }
 

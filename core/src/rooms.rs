@@ -54,8 +54,10 @@ pub(crate) struct Member {
 #[derive(Default)]
 pub(crate) struct MemberSet {
     members: Vec<Member>,
-    /// `key -> position in members`, present once the set outgrows `SMALL`.
-    index: Option<FxHashMap<u64, u32>>,
+    /// `key -> position in members`, present once the set outgrows `SMALL`
+    /// (boxed: most rooms are small, and an idle socket's own-id room
+    /// should cost 8 bytes here, not a whole map header).
+    index: Option<Box<FxHashMap<u64, u32>>>,
 }
 
 impl MemberSet {
@@ -82,7 +84,7 @@ impl MemberSet {
         self.members.push(m);
         if self.index.is_none() && self.members.len() > SMALL {
             let ix = self.members.iter().enumerate().map(|(i, m)| (m.key, i as u32)).collect();
-            self.index = Some(ix);
+            self.index = Some(Box::new(ix));
         }
         true
     }
@@ -178,13 +180,20 @@ impl RoomStore {
     /// Adds `member` to `room`. Returns the shared room name to keep in the
     /// socket's own list (the map's key when the room exists).
     pub(crate) fn add(&self, room: &str, member: Member) -> (Added, Arc<str>) {
+        self.add_named(room, None, member)
+    }
+
+    /// Like [`add`](Self::add), reusing `name` as the key if the room is new
+    /// (the own-id room shares the socket's id allocation).
+    pub(crate) fn add_named(&self, room: &str, name: Option<&Arc<str>>, member: Member) -> (Added, Arc<str>) {
         let mut shard = self.rooms[room_shard(room)].write();
         if let Some(name) = shard.rooms.get_key_value(room).map(|(k, _)| k.clone()) {
             let added = shard.rooms.get_mut(room).is_some_and(|s| s.insert(member));
             return (Added { added, created: false }, name);
         }
-        let name: Arc<str> = Arc::from(room);
-        let mut set = MemberSet::default();
+        let name: Arc<str> = name.cloned().unwrap_or_else(|| Arc::from(room));
+        // Exactly one slot: many rooms (every own-id room) never grow.
+        let mut set = MemberSet { members: Vec::with_capacity(1), index: None };
         set.insert(member);
         shard.rooms.insert(name.clone(), set);
         (Added { added: true, created: true }, name)

@@ -40,7 +40,7 @@ pub(crate) enum Status {
 pub(crate) struct SocketState {
     pub(crate) status: Status,
     /// Joined rooms, own-id room first; names shared with the room tables.
-    pub(crate) rooms: SmallVec<[Arc<str>; 4]>,
+    pub(crate) rooms: SmallVec<[Arc<str>; 2]>,
     pub(crate) data: Option<Payload>,
     pub(crate) reason: Option<DisconnectReason>,
     /// Ids of ack emits waiting for this socket's reply (pruned lazily).
@@ -54,7 +54,8 @@ pub(crate) struct SocketInner {
     pub(crate) id: Arc<str>,
     pub(crate) ns: Namespace,
     pub(crate) conn: Arc<ConnInner>,
-    pub(crate) handshake: Handshake,
+    /// `None` for an empty handshake (see `handshake::EMPTY`).
+    pub(crate) handshake: Option<Box<Handshake>>,
     pub(crate) state: Mutex<SocketState>,
 }
 
@@ -66,7 +67,7 @@ impl SocketInner {
             id: Arc::from(names::new_socket_id()),
             ns,
             conn,
-            handshake,
+            handshake: if handshake.is_empty() { None } else { Some(Box::new(handshake)) },
             state: Mutex::new(SocketState {
                 status: Status::Pending,
                 rooms: SmallVec::new(),
@@ -121,7 +122,7 @@ impl Socket {
                 return Registered::NamespaceGone;
             }
             store.add_socket(self.clone(), inner.member());
-            let (added, name) = store.add(&inner.id, inner.member());
+            let (added, name) = store.add_named(&inner.id, Some(&inner.id), inner.member());
             let stats = &ns.inner.shared.stats;
             if added.created {
                 Counters::add(&stats.rooms, 1);
@@ -157,7 +158,7 @@ impl Socket {
 
     /// The handshake it connected with.
     pub fn handshake(&self) -> &Handshake {
-        &self.inner.handshake
+        self.inner.handshake.as_deref().unwrap_or(&crate::handshake::EMPTY)
     }
 
     /// Rooms it is in, own-id room first, then in join order.
