@@ -198,7 +198,7 @@ impl Engine {
     /// use roomcast::{Engine, Config, Handshake};
     /// let engine = Engine::new(Config::default());
     /// let tenants = engine.of_dynamic(|name, _hs| name.starts_with("/tenant-"));
-    /// tenants.on_connection(|s| s.join("everyone"));
+    /// tenants.on_connection(|s| Ok(s.join("everyone")?));
     /// let (conn, _outbox) = engine.connect();
     /// let s = conn.join_namespace("/tenant-42", Handshake::new())?;
     /// assert!(s.in_room("everyone"));

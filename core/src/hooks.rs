@@ -28,8 +28,19 @@ use crate::socket::Socket;
 /// The error a handler may return.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// What handlers may return: `()` or `Result<(), E>` for any error type
-/// convertible to [`HandlerError`], so `?` works inside them.
+/// What handlers may return: `()`, or `Result<(), HandlerError>` so that `?`
+/// works on any error inside them and `Ok(())` needs no annotation:
+///
+/// ```
+/// # let engine = roomcast::Engine::new(roomcast::Config::default());
+/// # let chat = engine.of("/chat").unwrap();
+/// chat.on_connection(|socket| {
+///     socket.join("lobby")?;
+///     socket.emit("welcome", "hi")?;
+///     Ok(())
+/// });
+/// chat.on_disconnect(|socket, reason| println!("{} left: {reason}", socket.id()));
+/// ```
 pub trait HandlerResult {
     /// Converts to the engine's result type.
     fn into_result(self) -> Result<(), HandlerError>;
@@ -41,9 +52,9 @@ impl HandlerResult for () {
     }
 }
 
-impl<E: Into<HandlerError>> HandlerResult for Result<(), E> {
+impl HandlerResult for Result<(), HandlerError> {
     fn into_result(self) -> Result<(), HandlerError> {
-        self.map_err(Into::into)
+        self
     }
 }
 

@@ -267,7 +267,7 @@ fn ack_responder_replies_once_with_an_ack_message() {
 fn ack_reply_is_never_dropped_by_a_full_outbox() {
     let e = Engine::new(Config::builder().max_queue(1).overflow(roomcast::OverflowPolicy::DropNewest).build().unwrap());
     let ns = e.of("/").unwrap();
-    ns.on("q", |_s, _e, ack: Option<roomcast::AckResponder>| ack.unwrap().send("a"));
+    ns.on("q", |_s, _e, ack: Option<roomcast::AckResponder>| Ok(ack.unwrap().send("a")?));
     let (conn, out) = e.connect();
     let s = conn.join_namespace("/", Handshake::new()).unwrap();
     s.emit("filler", "f").unwrap();
@@ -478,13 +478,13 @@ fn disconnecting_sees_rooms_and_disconnect_does_not() {
 fn handlers_may_join_emit_and_disconnect_their_own_socket() {
     let e = engine();
     let ns = e.of("/").unwrap();
-    ns.on_connection(|s| -> Result<(), roomcast::RoomError> {
+    ns.on_connection(|s| {
         s.join("lobby")?;
         s.emit("welcome", "hi").unwrap();
         Ok(())
     });
     let ns2 = ns.clone();
-    ns.on("move", move |s, ev, _ack| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    ns.on("move", move |s, ev, _ack| {
         let room = ev.payload().as_str().unwrap_or_default();
         s.leave("lobby")?;
         s.join(room)?;
@@ -494,7 +494,10 @@ fn handlers_may_join_emit_and_disconnect_their_own_socket() {
     ns.on("quit", |s, _ev, _ack| {
         s.disconnect();
     });
-    ns.on_disconnecting(|s, _r| s.emit("bye", "").map(|_| ()));
+    ns.on_disconnecting(|s, _r| {
+        s.emit("bye", "")?;
+        Ok(())
+    });
     let (conn, out) = e.connect();
     let s = conn.join_namespace("/", Handshake::new()).unwrap();
     assert!(s.in_room("lobby"));
@@ -522,7 +525,7 @@ fn a_panicking_handler_is_reported_and_the_engine_keeps_working() {
     let ns = e.of("/").unwrap();
     let errs = errors_of(&ns);
     let after = Arc::new(AtomicUsize::new(0));
-    ns.on("ev", |s, _e, _a| -> Result<(), String> {
+    ns.on("ev", |s, _e, _a| -> Result<(), roomcast::HandlerError> {
         s.join("before-panic").unwrap();
         panic!("handler exploded");
     });
@@ -530,7 +533,7 @@ fn a_panicking_handler_is_reported_and_the_engine_keeps_working() {
     ns.on("ev", move |_s, _e, _a| {
         a.fetch_add(1, Ordering::SeqCst);
     });
-    ns.on("err", |_s, _e, _a| Err::<(), _>("plain error"));
+    ns.on("err", |_s, _e, _a| Err("plain error".into()));
     let (conn, out) = e.connect();
     let s = conn.join_namespace("/", Handshake::new()).unwrap();
     assert_eq!(s.dispatch(Inbound::event("ev", "")).unwrap(), Dispatched::Handled(2));
@@ -571,9 +574,12 @@ fn dynamic_namespaces_inherit_middleware_and_handlers() {
     let o = order.clone();
     parent.on_connection(move |s| {
         o.lock().unwrap().push(format!("parent-conn {}", s.namespace().name()));
-        s.join("all")
+        Ok(s.join("all")?)
     });
-    parent.on("hello", |s, _e, _a| s.emit("hello-back", s.namespace().name().to_string()).map(|_| ()));
+    parent.on("hello", |s, _e, _a| {
+        s.emit("hello-back", s.namespace().name().to_string())?;
+        Ok(())
+    });
 
     let (conn, out) = e.connect();
     // Refused by the inherited middleware: the name is accepted, the child
@@ -761,7 +767,7 @@ fn chat_scenario() {
         }
         s.join(room.as_str())?;
         s.to(room.as_str()).emit("notice", format!("{} joined", name(s)))?;
-        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        Ok(())
     });
     chat.on("chat message", |s, ev, _ack| {
         let text = ev.payload().as_str().unwrap_or_default();
@@ -769,7 +775,7 @@ fn chat_scenario() {
         for r in s.rooms().into_iter().filter(|r| r != s.id()) {
             s.to(r.as_str()).emit("chat message", line.clone())?;
         }
-        Ok::<(), roomcast::EmitError>(())
+        Ok(())
     });
     fn name(s: &roomcast::Socket) -> String {
         s.handshake().auth_payload().and_then(|p| p.as_str()).unwrap_or("?").to_string()
