@@ -91,6 +91,7 @@ mod namespace;
 mod operator;
 mod outbox;
 mod payload;
+mod ring;
 mod rooms;
 mod socket;
 

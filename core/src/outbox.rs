@@ -24,10 +24,9 @@
 //!
 //! Closing keeps what is queued: receivers drain it, then get `Closed`.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -39,13 +38,14 @@ use crate::config::OverflowPolicy;
 use crate::connection::ConnInner;
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::message::{DisconnectReason, Message};
+use crate::ring::Ring;
 
 type NotifyFn = Arc<dyn Fn() + Send + Sync>;
 
 /// Everything guarded by the queue mutex.
 struct State {
     /// Queued messages, oldest first.
-    items: VecDeque<Message>,
+    items: Ring,
     /// Sum of `cost()` over `items`.
     bytes: usize,
     /// Messages evicted by `drop_oldest` since the last receive; reported
@@ -100,6 +100,10 @@ pub(crate) struct PushOutcome {
 /// The queue itself, owned by the connection.
 pub(crate) struct Queue {
     state: Mutex<State>,
+    /// Address of the slot the next push writes (or 0), refreshed under the
+    /// lock after every push and pop. Only ever used as a prefetch hint, so
+    /// a stale value is harmless; Relaxed for the same reason.
+    slot_hint: AtomicUsize,
     cond: Condvar,
     waker: AtomicWaker,
     /// The host's notify callback. Read on the wake-up path only.
@@ -115,7 +119,7 @@ impl Queue {
     pub(crate) fn new(max_len: usize, max_bytes: usize, policy: OverflowPolicy) -> Queue {
         Queue {
             state: Mutex::new(State {
-                items: VecDeque::new(),
+                items: Ring::new(),
                 bytes: 0,
                 lost: 0,
                 sealed: false,
@@ -123,6 +127,7 @@ impl Queue {
                 reason: None,
                 waiting: 0,
             }),
+            slot_hint: AtomicUsize::new(0),
             cond: Condvar::new(),
             waker: AtomicWaker::new(),
             notify: RwLock::new(None),
@@ -131,6 +136,19 @@ impl Queue {
             max_bytes,
             policy,
         }
+    }
+
+    /// The address of the data a push touches first (the lock and the
+    /// deque header), for prefetching.
+    #[inline(always)]
+    pub(crate) fn hot_ptr(&self) -> *const u8 {
+        std::ptr::from_ref(&self.state).cast()
+    }
+
+    /// Where the next push will write, as last published (a hint).
+    #[inline(always)]
+    pub(crate) fn slot_hint(&self) -> *const u8 {
+        self.slot_hint.load(Ordering::Relaxed) as *const u8
     }
 
     /// Pushes one message. `volatile` messages are dropped when full and
@@ -162,7 +180,10 @@ impl Queue {
                     // Evict the oldest *data* messages: control messages
                     // (ack replies, disconnect notices) are never lost.
                     while full(&st) {
-                        let Some(i) = st.items.iter().position(|m| !m.is_control()) else { break };
+                        let Some(i) = (0..st.items.len()).find(|&i| st.items.get(i).is_some_and(|m| !m.is_control()))
+                        else {
+                            break;
+                        };
                         let Some(old) = st.items.remove(i) else { break };
                         st.bytes -= old.cost();
                         st.lost += 1;
@@ -173,6 +194,7 @@ impl Queue {
         }
         st.items.push_back(msg.clone());
         st.bytes += cost;
+        self.slot_hint.store(st.items.next_slot() as usize, Ordering::Relaxed);
         let wake_blocked = st.waiting > 0;
         drop(st);
         if wake_blocked {
