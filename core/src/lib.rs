@@ -94,6 +94,7 @@ mod payload;
 mod ring;
 mod rooms;
 mod socket;
+mod spin;
 
 pub use acks::{AckCollect, AckPending, AckReply, AckStream};
 pub use adapter::{Adapter, LocalAdapter, Target};

@@ -34,10 +34,12 @@ use std::time::{Duration, Instant};
 use atomic_waker::AtomicWaker;
 use parking_lot::{Condvar, Mutex, RwLock};
 
+use crate::spin::SpinMutex;
+
 use crate::config::OverflowPolicy;
 use crate::connection::ConnInner;
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
-use crate::message::{DisconnectReason, Message};
+use crate::message::{DisconnectReason, Message, Prepaid};
 use crate::ring::Ring;
 
 type NotifyFn = Arc<dyn Fn() + Send + Sync>;
@@ -99,11 +101,16 @@ pub(crate) struct PushOutcome {
 
 /// The queue itself, owned by the connection.
 pub(crate) struct Queue {
-    state: Mutex<State>,
+    state: SpinMutex<State>,
     /// Address of the slot the next push writes (or 0), refreshed under the
     /// lock after every push and pop. Only ever used as a prefetch hint, so
     /// a stale value is harmless; Relaxed for the same reason.
     slot_hint: AtomicUsize,
+    /// Blocked receivers sleep here. Lock order: `sleep`, then `state`.
+    /// A receiver registers in `State::waiting` (under `state`), takes
+    /// `sleep`, re-checks the queue, then waits; a pusher that saw a waiter
+    /// takes `sleep` before notifying, so the wake-up cannot be lost.
+    sleep: Mutex<()>,
     cond: Condvar,
     waker: AtomicWaker,
     /// The host's notify callback. Read on the wake-up path only.
@@ -118,7 +125,7 @@ pub(crate) struct Queue {
 impl Queue {
     pub(crate) fn new(max_len: usize, max_bytes: usize, policy: OverflowPolicy) -> Queue {
         Queue {
-            state: Mutex::new(State {
+            state: SpinMutex::new(State {
                 items: Ring::new(),
                 bytes: 0,
                 lost: 0,
@@ -128,6 +135,7 @@ impl Queue {
                 waiting: 0,
             }),
             slot_hint: AtomicUsize::new(0),
+            sleep: Mutex::new(()),
             cond: Condvar::new(),
             waker: AtomicWaker::new(),
             notify: RwLock::new(None),
@@ -154,8 +162,8 @@ impl Queue {
     /// Pushes one message. `volatile` messages are dropped when full and
     /// never trigger the policy; `control` messages (disconnect notices,
     /// ack replies) bypass the bounds so the client always learns them.
-    pub(crate) fn push(&self, msg: &Message, volatile: bool, control: bool) -> PushOutcome {
-        let cost = msg.cost();
+    pub(crate) fn push(&self, refs: &mut Prepaid<'_>, volatile: bool, control: bool) -> PushOutcome {
+        let cost = refs.message().cost();
         let mut st = self.state.lock();
         if st.sealed {
             return PushOutcome { pushed: Pushed::Dropped, notify: false };
@@ -192,12 +200,13 @@ impl Queue {
                 }
             }
         }
-        st.items.push_back(msg.clone());
+        st.items.push_back(refs.take());
         st.bytes += cost;
         self.slot_hint.store(st.items.next_slot() as usize, Ordering::Relaxed);
         let wake_blocked = st.waiting > 0;
         drop(st);
         if wake_blocked {
+            let _sleep = self.sleep.lock();
             self.cond.notify_one();
         }
         let mut notify = false;
@@ -227,7 +236,10 @@ impl Queue {
         st.sealed = true;
         st.reason = Some(reason);
         drop(st);
-        self.cond.notify_all();
+        {
+            let _sleep = self.sleep.lock();
+            self.cond.notify_all();
+        }
         self.waker.wake();
         true
     }
@@ -305,29 +317,41 @@ impl Queue {
         deadline: Option<Instant>,
         mut take: impl FnMut(&mut State) -> Option<T>,
     ) -> Result<T, RecvTimeoutError> {
-        let mut st = self.state.lock();
         loop {
+            {
+                let mut st = self.state.lock();
+                if let Some(v) = take(&mut st) {
+                    return Ok(v);
+                }
+                if st.closed {
+                    return Err(RecvTimeoutError::Closed);
+                }
+                st.waiting += 1;
+            }
+            let mut sleep = self.sleep.lock();
+            let ready = {
+                let st = self.state.lock();
+                !st.is_empty() || st.closed
+            };
+            let timed_out = match (ready, deadline) {
+                (true, _) => false,
+                (false, Some(d)) => self.cond.wait_until(&mut sleep, d).timed_out(),
+                (false, None) => {
+                    self.cond.wait(&mut sleep);
+                    false
+                }
+            };
+            drop(sleep);
+            let mut st = self.state.lock();
+            st.waiting -= 1;
             if let Some(v) = take(&mut st) {
                 return Ok(v);
             }
             if st.closed {
                 return Err(RecvTimeoutError::Closed);
             }
-            st.waiting += 1;
-            let timed_out = match deadline {
-                Some(d) => self.cond.wait_until(&mut st, d).timed_out(),
-                None => {
-                    self.cond.wait(&mut st);
-                    false
-                }
-            };
-            st.waiting -= 1;
             if timed_out {
-                return take(&mut st).ok_or(if st.closed {
-                    RecvTimeoutError::Closed
-                } else {
-                    RecvTimeoutError::Timeout
-                });
+                return Err(RecvTimeoutError::Timeout);
             }
         }
     }
