@@ -21,5 +21,24 @@ cargo test --workspace 2>&1 | tee -a "$log"
 echo "== stress and property tests (release)"
 cargo test --workspace --release --test stress --test model 2>&1 | tee -a "$log"
 
+echo "== valgrind memcheck (unsafe code: message refcount, spin lock; leaks)"
+if command -v valgrind >/dev/null; then
+  for t in contract handlers outbox; do
+    bin=$(cargo test --workspace --test "$t" --no-run --message-format=json 2>/dev/null |
+      sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+    vlog=$(mktemp)
+    rc=0
+    valgrind --quiet --error-exitcode=9 --leak-check=full --show-leak-kinds=definite \
+      --errors-for-leak-kinds=definite \
+      "$bin" --test-threads=2 -q >"$vlog" 2>&1 || rc=$?
+    # (not added to $log: these are re-runs of tests already counted)
+    grep -E "^test result|==[0-9]+==" "$vlog" || true
+    rm -f "$vlog"
+    [ "$rc" -eq 0 ] || { echo "valgrind found errors in the $t tests (exit $rc)"; exit 1; }
+  done
+else
+  echo "valgrind not installed; skipped"
+fi
+
 # One closing line for the whole run.
 awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "all tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

@@ -43,6 +43,20 @@ impl Counters {
     }
 }
 
+impl Drop for EngineInner {
+    /// Handlers commonly capture their own namespace (`let ns2 = ns.clone();
+    /// ns.on(.., move |..| ns2.emit(..))`), a cycle through the namespace's
+    /// hook table. When the engine goes away nothing can run them any more,
+    /// so the tables are emptied and those cycles freed.
+    fn drop(&mut self) {
+        let namespaces: Vec<Namespace> = self.namespaces.get_mut().drain().map(|(_, ns)| ns).collect();
+        let parents = std::mem::take(self.parents.get_mut());
+        for ns in namespaces.iter().chain(parents.iter()) {
+            ns.clear_hooks();
+        }
+    }
+}
+
 /// A snapshot of the engine's statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Stats {

@@ -91,8 +91,10 @@ mod namespace;
 mod operator;
 mod outbox;
 mod payload;
+mod ring;
 mod rooms;
 mod socket;
+mod spin;
 
 pub use acks::{AckCollect, AckPending, AckReply, AckStream};
 pub use adapter::{Adapter, LocalAdapter, Target};

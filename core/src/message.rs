@@ -1,6 +1,8 @@
 //! What hosts drain from an outbox.
 
 use std::fmt;
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -139,6 +141,8 @@ enum Body {
 }
 
 struct Inner {
+    /// Strong references (see `Message`'s `Clone`/`Drop` and `Prepaid`).
+    refs: AtomicUsize,
     body: Body,
     /// Bytes counted against `max_queue_bytes`, computed once.
     cost: usize,
@@ -149,8 +153,105 @@ struct Inner {
 
 /// One outbound message. Cloning is a reference-count increment: every
 /// recipient of an emit holds the same message.
-#[derive(Clone)]
-pub struct Message(Arc<Inner>);
+///
+/// The reference count is the engine's own rather than an `Arc`'s so that a
+/// fan-out can take references in bulk ([`Prepaid`]): one atomic add per 64
+/// recipients instead of one per recipient.
+pub struct Message {
+    ptr: NonNull<Inner>,
+}
+
+// SAFETY: `Message` is a shared reference to an immutable `Inner` (its only
+// interior mutability is the atomic count and a `OnceLock`, both Sync), freed
+// by whichever handle drops the count to zero — the `Arc` contract, so the
+// same bounds apply: `Inner: Send + Sync`.
+unsafe impl Send for Message {}
+// SAFETY: as above.
+unsafe impl Sync for Message {}
+
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Body>();
+    assert_send_sync::<OnceLock<Bytes>>();
+};
+
+/// Above this count something leaks references; abort like `Arc` does
+/// rather than risk an overflow to zero.
+const MAX_REFS: usize = isize::MAX as usize;
+
+impl Clone for Message {
+    #[inline]
+    fn clone(&self) -> Message {
+        // Relaxed: a new reference can only be made from an existing one, so
+        // the object is alive; no data is published by the increment.
+        if self.inner().refs.fetch_add(1, Ordering::Relaxed) > MAX_REFS {
+            std::process::abort();
+        }
+        Message { ptr: self.ptr }
+    }
+}
+
+impl Drop for Message {
+    #[inline]
+    fn drop(&mut self) {
+        // Release: this handle's uses of the message happen before the free.
+        if self.inner().refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        // Acquire: every other handle's release above happens before the free.
+        fence(Ordering::Acquire);
+        // SAFETY: the count reached zero, so this was the last handle; `ptr`
+        // came from `Box::into_raw` in `from_body` and is freed exactly once.
+        drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
+    }
+}
+
+/// References to one message taken in bulk for a fan-out: each `take` hands
+/// out a reference without touching the shared count (it refills 64 at a
+/// time); the unused ones are returned on drop.
+pub(crate) struct Prepaid<'m> {
+    msg: &'m Message,
+    left: usize,
+}
+
+const PREPAY_CHUNK: usize = 64;
+
+impl<'m> Prepaid<'m> {
+    pub(crate) fn new(msg: &'m Message) -> Prepaid<'m> {
+        Prepaid { msg, left: 0 }
+    }
+
+    /// The message.
+    #[inline]
+    pub(crate) fn message(&self) -> &'m Message {
+        self.msg
+    }
+
+    /// One reference to the message.
+    #[inline]
+    pub(crate) fn take(&mut self) -> Message {
+        if self.left == 0 {
+            // Relaxed, as in `clone`.
+            if self.msg.inner().refs.fetch_add(PREPAY_CHUNK, Ordering::Relaxed) > MAX_REFS {
+                std::process::abort();
+            }
+            self.left = PREPAY_CHUNK;
+        }
+        self.left -= 1;
+        // The reference handed out is one of those counted above.
+        Message { ptr: self.msg.ptr }
+    }
+}
+
+impl Drop for Prepaid<'_> {
+    fn drop(&mut self) {
+        if self.left > 0 {
+            // Cannot reach zero: `self.msg` is a live handle holding its own
+            // reference. Release, as in `Message::drop`.
+            self.msg.inner().refs.fetch_sub(self.left, Ordering::Release);
+        }
+    }
+}
 
 impl Message {
     fn from_body(body: Body) -> Message {
@@ -159,7 +260,15 @@ impl Message {
             Body::Ack { payload, .. } => payload.len(),
             Body::Disconnect { .. } | Body::Lagged { .. } => 0,
         };
-        Message(Arc::new(Inner { body, cost, encoded: OnceLock::new() }))
+        let inner = Box::new(Inner { refs: AtomicUsize::new(1), body, cost, encoded: OnceLock::new() });
+        Message { ptr: NonNull::from(Box::leak(inner)) }
+    }
+
+    #[inline]
+    fn inner(&self) -> &Inner {
+        // SAFETY: `ptr` is valid while any handle exists (the count is at
+        // least one for `self`), and `Inner` is never mutated through it.
+        unsafe { self.ptr.as_ref() }
     }
 
     /// An event message (built once per emit).
@@ -184,7 +293,7 @@ impl Message {
 
     /// Which kind of message this is.
     pub fn kind(&self) -> MessageKind {
-        match &self.0.body {
+        match &self.inner().body {
             Body::Event { .. } => MessageKind::Event,
             Body::Ack { .. } => MessageKind::Ack,
             Body::Disconnect { .. } => MessageKind::Disconnect,
@@ -195,7 +304,7 @@ impl Message {
     /// The namespace it belongs to (`None` for a lagged notice, which
     /// concerns the whole connection).
     pub fn namespace(&self) -> Option<&str> {
-        match &self.0.body {
+        match &self.inner().body {
             Body::Event { namespace, .. } | Body::Ack { namespace, .. } | Body::Disconnect { namespace, .. } => {
                 Some(namespace)
             }
@@ -205,7 +314,7 @@ impl Message {
 
     /// The event name of an event message.
     pub fn event_name(&self) -> Option<&str> {
-        match &self.0.body {
+        match &self.inner().body {
             Body::Event { event, .. } => Some(event.as_str()),
             _ => None,
         }
@@ -213,7 +322,7 @@ impl Message {
 
     /// The payload of an event or ack message.
     pub fn payload(&self) -> Option<&Payload> {
-        match &self.0.body {
+        match &self.inner().body {
             Body::Event { payload, .. } | Body::Ack { payload, .. } => Some(payload),
             _ => None,
         }
@@ -222,7 +331,7 @@ impl Message {
     /// The ack id: the id the client must answer (event) or the id being
     /// answered (ack).
     pub fn ack_id(&self) -> Option<u64> {
-        match &self.0.body {
+        match &self.inner().body {
             Body::Event { ack_id, .. } => *ack_id,
             Body::Ack { ack_id, .. } => Some(*ack_id),
             _ => None,
@@ -231,7 +340,7 @@ impl Message {
 
     /// The reason of a disconnect notice.
     pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
-        match &self.0.body {
+        match &self.inner().body {
             Body::Disconnect { reason, .. } => Some(*reason),
             _ => None,
         }
@@ -239,7 +348,7 @@ impl Message {
 
     /// How many messages a lagged notice reports lost.
     pub fn lagged_count(&self) -> Option<u64> {
-        match &self.0.body {
+        match &self.inner().body {
             Body::Lagged { count } => Some(*count),
             _ => None,
         }
@@ -247,32 +356,32 @@ impl Message {
 
     /// True when both handles are the same shared message.
     pub fn ptr_eq(a: &Message, b: &Message) -> bool {
-        Arc::ptr_eq(&a.0, &b.0)
+        a.ptr == b.ptr
     }
 
     /// The transport's wire encoding of this message, computed by `encode`
     /// the first time any recipient asks and shared afterwards, so a
     /// broadcast is encoded once, not once per recipient.
     pub fn encoded_with(&self, encode: impl FnOnce(&Message) -> Bytes) -> &Bytes {
-        self.0.encoded.get_or_init(|| encode(self))
+        self.inner().encoded.get_or_init(|| encode(self))
     }
 
     /// Control messages (ack replies, disconnect notices) bypass the bounds
     /// and are never evicted.
     pub(crate) fn is_control(&self) -> bool {
-        matches!(self.0.body, Body::Ack { .. } | Body::Disconnect { .. })
+        matches!(self.inner().body, Body::Ack { .. } | Body::Disconnect { .. })
     }
 
     /// Bytes this message counts against an outbox's `max_queue_bytes`.
     #[inline]
     pub(crate) fn cost(&self) -> usize {
-        self.0.cost
+        self.inner().cost
     }
 }
 
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0.body {
+        match &self.inner().body {
             Body::Event { namespace, event, payload, ack_id } => f
                 .debug_struct("Event")
                 .field("namespace", namespace)
@@ -290,6 +399,82 @@ impl fmt::Debug for Message {
                 f.debug_struct("Disconnect").field("namespace", namespace).field("reason", reason).finish()
             }
             Body::Lagged { count } => f.debug_struct("Lagged").field("count", count).finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    /// A payload owner that records when the message's last reference went.
+    struct Owner(Arc<AtomicBool>, Vec<u8>);
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            &self.1
+        }
+    }
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            assert!(!self.0.swap(true, Ordering::SeqCst), "freed twice");
+        }
+    }
+
+    fn tracked() -> (Message, Arc<AtomicBool>) {
+        let freed = Arc::new(AtomicBool::new(false));
+        let payload = Payload::binary(Bytes::from_owner(Owner(freed.clone(), vec![1, 2, 3])));
+        (Message::event(Arc::from("/"), "e", payload, None), freed)
+    }
+
+    fn refs(m: &Message) -> usize {
+        m.inner().refs.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn prepaid_returns_what_it_did_not_hand_out() {
+        let (m, freed) = tracked();
+        let mut taken = Vec::new();
+        {
+            let mut p = Prepaid::new(&m);
+            for _ in 0..(PREPAY_CHUNK + 3) {
+                taken.push(p.take());
+            }
+            assert_eq!(refs(&m), 1 + 2 * PREPAY_CHUNK, "two chunks reserved");
+        }
+        assert_eq!(refs(&m), 1 + PREPAY_CHUNK + 3, "unused references returned");
+        assert!(taken.iter().all(|t| Message::ptr_eq(t, &m)));
+        drop(taken);
+        assert_eq!(refs(&m), 1);
+        assert!(!freed.load(Ordering::SeqCst));
+        drop(m);
+        assert!(freed.load(Ordering::SeqCst), "last reference frees the message");
+    }
+
+    #[test]
+    fn clones_across_threads_free_exactly_once() {
+        for _ in 0..50 {
+            let (m, freed) = tracked();
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let mut mine = Vec::new();
+                    let mut p = Prepaid::new(&m);
+                    for _ in 0..100 {
+                        mine.push(p.take());
+                    }
+                    drop(p);
+                    std::thread::spawn(move || {
+                        let extra: Vec<Message> = mine.iter().map(Clone::clone).collect();
+                        drop(mine);
+                        drop(extra);
+                    })
+                })
+                .collect();
+            drop(m);
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert!(freed.load(Ordering::SeqCst));
         }
     }
 }

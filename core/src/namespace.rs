@@ -111,6 +111,18 @@ impl Namespace {
             || self.inner.parent.as_ref().is_some_and(|p| p.inner.room_events_on.load(Ordering::Relaxed))
     }
 
+    /// Drops every callback (engine teardown).
+    pub(crate) fn clear_hooks(&self) {
+        let old = std::mem::take(&mut *self.inner.hooks.write());
+        // Dropped here, after the lock: a closure's drop may touch the engine.
+        drop(old);
+        if let Some(info) = &self.inner.parent_info {
+            for child in std::mem::take(&mut *info.children.write()) {
+                child.clear_hooks();
+            }
+        }
+    }
+
     fn edit_hooks(&self, f: impl FnOnce(&mut Hooks)) {
         let mut guard = self.inner.hooks.write();
         f(Arc::make_mut(&mut guard));

@@ -12,7 +12,7 @@ use crate::adapter::Target;
 use crate::connection::{close_conn, ConnInner};
 use crate::engine::Counters;
 use crate::error::{AckError, EmitError, PayloadError};
-use crate::message::{DisconnectReason, Message};
+use crate::message::{DisconnectReason, Message, Prepaid};
 use crate::names;
 use crate::namespace::Namespace;
 use crate::outbox::Pushed;
@@ -100,7 +100,8 @@ enum Followup {
 /// remembers the follow-ups (notify callbacks, overflow disconnects) to run
 /// once those locks are released.
 pub(crate) struct Fanout<'m> {
-    msg: &'m Message,
+    /// References to the message, taken in bulk.
+    refs: Prepaid<'m>,
     volatile: bool,
     pub(crate) report: EmitReport,
     evicted: u64,
@@ -109,7 +110,7 @@ pub(crate) struct Fanout<'m> {
 
 impl<'m> Fanout<'m> {
     pub(crate) fn new(msg: &'m Message, volatile: bool) -> Self {
-        Fanout { msg, volatile, report: EmitReport::default(), evicted: 0, followups: Vec::new() }
+        Fanout { refs: Prepaid::new(msg), volatile, report: EmitReport::default(), evicted: 0, followups: Vec::new() }
     }
 
     /// Pushes into one member's outbox; returns whether it was queued.
@@ -121,7 +122,7 @@ impl<'m> Fanout<'m> {
     #[inline]
     pub(crate) fn send_conn(&mut self, conn: &Arc<ConnInner>, control: bool) -> bool {
         self.report.recipients += 1;
-        let out = conn.queue.push(self.msg, self.volatile, control);
+        let out = conn.queue.push(&mut self.refs, self.volatile, control);
         let queued = match out.pushed {
             Pushed::Queued { evicted } => {
                 self.report.queued += 1;

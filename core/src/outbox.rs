@@ -24,10 +24,9 @@
 //!
 //! Closing keeps what is queued: receivers drain it, then get `Closed`.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -35,17 +34,20 @@ use std::time::{Duration, Instant};
 use atomic_waker::AtomicWaker;
 use parking_lot::{Condvar, Mutex, RwLock};
 
+use crate::spin::SpinMutex;
+
 use crate::config::OverflowPolicy;
 use crate::connection::ConnInner;
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
-use crate::message::{DisconnectReason, Message};
+use crate::message::{DisconnectReason, Message, Prepaid};
+use crate::ring::Ring;
 
 type NotifyFn = Arc<dyn Fn() + Send + Sync>;
 
 /// Everything guarded by the queue mutex.
 struct State {
     /// Queued messages, oldest first.
-    items: VecDeque<Message>,
+    items: Ring,
     /// Sum of `cost()` over `items`.
     bytes: usize,
     /// Messages evicted by `drop_oldest` since the last receive; reported
@@ -99,7 +101,16 @@ pub(crate) struct PushOutcome {
 
 /// The queue itself, owned by the connection.
 pub(crate) struct Queue {
-    state: Mutex<State>,
+    state: SpinMutex<State>,
+    /// Address of the slot the next push writes (or 0), refreshed under the
+    /// lock after every push and pop. Only ever used as a prefetch hint, so
+    /// a stale value is harmless; Relaxed for the same reason.
+    slot_hint: AtomicUsize,
+    /// Blocked receivers sleep here. Lock order: `sleep`, then `state`.
+    /// A receiver registers in `State::waiting` (under `state`), takes
+    /// `sleep`, re-checks the queue, then waits; a pusher that saw a waiter
+    /// takes `sleep` before notifying, so the wake-up cannot be lost.
+    sleep: Mutex<()>,
     cond: Condvar,
     waker: AtomicWaker,
     /// The host's notify callback. Read on the wake-up path only.
@@ -114,8 +125,8 @@ pub(crate) struct Queue {
 impl Queue {
     pub(crate) fn new(max_len: usize, max_bytes: usize, policy: OverflowPolicy) -> Queue {
         Queue {
-            state: Mutex::new(State {
-                items: VecDeque::new(),
+            state: SpinMutex::new(State {
+                items: Ring::new(),
                 bytes: 0,
                 lost: 0,
                 sealed: false,
@@ -123,6 +134,8 @@ impl Queue {
                 reason: None,
                 waiting: 0,
             }),
+            slot_hint: AtomicUsize::new(0),
+            sleep: Mutex::new(()),
             cond: Condvar::new(),
             waker: AtomicWaker::new(),
             notify: RwLock::new(None),
@@ -133,11 +146,24 @@ impl Queue {
         }
     }
 
+    /// The address of the data a push touches first (the lock and the
+    /// deque header), for prefetching.
+    #[inline(always)]
+    pub(crate) fn hot_ptr(&self) -> *const u8 {
+        std::ptr::from_ref(&self.state).cast()
+    }
+
+    /// Where the next push will write, as last published (a hint).
+    #[inline(always)]
+    pub(crate) fn slot_hint(&self) -> *const u8 {
+        self.slot_hint.load(Ordering::Relaxed) as *const u8
+    }
+
     /// Pushes one message. `volatile` messages are dropped when full and
     /// never trigger the policy; `control` messages (disconnect notices,
     /// ack replies) bypass the bounds so the client always learns them.
-    pub(crate) fn push(&self, msg: &Message, volatile: bool, control: bool) -> PushOutcome {
-        let cost = msg.cost();
+    pub(crate) fn push(&self, refs: &mut Prepaid<'_>, volatile: bool, control: bool) -> PushOutcome {
+        let cost = refs.message().cost();
         let mut st = self.state.lock();
         if st.sealed {
             return PushOutcome { pushed: Pushed::Dropped, notify: false };
@@ -162,7 +188,10 @@ impl Queue {
                     // Evict the oldest *data* messages: control messages
                     // (ack replies, disconnect notices) are never lost.
                     while full(&st) {
-                        let Some(i) = st.items.iter().position(|m| !m.is_control()) else { break };
+                        let Some(i) = (0..st.items.len()).find(|&i| st.items.get(i).is_some_and(|m| !m.is_control()))
+                        else {
+                            break;
+                        };
                         let Some(old) = st.items.remove(i) else { break };
                         st.bytes -= old.cost();
                         st.lost += 1;
@@ -171,11 +200,13 @@ impl Queue {
                 }
             }
         }
-        st.items.push_back(msg.clone());
+        st.items.push_back(refs.take());
         st.bytes += cost;
+        self.slot_hint.store(st.items.next_slot() as usize, Ordering::Relaxed);
         let wake_blocked = st.waiting > 0;
         drop(st);
         if wake_blocked {
+            let _sleep = self.sleep.lock();
             self.cond.notify_one();
         }
         let mut notify = false;
@@ -205,7 +236,10 @@ impl Queue {
         st.sealed = true;
         st.reason = Some(reason);
         drop(st);
-        self.cond.notify_all();
+        {
+            let _sleep = self.sleep.lock();
+            self.cond.notify_all();
+        }
         self.waker.wake();
         true
     }
@@ -283,29 +317,41 @@ impl Queue {
         deadline: Option<Instant>,
         mut take: impl FnMut(&mut State) -> Option<T>,
     ) -> Result<T, RecvTimeoutError> {
-        let mut st = self.state.lock();
         loop {
+            {
+                let mut st = self.state.lock();
+                if let Some(v) = take(&mut st) {
+                    return Ok(v);
+                }
+                if st.closed {
+                    return Err(RecvTimeoutError::Closed);
+                }
+                st.waiting += 1;
+            }
+            let mut sleep = self.sleep.lock();
+            let ready = {
+                let st = self.state.lock();
+                !st.is_empty() || st.closed
+            };
+            let timed_out = match (ready, deadline) {
+                (true, _) => false,
+                (false, Some(d)) => self.cond.wait_until(&mut sleep, d).timed_out(),
+                (false, None) => {
+                    self.cond.wait(&mut sleep);
+                    false
+                }
+            };
+            drop(sleep);
+            let mut st = self.state.lock();
+            st.waiting -= 1;
             if let Some(v) = take(&mut st) {
                 return Ok(v);
             }
             if st.closed {
                 return Err(RecvTimeoutError::Closed);
             }
-            st.waiting += 1;
-            let timed_out = match deadline {
-                Some(d) => self.cond.wait_until(&mut st, d).timed_out(),
-                None => {
-                    self.cond.wait(&mut st);
-                    false
-                }
-            };
-            st.waiting -= 1;
             if timed_out {
-                return take(&mut st).ok_or(if st.closed {
-                    RecvTimeoutError::Closed
-                } else {
-                    RecvTimeoutError::Timeout
-                });
+                return Err(RecvTimeoutError::Timeout);
             }
         }
     }

@@ -41,6 +41,40 @@ pub(crate) const SHARDS: usize = 16;
 /// Sets up to this size are searched linearly and carry no index.
 const SMALL: usize = 8;
 
+/// How many members ahead a fan-out prefetches the recipient's queue
+/// header, and (half as far) the slot its push will write.
+const PREFETCH_AHEAD: usize = 16;
+
+/// Asks the CPU to start loading the cache line at `p`.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and never reads
+    // memory into the program, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p.cast::<i8>(), core::arch::x86_64::_MM_HINT_T0)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Calls `f` for each member, prefetching the queue of the member
+/// `PREFETCH_AHEAD` places further on, so the cache misses of successive
+/// recipients overlap instead of queueing behind each push's atomics.
+#[inline(always)]
+fn walk(members: &[Member], mut f: impl FnMut(&Member)) {
+    for (i, m) in members.iter().enumerate() {
+        if let Some(ahead) = members.get(i + PREFETCH_AHEAD) {
+            prefetch(ahead.conn.queue.hot_ptr());
+        }
+        if let Some(near) = members.get(i + PREFETCH_AHEAD / 2) {
+            // The header line arrived by now; it names the slot to write.
+            prefetch(near.conn.queue.slot_hint());
+        }
+        f(m);
+    }
+}
+
 /// One entry of a room: who, and where to deliver.
 #[derive(Clone)]
 pub(crate) struct Member {
@@ -74,12 +108,16 @@ impl MemberSet {
 
     /// Adds a member; false if it was already there.
     fn insert(&mut self, m: Member) -> bool {
-        if self.contains(m.key) {
-            return false;
-        }
         let pos = self.members.len();
-        if let Some(ix) = &mut self.index {
-            ix.insert(m.key, pos as u32);
+        match &mut self.index {
+            Some(ix) => match ix.entry(m.key) {
+                std::collections::hash_map::Entry::Occupied(_) => return false,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(pos as u32);
+                }
+            },
+            None if self.members.iter().any(|x| x.key == m.key) => return false,
+            None => {}
         }
         self.members.push(m);
         if self.index.is_none() && self.members.len() > SMALL {
@@ -112,14 +150,38 @@ impl MemberSet {
         self.members.len()
     }
 
-    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Member> {
-        self.members.iter()
+    pub(crate) fn as_slice(&self) -> &[Member] {
+        &self.members
     }
 }
 
 #[derive(Default)]
 struct RoomShard {
-    rooms: FxHashMap<Arc<str>, MemberSet>,
+    /// `hashbrown` for `get_key_value_mut`: a join finds the room and the
+    /// shared name to keep in the socket's list in one lookup.
+    rooms: hashbrown::HashMap<Arc<str>, MemberSet, FxBuildHasher>,
+}
+
+/// A room name with its hash, as a socket keeps it: membership checks
+/// compare hashes first and read the name's bytes (another cache line)
+/// only on a hash match.
+#[derive(Clone)]
+pub(crate) struct RoomName {
+    pub(crate) hash: u64,
+    pub(crate) name: Arc<str>,
+}
+
+impl RoomName {
+    #[inline]
+    pub(crate) fn is(&self, hash: u64, name: &str) -> bool {
+        self.hash == hash && *self.name == *name
+    }
+}
+
+/// The hash used for room names (shard choice and socket-side checks).
+#[inline]
+pub(crate) fn room_hash(name: &str) -> u64 {
+    FxBuildHasher.hash_one(name)
 }
 
 #[derive(Default)]
@@ -160,7 +222,10 @@ pub(crate) struct RoomStore {
 }
 
 fn room_shard(name: &str) -> usize {
-    let h = FxBuildHasher.hash_one(name);
+    shard_of_hash(room_hash(name))
+}
+
+fn shard_of_hash(h: u64) -> usize {
     // Bits 32.. pick the shard; the map inside uses the low and top bits.
     ((h >> 32) as usize) & (SHARDS - 1)
 }
@@ -177,31 +242,28 @@ impl RoomStore {
         }
     }
 
-    /// Adds `member` to `room`. Returns the shared room name to keep in the
-    /// socket's own list (the map's key when the room exists).
-    pub(crate) fn add(&self, room: &str, member: Member) -> (Added, Arc<str>) {
-        self.add_named(room, None, member)
-    }
-
-    /// Like [`add`](Self::add), reusing `name` as the key if the room is new
-    /// (the own-id room shares the socket's id allocation).
-    pub(crate) fn add_named(&self, room: &str, name: Option<&Arc<str>>, member: Member) -> (Added, Arc<str>) {
-        let mut shard = self.rooms[room_shard(room)].write();
-        if let Some(name) = shard.rooms.get_key_value(room).map(|(k, _)| k.clone()) {
-            let added = shard.rooms.get_mut(room).is_some_and(|s| s.insert(member));
-            return (Added { added, created: false }, name);
+    /// Adds `member` to `room` (whose `room_hash` is `hash`). Returns the
+    /// room name to keep in the socket's own list: the table's key, shared,
+    /// or `name` (the own-id room reuses the socket id's allocation) when
+    /// the room is new.
+    pub(crate) fn add(&self, room: &str, hash: u64, name: Option<&Arc<str>>, member: Member) -> (Added, RoomName) {
+        let mut shard = self.rooms[shard_of_hash(hash)].write();
+        if let Some((key, set)) = shard.rooms.get_key_value_mut(room) {
+            let added = set.insert(member);
+            return (Added { added, created: false }, RoomName { hash, name: key.clone() });
         }
         let name: Arc<str> = name.cloned().unwrap_or_else(|| Arc::from(room));
         // Exactly one slot: many rooms (every own-id room) never grow.
         let mut set = MemberSet { members: Vec::with_capacity(1), index: None };
         set.insert(member);
         shard.rooms.insert(name.clone(), set);
-        (Added { added: true, created: true }, name)
+        (Added { added: true, created: true }, RoomName { hash, name })
     }
 
     /// Removes socket `key` from `room`, deleting the room when it empties.
-    pub(crate) fn remove(&self, room: &str, key: u64) -> Removed {
-        let mut shard = self.rooms[room_shard(room)].write();
+    pub(crate) fn remove(&self, room: &RoomName, key: u64) -> Removed {
+        let mut shard = self.rooms[shard_of_hash(room.hash)].write();
+        let room: &str = &room.name;
         let Some(set) = shard.rooms.get_mut(room) else {
             return Removed { removed: false, deleted: false };
         };
@@ -283,11 +345,11 @@ impl RoomStore {
             let shards: SmallVec<[RwLockReadGuard<'_, SocketShard>; SHARDS]> =
                 self.sockets.iter().map(|s| s.read()).collect();
             for g in &shards {
-                for m in g.members.iter() {
+                walk(g.members.as_slice(), |m| {
                     if !excluded(m.key) {
                         f(m);
                     }
-                }
+                });
             }
             return;
         }
@@ -295,12 +357,11 @@ impl RoomStore {
         for (i, set) in targets.iter().enumerate() {
             let Some(set) = set else { continue };
             let earlier = &targets[..i];
-            for m in set.iter() {
-                if excluded(m.key) || earlier.iter().any(|e| e.is_some_and(|e| e.contains(m.key))) {
-                    continue;
+            walk(set.as_slice(), |m| {
+                if !excluded(m.key) && !earlier.iter().any(|e| e.is_some_and(|e| e.contains(m.key))) {
+                    f(m);
                 }
-                f(m);
-            }
+            });
         }
     }
 
@@ -343,7 +404,7 @@ mod tests {
         for k in 0..100u64 {
             assert_eq!(set.contains(k), k % 3 != 0, "key {k}");
         }
-        let mut keys: Vec<u64> = set.iter().map(|m| m.key).collect();
+        let mut keys: Vec<u64> = set.as_slice().iter().map(|m| m.key).collect();
         keys.sort_unstable();
         assert_eq!(keys, (0..100).filter(|k| k % 3 != 0).collect::<Vec<_>>());
         // Shrinks back to the index-free form and stays consistent.
@@ -351,7 +412,7 @@ mod tests {
             set.remove(k);
         }
         assert!(set.index.is_none());
-        assert_eq!(set.iter().map(|m| m.key).collect::<Vec<_>>().len(), set.len());
+        assert_eq!(set.as_slice().iter().map(|m| m.key).collect::<Vec<_>>().len(), set.len());
         for k in 97..100 {
             assert_eq!(set.contains(k), k % 3 != 0);
         }

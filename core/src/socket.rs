@@ -21,7 +21,7 @@ use crate::names;
 use crate::namespace::Namespace;
 use crate::operator::{check_emit, room_list, start_ack, BroadcastOperator, EmitReport, Fanout, Rooms};
 use crate::payload::Payload;
-use crate::rooms::Member;
+use crate::rooms::{room_hash, Member, RoomName};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -40,7 +40,7 @@ pub(crate) enum Status {
 pub(crate) struct SocketState {
     pub(crate) status: Status,
     /// Joined rooms, own-id room first; names shared with the room tables.
-    pub(crate) rooms: SmallVec<[Arc<str>; 2]>,
+    pub(crate) rooms: SmallVec<[RoomName; 2]>,
     pub(crate) data: Option<Payload>,
     pub(crate) reason: Option<DisconnectReason>,
     /// Ids of ack emits waiting for this socket's reply (pruned lazily).
@@ -122,16 +122,16 @@ impl Socket {
                 return Registered::NamespaceGone;
             }
             store.add_socket(self.clone(), inner.member());
-            let (added, name) = store.add_named(&inner.id, Some(&inner.id), inner.member());
+            let (added, name) = store.add(&inner.id, room_hash(&inner.id), Some(&inner.id), inner.member());
             let stats = &ns.inner.shared.stats;
             if added.created {
                 Counters::add(&stats.rooms, 1);
             }
             if ns.wants_room_events() {
                 if added.created {
-                    events.push(RoomEvent::Created { room: name.to_string() });
+                    events.push(RoomEvent::Created { room: inner.id.to_string() });
                 }
-                events.push(RoomEvent::Joined { room: name.to_string(), socket_id: inner.id.to_string() });
+                events.push(RoomEvent::Joined { room: inner.id.to_string(), socket_id: inner.id.to_string() });
             }
             st.rooms.push(name);
             st.status = Status::Connected;
@@ -163,12 +163,13 @@ impl Socket {
 
     /// Rooms it is in, own-id room first, then in join order.
     pub fn rooms(&self) -> Vec<String> {
-        self.inner.state.lock().rooms.iter().map(|r| r.to_string()).collect()
+        self.inner.state.lock().rooms.iter().map(|r| r.name.to_string()).collect()
     }
 
     /// Whether it is in `room`.
     pub fn in_room(&self, room: &str) -> bool {
-        self.inner.state.lock().rooms.iter().any(|r| &**r == room)
+        let h = room_hash(room);
+        self.inner.state.lock().rooms.iter().any(|r| r.is(h, room))
     }
 
     /// True until it starts disconnecting.
@@ -206,10 +207,11 @@ impl Socket {
         if st.status != Status::Connected {
             return Err(RoomError::Closed);
         }
-        let mut fresh: SmallVec<[&str; 4]> = SmallVec::new();
+        let mut fresh: SmallVec<[(&str, u64); 4]> = SmallVec::new();
         for n in &names {
-            if !st.rooms.iter().any(|r| **r == **n) && !fresh.contains(&&**n) {
-                fresh.push(n);
+            let h = room_hash(n);
+            if !st.rooms.iter().any(|r| r.is(h, n)) && !fresh.iter().any(|&(f, fh)| fh == h && f == &**n) {
+                fresh.push((n, h));
             }
         }
         // The own-id room does not count against the limit.
@@ -220,8 +222,8 @@ impl Socket {
         let store = &inner.ns.inner.store;
         let want = inner.ns.wants_room_events();
         let mut events = Vec::new();
-        for n in fresh {
-            let (added, name) = store.add(n, inner.member());
+        for (n, h) in fresh {
+            let (added, name) = store.add(n, h, None, inner.member());
             if added.created {
                 Counters::add(&shared.stats.rooms, 1);
             }
@@ -260,9 +262,10 @@ impl Socket {
         let want = inner.ns.wants_room_events();
         let mut events = Vec::new();
         for n in &names {
-            let Some(pos) = st.rooms.iter().position(|r| **r == **n) else { continue };
-            st.rooms.remove(pos);
-            let removed = store.remove(n, inner.key);
+            let h = room_hash(n);
+            let Some(pos) = st.rooms.iter().position(|r| r.is(h, n)) else { continue };
+            let room = st.rooms.remove(pos);
+            let removed = store.remove(&room, inner.key);
             if removed.deleted {
                 Counters::sub(&shared.stats.rooms, 1);
             }
@@ -365,9 +368,9 @@ impl Socket {
                     Counters::sub(&shared.stats.rooms, 1);
                 }
                 if want {
-                    events.push(RoomEvent::Left { room: room.to_string(), socket_id: inner.id.to_string() });
+                    events.push(RoomEvent::Left { room: room.name.to_string(), socket_id: inner.id.to_string() });
                     if removed.deleted {
-                        events.push(RoomEvent::Deleted { room: room.to_string() });
+                        events.push(RoomEvent::Deleted { room: room.name.to_string() });
                     }
                 }
             }
