@@ -15,6 +15,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== examples"
 cargo run --quiet --example quickstart >/dev/null
 
+echo "== benchmark program, quick mode (checks correctness only, never speed)"
+bench_log=$(mktemp)
+if ! cargo run --quiet --release -p roomcast-bench -- --quick >"$bench_log" 2>&1; then
+  cat "$bench_log"; echo "benchmark quick mode failed"; exit 1
+fi
+grep -E "^(Total time|## )" "$bench_log" || true
+rm -f "$bench_log"
+
 echo "== cargo test (debug)"
 cargo test --workspace 2>&1 | tee -a "$log"
 
