@@ -12,7 +12,10 @@
 //! * [`Connection`] and [`Outbox`] — one transport link and the FIFO the
 //!   host drains (`recv`, `recv_many`, `recv_async`, `Stream`, notify).
 //! * [`Socket`] — a connection's membership in one namespace.
-//! * [`BroadcastOperator`] — `to` / `except` / `volatile` selections.
+//! * [`BroadcastOperator`] — `to` / `except` / `volatile` selections, acks
+//!   ([`AckStream`]) and server-side operations (`fetch_sockets`, ...).
+//! * Handlers and middleware — [`Namespace::on`], [`Namespace::use_middleware`],
+//!   [`Socket::dispatch`], [`AckResponder`], [`Engine::of_dynamic`].
 //! * [`Message`], [`Payload`] — what travels, shared by reference.
 //! * [`Adapter`] — the seam a cluster adapter plugs into.
 //! * Errors — one small enum per family, all re-exported here.
@@ -73,7 +76,11 @@
 //!
 //! Every type is `Send + Sync`. Room tables are lock-sharded; an emit takes
 //! read locks on the shards of the rooms it targets, never a global lock.
-//! No engine lock is held while user code (the notify callback) runs.
+//! User code — handlers, middleware, the notify callback, room-event and
+//! error hooks — runs on the thread that caused it with **no engine lock
+//! held**, so it may call any engine operation, even on its own socket. A
+//! handler that fails or panics is reported through
+//! [`Namespace::on_error`] and never poisons the engine.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
