@@ -155,7 +155,7 @@ struct Inner {
 /// recipient of an emit holds the same message.
 ///
 /// The reference count is the engine's own rather than an `Arc`'s so that a
-/// fan-out can take references in bulk ([`Prepaid`]): one atomic add per 64
+/// fan-out can take references in bulk: one atomic add per 64
 /// recipients instead of one per recipient.
 pub struct Message {
     ptr: NonNull<Inner>,
