@@ -12,6 +12,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p roomcast
+
 echo "== examples"
 cargo run --quiet --example quickstart >/dev/null
 
