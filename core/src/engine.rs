@@ -325,6 +325,45 @@ impl Engine {
         (Connection { inner: inner.clone() }, Outbox { conn: inner })
     }
 
+    /// Shuts the engine down, like Socket.IO's `io.close()`: every
+    /// connection that has a socket in any namespace is closed with reason
+    /// `server shutting down` (each socket gets its disconnect handlers and
+    /// its client a disconnect notice; queued messages stay readable), then
+    /// every handler, middleware and hook is dropped, which also frees
+    /// handlers that captured the engine itself. The engine stays usable
+    /// for stats and new namespaces; returns how many connections closed.
+    ///
+    /// ```
+    /// use roomcast::{Engine, Config, Handshake, DisconnectReason};
+    /// let engine = Engine::new(Config::default());
+    /// let e2 = engine.clone();
+    /// engine.of("/")?.on_connection(move |_s| { let _ = e2.stats(); }); // captures the engine
+    /// let (conn, outbox) = engine.connect();
+    /// conn.join_namespace("/", Handshake::new())?;
+    /// assert_eq!(engine.shutdown(), 1);
+    /// assert_eq!(outbox.close_reason(), Some(DisconnectReason::ServerShuttingDown));
+    /// assert_eq!(engine.stats().connections, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown(&self) -> usize {
+        let namespaces: Vec<Namespace> = self.inner.namespaces.read().values().cloned().collect();
+        let mut closed = 0;
+        for ns in &namespaces {
+            for socket in ns.fetch_sockets() {
+                let conn = socket.connection();
+                if !conn.is_closed() {
+                    conn.close(crate::DisconnectReason::ServerShuttingDown);
+                    closed += 1;
+                }
+            }
+        }
+        let parents = self.inner.parents.read().clone();
+        for ns in namespaces.iter().chain(parents.iter()) {
+            ns.clear_hooks();
+        }
+        closed
+    }
+
     /// A snapshot of the statistics.
     pub fn stats(&self) -> Stats {
         let c = &self.inner.shared.stats;

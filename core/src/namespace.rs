@@ -114,10 +114,12 @@ impl Namespace {
     /// Drops every callback (engine teardown).
     pub(crate) fn clear_hooks(&self) {
         let old = std::mem::take(&mut *self.inner.hooks.write());
+        self.inner.room_events_on.store(false, Ordering::Relaxed);
         // Dropped here, after the lock: a closure's drop may touch the engine.
         drop(old);
         if let Some(info) = &self.inner.parent_info {
-            for child in std::mem::take(&mut *info.children.write()) {
+            let children = info.children.read().clone();
+            for child in children {
                 child.clear_hooks();
             }
         }

@@ -832,3 +832,45 @@ fn handshake_and_stats_leave_no_trace_on_unknown_namespace() {
     assert_eq!(e.stats(), before);
     assert!(e.namespace("/nope").is_none());
 }
+
+#[test]
+fn shutdown_closes_every_connection_and_frees_handlers() {
+    struct Flag(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let e = engine();
+    let chat = e.of("/chat").unwrap();
+    let freed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Flag(freed.clone());
+    let reasons = log();
+    let (r2, e2) = (reasons.clone(), e.clone());
+    // Captures the engine: a cycle only shutdown can break.
+    chat.on_disconnect(move |s, reason| {
+        let _ = (&flag, e2.stats());
+        r2.lock().unwrap().push(format!("{} {reason}", s.namespace().name()));
+    });
+    let mut outs = Vec::new();
+    for _ in 0..3 {
+        let (c, o) = e.connect();
+        c.join_namespace("/chat", Handshake::new()).unwrap();
+        c.join_namespace("/", Handshake::new()).unwrap();
+        outs.push((c, o));
+    }
+    let (_idle, idle_out) = e.connect(); // no socket: not reachable, stays open
+    assert_eq!(e.shutdown(), 3);
+    assert_eq!(reasons.lock().unwrap().len(), 3);
+    assert!(reasons.lock().unwrap().iter().all(|r| r == "/chat server shutting down"));
+    for (c, o) in &outs {
+        assert!(c.is_closed());
+        let notices: Vec<_> = drain(o).iter().filter_map(|m| m.namespace().map(str::to_string)).collect();
+        assert_eq!(notices.len(), 2, "one disconnect notice per namespace: {notices:?}");
+        assert_eq!(o.close_reason(), Some(DisconnectReason::ServerShuttingDown));
+    }
+    assert!(!idle_out.is_closed());
+    assert!(freed.load(Ordering::SeqCst), "handlers dropped, cycle through the engine broken");
+    assert_eq!((e.stats().sockets, e.stats().rooms), (0, 0));
+    assert_eq!(e.shutdown(), 0, "idempotent");
+}
