@@ -68,7 +68,7 @@ typedef uint32_t roomcast_format;
 /**
  * The kind of a message.
  */
-enum roomcast_message_kind
+enum roomcast_kind
 #ifdef __cplusplus
   : uint32_t
 #endif // __cplusplus
@@ -76,22 +76,22 @@ enum roomcast_message_kind
   /**
    * An event for the client: namespace, event name, payload, optional ack id.
    */
-  ROOMCAST_MESSAGE_KIND_EVENT = 0,
+  ROOMCAST_KIND_EVENT = 0,
   /**
    * The server's reply to an event the client sent with an ack id.
    */
-  ROOMCAST_MESSAGE_KIND_ACK = 1,
+  ROOMCAST_KIND_ACK = 1,
   /**
    * The server disconnected the socket in that namespace.
    */
-  ROOMCAST_MESSAGE_KIND_DISCONNECT = 2,
+  ROOMCAST_KIND_DISCONNECT = 2,
   /**
    * Messages were lost to the `drop_oldest` policy just before this one.
    */
-  ROOMCAST_MESSAGE_KIND_LAGGED = 3,
+  ROOMCAST_KIND_LAGGED = 3,
 };
 #ifndef __cplusplus
-typedef uint32_t roomcast_message_kind;
+typedef uint32_t roomcast_kind;
 #endif // __cplusplus
 
 /**
@@ -638,7 +638,7 @@ size_t roomcast_last_error(char *buf, size_t cap);
 void roomcast_message_free(struct roomcast_message *msg);
 
 /**
- * Writes the message's kind (`ROOMCAST_MESSAGE_KIND_*`) to `*kind_out`.
+ * Writes the message's kind (`ROOMCAST_KIND_*`) to `*kind_out`.
  *
  * # Safety
  *

@@ -22,7 +22,7 @@ pub struct roomcast_message {
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
-pub enum roomcast_message_kind {
+pub enum roomcast_kind {
     /// An event for the client: namespace, event name, payload, optional ack id.
     Event = 0,
     /// The server's reply to an event the client sent with an ack id.
@@ -48,7 +48,7 @@ pub unsafe extern "C" fn roomcast_message_free(msg: *mut roomcast_message) {
     guard_value((), || unsafe { free_handle(msg) })
 }
 
-/// Writes the message's kind (`ROOMCAST_MESSAGE_KIND_*`) to `*kind_out`.
+/// Writes the message's kind (`ROOMCAST_KIND_*`) to `*kind_out`.
 ///
 /// # Safety
 ///
@@ -60,10 +60,10 @@ pub unsafe extern "C" fn roomcast_message_kind(msg: *const roomcast_message, kin
         let m = unsafe { handle(msg, "msg")? };
         out(kind_out, "kind_out")?;
         let k = match m.msg.kind() {
-            core::MessageKind::Event => roomcast_message_kind::Event,
-            core::MessageKind::Ack => roomcast_message_kind::Ack,
-            core::MessageKind::Disconnect => roomcast_message_kind::Disconnect,
-            core::MessageKind::Lagged => roomcast_message_kind::Lagged,
+            core::MessageKind::Event => roomcast_kind::Event,
+            core::MessageKind::Ack => roomcast_kind::Ack,
+            core::MessageKind::Disconnect => roomcast_kind::Disconnect,
+            core::MessageKind::Lagged => roomcast_kind::Lagged,
         };
         // SAFETY: checked non-NULL above.
         unsafe { write(kind_out, k as u32) };
