@@ -40,6 +40,39 @@
 #define ROOMCAST_VERSION_PATCH 0
 
 /**
+ * What `roomcast_socket_dispatch` did with an event.
+ */
+enum roomcast_dispatched
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * At least one `roomcast_namespace_on` handler ran.
+   */
+  ROOMCAST_DISPATCHED_HANDLED = 0,
+  /**
+   * No handler matched; fallback handlers ran.
+   */
+  ROOMCAST_DISPATCHED_FALLBACK = 1,
+  /**
+   * No handler matched and there is no fallback.
+   */
+  ROOMCAST_DISPATCHED_UNHANDLED = 2,
+  /**
+   * Event middleware dropped it.
+   */
+  ROOMCAST_DISPATCHED_DROPPED = 3,
+  /**
+   * Event middleware rejected it.
+   */
+  ROOMCAST_DISPATCHED_REJECTED = 4,
+};
+#ifndef __cplusplus
+typedef uint32_t roomcast_dispatched;
+#endif // __cplusplus
+
+/**
  * How a payload's bytes are to be read. Passed to functions as a
  * `uint32_t` holding one of these values.
  */
@@ -183,10 +216,21 @@ enum roomcast_result
    * timer thread could not be started).
    */
   ROOMCAST_RESULT_INTERNAL = 17,
+  /**
+   * The inbound event was already acknowledged.
+   */
+  ROOMCAST_RESULT_ALREADY_ANSWERED = 18,
 };
 #ifndef __cplusplus
 typedef uint32_t roomcast_result;
 #endif // __cplusplus
+
+/**
+ * Answers one inbound event that asked for an acknowledgement (core's
+ * `AckResponder`). Borrowed: only valid during the event callback that
+ * received it; never freed by the caller.
+ */
+typedef struct roomcast_ack roomcast_ack;
 
 /**
  * A configuration under construction (core's `ConfigBuilder`). Box-owned:
@@ -215,6 +259,12 @@ typedef struct roomcast_conn roomcast_conn;
 typedef struct roomcast_engine roomcast_engine;
 
 /**
+ * The handshake of a connecting client (core's `Handshake`). Borrowed:
+ * only valid during the middleware callback that received it.
+ */
+typedef struct roomcast_handshake roomcast_handshake;
+
+/**
  * One message from an outbox (core's `Message`, shared by reference with
  * every other recipient of the same emit). Box-owned: from
  * `roomcast_conn_recv` and friends, freed with `roomcast_message_free`.
@@ -229,6 +279,12 @@ typedef struct roomcast_message roomcast_message;
  * only the handle, not the namespace). Thread-safe.
  */
 typedef struct roomcast_namespace roomcast_namespace;
+
+/**
+ * Where a middleware callback puts its refusal for the client. Borrowed:
+ * only valid during the middleware callback that received it.
+ */
+typedef struct roomcast_refusal roomcast_refusal;
 
 /**
  * A socket (core's `Socket`). Box-owned: obtained from
@@ -332,6 +388,45 @@ typedef struct roomcast_emit_report {
    */
   size_t dropped;
 } roomcast_emit_report;
+
+/**
+ * An event handler. `socket` is borrowed for the call (clone nothing: use
+ * it only inside the callback); `event` is not NUL-terminated
+ * (`event_len` bytes); `data`/`len`/`format` view the payload for the call;
+ * `ack` is NULL unless the client asked for an acknowledgement. Return 0
+ * for success; any other value is reported as a handler failure (the
+ * engine carries on).
+ */
+typedef int (*roomcast_event_callback)(void *userdata,
+                                       const struct roomcast_socket *socket,
+                                       const char *event,
+                                       size_t event_len,
+                                       uint32_t format,
+                                       const uint8_t *data,
+                                       size_t len,
+                                       const struct roomcast_ack *ack);
+
+/**
+ * Namespace middleware: return 0 to let the client in, anything else to
+ * refuse it (optionally describe the refusal with `roomcast_refusal_set`).
+ */
+typedef int (*roomcast_middleware_callback)(void *userdata,
+                                            const struct roomcast_handshake *handshake,
+                                            struct roomcast_refusal *refusal);
+
+/**
+ * Called for every socket that connects (`socket` borrowed for the call).
+ * Return 0 for success; other values are reported as handler failures.
+ */
+typedef int (*roomcast_connection_callback)(void *userdata, const struct roomcast_socket *socket);
+
+/**
+ * Called once a socket has left every room; `reason` is a static
+ * NUL-terminated Socket.IO reason string.
+ */
+typedef void (*roomcast_disconnect_callback)(void *userdata,
+                                             const struct roomcast_socket *socket,
+                                             const char *reason);
 
 #ifdef __cplusplus
 extern "C" {
@@ -627,6 +722,135 @@ const char *roomcast_result_message(uint32_t code);
  * `buf` must be NULL or point to at least `cap` writable bytes.
  */
 size_t roomcast_last_error(char *buf, size_t cap);
+
+/**
+ * Registers `callback` for inbound events named `event` in `ns`.
+ *
+ * **Thread:** it runs on the thread calling `roomcast_socket_dispatch`,
+ * with no engine lock held, so it may call any roomcast function (emit,
+ * join, disconnect, ...). `userdata` must be usable from any thread and
+ * stay valid as long as the engine lives (handlers cannot be removed one
+ * by one yet).
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `event` NULL or NUL-terminated; `callback`
+ * safe to call with `userdata` from any thread.
+ */
+roomcast_result roomcast_namespace_on(const struct roomcast_namespace *ns,
+                                      const char *event,
+                                      roomcast_event_callback callback,
+                                      void *userdata);
+
+/**
+ * Adds namespace middleware, run in order for every connect to `ns`
+ * before the socket joins anything. The first refusal rejects the connect
+ * (`roomcast_conn_join_namespace` gives `ROOMCAST_RESULT_REFUSED`).
+ *
+ * **Thread:** the thread calling `roomcast_conn_join_namespace`, with no
+ * engine lock held. `userdata` as for `roomcast_namespace_on`.
+ *
+ * # Safety
+ *
+ * As `roomcast_namespace_on`.
+ */
+roomcast_result roomcast_namespace_use(const struct roomcast_namespace *ns,
+                                       roomcast_middleware_callback callback,
+                                       void *userdata);
+
+/**
+ * Describes a refusal for the client: `message` (NUL-terminated UTF-8) and
+ * optional data (`data` NULL and `len` 0 for none). Call it from a
+ * middleware callback, then return non-zero.
+ *
+ * # Safety
+ *
+ * `refusal` must be NULL or the pointer the middleware callback received;
+ * `message` NULL or NUL-terminated; `data` valid for `len` bytes.
+ */
+roomcast_result roomcast_refusal_set(struct roomcast_refusal *refusal,
+                                     const char *message,
+                                     uint32_t format,
+                                     const uint8_t *data,
+                                     size_t len);
+
+/**
+ * Writes a view of the handshake's auth payload (borrowed for the
+ * middleware call) and its format. `ROOMCAST_RESULT_NO_VALUE` when the
+ * client sent none.
+ *
+ * # Safety
+ *
+ * `handshake` must be NULL or the pointer the callback received;
+ * `data_out`, `len_out` valid for writes; `format_out` NULL or valid.
+ */
+roomcast_result roomcast_handshake_auth(const struct roomcast_handshake *handshake,
+                                        const uint8_t **data_out,
+                                        size_t *len_out,
+                                        uint32_t *format_out);
+
+/**
+ * Registers `callback` for every socket that connects to `ns`, run after
+ * the socket is in its own-id room, on the thread calling
+ * `roomcast_conn_join_namespace`, with no engine lock held.
+ *
+ * # Safety
+ *
+ * As `roomcast_namespace_on`.
+ */
+roomcast_result roomcast_namespace_on_connection(const struct roomcast_namespace *ns,
+                                                 roomcast_connection_callback callback,
+                                                 void *userdata);
+
+/**
+ * Registers `callback` for every socket of `ns` that disconnects, run once
+ * it has left every room, on the thread that caused the disconnect (the
+ * closer, or an emitter under the `disconnect` overflow policy), with no
+ * engine lock held.
+ *
+ * # Safety
+ *
+ * As `roomcast_namespace_on`.
+ */
+roomcast_result roomcast_namespace_on_disconnect(const struct roomcast_namespace *ns,
+                                                 roomcast_disconnect_callback callback,
+                                                 void *userdata);
+
+/**
+ * Hands an inbound event from the wire to the namespace's handlers, on
+ * this thread (middleware, then handlers; see `roomcast_namespace_on`).
+ * When `has_ack` is true the client asked for an acknowledgement with id
+ * `ack_id`, and handlers get a responder. When `outcome_out` is not NULL,
+ * a `ROOMCAST_DISPATCHED_*` value is written there on success.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `event` NULL or NUL-terminated; `data`
+ * valid for `len` bytes; `outcome_out` NULL or valid for a write.
+ */
+roomcast_result roomcast_socket_dispatch(const struct roomcast_socket *socket,
+                                         const char *event,
+                                         uint32_t format,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         bool has_ack,
+                                         uint64_t ack_id,
+                                         uint32_t *outcome_out);
+
+/**
+ * Sends the acknowledgement reply (an ack message in the socket's outbox;
+ * never dropped by the overflow policy). The first send wins: later ones
+ * give `ROOMCAST_RESULT_ALREADY_ANSWERED`.
+ *
+ * # Safety
+ *
+ * `ack` must be NULL or the pointer an event callback received, used
+ * during that call; `data` valid for `len` bytes.
+ */
+roomcast_result roomcast_ack_send(const struct roomcast_ack *ack,
+                                  uint32_t format,
+                                  const uint8_t *data,
+                                  size_t len);
 
 /**
  * Frees a message handle. NULL is a no-op.

@@ -55,6 +55,8 @@ pub enum roomcast_result {
     /// The engine could not complete the operation (for example the ack
     /// timer thread could not be started).
     Internal = 17,
+    /// The inbound event was already acknowledged.
+    AlreadyAnswered = 18,
 }
 
 /// An error crossing the boundary: a code plus a detail for
@@ -162,6 +164,7 @@ pub(crate) fn message_of(code: u32) -> &'static std::ffi::CStr {
         (R::NoValue, c"the message has no such field"),
         (R::Panic, c"internal panic caught at the FFI boundary"),
         (R::Internal, c"internal engine error"),
+        (R::AlreadyAnswered, c"the event was already acknowledged"),
     ];
     all.iter().find(|(r, _)| *r as u32 == code).map(|(_, m)| *m).unwrap_or(c"unknown result code")
 }
