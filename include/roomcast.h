@@ -220,6 +220,20 @@ enum roomcast_result
    * The inbound event was already acknowledged.
    */
   ROOMCAST_RESULT_ALREADY_ANSWERED = 18,
+  /**
+   * The recipient's outbox refused the ack emit (full or closing), so it
+   * never saw it.
+   */
+  ROOMCAST_RESULT_NOT_DELIVERED = 19,
+  /**
+   * The ack emit selected no socket.
+   */
+  ROOMCAST_RESULT_NO_RECIPIENTS = 20,
+  /**
+   * A client ack reply matched no pending acknowledgement (late,
+   * unknown or duplicate); ignoring this is always safe.
+   */
+  ROOMCAST_RESULT_IGNORED = 21,
 };
 #ifndef __cplusplus
 typedef uint32_t roomcast_result;
@@ -231,6 +245,20 @@ typedef uint32_t roomcast_result;
  * received it; never freed by the caller.
  */
 typedef struct roomcast_ack roomcast_ack;
+
+/**
+ * One recipient's answer (core's `AckReply`). Box-owned: from
+ * `roomcast_acks_next`, freed with `roomcast_ack_reply_free`.
+ */
+typedef struct roomcast_ack_reply roomcast_ack_reply;
+
+/**
+ * The replies to one emit with acknowledgement (core's `AckStream`): one
+ * per recipient, each a client reply or why there is none. Box-owned: from
+ * `roomcast_emit_with_ack` / `roomcast_socket_emit_with_ack`, freed with
+ * `roomcast_acks_free` (replies not taken are discarded). Thread-safe.
+ */
+typedef struct roomcast_acks roomcast_acks;
 
 /**
  * A configuration under construction (core's `ConfigBuilder`). Box-owned:
@@ -295,6 +323,39 @@ typedef struct roomcast_refusal roomcast_refusal;
 typedef struct roomcast_socket roomcast_socket;
 
 /**
+ * Who receives an emit. Every pointer is borrowed for the duration of the
+ * call only. A NULL target (or an all-empty one) means the whole namespace.
+ */
+typedef struct roomcast_target {
+  /**
+   * Room names (NUL-terminated UTF-8); the emit reaches their union.
+   * May be NULL when `rooms_len` is 0 (then: the whole namespace).
+   */
+  const char *const *rooms;
+  /**
+   * Number of entries in `rooms`.
+   */
+  size_t rooms_len;
+  /**
+   * Rooms whose members are left out. May be NULL when `except_len` is 0.
+   */
+  const char *const *except;
+  /**
+   * Number of entries in `except`.
+   */
+  size_t except_len;
+  /**
+   * A socket to leave out (its own-id room is excepted), or NULL.
+   */
+  const struct roomcast_socket *exclude;
+  /**
+   * When true, the emit is volatile: dropped for a full outbox without
+   * triggering the overflow policy.
+   */
+  bool volatile_;
+} roomcast_target;
+
+/**
  * A notify callback: called with the `userdata` given to
  * `roomcast_conn_set_notify`.
  */
@@ -337,39 +398,6 @@ typedef struct roomcast_stats {
    */
   uint64_t acks_ignored;
 } roomcast_stats;
-
-/**
- * Who receives an emit. Every pointer is borrowed for the duration of the
- * call only. A NULL target (or an all-empty one) means the whole namespace.
- */
-typedef struct roomcast_target {
-  /**
-   * Room names (NUL-terminated UTF-8); the emit reaches their union.
-   * May be NULL when `rooms_len` is 0 (then: the whole namespace).
-   */
-  const char *const *rooms;
-  /**
-   * Number of entries in `rooms`.
-   */
-  size_t rooms_len;
-  /**
-   * Rooms whose members are left out. May be NULL when `except_len` is 0.
-   */
-  const char *const *except;
-  /**
-   * Number of entries in `except`.
-   */
-  size_t except_len;
-  /**
-   * A socket to leave out (its own-id room is excepted), or NULL.
-   */
-  const struct roomcast_socket *exclude;
-  /**
-   * When true, the emit is volatile: dropped for a full outbox without
-   * triggering the overflow policy.
-   */
-  bool volatile_;
-} roomcast_target;
 
 /**
  * What one emit did.
@@ -438,6 +466,173 @@ extern "C" {
  * header/library mismatch. Thread-safe.
  */
 const char *roomcast_version(void);
+
+/**
+ * Emits `event` like `roomcast_emit`, asking every recipient for an
+ * acknowledgement, and writes the reply collector to `*acks_out`.
+ * `timeout_ms` is the ack timeout (0: the engine's `ack_timeout`).
+ *
+ * # Safety
+ *
+ * As `roomcast_emit`; `acks_out` valid for a pointer write.
+ */
+roomcast_result roomcast_emit_with_ack(const struct roomcast_namespace *ns,
+                                       const struct roomcast_target *target,
+                                       const char *event,
+                                       uint32_t format,
+                                       const uint8_t *data,
+                                       size_t len,
+                                       uint64_t timeout_ms,
+                                       struct roomcast_acks **acks_out);
+
+/**
+ * Emits `event` to this socket asking for an acknowledgement; see
+ * `roomcast_emit_with_ack`.
+ *
+ * # Safety
+ *
+ * As `roomcast_socket_emit`; `acks_out` valid for a pointer write.
+ */
+roomcast_result roomcast_socket_emit_with_ack(const struct roomcast_socket *socket,
+                                              const char *event,
+                                              uint32_t format,
+                                              const uint8_t *data,
+                                              size_t len,
+                                              uint64_t timeout_ms,
+                                              struct roomcast_acks **acks_out);
+
+/**
+ * Writes how many replies to expect (one per recipient) and the ack id
+ * the emitted messages carry. Either out-pointer may be NULL.
+ *
+ * # Safety
+ *
+ * `acks` must be NULL or live; the out-pointers NULL or valid for writes.
+ */
+roomcast_result roomcast_acks_info(const struct roomcast_acks *acks,
+                                   size_t *expected_out,
+                                   uint64_t *ack_id_out);
+
+/**
+ * Waits at most `timeout_ms` (negative: no limit; 0: do not wait) for the
+ * next reply and writes it to `*reply_out`. `ROOMCAST_RESULT_TIMEOUT`
+ * when none is ready in time; `ROOMCAST_RESULT_CLOSED` once every reply
+ * has been taken. Every recipient yields exactly one reply (a timeout
+ * counts), so the loop ends after `expected` replies.
+ *
+ * # Safety
+ *
+ * `acks` must be NULL or live; `reply_out` valid for a pointer write.
+ */
+roomcast_result roomcast_acks_next(const struct roomcast_acks *acks,
+                                   int64_t timeout_ms,
+                                   struct roomcast_ack_reply **reply_out);
+
+/**
+ * Frees a reply collector. NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `acks` must be NULL or from this library, not used afterwards.
+ */
+void roomcast_acks_free(struct roomcast_acks *acks);
+
+/**
+ * Writes the replying socket's id (not NUL-terminated; borrowed from the
+ * reply).
+ *
+ * # Safety
+ *
+ * `reply` must be NULL or live; the out-pointers valid for writes.
+ */
+roomcast_result roomcast_ack_reply_socket_id(const struct roomcast_ack_reply *reply,
+                                             const char **id_out,
+                                             size_t *len_out);
+
+/**
+ * Writes a view of the client's reply payload (borrowed from the reply)
+ * and, when `format_out` is not NULL, its format. When the recipient gave
+ * no reply the result says why: `ROOMCAST_RESULT_TIMEOUT` (no answer in
+ * time), `ROOMCAST_RESULT_CLOSED` (it disconnected first),
+ * `ROOMCAST_RESULT_NOT_DELIVERED` (its outbox refused the message),
+ * `ROOMCAST_RESULT_NO_RECIPIENTS`.
+ *
+ * # Safety
+ *
+ * `reply` must be NULL or live; `data_out`, `len_out` valid for writes;
+ * `format_out` NULL or valid.
+ */
+roomcast_result roomcast_ack_reply_data(const struct roomcast_ack_reply *reply,
+                                        const uint8_t **data_out,
+                                        size_t *len_out,
+                                        uint32_t *format_out);
+
+/**
+ * Frees a reply. NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `reply` must be NULL or from this library, not used afterwards.
+ */
+void roomcast_ack_reply_free(struct roomcast_ack_reply *reply);
+
+/**
+ * Reports the client's reply to an ack emit (from the transport).
+ * `ROOMCAST_RESULT_IGNORED` for a late, unknown or duplicate reply
+ * (ignoring it is always safe).
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `data` valid for `len` bytes.
+ */
+roomcast_result roomcast_socket_receive_ack(const struct roomcast_socket *socket,
+                                            uint64_t ack_id,
+                                            uint32_t format,
+                                            const uint8_t *data,
+                                            size_t len);
+
+/**
+ * Makes every socket `target` selects in `ns` (NULL: all) join `rooms`
+ * (`rooms_len` names); writes how many sockets did to `*count_out` when
+ * it is not NULL.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; `rooms` valid for `rooms_len`
+ * strings; `count_out` NULL or valid.
+ */
+roomcast_result roomcast_namespace_sockets_join(const struct roomcast_namespace *ns,
+                                                const struct roomcast_target *target,
+                                                const char *const *rooms,
+                                                size_t rooms_len,
+                                                size_t *count_out);
+
+/**
+ * Makes every socket `target` selects in `ns` (NULL: all) leave `rooms`;
+ * see `roomcast_namespace_sockets_join`.
+ *
+ * # Safety
+ *
+ * As `roomcast_namespace_sockets_join`.
+ */
+roomcast_result roomcast_namespace_sockets_leave(const struct roomcast_namespace *ns,
+                                                 const struct roomcast_target *target,
+                                                 const char *const *rooms,
+                                                 size_t rooms_len,
+                                                 size_t *count_out);
+
+/**
+ * Disconnects every socket `target` selects in `ns` (NULL: all), running
+ * disconnect callbacks on this thread; writes how many to `*count_out`
+ * when it is not NULL.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; `count_out` NULL or valid.
+ */
+roomcast_result roomcast_namespace_disconnect_sockets(const struct roomcast_namespace *ns,
+                                                      const struct roomcast_target *target,
+                                                      size_t *count_out);
 
 /**
  * Joins namespace `ns_name` with an optional auth payload (`auth` may be

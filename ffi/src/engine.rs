@@ -331,28 +331,40 @@ pub unsafe extern "C" fn roomcast_emit(
         // SAFETY: per the contract.
         let payload = unsafe { payload(format, data, len)? };
         // SAFETY: per the contract.
-        let report = match unsafe { target.as_ref() } {
-            None => ns.ns.emit(event, payload)?,
-            Some(t) => {
-                // SAFETY: per the contract.
-                let (rooms, except) = unsafe {
-                    (strings(t.rooms, t.rooms_len, "target.rooms")?, strings(t.except, t.except_len, "target.except")?)
-                };
-                let mut op = ns.ns.to(rooms).except(except);
-                // SAFETY: per the contract.
-                if let Some(s) = unsafe { t.exclude.as_ref() } {
-                    op = op.except(s.socket.id().to_string());
-                }
-                if t.volatile_ {
-                    op = op.volatile();
-                }
-                op.emit(event, payload)?
-            }
-        };
+        let report = unsafe { operator(ns, target)? }.emit(event, payload)?;
         if !report_out.is_null() {
             // SAFETY: non-NULL and valid per the contract.
             unsafe { write(report_out, report.into()) };
         }
         Ok(())
     })
+}
+
+/// Builds core's broadcast operator for a C target (NULL: the whole
+/// namespace).
+///
+/// # Safety
+///
+/// `target` must be NULL or valid, with its arrays and strings, for `'a`.
+pub(crate) unsafe fn operator<'a>(
+    ns: &'a roomcast_namespace,
+    target: *const roomcast_target,
+) -> Result<core::BroadcastOperator<'a>, Error> {
+    let mut op = ns.ns.to(Vec::<&str>::new());
+    // SAFETY: per the contract.
+    if let Some(t) = unsafe { target.as_ref() } {
+        // SAFETY: per the contract.
+        let (rooms, except) = unsafe {
+            (strings(t.rooms, t.rooms_len, "target.rooms")?, strings(t.except, t.except_len, "target.except")?)
+        };
+        op = op.to(rooms).except(except);
+        // SAFETY: per the contract.
+        if let Some(s) = unsafe { t.exclude.as_ref() } {
+            op = op.except(s.socket.id().to_string());
+        }
+        if t.volatile_ {
+            op = op.volatile();
+        }
+    }
+    Ok(op)
 }

@@ -57,6 +57,14 @@ pub enum roomcast_result {
     Internal = 17,
     /// The inbound event was already acknowledged.
     AlreadyAnswered = 18,
+    /// The recipient's outbox refused the ack emit (full or closing), so it
+    /// never saw it.
+    NotDelivered = 19,
+    /// The ack emit selected no socket.
+    NoRecipients = 20,
+    /// A client ack reply matched no pending acknowledgement (late,
+    /// unknown or duplicate); ignoring this is always safe.
+    Ignored = 21,
 }
 
 /// An error crossing the boundary: a code plus a detail for
@@ -165,6 +173,9 @@ pub(crate) fn message_of(code: u32) -> &'static std::ffi::CStr {
         (R::Panic, c"internal panic caught at the FFI boundary"),
         (R::Internal, c"internal engine error"),
         (R::AlreadyAnswered, c"the event was already acknowledged"),
+        (R::NotDelivered, c"the message was not delivered (outbox full or closed)"),
+        (R::NoRecipients, c"the emit had no recipients"),
+        (R::Ignored, c"no pending acknowledgement with that id"),
     ];
     all.iter().find(|(r, _)| *r as u32 == code).map(|(_, m)| *m).unwrap_or(c"unknown result code")
 }

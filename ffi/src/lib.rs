@@ -15,6 +15,7 @@
 
 use std::ffi::{c_char, CStr};
 
+mod acks;
 mod conn;
 mod engine;
 mod error;
@@ -24,6 +25,7 @@ mod panic;
 mod payload;
 mod socket;
 
+pub use acks::*;
 pub use conn::*;
 pub use engine::*;
 pub use error::{roomcast_last_error, roomcast_result, roomcast_result_message};

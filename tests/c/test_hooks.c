@@ -111,7 +111,96 @@ TEST(handlers_middleware_and_acks) {
     roomcast_engine_free(e);
 }
 
+TEST(emit_with_ack_and_bulk_operations) {
+    roomcast_engine *e = NULL;
+    roomcast_namespace *ns = NULL;
+    roomcast_conn *ca = NULL, *cb = NULL;
+    roomcast_socket *a = NULL, *b = NULL;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    ASSERT_OK(roomcast_engine_connect(e, &ca));
+    ASSERT_OK(roomcast_engine_connect(e, &cb));
+    ASSERT_OK(roomcast_conn_join_namespace(ca, "/", 0, NULL, 0, &a));
+    ASSERT_OK(roomcast_conn_join_namespace(cb, "/", 0, NULL, 0, &b));
+
+    /* one socket: the client answers through receive_ack */
+    roomcast_acks *acks = NULL;
+    ASSERT_OK(roomcast_socket_emit_with_ack(a, "ping", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"?", 1, 0, &acks));
+    size_t expected = 0; uint64_t id = 0, msg_id = 1;
+    ASSERT_OK(roomcast_acks_info(acks, &expected, &id));
+    EXPECT(expected == 1);
+    roomcast_message *m = NULL;
+    ASSERT_OK(roomcast_conn_try_recv(ca, &m));
+    ASSERT_OK(roomcast_message_ack_id(m, &msg_id));
+    EXPECT(msg_id == id);
+    roomcast_message_free(m);
+    roomcast_ack_reply *r = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_TIMEOUT, roomcast_acks_next(acks, 0, &r));
+    ASSERT_OK(roomcast_socket_receive_ack(a, id, ROOMCAST_FORMAT_TEXT, (const uint8_t *)"pong", 4));
+    EXPECT_RC(ROOMCAST_RESULT_IGNORED, roomcast_socket_receive_ack(a, id, ROOMCAST_FORMAT_TEXT, (const uint8_t *)"again", 5));
+    ASSERT_OK(roomcast_acks_next(acks, 1000, &r));
+    const uint8_t *p; size_t len;
+    ASSERT_OK(roomcast_ack_reply_data(r, &p, &len, NULL));
+    EXPECT(len == 4 && memcmp(p, "pong", 4) == 0);
+    roomcast_ack_reply_free(r);
+    r = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED, roomcast_acks_next(acks, 0, &r));
+    roomcast_acks_free(acks);
+    roomcast_acks_free(NULL);
+    roomcast_ack_reply_free(NULL);
+
+    /* broadcast: a answers, b times out (50 ms) */
+    ASSERT_OK(roomcast_emit_with_ack(ns, NULL, "poll", ROOMCAST_FORMAT_BINARY, NULL, 0, 50, &acks));
+    ASSERT_OK(roomcast_acks_info(acks, &expected, &id));
+    EXPECT(expected == 2);
+    ASSERT_OK(roomcast_socket_receive_ack(a, id, ROOMCAST_FORMAT_JSON, (const uint8_t *)"1", 1));
+    int replies = 0, timeouts = 0;
+    for (int i = 0; i < 3; i++) {
+        roomcast_result rc = roomcast_acks_next(acks, 2000, &r);
+        if (rc == ROOMCAST_RESULT_CLOSED) break;
+        ASSERT_OK(rc);
+        rc = roomcast_ack_reply_data(r, &p, &len, NULL);
+        if (rc == ROOMCAST_RESULT_OK) replies++;
+        else if (rc == ROOMCAST_RESULT_TIMEOUT) timeouts++;
+        const char *sid; size_t sid_len;
+        ASSERT_OK(roomcast_ack_reply_socket_id(r, &sid, &sid_len));
+        EXPECT(sid_len > 0);
+        roomcast_ack_reply_free(r);
+    }
+    EXPECT(replies == 1 && timeouts == 1);
+    roomcast_acks_free(acks);
+    roomcast_message *msgs[8]; size_t n;
+    ASSERT_OK(roomcast_conn_recv_many(ca, 0, msgs, 8, &n));
+    for (size_t i = 0; i < n; i++) roomcast_message_free(msgs[i]);
+    ASSERT_OK(roomcast_conn_recv_many(cb, 0, msgs, 8, &n));
+    for (size_t i = 0; i < n; i++) roomcast_message_free(msgs[i]);
+
+    /* bulk room operations and disconnect */
+    const char *rooms[] = {"r1", "r2"};
+    size_t count = 0, size = 0;
+    ASSERT_OK(roomcast_namespace_sockets_join(ns, NULL, rooms, 2, &count));
+    EXPECT(count == 2);
+    ASSERT_OK(roomcast_namespace_room_size(ns, "r2", &size));
+    EXPECT(size == 2);
+    roomcast_target only_a = {NULL, 0, NULL, 0, b, false};
+    ASSERT_OK(roomcast_namespace_sockets_leave(ns, &only_a, rooms, 1, &count));
+    EXPECT(count == 1);
+    ASSERT_OK(roomcast_namespace_room_size(ns, "r1", &size));
+    EXPECT(size == 1);
+    const char *r2[] = {"r2"};
+    roomcast_target in_r2 = {r2, 1, NULL, 0, NULL, false};
+    ASSERT_OK(roomcast_namespace_disconnect_sockets(ns, &in_r2, &count));
+    EXPECT(count == 2);
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED, roomcast_socket_join(a, "x"));
+
+    roomcast_socket_free(a); roomcast_socket_free(b);
+    roomcast_conn_free(ca); roomcast_conn_free(cb);
+    roomcast_namespace_free(ns);
+    roomcast_engine_free(e);
+}
+
 int main(void) {
     RUN(handlers_middleware_and_acks);
+    RUN(emit_with_ack_and_bulk_operations);
     return REPORT();
 }
