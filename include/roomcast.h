@@ -635,6 +635,25 @@ roomcast_result roomcast_namespace_disconnect_sockets(const struct roomcast_name
                                                       size_t *count_out);
 
 /**
+ * Fetches the sockets `target` selects in `ns` (NULL: all): writes a new
+ * handle for each of the first `cap` of them to `sockets[0..n]` and `n`
+ * to `*n_out`; when `total_out` is not NULL, the number selected (which
+ * may exceed `cap`). Free each handle with `roomcast_socket_free`.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; `sockets` valid for `cap`
+ * pointer writes (may be NULL when `cap` is 0); `n_out` valid;
+ * `total_out` NULL or valid.
+ */
+roomcast_result roomcast_namespace_fetch_sockets(const struct roomcast_namespace *ns,
+                                                 const struct roomcast_target *target,
+                                                 struct roomcast_socket **sockets,
+                                                 size_t cap,
+                                                 size_t *n_out,
+                                                 size_t *total_out);
+
+/**
  * Joins namespace `ns_name` with an optional auth payload (`auth` may be
  * NULL when `auth_len` is 0: no auth; otherwise `auth_format` is a
  * `ROOMCAST_FORMAT_*`). Runs the namespace's middleware and connection

@@ -365,3 +365,49 @@ pub unsafe extern "C" fn roomcast_namespace_disconnect_sockets(
         Ok(())
     })
 }
+
+/// Fetches the sockets `target` selects in `ns` (NULL: all): writes a new
+/// handle for each of the first `cap` of them to `sockets[0..n]` and `n`
+/// to `*n_out`; when `total_out` is not NULL, the number selected (which
+/// may exceed `cap`). Free each handle with `roomcast_socket_free`.
+///
+/// # Safety
+///
+/// As `roomcast_emit` for `ns` and `target`; `sockets` valid for `cap`
+/// pointer writes (may be NULL when `cap` is 0); `n_out` valid;
+/// `total_out` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_fetch_sockets(
+    ns: *const roomcast_namespace,
+    target: *const roomcast_target,
+    sockets: *mut *mut roomcast_socket,
+    cap: usize,
+    n_out: *mut usize,
+    total_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        out(n_out, "n_out")?;
+        if cap > 0 {
+            out(sockets, "sockets")?;
+        }
+        // SAFETY: per the contract.
+        let all = unsafe { operator(ns, target)? }.fetch_sockets()?;
+        let total = all.len();
+        let mut n = 0;
+        for socket in all.into_iter().take(cap) {
+            // SAFETY: `n < cap` slots at `sockets` per the contract.
+            unsafe { write(sockets.add(n), into_handle(roomcast_socket { socket })) };
+            n += 1;
+        }
+        // SAFETY: checked non-NULL above; `total_out` NULL or valid.
+        unsafe {
+            write(n_out, n);
+            if !total_out.is_null() {
+                write(total_out, total);
+            }
+        }
+        Ok(())
+    })
+}

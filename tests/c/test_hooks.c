@@ -187,6 +187,13 @@ TEST(emit_with_ack_and_bulk_operations) {
     EXPECT(count == 1);
     ASSERT_OK(roomcast_namespace_room_size(ns, "r1", &size));
     EXPECT(size == 1);
+    roomcast_socket *fetched[1] = {NULL};
+    size_t total = 0;
+    ASSERT_OK(roomcast_namespace_fetch_sockets(ns, NULL, fetched, 1, &count, &total));
+    EXPECT(count == 1 && total == 2);
+    roomcast_socket_free(fetched[0]);
+    ASSERT_OK(roomcast_namespace_fetch_sockets(ns, NULL, NULL, 0, &count, &total));
+    EXPECT(count == 0 && total == 2);
     const char *r2[] = {"r2"};
     roomcast_target in_r2 = {r2, 1, NULL, 0, NULL, false};
     ASSERT_OK(roomcast_namespace_disconnect_sockets(ns, &in_r2, &count));
