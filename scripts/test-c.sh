@@ -22,6 +22,11 @@ version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Carg
 hv=$(awk '/#define ROOMCAST_VERSION_(MAJOR|MINOR|PATCH)/ { printf "%s%s", sep, $3; sep="." }' include/roomcast.h)
 if [ "$hv" = "$version" ]; then echo "header $hv == Cargo.toml $version"; else fail "header version $hv != Cargo.toml $version"; fi
 
+echo "== C: every function and typedef in the header is documented"
+awk '/^[a-z].*\(/ && prev !~ /\*\/$/ { print "undocumented: " $0; bad = 1 }
+     /^typedef/ && $0 !~ /^typedef uint32_t/ && prev !~ /\*\/$/ { print "undocumented: " $0; bad = 1 }
+     { prev = $0 } END { exit bad }' include/roomcast.h && echo "all documented" || fail "undocumented items in the header"
+
 echo "== C: build libroomcast"
 cargo build --quiet -p roomcast-ffi
 
