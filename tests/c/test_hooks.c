@@ -206,7 +206,51 @@ TEST(emit_with_ack_and_bulk_operations) {
     roomcast_engine_free(e);
 }
 
+static int fail_handler(void *ud, const roomcast_socket *s, const char *event, size_t event_len, uint32_t format,
+                        const uint8_t *data, size_t len, const roomcast_ack *ack) {
+    (void)s; (void)event; (void)event_len; (void)format; (void)data; (void)len; (void)ack;
+    (*(int *)ud)++;
+    return 42; /* reported as a failure; the next handler still runs */
+}
+
+static int self_disconnect(void *ud, const roomcast_socket *s, const char *event, size_t event_len, uint32_t format,
+                           const uint8_t *data, size_t len, const roomcast_ack *ack) {
+    (void)event; (void)event_len; (void)format; (void)data; (void)len; (void)ack;
+    (*(int *)ud)++;
+    return roomcast_socket_disconnect(s) == ROOMCAST_RESULT_OK ? 0 : 1;
+}
+
+TEST(handler_failure_and_self_disconnect) {
+    roomcast_engine *e = NULL;
+    roomcast_namespace *ns = NULL;
+    roomcast_conn *c = NULL;
+    roomcast_socket *s = NULL;
+    int calls = 0;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/quiet", &ns));
+    ASSERT_OK(roomcast_namespace_on(ns, "bye", fail_handler, &calls));
+    ASSERT_OK(roomcast_namespace_on(ns, "bye", self_disconnect, &calls));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/quiet", 0, NULL, 0, &s));
+    uint32_t outcome = 99;
+    ASSERT_OK(roomcast_socket_dispatch(s, "bye", 0, NULL, 0, false, 0, &outcome));
+    EXPECT(outcome == ROOMCAST_DISPATCHED_HANDLED);
+    EXPECT(calls == 2);
+    roomcast_message *m = NULL;
+    uint32_t kind = 99;
+    ASSERT_OK(roomcast_conn_try_recv(c, &m));
+    ASSERT_OK(roomcast_message_kind(m, &kind));
+    EXPECT(kind == ROOMCAST_KIND_DISCONNECT);
+    roomcast_message_free(m);
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED, roomcast_socket_dispatch(s, "bye", 0, NULL, 0, false, 0, NULL));
+    roomcast_socket_free(s);
+    roomcast_conn_free(c);
+    roomcast_namespace_free(ns);
+    roomcast_engine_free(e);
+}
+
 int main(void) {
+    RUN(handler_failure_and_self_disconnect);
     RUN(handlers_middleware_and_acks);
     RUN(emit_with_ack_and_bulk_operations);
     return REPORT();
