@@ -675,9 +675,11 @@ roomcast_result roomcast_conn_join_namespace(const struct roomcast_conn *conn,
 
 /**
  * Receives the next message, waiting at most `timeout_ms` milliseconds
- * (negative: wait without limit; 0: do not wait). Writes a new message
- * handle to `*msg_out`. `ROOMCAST_RESULT_TIMEOUT` when nothing arrived in
- * time; `ROOMCAST_RESULT_CLOSED` once the connection is closed and drained.
+ * (negative: wait without limit; 0: do not wait, as
+ * `roomcast_conn_try_recv`). Writes a new message handle to `*msg_out`.
+ * `ROOMCAST_RESULT_TIMEOUT` when nothing arrived in time
+ * (`ROOMCAST_RESULT_EMPTY` with timeout 0); `ROOMCAST_RESULT_CLOSED` once
+ * the connection is closed and drained.
  *
  * # Safety
  *

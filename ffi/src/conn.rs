@@ -75,9 +75,11 @@ fn timeout_of(ms: i64) -> Option<Duration> {
 }
 
 /// Receives the next message, waiting at most `timeout_ms` milliseconds
-/// (negative: wait without limit; 0: do not wait). Writes a new message
-/// handle to `*msg_out`. `ROOMCAST_RESULT_TIMEOUT` when nothing arrived in
-/// time; `ROOMCAST_RESULT_CLOSED` once the connection is closed and drained.
+/// (negative: wait without limit; 0: do not wait, as
+/// `roomcast_conn_try_recv`). Writes a new message handle to `*msg_out`.
+/// `ROOMCAST_RESULT_TIMEOUT` when nothing arrived in time
+/// (`ROOMCAST_RESULT_EMPTY` with timeout 0); `ROOMCAST_RESULT_CLOSED` once
+/// the connection is closed and drained.
 ///
 /// # Safety
 ///
@@ -93,6 +95,7 @@ pub unsafe extern "C" fn roomcast_conn_recv(
         let c = unsafe { handle(conn, "conn")? };
         out(msg_out, "msg_out")?;
         let msg = match timeout_of(timeout_ms) {
+            Some(t) if t.is_zero() => c.outbox.try_recv()?,
             Some(t) => c.outbox.recv_timeout(t)?,
             None => c.outbox.recv()?,
         };

@@ -156,6 +156,7 @@ TEST(refused_and_closed) {
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", ROOMCAST_FORMAT_JSON, (const uint8_t *)"{\"t\":1}", 7, &s));
     EXPECT_RC(ROOMCAST_RESULT_EMPTY, roomcast_conn_try_recv(c, &m));
     EXPECT_RC(ROOMCAST_RESULT_TIMEOUT, roomcast_conn_recv(c, 20, &m));
+    EXPECT_RC(ROOMCAST_RESULT_EMPTY, roomcast_conn_recv(c, 0, &m));
     EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_conn_close(c, "because"));
     ASSERT_OK(roomcast_conn_close(c, "forced server close"));
     ASSERT_OK(roomcast_conn_close(c, NULL)); /* twice: fine */
