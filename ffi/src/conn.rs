@@ -1,0 +1,284 @@
+//! Connections and their outboxes.
+
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+use roomcast_core as core;
+
+use crate::error::Error;
+use crate::message::roomcast_message;
+use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, write};
+use crate::payload::payload;
+use crate::roomcast_result;
+use crate::socket::roomcast_socket;
+
+/// One transport link: the core `Connection` together with its `Outbox`.
+/// Box-owned: from `roomcast_engine_connect`, freed with
+/// `roomcast_conn_free` (which closes the connection with reason
+/// "transport close" if still open). Thread-safe: any thread may emit to it,
+/// join through it, close it or receive from it concurrently.
+pub struct roomcast_conn {
+    pub(crate) conn: core::Connection,
+    pub(crate) outbox: core::Outbox,
+}
+
+/// A notify callback: called with the `userdata` given to
+/// `roomcast_conn_set_notify`.
+#[allow(non_camel_case_types)]
+pub type roomcast_notify_callback = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
+
+struct UserData(*mut c_void);
+// SAFETY: the C caller promises (documented in the header) that userdata may
+// be used from any thread; we only pass it back to their callback.
+unsafe impl Send for UserData {}
+// SAFETY: as above; we never dereference it.
+unsafe impl Sync for UserData {}
+
+/// Joins namespace `ns_name` with an optional auth payload (`auth` may be
+/// NULL when `auth_len` is 0: no auth; otherwise `auth_format` is a
+/// `ROOMCAST_FORMAT_*`). Runs the namespace's middleware and connection
+/// handlers on this thread. On success writes a new socket handle to
+/// `*socket_out`. A refusal gives `ROOMCAST_RESULT_REFUSED`, its message in
+/// `roomcast_last_error`.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `ns_name` NULL or NUL-terminated; `auth`
+/// valid for `auth_len` bytes; `socket_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_join_namespace(
+    conn: *const roomcast_conn,
+    ns_name: *const c_char,
+    auth_format: u32,
+    auth: *const u8,
+    auth_len: usize,
+    socket_out: *mut *mut roomcast_socket,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (c, name) = unsafe { (handle(conn, "conn")?, string(ns_name, "ns_name")?) };
+        out(socket_out, "socket_out")?;
+        let mut hs = core::Handshake::new();
+        if auth_len > 0 {
+            // SAFETY: per the contract.
+            hs = hs.auth(unsafe { payload(auth_format, auth, auth_len)? });
+        }
+        let socket = c.conn.join_namespace(name, hs)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(socket_out, into_handle(roomcast_socket { socket })) };
+        Ok(())
+    })
+}
+
+fn timeout_of(ms: i64) -> Option<Duration> {
+    u64::try_from(ms).ok().map(Duration::from_millis)
+}
+
+/// Receives the next message, waiting at most `timeout_ms` milliseconds
+/// (negative: wait without limit; 0: do not wait, as
+/// `roomcast_conn_try_recv`). Writes a new message handle to `*msg_out`.
+/// `ROOMCAST_RESULT_TIMEOUT` when nothing arrived in time
+/// (`ROOMCAST_RESULT_EMPTY` with timeout 0); `ROOMCAST_RESULT_CLOSED` once
+/// the connection is closed and drained.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `msg_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_recv(
+    conn: *const roomcast_conn,
+    timeout_ms: i64,
+    msg_out: *mut *mut roomcast_message,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { handle(conn, "conn")? };
+        out(msg_out, "msg_out")?;
+        let msg = match timeout_of(timeout_ms) {
+            Some(t) if t.is_zero() => c.outbox.try_recv()?,
+            Some(t) => c.outbox.recv_timeout(t)?,
+            None => c.outbox.recv()?,
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { write(msg_out, into_handle(roomcast_message { msg })) };
+        Ok(())
+    })
+}
+
+/// Receives a message if one is queued, without blocking:
+/// `ROOMCAST_RESULT_EMPTY` when none is, `ROOMCAST_RESULT_CLOSED` once closed
+/// and drained.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `msg_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_try_recv(
+    conn: *const roomcast_conn,
+    msg_out: *mut *mut roomcast_message,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { handle(conn, "conn")? };
+        out(msg_out, "msg_out")?;
+        let msg = c.outbox.try_recv()?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(msg_out, into_handle(roomcast_message { msg })) };
+        Ok(())
+    })
+}
+
+/// Waits at most `timeout_ms` (negative: no limit; 0: do not wait) for at
+/// least one message, then moves up to `cap` queued messages into
+/// `msgs[0..n]` and writes `n` to `*n_out` (n >= 1). Each entry is a new
+/// handle the caller frees with `roomcast_message_free`. Errors as
+/// `roomcast_conn_recv` (with timeout 0, `ROOMCAST_RESULT_EMPTY` when
+/// nothing is queued); `cap` must be at least 1.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `msgs` valid for `cap` pointer writes;
+/// `n_out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_recv_many(
+    conn: *const roomcast_conn,
+    timeout_ms: i64,
+    msgs: *mut *mut roomcast_message,
+    cap: usize,
+    n_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { handle(conn, "conn")? };
+        out(msgs, "msgs")?;
+        out(n_out, "n_out")?;
+        if cap == 0 {
+            return Err(Error::new(roomcast_result::InvalidArgument, "`cap` must be at least 1"));
+        }
+        let mut buf = Vec::new();
+        let n = match timeout_of(timeout_ms) {
+            Some(t) if t.is_zero() => match c.outbox.try_recv_many(&mut buf, cap)? {
+                0 => return Err(core::TryRecvError::Empty.into()),
+                n => n,
+            },
+            Some(t) => c.outbox.recv_many_timeout(&mut buf, cap, t)?,
+            None => c.outbox.recv_many(&mut buf, cap)?,
+        };
+        for (i, msg) in buf.into_iter().enumerate() {
+            // SAFETY: `i < n <= cap` and `msgs` holds `cap` slots per the contract.
+            unsafe { write(msgs.add(i), into_handle(roomcast_message { msg })) };
+        }
+        // SAFETY: checked non-NULL above.
+        unsafe { write(n_out, n) };
+        Ok(())
+    })
+}
+
+/// Installs `callback` (NULL: removes it), called with `userdata` when the
+/// outbox goes from empty to non-empty and when the connection closes — the
+/// hook for epoll/libuv hosts (write to an eventfd or pipe, then drain with
+/// `roomcast_conn_try_recv` / `roomcast_conn_recv_many`). If messages are
+/// already waiting it fires once right away, on the calling thread.
+///
+/// **Thread:** it runs on the thread that made the transition (an emitting
+/// thread, or the one closing the connection), never under an engine lock,
+/// so it may call any roomcast function; it should be quick and must not
+/// unwind. `userdata` must be usable from any thread and stay valid until
+/// the callback is replaced or removed, or the connection is freed, and no
+/// emit that started before then is still running.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `callback` NULL or a function safe to call
+/// with `userdata` from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_set_notify(
+    conn: *const roomcast_conn,
+    callback: roomcast_notify_callback,
+    userdata: *mut c_void,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { handle(conn, "conn")? };
+        match callback {
+            None => c.outbox.clear_notify(),
+            Some(cb) => {
+                let ud = UserData(userdata);
+                c.outbox.set_notify(move || {
+                    let ud = &ud;
+                    // SAFETY: the caller promised `cb` may be called with
+                    // `userdata` from any thread while installed.
+                    unsafe { cb(ud.0) }
+                });
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Closes the connection with a Socket.IO reason string (NULL: "transport
+/// close"; others: "server namespace disconnect", "client namespace
+/// disconnect", "server shutting down", "ping timeout", "transport error",
+/// "parse error", "forced server close"). Every socket leaves its rooms and
+/// disconnect handlers run on this thread; queued messages stay readable,
+/// then receives give `ROOMCAST_RESULT_CLOSED`. Closing twice is not an
+/// error. An unknown reason gives `ROOMCAST_RESULT_INVALID_ARGUMENT`.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `reason` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_close(conn: *const roomcast_conn, reason: *const c_char) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { handle(conn, "conn")? };
+        let reason = if reason.is_null() {
+            core::DisconnectReason::TransportClose
+        } else {
+            // SAFETY: non-NULL and NUL-terminated per the contract.
+            let r = unsafe { string(reason, "reason")? };
+            core::DisconnectReason::parse(r).ok_or_else(|| {
+                Error::new(roomcast_result::InvalidArgument, format!("unknown disconnect reason {r:?}"))
+            })?
+        };
+        c.conn.close(reason);
+        Ok(())
+    })
+}
+
+/// Writes 1 to `*closed_out` when the connection is closed, else 0.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `closed_out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_is_closed(conn: *const roomcast_conn, closed_out: *mut bool) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { handle(conn, "conn")? };
+        out(closed_out, "closed_out")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(closed_out, c.conn.is_closed()) };
+        Ok(())
+    })
+}
+
+/// Removes the notify callback, closes the connection ("transport close")
+/// if still open, and frees the handle and any unread messages. NULL is a
+/// no-op. Message handles already received stay valid.
+///
+/// # Safety
+///
+/// `conn` must be NULL or from `roomcast_engine_connect`, not used
+/// afterwards (nor concurrently by another thread).
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_free(conn: *mut roomcast_conn) {
+    guard_value((), || {
+        // SAFETY: NULL or live per the contract.
+        if let Some(c) = unsafe { conn.as_ref() } {
+            c.outbox.clear_notify();
+        }
+        // SAFETY: per the contract.
+        unsafe { free_handle(conn) }
+    })
+}

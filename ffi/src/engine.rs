@@ -1,0 +1,370 @@
+//! Configuration, engine, namespaces, emits and statistics.
+
+use std::ffi::c_char;
+
+use roomcast_core as core;
+
+use crate::conn::roomcast_conn;
+use crate::error::Error;
+use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, strings, write};
+use crate::payload::payload;
+use crate::roomcast_result;
+use crate::socket::roomcast_socket;
+
+/// A configuration under construction (core's `ConfigBuilder`). Box-owned:
+/// create with `roomcast_config_new`, free with `roomcast_config_free`.
+/// Not thread-safe: use from one thread at a time.
+pub struct roomcast_config {
+    pub(crate) builder: core::ConfigBuilder,
+}
+
+/// The root object (core's `Engine`). Box-owned: create with
+/// `roomcast_engine_new`, free with `roomcast_engine_free`. Thread-safe:
+/// every function taking a `const roomcast_engine *` may be called from any
+/// thread concurrently. Freeing the handle does not close connections; the
+/// engine's state lives until its last connection, namespace and socket
+/// handle is freed.
+pub struct roomcast_engine {
+    pub(crate) engine: core::Engine,
+}
+
+/// A namespace (core's `Namespace`). Box-owned: obtained from
+/// `roomcast_engine_of`, freed with `roomcast_namespace_free` (which frees
+/// only the handle, not the namespace). Thread-safe.
+pub struct roomcast_namespace {
+    pub(crate) ns: core::Namespace,
+}
+
+/// Who receives an emit. Every pointer is borrowed for the duration of the
+/// call only. A NULL target (or an all-empty one) means the whole namespace.
+#[repr(C)]
+pub struct roomcast_target {
+    /// Room names (NUL-terminated UTF-8); the emit reaches their union.
+    /// May be NULL when `rooms_len` is 0 (then: the whole namespace).
+    pub rooms: *const *const c_char,
+    /// Number of entries in `rooms`.
+    pub rooms_len: usize,
+    /// Rooms whose members are left out. May be NULL when `except_len` is 0.
+    pub except: *const *const c_char,
+    /// Number of entries in `except`.
+    pub except_len: usize,
+    /// A socket to leave out (its own-id room is excepted), or NULL.
+    pub exclude: *const roomcast_socket,
+    /// When true, the emit is volatile: dropped for a full outbox without
+    /// triggering the overflow policy.
+    pub volatile_: bool,
+}
+
+/// What one emit did.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct roomcast_emit_report {
+    /// Sockets selected.
+    pub recipients: usize,
+    /// Messages queued.
+    pub queued: usize,
+    /// Messages dropped by back-pressure.
+    pub dropped: usize,
+}
+
+impl From<core::EmitReport> for roomcast_emit_report {
+    fn from(r: core::EmitReport) -> Self {
+        roomcast_emit_report { recipients: r.recipients, queued: r.queued, dropped: r.dropped }
+    }
+}
+
+/// Engine-wide counters, a snapshot (core's `Stats`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct roomcast_stats {
+    /// Open connections.
+    pub connections: u64,
+    /// Connected sockets, all namespaces.
+    pub sockets: u64,
+    /// Non-empty rooms, all namespaces.
+    pub rooms: u64,
+    /// Namespaces.
+    pub namespaces: u64,
+    /// Emits performed.
+    pub emitted: u64,
+    /// Messages queued for delivery.
+    pub delivered: u64,
+    /// Messages dropped by back-pressure.
+    pub dropped: u64,
+    /// Client ack replies that matched no pending ack.
+    pub acks_ignored: u64,
+}
+
+/// Creates a configuration holding the defaults and writes it to `*cfg_out`.
+///
+/// # Safety
+///
+/// `cfg_out` must be NULL or valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_config_new(cfg_out: *mut *mut roomcast_config) -> roomcast_result {
+    guard(|| {
+        out(cfg_out, "cfg_out")?;
+        let cfg = into_handle(roomcast_config { builder: core::Config::builder() });
+        // SAFETY: checked non-NULL above; valid per the contract.
+        unsafe { write(cfg_out, cfg) };
+        Ok(())
+    })
+}
+
+/// Sets one option by its configuration name from a string value: `max_queue`,
+/// `max_queue_bytes`, `overflow` (`drop_newest` | `drop_oldest` |
+/// `disconnect`), `max_payload`, `max_rooms_per_socket`, `max_name_len`,
+/// `ack_timeout` (milliseconds), `remove_empty_dynamic` (`true`/`false`).
+/// An unknown key or unparsable value gives `ROOMCAST_RESULT_INVALID_CONFIG`
+/// and leaves the configuration unchanged. Cross-option checks happen in
+/// `roomcast_engine_new`.
+///
+/// # Safety
+///
+/// `cfg` must be NULL or a live configuration not used concurrently; `key`
+/// and `value` NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_config_set(
+    cfg: *mut roomcast_config,
+    key: *const c_char,
+    value: *const c_char,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: NULL or a live, exclusively used handle per the contract.
+        let cfg = unsafe { cfg.as_mut() }.ok_or_else(|| Error::new(roomcast_result::NullParameter, "`cfg` is NULL"))?;
+        // SAFETY: NULL or NUL-terminated per the contract.
+        let (key, value) = unsafe { (string(key, "key")?, string(value, "value")?) };
+        cfg.builder = cfg.builder.clone().set(key, value)?;
+        Ok(())
+    })
+}
+
+/// Frees a configuration. NULL is a no-op.
+///
+/// # Safety
+///
+/// `cfg` must be NULL or a configuration from `roomcast_config_new`, not
+/// used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_config_free(cfg: *mut roomcast_config) {
+    // SAFETY: per the contract.
+    guard_value((), || unsafe { free_handle(cfg) })
+}
+
+/// Creates an engine from `cfg` (NULL: the defaults) and writes it to
+/// `*engine_out`. `cfg` is only read; it may be freed right after. Invalid
+/// combinations give `ROOMCAST_RESULT_INVALID_CONFIG`.
+///
+/// # Safety
+///
+/// `cfg` must be NULL or a live configuration; `engine_out` valid for a
+/// pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_engine_new(
+    cfg: *const roomcast_config,
+    engine_out: *mut *mut roomcast_engine,
+) -> roomcast_result {
+    guard(|| {
+        out(engine_out, "engine_out")?;
+        // SAFETY: NULL or live per the contract.
+        let config = match unsafe { cfg.as_ref() } {
+            Some(c) => c.builder.clone().build()?,
+            None => core::Config::default(),
+        };
+        let e = into_handle(roomcast_engine { engine: core::Engine::new(config) });
+        // SAFETY: checked non-NULL above.
+        unsafe { write(engine_out, e) };
+        Ok(())
+    })
+}
+
+/// Frees an engine handle. NULL is a no-op. Connections, namespaces and
+/// sockets obtained from it stay usable until they are freed.
+///
+/// # Safety
+///
+/// `engine` must be NULL or from `roomcast_engine_new`, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_engine_free(engine: *mut roomcast_engine) {
+    // SAFETY: per the contract.
+    guard_value((), || unsafe { free_handle(engine) })
+}
+
+/// Gets (creating on first use) the namespace `name` (`"/chat"`) and writes
+/// a new handle to `*ns_out`; free it with `roomcast_namespace_free`.
+///
+/// # Safety
+///
+/// `engine` must be NULL or live; `name` NULL or NUL-terminated; `ns_out`
+/// valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_engine_of(
+    engine: *const roomcast_engine,
+    name: *const c_char,
+    ns_out: *mut *mut roomcast_namespace,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (engine, name) = unsafe { (handle(engine, "engine")?, string(name, "name")?) };
+        out(ns_out, "ns_out")?;
+        let ns = engine.engine.of(name)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(ns_out, into_handle(roomcast_namespace { ns })) };
+        Ok(())
+    })
+}
+
+/// Opens a new connection (one transport link) and writes its handle to
+/// `*conn_out`. The handle owns the connection and its outbox; free it with
+/// `roomcast_conn_free`.
+///
+/// # Safety
+///
+/// `engine` must be NULL or live; `conn_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_engine_connect(
+    engine: *const roomcast_engine,
+    conn_out: *mut *mut roomcast_conn,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let engine = unsafe { handle(engine, "engine")? };
+        out(conn_out, "conn_out")?;
+        let (conn, outbox) = engine.engine.connect();
+        // SAFETY: checked non-NULL above.
+        unsafe { write(conn_out, into_handle(roomcast_conn { conn, outbox })) };
+        Ok(())
+    })
+}
+
+/// Writes a snapshot of the engine's counters to `*stats_out`.
+///
+/// # Safety
+///
+/// `engine` must be NULL or live; `stats_out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_engine_stats(
+    engine: *const roomcast_engine,
+    stats_out: *mut roomcast_stats,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let engine = unsafe { handle(engine, "engine")? };
+        out(stats_out, "stats_out")?;
+        let s = engine.engine.stats();
+        let st = roomcast_stats {
+            connections: s.connections,
+            sockets: s.sockets,
+            rooms: s.rooms,
+            namespaces: s.namespaces,
+            emitted: s.emitted,
+            delivered: s.delivered,
+            dropped: s.dropped,
+            acks_ignored: s.acks_ignored,
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { write(stats_out, st) };
+        Ok(())
+    })
+}
+
+/// Frees a namespace handle (the namespace itself stays). NULL is a no-op.
+///
+/// # Safety
+///
+/// `ns` must be NULL or from this library, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_free(ns: *mut roomcast_namespace) {
+    // SAFETY: per the contract.
+    guard_value((), || unsafe { free_handle(ns) })
+}
+
+/// Number of sockets in room `room` of the namespace, written to `*size_out`.
+///
+/// # Safety
+///
+/// `ns` must be NULL or live; `room` NULL or NUL-terminated; `size_out`
+/// valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_room_size(
+    ns: *const roomcast_namespace,
+    room: *const c_char,
+    size_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (ns, room) = unsafe { (handle(ns, "ns")?, string(room, "room")?) };
+        out(size_out, "size_out")?;
+        let n = ns.ns.room_size(room);
+        // SAFETY: checked non-NULL above.
+        unsafe { write(size_out, n) };
+        Ok(())
+    })
+}
+
+/// Emits `event` with a payload of `format` (`ROOMCAST_FORMAT_*`) made from
+/// a copy of `data[0..len]` to the sockets `target` selects in `ns` (NULL:
+/// the whole namespace). Each socket receives it at most once. When
+/// `report_out` is not NULL, the emit report is written there on success.
+/// Never blocks on a slow consumer. Thread-safe; runs no user callback
+/// except notify callbacks of recipients (on this thread, no lock held).
+///
+/// # Safety
+///
+/// `ns` must be NULL or live; `target` NULL or valid (its arrays and strings
+/// included) for the call; `event` NULL or NUL-terminated; `data` valid for
+/// `len` bytes (NULL allowed when `len` is 0); `report_out` NULL or valid
+/// for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_emit(
+    ns: *const roomcast_namespace,
+    target: *const roomcast_target,
+    event: *const c_char,
+    format: u32,
+    data: *const u8,
+    len: usize,
+    report_out: *mut roomcast_emit_report,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
+        // SAFETY: per the contract.
+        let payload = unsafe { payload(format, data, len)? };
+        // SAFETY: per the contract.
+        let report = unsafe { operator(ns, target)? }.emit(event, payload)?;
+        if !report_out.is_null() {
+            // SAFETY: non-NULL and valid per the contract.
+            unsafe { write(report_out, report.into()) };
+        }
+        Ok(())
+    })
+}
+
+/// Builds core's broadcast operator for a C target (NULL: the whole
+/// namespace).
+///
+/// # Safety
+///
+/// `target` must be NULL or valid, with its arrays and strings, for `'a`.
+pub(crate) unsafe fn operator<'a>(
+    ns: &'a roomcast_namespace,
+    target: *const roomcast_target,
+) -> Result<core::BroadcastOperator<'a>, Error> {
+    let mut op = ns.ns.to(Vec::<&str>::new());
+    // SAFETY: per the contract.
+    if let Some(t) = unsafe { target.as_ref() } {
+        // SAFETY: per the contract.
+        let (rooms, except) = unsafe {
+            (strings(t.rooms, t.rooms_len, "target.rooms")?, strings(t.except, t.except_len, "target.except")?)
+        };
+        op = op.to(rooms).except(except);
+        // SAFETY: per the contract.
+        if let Some(s) = unsafe { t.exclude.as_ref() } {
+            op = op.except(s.socket.id().to_string());
+        }
+        if t.volatile_ {
+            op = op.volatile();
+        }
+    }
+    Ok(op)
+}

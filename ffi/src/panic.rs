@@ -1,0 +1,155 @@
+//! The one panic boundary every exported function goes through, and the one
+//! family of argument helpers (NULL, UTF-8, buffers, out-pointers).
+
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{set_last_error, Error, Result};
+use crate::roomcast_result;
+
+/// Runs an exported function's body: `Ok` becomes `ROOMCAST_RESULT_OK`, an
+/// `Err` its code (recording the detail for `roomcast_last_error`), and a
+/// panic `ROOMCAST_RESULT_PANIC` — it never unwinds into C.
+pub(crate) fn guard(body: impl FnOnce() -> Result<()>) -> roomcast_result {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => roomcast_result::Ok,
+        Ok(Err(e)) => {
+            set_last_error(&e.detail);
+            e.code
+        }
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            // Dropping the panic payload could itself panic; forget it.
+            std::mem::forget(payload);
+            set_last_error(&format!("panic: {what}"));
+            roomcast_result::Panic
+        }
+    }
+}
+
+/// The boundary for the few functions that return a plain value (`_free`,
+/// accessors that cannot fail): a panic gives `fallback`.
+pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(v) => v,
+        Err(payload) => {
+            std::mem::forget(payload);
+            set_last_error("panic caught at the FFI boundary");
+            fallback
+        }
+    }
+}
+
+fn null(what: &str) -> Error {
+    Error::new(roomcast_result::NullParameter, format!("`{what}` is NULL"))
+}
+
+/// Borrows a handle.
+///
+/// # Safety
+///
+/// `p` must be NULL or a live handle of type `T` for the returned lifetime.
+pub(crate) unsafe fn handle<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
+    // SAFETY: non-NULL pointers are live handles per the caller's contract.
+    unsafe { p.as_ref() }.ok_or_else(|| null(what))
+}
+
+/// Borrows a NUL-terminated UTF-8 string.
+///
+/// # Safety
+///
+/// `p` must be NULL or point to a NUL-terminated string that stays valid
+/// and unchanged for the returned lifetime.
+pub(crate) unsafe fn string<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
+    if p.is_null() {
+        return Err(null(what));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    let c = unsafe { CStr::from_ptr(p) };
+    c.to_str().map_err(|e| {
+        Error::new(roomcast_result::InvalidUtf8, format!("`{what}` is not valid UTF-8 (at byte {})", e.valid_up_to()))
+    })
+}
+
+/// Borrows a `(pointer, length)` buffer; NULL is allowed when `len` is 0.
+///
+/// # Safety
+///
+/// When `len > 0`, `p` must point to `len` readable bytes valid for the
+/// returned lifetime.
+pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(null(what));
+    }
+    // SAFETY: `len` readable bytes at `p` per the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// Borrows an array of `len` string pointers and each string; NULL is
+/// allowed when `len` is 0.
+///
+/// # Safety
+///
+/// When `len > 0`, `p` must point to `len` pointers, each a NUL-terminated
+/// string valid for the returned lifetime.
+pub(crate) unsafe fn strings<'a>(p: *const *const c_char, len: usize, what: &str) -> Result<Vec<&'a str>> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    if p.is_null() {
+        return Err(null(what));
+    }
+    // SAFETY: `len` pointers at `p` per the caller's contract.
+    let ptrs = unsafe { std::slice::from_raw_parts(p, len) };
+    ptrs.iter()
+        .map(|&s| {
+            // SAFETY: each entry is NULL or a valid string per the contract.
+            unsafe { string(s, what) }
+        })
+        .collect()
+}
+
+/// Checks that an out-pointer is not NULL.
+pub(crate) fn out<T>(p: *mut T, what: &str) -> Result<()> {
+    if p.is_null() {
+        Err(null(what))
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes `v` to a checked, non-NULL out-pointer.
+///
+/// # Safety
+///
+/// `p` must be non-NULL (checked with [`out`]) and valid for a write of `T`.
+pub(crate) unsafe fn write<T>(p: *mut T, v: T) {
+    // SAFETY: per the caller's contract; `write` does not drop the old
+    // (uninitialised) value.
+    unsafe { p.write(v) }
+}
+
+/// Moves a value into a new Box handle for C.
+pub(crate) fn into_handle<T>(v: T) -> *mut T {
+    Box::into_raw(Box::new(v))
+}
+
+/// Frees a Box handle made by [`into_handle`]; NULL is a no-op.
+///
+/// # Safety
+///
+/// `p` must be NULL or a pointer from [`into_handle`] for the same `T`, not
+/// yet freed and not used afterwards.
+pub(crate) unsafe fn free_handle<T>(p: *mut T) {
+    if !p.is_null() {
+        // SAFETY: from `Box::into_raw` per the caller's contract.
+        drop(unsafe { Box::from_raw(p) });
+    }
+}

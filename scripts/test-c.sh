@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# C bindings: header drift and version checks, the header as C++, the C
+# example (shared and static), the C tests under ASan/UBSan (static lib) and
+# under valgrind (shared lib; definite leaks are errors: the core's ack
+# timer thread may still be running at exit, which valgrind calls "possibly
+# lost"). Build outputs go to target/ctest/.
+# Prints "N passed, N failed" per suite; exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=target/ctest
+mkdir -p "$out"
+lib=target/debug
+CFLAGS=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror -g -Iinclude -Itests/c)
+STATIC_LIBS=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
+failures=0
+fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
+
+echo "== C: header drift"
+./scripts/gen-header.sh --check || fail "header drift"
+
+echo "== C: version macros match Cargo.toml"
+version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+hv=$(awk '/#define ROOMCAST_VERSION_(MAJOR|MINOR|PATCH)/ { printf "%s%s", sep, $3; sep="." }' include/roomcast.h)
+if [ "$hv" = "$version" ]; then echo "header $hv == Cargo.toml $version"; else fail "header version $hv != Cargo.toml $version"; fi
+
+echo "== C: every function and typedef in the header is documented"
+awk '/^[a-z].*\(/ && prev !~ /\*\/$/ { print "undocumented: " $0; bad = 1 }
+     /^typedef/ && $0 !~ /^typedef uint32_t/ && prev !~ /\*\/$/ { print "undocumented: " $0; bad = 1 }
+     { prev = $0 } END { exit bad }' include/roomcast.h && echo "all documented" || fail "undocumented items in the header"
+
+echo "== C: build libroomcast"
+cargo build --quiet -p roomcast-ffi
+
+echo "== C: header compiles as C++17"
+printf '#include "roomcast.h"\nint main() { return ROOMCAST_RESULT_OK; }\n' >"$out/header.cpp"
+g++ -std=c++17 -Wall -Wextra -Werror -Iinclude "$out/header.cpp" -o "$out/header_cpp" && "$out/header_cpp" ||
+  fail "header as C++"
+
+echo "== C: quickstart (shared and static)"
+gcc "${CFLAGS[@]}" examples/c/quickstart.c -L"$lib" -lroomcast -Wl,-rpath,"$PWD/$lib" -o "$out/quickstart_shared" &&
+  "$out/quickstart_shared" || fail "quickstart (shared)"
+gcc "${CFLAGS[@]}" examples/c/quickstart.c "$lib/libroomcast.a" "${STATIC_LIBS[@]}" -o "$out/quickstart_static" &&
+  "$out/quickstart_static" >/dev/null || fail "quickstart (static)"
+
+passed=0 failed=0
+count() { # adds the "N passed, N failed" last line of a run's output
+  local line
+  line=$(grep -E "^[0-9]+ passed, [0-9]+ failed$" "$1" | tail -1 || true)
+  echo "$line"
+  if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    passed=$((passed + BASH_REMATCH[1])) failed=$((failed + BASH_REMATCH[2]))
+  else
+    failed=$((failed + 1))
+  fi
+}
+
+for t in tests/c/test_*.c; do
+  name=$(basename "$t" .c)
+  echo "== C: $name under ASan/UBSan (static lib)"
+  if gcc "${CFLAGS[@]}" -DCARGO_VERSION="\"$version\"" -fsanitize=address,undefined -fno-sanitize-recover=all \
+    "$t" "$lib/libroomcast.a" "${STATIC_LIBS[@]}" -o "$out/${name}_asan"; then
+    ASAN_OPTIONS=detect_leaks=1 "$out/${name}_asan" >"$out/${name}_asan.log" 2>&1 || fail "$name (asan)"
+    grep -E "^FAIL|ERROR|runtime error" "$out/${name}_asan.log" || true
+    count "$out/${name}_asan.log"
+  else
+    fail "$name (asan build)"
+  fi
+
+  echo "== C: $name under valgrind (shared lib)"
+  if ! command -v valgrind >/dev/null; then echo "valgrind not installed; skipped"; continue; fi
+  if gcc "${CFLAGS[@]}" -DCARGO_VERSION="\"$version\"" "$t" -L"$lib" -lroomcast -lpthread \
+    -Wl,-rpath,"$PWD/$lib" -o "$out/${name}_vg"; then
+    valgrind --quiet --error-exitcode=9 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite "$out/${name}_vg" >"$out/${name}_vg.log" 2>&1 ||
+      fail "$name (valgrind, exit $?)"
+    grep -E "^FAIL|==[0-9]+==" "$out/${name}_vg.log" | head -40 || true
+    count "$out/${name}_vg.log"
+  else
+    fail "$name (valgrind build)"
+  fi
+done
+
+echo "c tests: $passed passed, $failed failed"
+if [ "$failures" -ne 0 ] || [ "$failed" -ne 0 ]; then
+  echo "C bindings: $failures step(s) failed"
+  exit 1
+fi
+echo "C bindings: all steps passed"
