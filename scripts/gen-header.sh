@@ -8,11 +8,12 @@ cd "$(dirname "$0")/.."
 CBINDGEN_VERSION=0.28.0
 
 bin=$(command -v cbindgen || true)
-if [ -z "$bin" ] && [ -x "$HOME/.cargo/bin/cbindgen" ]; then bin="$HOME/.cargo/bin/cbindgen"; fi
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+if [ -z "$bin" ] && [ -x "$cargo_bin/cbindgen" ]; then bin="$cargo_bin/cbindgen"; fi
 if [ -z "$bin" ] || [ "$("$bin" --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
   echo "installing cbindgen $CBINDGEN_VERSION" >&2
   cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --quiet >&2
-  bin="$HOME/.cargo/bin/cbindgen"
+  bin="$cargo_bin/cbindgen"
 fi
 
 out=include/roomcast.h
