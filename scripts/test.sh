@@ -48,5 +48,7 @@ else
   echo "valgrind not installed; skipped"
 fi
 
+./scripts/test-python.sh
+
 # One closing line for the whole run.
 awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "all tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
