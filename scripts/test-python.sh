@@ -10,6 +10,11 @@ root=$(pwd)
 python=${PYTHON:-python3}
 venv=${ROOMCAST_PYVENV:-$root/target/pyvenv}
 
+echo "== python: cargo fmt and clippy (python/ is its own cargo workspace)"
+cargo fmt --manifest-path python/Cargo.toml -- --check
+CARGO_TARGET_DIR="$root/target/python" PYO3_PYTHON="$(command -v "$python")" \
+  cargo clippy --manifest-path python/Cargo.toml --all-targets -- -D warnings
+
 echo "== python: virtualenv in $venv"
 rm -rf "$venv"
 "$python" -m venv "$venv"

@@ -192,14 +192,11 @@ fn rooms_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
         }
         return Ok(out);
     }
-    Err(PyTypeError::new_err(format!(
-        "rooms must be a str or a list/tuple of str, not {}",
-        obj.get_type().name()?
-    )))
+    Err(PyTypeError::new_err(format!("rooms must be a str or a list/tuple of str, not {}", obj.get_type().name()?)))
 }
 
 fn seconds(secs: f64, what: &str) -> PyResult<Duration> {
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return Err(PyValueError::new_err(format!("{what} must be a finite number of seconds >= 0")));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -495,9 +492,7 @@ impl Namespace {
         check_callable(&handler)?;
         let f = handler.clone().unbind();
         self.inner.on_disconnecting(move |s: &rc::Socket, r: rc::DisconnectReason| {
-            call_hook("disconnecting handler", |py| {
-                f.call1(py, (Socket { inner: s.clone() }, r.as_str())).map(drop)
-            })
+            call_hook("disconnecting handler", |py| f.call1(py, (Socket { inner: s.clone() }, r.as_str())).map(drop))
         });
         Ok(handler)
     }
