@@ -881,6 +881,20 @@ impl Socket {
     fn handshake(&self) -> Handshake {
         Handshake { inner: self.inner.handshake().clone() }
     }
+    /// Per-socket data set with `set_data` (decoded), or None.
+    #[getter]
+    fn data(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.inner.data() {
+            Some(p) => decode(py, &p),
+            None => Ok(py.None()),
+        }
+    }
+    /// Attaches data to the socket (encoded like a payload).
+    fn set_data(&self, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let p = encode(data)?;
+        self.inner.set_data(p);
+        Ok(())
+    }
     /// Whether the socket is in `room`.
     fn in_room(&self, room: &str) -> bool {
         self.inner.in_room(room)

@@ -358,3 +358,12 @@ def test_no_leak_connect_emit_close():
     assert after - before < 20 * 1024  # KiB
     st = e.stats()
     assert st["connections"] == 0 and st["sockets"] == 0
+
+
+def test_socket_data(engine):
+    c = engine.connect()
+    s = c.join_namespace("/")
+    assert s.data is None
+    s.set_data({"user": "ann"})
+    assert s.data == {"user": "ann"}
+    assert engine.of("/").socket(s.id).data == {"user": "ann"}
