@@ -44,3 +44,6 @@ echo "== python: stubtest"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 (cd "$scratch" && "$py" -m mypy.stubtest roomcast._roomcast && "$py" -m mypy.stubtest roomcast)
+
+echo "== python: mypy on the tests (the stubs as a user sees them)"
+(cd "$scratch" && "$py" -m mypy --ignore-missing-imports "$root/python/tests")

@@ -13,8 +13,8 @@ def chat(engine: roomcast.Engine) -> roomcast.Namespace:
     return engine.of("/chat")
 
 
-def drain(conn: roomcast.Connection) -> list:
-    out = []
+def drain(conn: roomcast.Connection) -> "list[roomcast.Message]":
+    out: "list[roomcast.Message]" = []
     while True:
         msg = conn.try_recv()
         if msg is None:
