@@ -286,6 +286,25 @@ impl Engine {
         self.inner.of(name).map(|inner| Namespace { inner }).map_err(err_name)
     }
 
+    /// A dynamic parent namespace: `predicate(name, handshake) -> bool`
+    /// decides whether a connect to an unknown namespace creates it as a
+    /// child (which inherits the parent's handlers). An exception counts as
+    /// False and is logged.
+    fn of_dynamic(&self, predicate: Bound<'_, PyAny>) -> PyResult<Namespace> {
+        check_callable(&predicate)?;
+        let f = predicate.unbind();
+        let inner = self.inner.of_dynamic(move |name: &str, hs: &rc::Handshake| {
+            Python::attach(|py| {
+                let r = f.call1(py, (name, Handshake { inner: hs.clone() })).and_then(|v| v.bind(py).is_truthy());
+                r.unwrap_or_else(|e| {
+                    log_failure(py, &e, "dynamic namespace predicate");
+                    false
+                })
+            })
+        });
+        Ok(Namespace { inner })
+    }
+
     /// Names of the existing namespaces.
     fn namespaces(&self) -> Vec<String> {
         self.inner.namespaces()
@@ -474,6 +493,25 @@ impl Namespace {
             Ok(handler.unbind())
         };
         Ok(pyo3::types::PyCFunction::new_closure(py, None, None, register)?.into_any())
+    }
+
+    /// Decorator: `handler(socket, event, data)` runs for every inbound event,
+    /// before the event's own handlers.
+    fn on_any<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        check_callable(&handler)?;
+        let f = handler.clone().unbind();
+        self.inner.on_any(move |s: &rc::Socket, ev: &rc::Inbound| {
+            call_hook("on_any handler", |py| {
+                let data = decode(py, ev.payload())?;
+                f.call1(py, (Socket { inner: s.clone() }, ev.name(), data)).map(drop)
+            })
+        });
+        Ok(handler)
+    }
+
+    /// Removes every handler of `event`.
+    fn off(&self, event: &str) {
+        self.inner.off(event);
     }
 
     /// Decorator: `handler(socket, reason)` runs after a socket disconnects.
@@ -1244,6 +1282,15 @@ impl Connection {
             .ok_or_else(|| PyValueError::new_err(format!("unknown disconnect reason {reason:?}")))?;
         py.detach(|| self.conn.close(r));
         Ok(())
+    }
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    /// Closes the connection ("transport close").
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> bool {
+        py.detach(|| self.conn.close(rc::DisconnectReason::TransportClose));
+        false
     }
     #[getter]
     fn closed(&self) -> bool {

@@ -367,3 +367,10 @@ def test_socket_data(engine):
     s.set_data({"user": "ann"})
     assert s.data == {"user": "ann"}
     assert engine.of("/").socket(s.id).data == {"user": "ann"}
+
+
+def test_connection_context_manager(engine):
+    with engine.connect() as c:
+        s = c.join_namespace("/")
+        assert s.connected
+    assert c.closed and c.close_reason == "transport close" and not s.connected

@@ -151,3 +151,50 @@ def test_socket_emit_with_ack_timeout(engine):
 def test_emit_with_ack_no_recipients(engine, chat):
     replies = chat.to("empty").timeout(0.05).emit_with_ack("e", 1)
     assert replies == [] or all(r.error is not None for r in replies)
+
+
+def test_on_any_and_off(engine, chat):
+    seen = []
+
+    @chat.on_any
+    def any_(socket, event, data):
+        seen.append(("any", event, data))
+
+    @chat.on("e")
+    def e(socket, data, ack):
+        seen.append(("e", data))
+
+    c = engine.connect()
+    s = c.join_namespace("/chat")
+    s.dispatch("e", [1])
+    chat.off("e")
+    s.dispatch("e", [2])
+    assert seen == [("any", "e", [1]), ("e", [1]), ("any", "e", [2])]
+
+
+def test_of_dynamic(engine):
+    asked = []
+
+    def predicate(name, hs):
+        asked.append(name)
+        if name == "/boom":
+            raise RuntimeError("predicate failed")
+        return name.startswith("/room-")
+
+    parent = engine.of_dynamic(predicate)
+    joined = []
+
+    @parent.on_connection
+    def on_conn(socket):
+        joined.append(socket.namespace)
+
+    c = engine.connect()
+    s = c.join_namespace("/room-1")
+    assert s.namespace == "/room-1" and joined == ["/room-1"]
+    with pytest.raises(roomcast.ConnectRefused):
+        c.join_namespace("/other")
+    with pytest.raises(roomcast.ConnectRefused):
+        c.join_namespace("/boom")
+    assert "/room-1" in asked and "/boom" in asked
+    with pytest.raises(TypeError):
+        engine.of_dynamic(3)
