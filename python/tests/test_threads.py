@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 import threading
 import time
 
@@ -137,3 +138,35 @@ def test_asyncio_emit_with_ack():
 
     [r] = asyncio.run(main())
     assert r.data == "yes" and r.error is None
+
+
+def test_asyncio_two_tasks_one_connection():
+    e = roomcast.Engine()
+    ns = e.of("/")
+    c = e.connect()
+    c.join_namespace("/")
+
+    async def main():
+        t1 = asyncio.ensure_future(c.recv_async())
+        t2 = asyncio.ensure_future(c.recv_async())
+        await asyncio.sleep(0.02)
+        threading.Thread(target=lambda: [ns.emit("e", i) for i in range(2)]).start()
+        got = await asyncio.wait_for(asyncio.gather(t1, t2), 5)
+        return sorted(m.data for m in got)
+
+    assert asyncio.run(main()) == [0, 1]
+
+
+def test_asyncio_cancelled_recv_leaves_connection_usable():
+    e = roomcast.Engine()
+    ns = e.of("/")
+    c = e.connect()
+    c.join_namespace("/")
+
+    async def main():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(c.recv_async(), 0.02)
+        ns.emit("e", "after")
+        return await asyncio.wait_for(c.recv_async(), 5)
+
+    assert asyncio.run(main()).data == "after"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING, Any, Dict, List
 
 if TYPE_CHECKING:
     from ._roomcast import AckReply, AckWait, Connection, Message
@@ -25,10 +25,15 @@ def _drain(fd: int) -> None:
         pass
 
 
-def _readable(fd: int, fut: "asyncio.Future[None]") -> None:
+# Futures waiting on each wake-up fd (several tasks may await one connection).
+_waiters: Dict[int, List["asyncio.Future[None]"]] = {}
+
+
+def _readable(fd: int) -> None:
     _drain(fd)
-    if not fut.done():
-        fut.set_result(None)
+    for fut in _waiters.get(fd, ()):
+        if not fut.done():
+            fut.set_result(None)
 
 
 async def recv(conn: "Connection") -> "Message":
@@ -40,7 +45,10 @@ async def recv(conn: "Connection") -> "Message":
     fd = conn.wake_fd()
     while True:
         fut: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(fd, _readable, fd, fut)
+        waiters = _waiters.setdefault(fd, [])
+        if not waiters:
+            loop.add_reader(fd, _readable, fd)
+        waiters.append(fut)
         try:
             # Checked after the reader is installed: a message that arrived
             # in between is seen here, a later one wakes the reader.
@@ -49,7 +57,10 @@ async def recv(conn: "Connection") -> "Message":
                 return msg
             await fut
         finally:
-            loop.remove_reader(fd)
+            waiters.remove(fut)
+            if not waiters:
+                loop.remove_reader(fd)
+                del _waiters[fd]
         msg = conn.try_recv()
         if msg is not None:
             return msg
