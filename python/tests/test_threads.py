@@ -170,3 +170,60 @@ def test_asyncio_cancelled_recv_leaves_connection_usable():
         return await asyncio.wait_for(c.recv_async(), 5)
 
     assert asyncio.run(main()).data == "after"
+
+
+def test_handlers_emitters_and_drainer_concurrently():
+    e = roomcast.Engine(max_queue=100000, max_queue_bytes=1 << 26)
+    ns = e.of("/chat")
+    handled = []
+
+    @ns.on("relay")
+    def relay(socket, data, ack):
+        handled.append(data)
+        socket.broadcast.emit("relayed", data)
+        if ack is not None:
+            ack(data)
+
+    sink = e.connect()
+    sink.join_namespace("/chat")
+    senders = [e.connect() for _ in range(3)]
+    socks = [c.join_namespace("/chat") for c in senders]
+    per = 300
+
+    def dispatcher(k):
+        for i in range(per):
+            socks[k].dispatch("relay", [k, i], ack_id=i + 1 if i % 2 else None)
+
+    def emitter():
+        for i in range(per):
+            ns.to("nobody").emit("x", i)
+            ns.emit("direct", i)
+
+    threads = [threading.Thread(target=dispatcher, args=(k,)) for k in range(3)]
+    threads.append(threading.Thread(target=emitter))
+    for t in threads:
+        t.start()
+    relayed = direct = 0
+    deadline = time.monotonic() + 20
+    while (relayed < 3 * per or direct < per) and time.monotonic() < deadline:
+        for m in sink.recv_many(max=256, timeout=0.1):
+            if m.event == "relayed":
+                relayed += 1
+            elif m.event == "direct":
+                direct += 1
+    for t in threads:
+        t.join(10)
+        assert not t.is_alive()
+    assert (relayed, direct, len(handled)) == (3 * per, per, 3 * per)
+
+
+def test_overflow_disconnect_policy():
+    e = roomcast.Engine(max_queue=2, overflow="disconnect")
+    ns = e.of("/")
+    c = e.connect()
+    s = c.join_namespace("/")
+    for i in range(3):
+        ns.emit("e", i)
+    assert not s.connected
+    assert c.closed and c.close_reason == "queue overflow"
+    assert [m.data for m in c] == [0, 1]
