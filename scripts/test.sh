@@ -51,7 +51,21 @@ else
   echo "valgrind not installed; skipped"
 fi
 
-echo "== C bindings"; ./scripts/test-c.sh
+echo "== C bindings"
+./scripts/test-c.sh 2>&1 | tee -a "$log"
+
+echo "== Python bindings"
+./scripts/test-python.sh 2>&1 | tee -a "$log"
 
 # One closing line for the whole run.
-awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "all tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+# cargo's "test result:" lines, the C runner's "c tests: N passed, N failed"
+# and pytest's "N passed[, N failed] ... in Ns".
+awk '
+  /^test result:/ { p += $4; f += $6; s += $8; next }
+  /^c tests: / { p += $3; f += $5; next }
+  / in [0-9.]+s/ && /[0-9]+ passed/ {
+    if (match($0, /[0-9]+ passed/)) p += substr($0, RSTART, RLENGTH) + 0
+    if (match($0, /[0-9]+ failed/)) f += substr($0, RSTART, RLENGTH) + 0
+    if (match($0, /[0-9]+ skipped/)) s += substr($0, RSTART, RLENGTH) + 0
+  }
+  END { printf "all tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

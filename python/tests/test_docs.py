@@ -1,0 +1,17 @@
+"""The Python example in the README runs."""
+
+import re
+from pathlib import Path
+
+
+DOC = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_quick_example_runs(capsys):
+    text = DOC.read_text()
+    section = text.split("### Python in 30 seconds", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(code, str(DOC), "exec"), {"__name__": "doc_example"})
+    out = capsys.readouterr().out
+    assert "/chat chat message {'text': 'hi'}" in out
+    assert "EmitReport(recipients=1, queued=1, dropped=0)" in out

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds the Python package (python/, maturin backend) into a fresh
+# virtualenv, runs its pytest suite and checks the stubs against the built
+# module with mypy.stubtest. Needs python3 (>= 3.9) with venv and pip, and
+# network access to PyPI for maturin, pytest, pytest-timeout and mypy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+python=${PYTHON:-python3}
+venv=${ROOMCAST_PYVENV:-$root/target/pyvenv}
+
+echo "== python: cargo fmt and clippy (python/ is its own cargo workspace)"
+cargo fmt --manifest-path python/Cargo.toml -- --check
+CARGO_TARGET_DIR="$root/target/python" PYO3_PYTHON="$(command -v "$python")" \
+  cargo clippy --manifest-path python/Cargo.toml --all-targets -- -D warnings
+
+echo "== python: virtualenv in $venv"
+rm -rf "$venv"
+"$python" -m venv "$venv"
+py="$venv/bin/python"
+"$py" -m pip install --quiet --upgrade pip
+"$py" -m pip install --quiet "maturin>=1.5,<2" pytest pytest-timeout mypy
+
+echo "== python: build and install the package (pip install ./python)"
+# The crate is its own cargo workspace; its target dir stays under target/.
+CARGO_TARGET_DIR="$root/target/python" "$py" -m pip install --quiet "$root/python"
+
+echo "== python: pytest"
+# Run from the tests directory so the installed package (not the source
+# tree) is imported.
+rc=0
+(cd "$root/python" && "$py" -m pytest -p no:cacheprovider -q tests) || rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests"
+  exit 1
+elif [ "$rc" -ne 0 ]; then
+  echo "pytest failed (exit $rc)"
+  exit 1
+fi
+
+echo "== python: stubtest"
+# From an empty directory, so mypy sees only the installed package.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+(cd "$scratch" && "$py" -m mypy.stubtest roomcast._roomcast && "$py" -m mypy.stubtest roomcast)
+
+echo "== python: mypy on the tests (the stubs as a user sees them)"
+(cd "$scratch" && "$py" -m mypy --ignore-missing-imports "$root/python/tests")
