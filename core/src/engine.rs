@@ -54,6 +54,12 @@ impl Drop for EngineInner {
         for ns in namespaces.iter().chain(parents.iter()) {
             ns.clear_hooks();
         }
+        // A parent and its children point at each other; forget the children.
+        for parent in &parents {
+            if let Some(info) = &parent.inner.parent_info {
+                info.children.write().clear();
+            }
+        }
     }
 }
 
