@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 out=target/ctest
 mkdir -p "$out"
-lib=target/debug
+lib="${CARGO_TARGET_DIR:-target}/debug"
 CFLAGS=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror -g -Iinclude -Itests/c)
 STATIC_LIBS=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
 failures=0
