@@ -298,18 +298,8 @@ pub unsafe extern "C" fn roomcast_namespace_sockets_join(
     rooms_len: usize,
     count_out: *mut usize,
 ) -> roomcast_result {
-    guard(|| {
-        // SAFETY: per the contract.
-        let ns = unsafe { handle(ns, "ns")? };
-        // SAFETY: per the contract.
-        let (op, rooms) = unsafe { (operator(ns, target)?, strings(rooms, rooms_len, "rooms")?) };
-        let n = op.sockets_join(rooms)?;
-        if !count_out.is_null() {
-            // SAFETY: non-NULL and valid per the contract.
-            unsafe { write(count_out, n) };
-        }
-        Ok(())
-    })
+    // SAFETY: the caller's contract is this function's.
+    unsafe { selection_rooms_op(ns, target, rooms, rooms_len, count_out, |op, rooms| op.sockets_join(rooms)) }
 }
 
 /// Makes every socket `target` selects in `ns` (NULL: all) leave `rooms`;
@@ -326,12 +316,30 @@ pub unsafe extern "C" fn roomcast_namespace_sockets_leave(
     rooms_len: usize,
     count_out: *mut usize,
 ) -> roomcast_result {
+    // SAFETY: the caller's contract is this function's.
+    unsafe { selection_rooms_op(ns, target, rooms, rooms_len, count_out, |op, rooms| op.sockets_leave(rooms)) }
+}
+
+/// The body shared by `sockets_join` and `sockets_leave`: borrow the
+/// arguments, apply `f` to the selection, report the count.
+///
+/// # Safety
+///
+/// As `roomcast_namespace_sockets_join`.
+unsafe fn selection_rooms_op(
+    ns: *const roomcast_namespace,
+    target: *const roomcast_target,
+    rooms: *const *const c_char,
+    rooms_len: usize,
+    count_out: *mut usize,
+    f: impl for<'a> FnOnce(core::BroadcastOperator<'a>, Vec<&'a str>) -> std::result::Result<usize, core::EmitError>,
+) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let ns = unsafe { handle(ns, "ns")? };
         // SAFETY: per the contract.
         let (op, rooms) = unsafe { (operator(ns, target)?, strings(rooms, rooms_len, "rooms")?) };
-        let n = op.sockets_leave(rooms)?;
+        let n = f(op, rooms)?;
         if !count_out.is_null() {
             // SAFETY: non-NULL and valid per the contract.
             unsafe { write(count_out, n) };
