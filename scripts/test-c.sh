@@ -38,7 +38,7 @@ g++ -std=c++17 -Wall -Wextra -Werror -Iinclude "$out/header.cpp" -o "$out/header
   fail "header as C++"
 
 echo "== C: quickstart (shared and static)"
-gcc "${CFLAGS[@]}" examples/c/quickstart.c -L"$lib" -lroomcast -Wl,-rpath,"$PWD/$lib" -o "$out/quickstart_shared" &&
+gcc "${CFLAGS[@]}" examples/c/quickstart.c -L"$lib" -lroomcast -Wl,-rpath,"$(realpath "$lib")" -o "$out/quickstart_shared" &&
   "$out/quickstart_shared" || fail "quickstart (shared)"
 gcc "${CFLAGS[@]}" examples/c/quickstart.c "$lib/libroomcast.a" "${STATIC_LIBS[@]}" -o "$out/quickstart_static" &&
   "$out/quickstart_static" >/dev/null || fail "quickstart (static)"
@@ -70,7 +70,7 @@ for t in tests/c/test_*.c; do
   echo "== C: $name under valgrind (shared lib)"
   if ! command -v valgrind >/dev/null; then echo "valgrind not installed; skipped"; continue; fi
   if gcc "${CFLAGS[@]}" -DCARGO_VERSION="\"$version\"" "$t" -L"$lib" -lroomcast -lpthread \
-    -Wl,-rpath,"$PWD/$lib" -o "$out/${name}_vg"; then
+    -Wl,-rpath,"$(realpath "$lib")" -o "$out/${name}_vg"; then
     valgrind --quiet --error-exitcode=9 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite "$out/${name}_vg" >"$out/${name}_vg.log" 2>&1 ||
       fail "$name (valgrind, exit $?)"
     grep -E "^FAIL|==[0-9]+==" "$out/${name}_vg.log" | head -40 || true
