@@ -8,7 +8,7 @@ use roomcast_core as core;
 
 use crate::engine::{operator, roomcast_namespace, roomcast_target};
 use crate::error::Error;
-use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, strings, write};
+use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, strings, write, write_opt};
 use crate::payload::{format_to, payload};
 use crate::roomcast_result;
 use crate::socket::roomcast_socket;
@@ -116,12 +116,8 @@ pub unsafe extern "C" fn roomcast_acks_info(
         let a = unsafe { handle(acks, "acks")? };
         // SAFETY: each is NULL (skipped) or valid per the contract.
         unsafe {
-            if !expected_out.is_null() {
-                write(expected_out, a.stream.expected());
-            }
-            if !ack_id_out.is_null() {
-                write(ack_id_out, a.stream.ack_id());
-            }
+            write_opt(expected_out, a.stream.expected());
+            write_opt(ack_id_out, a.stream.ack_id());
         }
         Ok(())
     })
@@ -233,9 +229,7 @@ pub unsafe extern "C" fn roomcast_ack_reply_data(
         unsafe {
             write(data_out, p.as_bytes().as_ptr());
             write(len_out, p.len());
-            if !format_out.is_null() {
-                write(format_out, format_to(p.format()) as u32);
-            }
+            write_opt(format_out, format_to(p.format()) as u32);
         }
         Ok(())
     })
@@ -340,10 +334,8 @@ unsafe fn selection_rooms_op(
         // SAFETY: per the contract.
         let (op, rooms) = unsafe { (operator(ns, target)?, strings(rooms, rooms_len, "rooms")?) };
         let n = f(op, rooms)?;
-        if !count_out.is_null() {
-            // SAFETY: non-NULL and valid per the contract.
-            unsafe { write(count_out, n) };
-        }
+        // SAFETY: NULL or valid per the contract.
+        unsafe { write_opt(count_out, n) };
         Ok(())
     })
 }
@@ -366,10 +358,8 @@ pub unsafe extern "C" fn roomcast_namespace_disconnect_sockets(
         let ns = unsafe { handle(ns, "ns")? };
         // SAFETY: per the contract.
         let n = unsafe { operator(ns, target)? }.disconnect_sockets()?;
-        if !count_out.is_null() {
-            // SAFETY: non-NULL and valid per the contract.
-            unsafe { write(count_out, n) };
-        }
+        // SAFETY: NULL or valid per the contract.
+        unsafe { write_opt(count_out, n) };
         Ok(())
     })
 }
@@ -412,9 +402,7 @@ pub unsafe extern "C" fn roomcast_namespace_fetch_sockets(
         // SAFETY: checked non-NULL above; `total_out` NULL or valid.
         unsafe {
             write(n_out, n);
-            if !total_out.is_null() {
-                write(total_out, total);
-            }
+            write_opt(total_out, total);
         }
         Ok(())
     })

@@ -6,7 +6,7 @@ use roomcast_core as core;
 
 use crate::conn::roomcast_conn;
 use crate::error::Error;
-use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, strings, write};
+use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, strings, write, write_opt};
 use crate::payload::payload;
 use crate::roomcast_result;
 use crate::socket::roomcast_socket;
@@ -332,10 +332,8 @@ pub unsafe extern "C" fn roomcast_emit(
         let payload = unsafe { payload(format, data, len)? };
         // SAFETY: per the contract.
         let report = unsafe { operator(ns, target)? }.emit(event, payload)?;
-        if !report_out.is_null() {
-            // SAFETY: non-NULL and valid per the contract.
-            unsafe { write(report_out, report.into()) };
-        }
+        // SAFETY: NULL or valid per the contract.
+        unsafe { write_opt(report_out, report.into()) };
         Ok(())
     })
 }

@@ -8,7 +8,7 @@ use roomcast_core as core;
 
 use crate::engine::roomcast_namespace;
 use crate::error::Error;
-use crate::panic::{guard, handle, out, string, write};
+use crate::panic::{guard, handle, out, string, write, write_opt};
 use crate::payload::{format_to, payload};
 use crate::roomcast_result;
 use crate::socket::roomcast_socket;
@@ -254,9 +254,7 @@ pub unsafe extern "C" fn roomcast_handshake_auth(
         unsafe {
             write(data_out, p.as_bytes().as_ptr());
             write(len_out, p.len());
-            if !format_out.is_null() {
-                write(format_out, format_to(p.format()) as u32);
-            }
+            write_opt(format_out, format_to(p.format()) as u32);
         }
         Ok(())
     })

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use roomcast_core as core;
 
 use crate::error::Error;
-use crate::panic::{free_handle, guard, guard_value, handle, out, write};
+use crate::panic::{free_handle, guard, guard_value, handle, out, write, write_opt};
 use crate::payload::format_to;
 use crate::roomcast_result;
 
@@ -154,9 +154,7 @@ pub unsafe extern "C" fn roomcast_message_data(
         unsafe {
             write(data_out, ptr);
             write(len_out, b.len());
-            if !format_out.is_null() {
-                write(format_out, format_to(p.format()) as u32);
-            }
+            write_opt(format_out, format_to(p.format()) as u32);
         }
         Ok(())
     })

@@ -136,6 +136,18 @@ pub(crate) unsafe fn write<T>(p: *mut T, v: T) {
     unsafe { p.write(v) }
 }
 
+/// Writes `v` to an optional output: nothing when `p` is NULL.
+///
+/// # Safety
+///
+/// `p` must be NULL or valid for one write of `T`.
+pub(crate) unsafe fn write_opt<T>(p: *mut T, v: T) {
+    if !p.is_null() {
+        // SAFETY: non-NULL, so valid per the caller's contract.
+        unsafe { write(p, v) }
+    }
+}
+
 /// Moves a value into a new Box handle for C.
 pub(crate) fn into_handle<T>(v: T) -> *mut T {
     Box::into_raw(Box::new(v))

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use roomcast_core as core;
 
 use crate::engine::roomcast_emit_report;
-use crate::panic::{free_handle, guard, guard_value, handle, out, string, write};
+use crate::panic::{free_handle, guard, guard_value, handle, out, string, write, write_opt};
 use crate::payload::payload;
 use crate::roomcast_result;
 
@@ -105,10 +105,8 @@ pub unsafe extern "C" fn roomcast_socket_emit(
         // SAFETY: per the contract.
         let payload = unsafe { payload(format, data, len)? };
         let report = s.socket.emit(event, payload)?;
-        if !report_out.is_null() {
-            // SAFETY: non-NULL and valid per the contract.
-            unsafe { write(report_out, report.into()) };
-        }
+        // SAFETY: NULL or valid per the contract.
+        unsafe { write_opt(report_out, report.into()) };
         Ok(())
     })
 }
@@ -142,10 +140,8 @@ pub unsafe extern "C" fn roomcast_socket_broadcast(
             let room = unsafe { string(room, "room")? };
             s.socket.to(room).emit(event, payload)?
         };
-        if !report_out.is_null() {
-            // SAFETY: non-NULL and valid per the contract.
-            unsafe { write(report_out, report.into()) };
-        }
+        // SAFETY: NULL or valid per the contract.
+        unsafe { write_opt(report_out, report.into()) };
         Ok(())
     })
 }
