@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::report::{Row, SysResult};
-use crate::systems::{broadcast, floor, naive, roomcast_sys, Case, System};
+use crate::systems::{broadcast, check_counts, check_total, floor, naive, roomcast_sys, Case, System};
 use crate::util::{Check, Rng};
 
 /// Scenario identifiers accepted by `--only`.
@@ -170,6 +170,37 @@ pub(crate) struct UnionPlan {
 }
 
 impl UnionPlan {
+    /// Records that socket `s` received the emit stamped `seq`. Every
+    /// system's receivers go through here: each emit exactly once, in order.
+    pub(crate) fn accept(next: &mut [u64], s: u32, seq: u64) -> Check<()> {
+        let want = &mut next[s as usize];
+        if seq != *want {
+            return Err(format!("socket {s} got emit {seq}, expected emit {want}"));
+        }
+        *want += 1;
+        Ok(())
+    }
+
+    /// After a run: the totals, and per socket every emit for members of
+    /// the union and nothing for the rest. Returns the total deliveries.
+    pub(crate) fn check(&self, queued: u64, received: u64, next: &[u64]) -> Check<u64> {
+        let total = (self.emits * self.union.len()) as u64;
+        check_total("queued", queued, total)?;
+        check_total("received", received, total)?;
+        check_counts(
+            "union",
+            next,
+            |i| {
+                if self.union.binary_search(&(i as u32)).is_ok() {
+                    self.emits as u64
+                } else {
+                    0
+                }
+            },
+        )?;
+        Ok(total)
+    }
+
     fn new(room: usize, emits: usize, rng: &mut Rng) -> UnionPlan {
         // Rooms are random `room`-subsets of a universe sized so that two
         // rooms share ~30% of their members: |A∩B| = room²/universe.
