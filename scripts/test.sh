@@ -68,11 +68,12 @@ echo "== Python bindings"
 ./scripts/test-python.sh 2>&1 | tee -a "$log"
 
 # One closing line for the whole run.
-# cargo's "test result:" lines, the C runner's "c tests: N passed, N failed"
-# and pytest's "N passed[, N failed] ... in Ns".
+# cargo's "test result:" lines, each other runner's "<suite> tests: N passed,
+# N failed" (C, Socket.IO interop, browser ...) and pytest's
+# "N passed[, N failed] ... in Ns".
 awk '
   /^test result:/ { p += $4; f += $6; s += $8; next }
-  /^c tests: / { p += $3; f += $5; next }
+  /^[a-z0-9-]+ tests: [0-9]+ passed, [0-9]+ failed/ { p += $3; f += $5; next }
   / in [0-9.]+s/ && /[0-9]+ passed/ {
     if (match($0, /[0-9]+ passed/)) p += substr($0, RSTART, RLENGTH) + 0
     if (match($0, /[0-9]+ failed/)) f += substr($0, RSTART, RLENGTH) + 0
