@@ -52,7 +52,7 @@
 //! use roomcast_socketio::SocketIoServer;
 //!
 //! #[tokio::main]
-//! async fn main() -> std::io::Result<()> {
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let engine = Engine::new(Config::default());
 //!     engine.of("/")?.on("chat message", |socket, ev, _ack| {
 //!         socket.broadcast().emit("chat message", ev.payload().clone())?;
@@ -60,7 +60,8 @@
 //!     });
 //!     let server = SocketIoServer::new(engine).bind("127.0.0.1:3000").await?;
 //!     println!("listening on {}", server.local_addr());
-//!     server.wait().await
+//!     server.wait().await?;
+//!     Ok(())
 //! }
 //! ```
 

@@ -125,7 +125,7 @@ impl Shared {
 /// use roomcast::{Config, Engine};
 /// use roomcast_socketio::{Cors, SocketIoServer};
 ///
-/// # async fn run() -> std::io::Result<()> {
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let engine = Engine::new(Config::default());
 /// engine.of("/")?.on("chat message", |socket, ev, _ack| {
 ///     socket.broadcast().emit("chat message", ev.payload().clone())?;
@@ -136,7 +136,8 @@ impl Shared {
 ///     .ping(Duration::from_secs(25), Duration::from_secs(20))
 ///     .cors(Cors::any())
 ///     .serve("127.0.0.1:3000")
-///     .await
+///     .await?;
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Clone)]
