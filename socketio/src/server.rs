@@ -485,9 +485,13 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
 async fn poll_get(sess: &Arc<Session>, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
     {
         let mut p = sess.poll.lock();
-        if p.upgraded || p.get_active {
+        if p.upgraded {
+            // The session is on WebSocket: a transport mismatch.
+            return error_response(HttpError::BadRequest, cors, origin);
+        }
+        if p.get_active {
             drop(p);
-            // Two GETs at once, or polling after an upgrade: a protocol violation.
+            // Two GETs at once: a protocol violation that ends the session.
             sess.close(DisconnectReason::TransportError);
             return error_response(HttpError::BadRequest, cors, origin);
         }
@@ -499,7 +503,10 @@ async fn poll_get(sess: &Arc<Session>, cors: &Cors, origin: Option<&HeaderValue>
             let mut p = sess.poll.lock();
             if !p.frames.is_empty() {
                 p.get_active = false;
-                break std::mem::take(&mut p.frames);
+                let frames = std::mem::take(&mut p.frames);
+                drop(p);
+                sess.poll_taken.notify_one();
+                break frames;
             }
             if p.closed || p.upgraded {
                 p.get_active = false;

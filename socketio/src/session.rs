@@ -16,7 +16,7 @@
 //! * a **connect timer** closes a session that joined no namespace.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket};
@@ -25,7 +25,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use roomcast::{Connection, DisconnectReason, Handshake, Inbound, JoinError, Message, Outbox};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::args;
 use crate::eio::{self, Frame};
@@ -35,6 +35,10 @@ use crate::wire;
 
 /// Messages taken from the outbox per writer round.
 const BATCH: usize = 256;
+
+/// Frames a polling session may have waiting for a GET before the writer
+/// stops draining the outbox.
+const POLL_BACKLOG: usize = 1024;
 
 pub(crate) type WsSink = SplitSink<WebSocket, WsMessage>;
 
@@ -86,8 +90,14 @@ pub(crate) struct Session {
     /// Namespaces whose join is running: the writer holds their messages
     /// back until the CONNECT reply is out.
     joining: Mutex<Vec<String>>,
+    /// Pongs received so far.
+    pongs: AtomicU64,
     /// Notified when a pong arrives.
     pong: Notify,
+    /// Set to true once the session is over; the timers stop on it.
+    done: watch::Sender<bool>,
+    /// Notified when a GET takes the polling buffer.
+    pub(crate) poll_taken: Notify,
     /// Some namespace was joined (the connect timer checks it).
     joined_any: AtomicBool,
     /// An upgrade is in progress or done.
@@ -108,13 +118,17 @@ impl Session {
             shared: shared.clone(),
             conn,
             ctrl: tx,
-            poll: Mutex::new(PollState::default()),
+            // A WebSocket session never polls.
+            poll: Mutex::new(PollState { upgraded: ws.is_some(), ..PollState::default() }),
             poll_notify: Notify::new(),
             inbound: Mutex::new(InboundState::default()),
             joining: Mutex::new(Vec::new()),
+            pongs: AtomicU64::new(0),
             pong: Notify::new(),
+            done: watch::channel(false).0,
+            poll_taken: Notify::new(),
             joined_any: AtomicBool::new(false),
-            upgrading: AtomicBool::new(false),
+            upgrading: AtomicBool::new(ws.is_some()),
             base,
         });
         shared.sessions.lock().insert(sid, sess.clone());
@@ -163,6 +177,7 @@ impl Session {
                 Ok(())
             }
             eio::Packet::Pong(_) => {
+                self.pongs.fetch_add(1, Ordering::AcqRel);
                 self.pong.notify_one();
                 Ok(())
             }
@@ -298,6 +313,11 @@ impl Session {
         self.close(reason);
     }
 
+    /// Frames waiting for the next GET.
+    fn poll_backlog(&self) -> usize {
+        self.poll.lock().frames.len()
+    }
+
     /// Queues a noop so a GET pending during an upgrade returns.
     pub(crate) fn push_noop(&self) {
         let mut p = self.poll.lock();
@@ -351,22 +371,32 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedRecei
                 Some(c) => handle_ctrl(&sess, c, &mut out, &mut held, &mut ws),
                 None => open = false,
             },
-            r = outbox.recv_many_async(&mut buf, BATCH) => {
+            r = outbox.recv_many_async(&mut buf, BATCH), if ws.is_some() || sess.poll_backlog() < POLL_BACKLOG => {
                 if r.is_err() {
                     open = false;
                 }
             }
+            // A slow poller: messages wait in the outbox (where its bounds
+            // and overflow policy apply) until a GET takes the backlog.
+            _ = sess.poll_taken.notified(), if ws.is_none() && sess.poll_backlog() >= POLL_BACKLOG => {}
         }
         // Take whatever else is ready without waiting: one flush for all.
         while let Ok(c) = rx.try_recv() {
             handle_ctrl(&sess, c, &mut out, &mut held, &mut ws);
         }
-        if open && buf.len() < BATCH {
+        if open && buf.len() < BATCH && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
             let room = BATCH - buf.len();
             let _ = outbox.try_recv_many(&mut buf, room);
         }
         if !buf.is_empty() {
-            let joining = sess.joining.lock().clone();
+            let joining = {
+                let j = sess.joining.lock();
+                if j.is_empty() {
+                    Vec::new()
+                } else {
+                    j.clone()
+                }
+            };
             for msg in buf.drain(..) {
                 match msg.namespace() {
                     Some(n) if joining.iter().any(|j| j == n) => held.entry(n.to_string()).or_default().push(msg),
@@ -401,6 +431,7 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedRecei
     }
     sess.poll.lock().closed = true;
     sess.poll_notify.notify_one();
+    sess.done.send_replace(true);
     sess.shared.sessions.lock().remove(&sess.sid);
 }
 
@@ -444,25 +475,40 @@ fn handle_ctrl(
 
 async fn heartbeat(sess: Arc<Session>) {
     let (interval, timeout) = (sess.shared.opts.ping_interval, sess.shared.opts.ping_timeout);
-    loop {
-        tokio::time::sleep(interval).await;
-        if sess.conn.is_closed() {
-            return;
+    let mut done = sess.done.subscribe();
+    let alive = async {
+        loop {
+            tokio::time::sleep(interval).await;
+            let before = sess.pongs.load(Ordering::Acquire);
+            sess.send(Ctrl::Frame(Frame::text_static("2")));
+            // The next ping goes `interval` after the pong, as the client
+            // expects; a pong counted before this ping does not count.
+            let deadline = tokio::time::Instant::now() + timeout;
+            while sess.pongs.load(Ordering::Acquire) == before {
+                if tokio::time::timeout_at(deadline, sess.pong.notified()).await.is_err() {
+                    return;
+                }
+            }
         }
-        sess.send(Ctrl::Frame(Frame::text_static("2")));
-        // The next ping goes `interval` after the pong, as the client expects.
-        if tokio::time::timeout(timeout, sess.pong.notified()).await.is_err() {
+    };
+    tokio::select! {
+        _ = alive => {
             if !sess.conn.is_closed() {
                 sess.close(DisconnectReason::PingTimeout);
             }
-            return;
         }
+        _ = done.wait_for(|d| *d) => {}
     }
 }
 
 async fn connect_timer(sess: Arc<Session>) {
-    tokio::time::sleep(sess.shared.opts.connect_timeout).await;
-    if !sess.joined_any.load(Ordering::Acquire) && !sess.conn.is_closed() {
-        sess.close(DisconnectReason::ForcedServerClose);
+    let mut done = sess.done.subscribe();
+    tokio::select! {
+        _ = tokio::time::sleep(sess.shared.opts.connect_timeout) => {
+            if !sess.joined_any.load(Ordering::Acquire) && !sess.conn.is_closed() {
+                sess.close(DisconnectReason::ForcedServerClose);
+            }
+        }
+        _ = done.wait_for(|d| *d) => {}
     }
 }

@@ -148,10 +148,27 @@ async fn upgrade_from_polling_to_websocket() {
     ws.send("5").await;
     ws.send(r#"42["echo","over ws"]"#).await;
     assert_eq!(ws.recv_text().await, r#"42["echo","over ws"]"#);
-    // Polling is over for this session.
+    // Polling is over for this session: a transport mismatch, the session lives on.
     let r = http(addr, "GET", &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"), b"", &[]).await;
+    assert_eq!((r.status, r.json()["code"].as_u64()), (400, Some(3)));
+    // So is a second upgrade.
+    let r = http(
+        addr,
+        "GET",
+        &format!("/socket.io/?EIO=4&transport=websocket&sid={sid}"),
+        b"",
+        &[
+            ("Connection", "Upgrade"),
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+    )
+    .await;
     assert_eq!(r.status, 400);
-    assert_eq!(srv.session_count(), 0, "a polling request after the upgrade closes the session");
+    ws.send(r#"42["echo","still here"]"#).await;
+    assert_eq!(ws.recv_text().await, r#"42["echo","still here"]"#);
+    assert_eq!(srv.session_count(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -462,4 +479,37 @@ async fn many_clients_concurrently() {
     assert_eq!(received.load(Ordering::Relaxed), N * ROUNDS);
     eventually(|| srv.session_count() == 0 && engine.stats().connections == 0).await;
     assert_eq!(root.room_size("all"), 0);
+}
+
+/// A poller that does not poll: the writer stops draining the outbox once
+/// a backlog waits, so the outbox's bounds and overflow policy apply instead
+/// of an unbounded buffer; the client still gets the newest messages, in
+/// order, after a lagged gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_poller_is_bounded_by_the_outbox() {
+    let engine = Engine::new(Config::builder().max_queue(100).build().unwrap());
+    engine.of("/").unwrap();
+    let srv = server(engine.clone(), |s| s).await;
+    let addr = srv.local_addr();
+    let (sid, _) = poll_open(addr).await;
+    poll_post(addr, &sid, "40").await;
+    assert!(poll_get(addr, &sid).await[0].starts_with("40"));
+    let root = engine.of("/").unwrap();
+    for i in 0..5000u32 {
+        root.emit("n", Payload::from(serde_json::json!(i))).unwrap();
+        if i % 500 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(engine.stats().dropped > 0, "the outbox's bound applied");
+    let mut seen: Vec<u32> = Vec::new();
+    while seen.last() != Some(&4999) {
+        for p in poll_get(addr, &sid).await {
+            let v: serde_json::Value = serde_json::from_str(p.strip_prefix("42").unwrap()).unwrap();
+            seen.push(v[1].as_u64().unwrap() as u32);
+        }
+    }
+    assert!(seen.len() < 5000 && seen.len() >= 100, "{} delivered", seen.len());
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order");
 }
