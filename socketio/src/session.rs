@@ -161,6 +161,9 @@ impl Session {
             let mut p = self.poll.lock();
             p.close_packet |= reason.is_server_side();
         }
+        // Unknown from now on: a request with this sid gets error 1 even
+        // before the writer has finished.
+        self.shared.sessions.lock().remove(&self.sid);
         self.conn.close(reason);
     }
 

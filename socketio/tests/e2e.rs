@@ -513,3 +513,68 @@ async fn slow_poller_is_bounded_by_the_outbox() {
     assert!(seen.len() < 5000 && seen.len() >= 100, "{} delivered", seen.len());
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order");
 }
+
+/// The cases of the published Engine.IO v4 and Socket.IO v5 protocol test
+/// suites that the other tests do not already cover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_suite_cases() {
+    let engine = engine();
+    engine.of("/").unwrap().on_connection(|socket| {
+        if let Some(auth) = socket.handshake().auth_payload() {
+            socket.emit("auth", auth.clone())?;
+        }
+        Ok(())
+    });
+    let srv = server(engine, |s| s.ping(Duration::from_millis(300), Duration::from_millis(200))).await;
+    let addr = srv.local_addr();
+
+    // Polling: the handshake's content type; the server pings; a close
+    // packet ends the session at once.
+    let r = http(addr, "GET", "/socket.io/?EIO=4&transport=polling", b"", &[]).await;
+    assert_eq!(r.header("content-type").as_deref(), Some("text/plain; charset=UTF-8"));
+    let sid = serde_json::from_str::<serde_json::Value>(&r.text()[1..]).unwrap()["sid"].as_str().unwrap().to_string();
+    assert_eq!(poll_get(addr, &sid).await, vec!["2"]);
+    poll_post(addr, &sid, "3").await;
+    poll_post(addr, &sid, "1").await;
+    let r = http(addr, "GET", &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"), b"", &[]).await;
+    assert_eq!(r.status, 400);
+    // A session that never answers a ping is gone after interval + timeout.
+    let (sid, _) = poll_open(addr).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let r = http(addr, "GET", &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"), b"", &[]).await;
+    assert_eq!(r.status, 400);
+    for bad in ["/socket.io/?EIO=abc&transport=polling", "/socket.io/?EIO=4&transport=abc"] {
+        assert_eq!(http(addr, "GET", bad, b"", &[]).await.status, 400, "{bad}");
+    }
+    assert_eq!(http(addr, "PUT", "/socket.io/?EIO=4&transport=polling", b"", &[]).await.status, 400);
+
+    // Socket.IO: CONNECT with a payload; the connection handler's emit
+    // follows the CONNECT reply.
+    let (mut c, _) = Client::open(addr).await;
+    c.send(r#"40{"token":"123"}"#).await;
+    assert!(c.recv_text().await.starts_with("40{\"sid\":"));
+    assert_eq!(c.recv_text().await, r#"42["auth",{"token":"123"}]"#);
+    // An unknown namespace without the trailing comma.
+    c.send("40/random").await;
+    assert_eq!(c.recv_text().await, r#"44/random,{"message":"Invalid namespace"}"#);
+    // Several arguments with an ack; binary with an ack.
+    c.send(r#"42456["echo",1,"2",{"3":[true]}]"#).await;
+    assert_eq!(c.recv_text().await, r#"43456[1,"2",{"3":[true]}]"#);
+    c.send(r#"451-456["echo",{"_placeholder":true,"num":0}]"#).await;
+    c.send_binary(&[1, 2, 3]).await;
+    assert_eq!(c.recv_text().await, r#"461-456[{"_placeholder":true,"num":0}]"#);
+    assert_eq!(c.recv().await, Frame::Binary(vec![1, 2, 3]));
+    // Every invalid format closes the connection.
+    for bad in ["4abc", r#"42{}"#, r#"42abc["echo",1]"#, "4", r#"42["disconnect"]"#] {
+        let (mut c, _) = Client::joined(addr, &["/"]).await;
+        c.send(bad).await;
+        c.expect_closed(T).await;
+    }
+    // A close packet over WebSocket closes it.
+    let (mut c, _) = Client::open(addr).await;
+    c.send("1").await;
+    c.expect_closed(T).await;
+    // A WebSocket with an unknown sid is refused.
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&sid=unknown");
+    assert!(tokio_tungstenite::connect_async(url).await.is_err());
+}
