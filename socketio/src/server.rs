@@ -523,6 +523,22 @@ async fn poll_get(sess: &Arc<Session>, cors: &Cors, origin: Option<&HeaderValue>
 
 /// A long-polling POST: decodes the packets and hands them to the session.
 async fn poll_post(sess: &Arc<Session>, body: Body, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
+    {
+        let mut p = sess.poll.lock();
+        if p.post_active {
+            drop(p);
+            // Two POSTs at once: a protocol violation that ends the session.
+            sess.close(DisconnectReason::TransportError);
+            return error_response(HttpError::BadRequest, cors, origin);
+        }
+        p.post_active = true;
+    }
+    let response = poll_post_inner(sess, body, cors, origin).await;
+    sess.poll.lock().post_active = false;
+    response
+}
+
+async fn poll_post_inner(sess: &Arc<Session>, body: Body, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
     let max = sess.shared.opts.max_payload;
     let bytes = match axum::body::to_bytes(body, max).await {
         Ok(b) => b,

@@ -62,6 +62,8 @@ pub(crate) struct PollState {
     pub(crate) frames: Vec<Frame>,
     /// A GET is waiting right now.
     pub(crate) get_active: bool,
+    /// A POST is being handled right now.
+    pub(crate) post_active: bool,
     /// The session moved to WebSocket: polling requests are refused.
     pub(crate) upgraded: bool,
     /// The session is over; the next GET gets a close packet.
@@ -294,8 +296,15 @@ impl Session {
 
     /// The WebSocket reader loop (direct WebSocket, or after an upgrade).
     pub(crate) async fn read_ws(self: Arc<Self>, mut stream: SplitStream<WebSocket>) {
+        let mut done = self.done.subscribe();
         let reason = loop {
-            let Some(msg) = stream.next().await else { break DisconnectReason::TransportClose };
+            let next = tokio::select! {
+                m = stream.next() => m,
+                // The session ended elsewhere: drop this half too, so the
+                // socket closes even if the client is silent.
+                _ = done.wait_for(|d| *d) => return,
+            };
+            let Some(msg) = next else { break DisconnectReason::TransportClose };
             let packet = match msg {
                 Ok(WsMessage::Text(t)) => match eio::decode_text(t.as_str()) {
                     Ok(p) => p,
@@ -367,6 +376,7 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedRecei
         }
     }
     let mut open = true;
+    let mut dead = false;
     while open {
         tokio::select! {
             biased;
@@ -377,6 +387,11 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedRecei
             r = outbox.recv_many_async(&mut buf, BATCH), if ws.is_some() || sess.poll_backlog() < POLL_BACKLOG => {
                 if r.is_err() {
                     open = false;
+                    // Closed by the server side (shutdown, overflow, forced):
+                    // tell the client with a close packet.
+                    if outbox.close_reason().is_some_and(|r| r.is_server_side() || r == DisconnectReason::QueueOverflow) {
+                        sess.poll.lock().close_packet = true;
+                    }
                 }
             }
             // A slow poller: messages wait in the outbox (where its bounds
@@ -416,8 +431,13 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedRecei
         let frames = std::mem::take(&mut out);
         match ws.as_mut() {
             Some(sink) => {
-                if !write_ws(sink, frames).await {
+                // A client that stops reading blocks the write; past a
+                // heartbeat period it is as dead as one that stops answering.
+                let limit = sess.shared.opts.ping_interval + sess.shared.opts.ping_timeout;
+                if !matches!(tokio::time::timeout(limit, write_ws(sink, frames)).await, Ok(true)) {
                     sess.close(DisconnectReason::TransportError);
+                    dead = true;
+                    break;
                 }
             }
             None => {
@@ -428,9 +448,13 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedRecei
     }
     // The connection is closed: end the transport and forget the session.
     sess.close(DisconnectReason::TransportClose);
-    if let Some(mut sink) = ws {
-        let _ = sink.send(WsMessage::Close(None)).await;
-        let _ = sink.close().await;
+    if let Some(mut sink) = ws.filter(|_| !dead) {
+        let limit = sess.shared.opts.ping_timeout;
+        let _ = tokio::time::timeout(limit, async {
+            let _ = sink.send(WsMessage::Close(None)).await;
+            let _ = sink.close().await;
+        })
+        .await;
     }
     sess.poll.lock().closed = true;
     sess.poll_notify.notify_one();

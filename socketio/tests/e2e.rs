@@ -578,3 +578,50 @@ async fn protocol_suite_cases() {
     let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&sid=unknown");
     assert!(tokio_tungstenite::connect_async(url).await.is_err());
 }
+
+/// Closes decided on the server side outside the transport (engine
+/// shutdown, outbox overflow under the `disconnect` policy) reach the client
+/// as a close packet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_closes_send_a_close_packet() {
+    let engine =
+        Engine::new(Config::builder().max_queue(4).overflow(roomcast::OverflowPolicy::Disconnect).build().unwrap());
+    engine.of("/").unwrap();
+    let srv = server(engine.clone(), |s| s).await;
+    let (mut c, ids) = Client::joined(srv.local_addr(), &["/"]).await;
+    let socket = engine.of("/").unwrap().socket(&ids[0]).unwrap();
+    for i in 0..100 {
+        let _ = socket.emit("flood", Payload::from(serde_json::json!(i)));
+    }
+    let mut last = String::new();
+    while let Frame::Text(t) = c.recv().await {
+        last = t;
+    }
+    assert_eq!(last, "1");
+    assert_eq!(socket.disconnect_reason(), Some(DisconnectReason::QueueOverflow));
+    let (mut c, _) = Client::joined(srv.local_addr(), &["/"]).await;
+    engine.shutdown();
+    assert_eq!(c.recv_text().await, "41");
+    assert_eq!(c.recv_text().await, "1");
+    c.expect_closed(T).await;
+}
+
+/// A client that stops reading: the writer's blocked write gives up after a
+/// heartbeat period and the session ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped() {
+    let engine = engine();
+    let srv = server(engine.clone(), |s| s.ping(Duration::from_millis(200), Duration::from_millis(200))).await;
+    let (c, _) = Client::joined(srv.local_addr(), &["/"]).await;
+    let root = engine.of("/").unwrap();
+    let chunk = Payload::binary(vec![0u8; 64 * 1024]);
+    for _ in 0..600 {
+        root.emit("bulk", chunk.clone()).unwrap();
+        if srv.session_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    eventually(|| srv.session_count() == 0 && engine.stats().connections == 0).await;
+    drop(c);
+}
