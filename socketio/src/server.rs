@@ -263,7 +263,8 @@ impl SocketIoServer {
     }
 }
 
-/// A running server (from [`SocketIoServer::bind`]).
+/// A running server (from [`SocketIoServer::bind`]). Dropping it leaves the
+/// server running in its task; [`shutdown`](Bound::shutdown) stops it.
 pub struct Bound {
     local: SocketAddr,
     shared: Arc<Shared>,
