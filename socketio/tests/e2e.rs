@@ -625,3 +625,27 @@ async fn a_client_that_stops_reading_is_dropped() {
     eventually(|| srv.session_count() == 0 && engine.stats().connections == 0).await;
     drop(c);
 }
+
+/// A client that drops a pending GET (a network hiccup) may poll again: the
+/// dropped request does not count as a GET still in progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_poll_can_be_retried() {
+    use tokio::io::AsyncWriteExt;
+    let srv = server(engine(), |s| s).await;
+    let addr = srv.local_addr();
+    let (sid, _) = poll_open(addr).await;
+    poll_post(addr, &sid, "40").await;
+    assert!(poll_get(addr, &sid).await[0].starts_with("40"));
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (got, _) = tokio::join!(poll_get(addr, &sid), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        poll_post(addr, &sid, r#"42["echo","again"]"#).await;
+    });
+    assert_eq!(got, vec![r#"42["echo","again"]"#]);
+    assert_eq!(srv.session_count(), 1);
+}
