@@ -649,3 +649,125 @@ async fn a_dropped_poll_can_be_retried() {
     assert_eq!(got, vec![r#"42["echo","again"]"#]);
     assert_eq!(srv.session_count(), 1);
 }
+
+/// Counts panics on the runtime's worker threads (where sessions run).
+fn worker_panics() -> &'static AtomicUsize {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name().is_some_and(|n| n.starts_with("tokio-runtime-worker")) {
+                COUNT.fetch_add(1, Ordering::SeqCst);
+            }
+            previous(info);
+        }));
+    });
+    &COUNT
+}
+
+/// Random frames, shaped like the protocol or not, never panic a session
+/// and never disturb other clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_frames_never_panic_the_server() {
+    let panics = worker_panics();
+    let srv = server(engine(), |s| s.max_attachments(3)).await;
+    let addr = srv.local_addr();
+    let (mut bystander, _) = Client::joined(addr, &["/"]).await;
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    const HEADS: &[&str] = &[
+        "",
+        "1",
+        "2",
+        "2probe",
+        "3",
+        "5",
+        "6",
+        "4",
+        "40",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "451-",
+        "452-",
+        "461-1",
+        "40/admin,",
+        "42/admin,",
+        "45/admin,1-",
+        "453-",
+        "4510-",
+        "42[",
+        "43[]",
+        "0",
+        "7",
+    ];
+    const TAILS: &[&str] = &[
+        "",
+        "[]",
+        "[\"echo\"]",
+        "[\"echo\",1]",
+        "{}",
+        "[\"echo\",{\"_placeholder\":true,\"num\":0}]",
+        "[\"echo\",{\"_placeholder\":true,\"num\":7}]",
+        "12[\"echo\"]",
+        "[1]",
+        "\"x\"",
+        "{\"token\":\"s3cret\"}",
+        "[\"join\",\"r\"]",
+        "nope",
+        "[\"to room\",{}]",
+        "99999999999999999999999[]",
+    ];
+    for _ in 0..60 {
+        let (mut c, _) = Client::open(addr).await;
+        for _ in 0..15 {
+            if rnd(4) == 0 {
+                let len = rnd(8) as usize;
+                let bytes: Vec<u8> = (0..len).map(|_| rnd(256) as u8).collect();
+                c.send_lossy(tokio_tungstenite::tungstenite::Message::Binary(bytes.into())).await;
+            } else {
+                let head = HEADS[rnd(HEADS.len() as u64) as usize];
+                let tail = TAILS[rnd(TAILS.len() as u64) as usize];
+                c.send_lossy(tokio_tungstenite::tungstenite::Message::Text(format!("{head}{tail}").into())).await;
+            }
+        }
+        // Drain whatever the server answered until it closes or goes quiet.
+        while let Some(f) = c.recv_within(Duration::from_millis(30)).await {
+            if f == Frame::Closed {
+                break;
+            }
+        }
+    }
+    // The same over long-polling, several packets per body.
+    for _ in 0..30 {
+        let (sid, _) = poll_open(addr).await;
+        let mut body: Vec<u8> = Vec::new();
+        for i in 0..rnd(5) + 1 {
+            if i > 0 {
+                body.push(0x1e);
+            }
+            match rnd(5) {
+                0 => body.extend((0..rnd(6)).map(|_| rnd(256) as u8)),
+                1 => body.extend_from_slice(b"bAAEC"),
+                _ => {
+                    body.extend_from_slice(HEADS[rnd(HEADS.len() as u64) as usize].as_bytes());
+                    body.extend_from_slice(TAILS[rnd(TAILS.len() as u64) as usize].as_bytes());
+                }
+            }
+        }
+        let r = http(addr, "POST", &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"), &body, &[]).await;
+        assert!([200, 400].contains(&r.status), "{} for {body:?}", r.status);
+    }
+    bystander.send(r#"42["echo","still fine"]"#).await;
+    assert_eq!(bystander.recv_text().await, r#"42["echo","still fine"]"#);
+    assert_eq!(panics.load(Ordering::SeqCst), 0, "a session task panicked");
+}
