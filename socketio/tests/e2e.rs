@@ -771,3 +771,35 @@ async fn random_frames_never_panic_the_server() {
     assert_eq!(bystander.recv_text().await, r#"42["echo","still fine"]"#);
     assert_eq!(panics.load(Ordering::SeqCst), 0, "a session task panicked");
 }
+
+/// A broadcast with an ack: every client gets the same event and ack id
+/// and answers it; the stream yields one reply per client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_with_ack_collects_every_reply() {
+    let engine = engine();
+    let srv = server(engine.clone(), |s| s).await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(Client::joined(srv.local_addr(), &["/"]).await);
+    }
+    let acks = engine.of("/").unwrap().timeout(Duration::from_secs(5)).emit_with_ack("poll", "?").unwrap();
+    assert_eq!(acks.expected(), 3);
+    let mut frames = Vec::new();
+    for (c, ids) in &mut clients {
+        let t = c.recv_text().await;
+        let id: u64 = t.strip_prefix("42").unwrap().split('[').next().unwrap().parse().unwrap();
+        c.send(&format!(r#"43{id}["yes from {}"]"#, ids[0])).await;
+        frames.push(t);
+    }
+    assert!(frames.iter().all(|f| f == &frames[0]), "one encoding, one ack id: {frames:?}");
+    let mut replies: Vec<String> = tokio::time::timeout(T, acks)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.result.unwrap().as_str().unwrap().to_string())
+        .collect();
+    replies.sort();
+    let mut want: Vec<String> = clients.iter().map(|(_, ids)| format!("yes from {}", ids[0])).collect();
+    want.sort();
+    assert_eq!(replies, want);
+}
