@@ -102,13 +102,13 @@ TEST(notify_from_other_threads) {
     ASSERT_OK(roomcast_engine_of(e, "/", &ns));
     ASSERT_OK(roomcast_engine_connect(e, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
-    ASSERT_OK(roomcast_conn_set_notify(c, on_notify_count, &count));
+    ASSERT_OK(roomcast_conn_set_notify(c, on_notify_count, &count, NULL));
     struct emitter ea = {ns, "a", 0};
     pthread_t ta;
     ASSERT(pthread_create(&ta, NULL, emit_loop, &ea) == 0);
     pthread_join(ta, NULL);
     EXPECT(__atomic_load_n(&count, __ATOMIC_SEQ_CST) >= 1);
-    ASSERT_OK(roomcast_conn_set_notify(c, NULL, NULL));
+    ASSERT_OK(roomcast_conn_set_notify(c, NULL, NULL, NULL));
     roomcast_socket_free(s);
     roomcast_conn_free(c);
     roomcast_namespace_free(ns);
