@@ -29,6 +29,13 @@ awk '/^[a-z].*\(/ && prev !~ /\*\/$/ { print "undocumented: " $0; bad = 1 }
      /^typedef/ && $0 !~ /^typedef uint32_t/ && prev !~ /\*\/$/ { print "undocumented: " $0; bad = 1 }
      { prev = $0 } END { exit bad }' include/roomcast.h && echo "all documented" || fail "undocumented items in the header"
 
+echo "== C: every function in the header is called by a C test or example"
+uncalled=0
+for f in $(grep -E "^[a-z].*roomcast_[a-z0-9_]+\(" include/roomcast.h | grep -oE "roomcast_[a-z0-9_]+\(" | tr -d '(' | sort -u); do
+  grep -q "$f(" tests/c/*.c examples/c/*.c || { echo "never called: $f"; uncalled=1; }
+done
+[ "$uncalled" -eq 0 ] && echo "all called" || fail "header functions without a C caller"
+
 echo "== C: build libroomcast"
 cargo build --quiet -p roomcast-ffi
 
