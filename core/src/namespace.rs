@@ -125,9 +125,9 @@ impl Namespace {
         }
     }
 
-    fn edit_hooks(&self, f: impl FnOnce(&mut Hooks)) {
+    fn edit_hooks<T>(&self, f: impl FnOnce(&mut Hooks) -> T) -> T {
         let mut guard = self.inner.hooks.write();
-        f(Arc::make_mut(&mut guard));
+        f(Arc::make_mut(&mut guard))
     }
 
     /// Reports a callback failure to the error hooks in effect here.
@@ -217,9 +217,9 @@ impl Namespace {
 
     /// Removes every handler of `event`.
     pub fn off(&self, event: &str) {
-        self.edit_hooks(|h| {
-            h.events.remove(event);
-        });
+        let removed = self.edit_hooks(|h| h.events.remove(event));
+        // Dropped here, after the lock: a closure's drop may touch the engine.
+        drop(removed);
     }
 
     /// Observes every inbound event (after event middleware, before the

@@ -874,3 +874,32 @@ fn shutdown_closes_every_connection_and_frees_handlers() {
     assert_eq!((e.stats().sockets, e.stats().rooms), (0, 0));
     assert_eq!(e.shutdown(), 0, "idempotent");
 }
+
+#[test]
+fn off_drops_handlers_outside_the_hooks_lock() {
+    // A handler whose drop registers another handler: dropped under the
+    // hooks lock, `off` would deadlock.
+    struct RegisterOnDrop(roomcast::Namespace);
+    impl Drop for RegisterOnDrop {
+        fn drop(&mut self) {
+            self.0.on("late", |_s, _e, _a| {});
+        }
+    }
+    let e = engine();
+    let ns = e.of("/").unwrap();
+    let guard = RegisterOnDrop(ns.clone());
+    ns.on("ev", move |_s, _e, _a| {
+        let _held = &guard;
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ns2 = ns.clone();
+    std::thread::spawn(move || {
+        ns2.off("ev");
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(10)).expect("off deadlocked");
+    let (conn, _out) = e.connect();
+    let s = conn.join_namespace("/", Handshake::new()).unwrap();
+    assert_eq!(s.dispatch(Inbound::event("ev", "")).unwrap(), Dispatched::Unhandled);
+    assert_eq!(s.dispatch(Inbound::event("late", "")).unwrap(), Dispatched::Handled(1));
+}
