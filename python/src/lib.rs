@@ -597,6 +597,16 @@ impl Namespace {
         py.detach(|| self.inner.disconnect_sockets())
     }
 
+    /// Makes every socket join `rooms`; returns how many.
+    fn sockets_join(&self, py: Python<'_>, rooms: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Operator::ns(&self.inner).sockets_join(py, rooms)
+    }
+
+    /// Makes every socket leave `rooms`; returns how many.
+    fn sockets_leave(&self, py: Python<'_>, rooms: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Operator::ns(&self.inner).sockets_leave(py, rooms)
+    }
+
     /// Decorator: `handler(handshake)` runs before each connect; raising
     /// `ConnectRefused` refuses it (any other exception refuses it too, and
     /// is logged). A coroutine function is awaited (see `Engine(loop=...)`).
@@ -984,7 +994,8 @@ impl From<&rc::RoomEvent> for RoomEvent {
 #[pymethods]
 impl RoomEvent {
     fn __repr__(&self) -> String {
-        format!("RoomEvent(kind={:?}, room={:?}, socket_id={:?})", self.kind, self.room, self.socket_id)
+        let sid = self.socket_id.as_ref().map_or_else(|| "None".to_string(), |s| format!("{s:?}"));
+        format!("RoomEvent(kind={:?}, room={:?}, socket_id={sid})", self.kind, self.room)
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other.downcast::<RoomEvent>().is_ok_and(|o| {
