@@ -170,6 +170,15 @@ pub(crate) fn encode(env: &Envelope) -> Vec<u8> {
     postcard::to_extend(env, out).unwrap_or_default()
 }
 
+/// The sending node of a message of ours, read without decoding the rest
+/// (the node id is the envelope's first field).
+pub(crate) fn peek_node(bytes: &[u8]) -> Option<u64> {
+    if bytes.len() < 3 || bytes[..2] != MAGIC || bytes[2] != VERSION {
+        return None;
+    }
+    postcard::take_from_bytes::<u64>(&bytes[3..]).ok().map(|(n, _)| n)
+}
+
 /// Decodes one bus message.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
     if bytes.len() < 3 || bytes[..2] != MAGIC {
@@ -206,6 +215,8 @@ mod tests {
         let bytes = encode(&env);
         assert_eq!(&bytes[..3], b"RC\x01");
         assert_eq!(decode(&bytes), Ok(env));
+        assert_eq!(peek_node(&bytes), Some(42));
+        assert_eq!(peek_node(b"RC"), None);
         // Header + node + names + 7 payload bytes: no field names on the wire.
         assert!(bytes.len() < 40, "{} bytes", bytes.len());
     }

@@ -174,6 +174,10 @@ async fn subscriber(inner: Arc<Inner>, client: redis::Client) {
 /// One bus message: membership and answers here, the rest to the
 /// dispatcher thread.
 fn handle(inner: &Arc<Inner>, bytes: &[u8]) {
+    // This node's own messages come back too; skip them before decoding.
+    if envelope::peek_node(bytes) == Some(inner.node) {
+        return;
+    }
     let env = match envelope::decode(bytes) {
         Ok(env) => env,
         Err(DecodeError::Foreign | DecodeError::Version(_) | DecodeError::Corrupt) => {
@@ -198,6 +202,16 @@ fn handle(inner: &Arc<Inner>, bytes: &[u8]) {
         if let Some(tx) = inner.pending.lock().get(&req) {
             let _ = tx.send((env.node, env.body));
         }
+        return;
+    }
+    // Emits are delivered here at once: delivery never blocks, and a
+    // thread hop would cost more than the fan-out. Requests, which run
+    // handlers that may themselves wait on the cluster, go to the
+    // dispatcher thread.
+    if matches!(env.body, Body::Broadcast { .. }) {
+        // User code (notify callbacks, overflow disconnects) may run here;
+        // a panic in it must not end the subscriber.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::dispatch(inner, env)));
         return;
     }
     if inner.dispatch.try_send(env).is_err() {
