@@ -23,6 +23,7 @@ mod hooks;
 mod message;
 mod panic;
 mod payload;
+mod redis;
 mod socket;
 
 pub use acks::*;
@@ -32,6 +33,7 @@ pub use error::{roomcast_last_error, roomcast_result, roomcast_result_message};
 pub use hooks::*;
 pub use message::*;
 pub use payload::roomcast_format;
+pub use redis::*;
 pub use socket::*;
 
 /// Major version of the library this header belongs to.
