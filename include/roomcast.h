@@ -456,6 +456,14 @@ typedef struct roomcast_namespace roomcast_namespace;
 typedef struct roomcast_payload roomcast_payload;
 
 /**
+ * A Redis cluster adapter (`roomcast_redis::RedisAdapter`). Box-owned:
+ * create with `roomcast_redis_new`, free with `roomcast_redis_free`.
+ * Thread-safe. The adapter lives until both its handle and the engines
+ * built with it are freed.
+ */
+typedef struct roomcast_redis roomcast_redis;
+
+/**
  * Where a middleware callback puts its refusal for the client. Borrowed:
  * only valid during the middleware callback that received it.
  */
@@ -753,6 +761,44 @@ typedef struct roomcast_failure {
  * Runs on the thread where the failure happened, with no engine lock held.
  */
 typedef void (*roomcast_error_callback)(void *userdata, const struct roomcast_failure *failure);
+
+/**
+ * The adapter's counters, a snapshot.
+ */
+typedef struct roomcast_cluster_stats {
+  /**
+   * Messages published to Redis.
+   */
+  uint64_t published;
+  /**
+   * Messages received from other nodes.
+   */
+  uint64_t received;
+  /**
+   * Messages lost (publish queue full, Redis unreachable, failed publish).
+   */
+  uint64_t dropped;
+  /**
+   * Of `dropped`, those refused by the full publish queue.
+   */
+  uint64_t queue_full;
+  /**
+   * Foreign or corrupt bus messages ignored.
+   */
+  uint64_t decode_errors;
+  /**
+   * Successful reconnects.
+   */
+  uint64_t reconnects;
+  /**
+   * Other nodes currently alive.
+   */
+  uint64_t nodes;
+  /**
+   * Whether the adapter is connected to Redis.
+   */
+  bool connected;
+} roomcast_cluster_stats;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1861,6 +1907,75 @@ roomcast_result roomcast_message_lagged_count(const struct roomcast_message *msg
  */
 roomcast_result roomcast_message_disconnect_reason(const struct roomcast_message *msg,
                                                    const char **reason_out);
+
+/**
+ * Creates a Redis cluster adapter for the server at `url`
+ * (`"redis://127.0.0.1:6379"`) with the default settings (channel prefix
+ * `roomcast`) and writes it to `*redis_out`. It connects in the
+ * background and keeps reconnecting; emits are delivered locally either
+ * way. An invalid URL gives `ROOMCAST_RESULT_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `url` must be NULL or NUL-terminated; `redis_out` valid for a pointer write.
+ */
+roomcast_result roomcast_redis_new(const char *url, struct roomcast_redis **redis_out);
+
+/**
+ * Like `roomcast_engine_new`, with emits and cluster operations going
+ * through `redis`. One adapter serves one engine.
+ *
+ * # Safety
+ *
+ * `cfg` must be NULL or a live configuration; `redis` NULL or live;
+ * `engine_out` valid for a pointer write.
+ */
+roomcast_result roomcast_engine_new_with_redis(const struct roomcast_config *cfg,
+                                               const struct roomcast_redis *redis,
+                                               struct roomcast_engine **engine_out);
+
+/**
+ * Waits up to `timeout_ms` for the connection to Redis:
+ * `ROOMCAST_RESULT_OK` once connected, `ROOMCAST_RESULT_TIMEOUT` if not.
+ *
+ * # Safety
+ *
+ * `redis` must be NULL or live.
+ */
+roomcast_result roomcast_redis_wait_connected(const struct roomcast_redis *redis,
+                                              uint64_t timeout_ms);
+
+/**
+ * Writes a snapshot of the adapter's counters to `*stats_out`.
+ *
+ * # Safety
+ *
+ * `redis` must be NULL or live; `stats_out` valid for a write.
+ */
+roomcast_result roomcast_redis_stats(const struct roomcast_redis *redis,
+                                     struct roomcast_cluster_stats *stats_out);
+
+/**
+ * Writes the number of nodes in the engine's cluster (this one included;
+ * 1 without a cluster adapter) to `*count_out`.
+ *
+ * # Safety
+ *
+ * `engine` must be NULL or live; `count_out` valid for a write.
+ */
+roomcast_result roomcast_engine_server_count(const struct roomcast_engine *engine,
+                                             size_t *count_out);
+
+/**
+ * Frees the adapter handle. NULL is a no-op. Engines built with it keep
+ * using it; the adapter stops (saying goodbye to the other nodes) when the
+ * last of them is freed too.
+ *
+ * # Safety
+ *
+ * `redis` must be NULL or from `roomcast_redis_new`, not used afterwards.
+ */
+void roomcast_redis_free(struct roomcast_redis *redis);
 
 /**
  * Frees a socket handle. NULL is a no-op.

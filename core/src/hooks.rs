@@ -242,6 +242,8 @@ pub enum HandlerSite {
     RoomEvent,
     /// A dynamic namespace predicate.
     DynamicPredicate,
+    /// A server-side handler of this event (`Namespace::on_server_side`).
+    ServerSide(String),
 }
 
 /// How a callback failed.
@@ -294,6 +296,7 @@ pub(crate) type AnyHandler = Arc<dyn Fn(&Socket, &Inbound) -> Result<(), Handler
 pub(crate) type DiscHandler = Arc<dyn Fn(&Socket, DisconnectReason) -> Result<(), HandlerError> + Send + Sync>;
 pub(crate) type RoomHandler = Arc<dyn Fn(&RoomEvent) -> Result<(), HandlerError> + Send + Sync>;
 pub(crate) type ErrorHandler = Arc<dyn Fn(&HandlerFailure) + Send + Sync>;
+pub(crate) type ServerSideHandler = Arc<dyn Fn(&Payload) -> Option<Payload> + Send + Sync>;
 
 /// A namespace's callbacks. Cloned on write (see module docs).
 #[derive(Default, Clone)]
@@ -308,6 +311,7 @@ pub(crate) struct Hooks {
     pub(crate) disconnect: Vec<DiscHandler>,
     pub(crate) room_events: Vec<RoomHandler>,
     pub(crate) errors: Vec<ErrorHandler>,
+    pub(crate) server_side: FxHashMap<Box<str>, Vec<ServerSideHandler>>,
 }
 
 pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {

@@ -24,6 +24,7 @@ mod hooks;
 mod message;
 mod panic;
 mod payload;
+mod redis;
 mod socket;
 mod strings;
 
@@ -35,6 +36,7 @@ pub use error::{roomcast_last_error, roomcast_result, roomcast_result_message};
 pub use hooks::*;
 pub use message::*;
 pub use payload::roomcast_format;
+pub use redis::*;
 pub use socket::*;
 pub use strings::*;
 
