@@ -368,6 +368,10 @@ enum roomcast_site
    * A dynamic namespace predicate.
    */
   ROOMCAST_SITE_DYNAMIC_PREDICATE = 9,
+  /**
+   * A server-side event handler (a cluster adapter's `server_side_emit`).
+   */
+  ROOMCAST_SITE_SERVER_SIDE = 10,
 };
 #ifndef __cplusplus
 typedef uint32_t roomcast_site;

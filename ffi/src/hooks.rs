@@ -626,6 +626,8 @@ pub enum roomcast_site {
     RoomEvent = 8,
     /// A dynamic namespace predicate.
     DynamicPredicate = 9,
+    /// A server-side event handler (a cluster adapter's `server_side_emit`).
+    ServerSide = 10,
 }
 
 /// How a callback failed, in a `roomcast_failure`.
@@ -708,6 +710,7 @@ pub unsafe extern "C" fn roomcast_namespace_on_error(
                 H::Disconnect => (roomcast_site::Disconnect, None),
                 H::RoomEvent => (roomcast_site::RoomEvent, None),
                 H::DynamicPredicate => (roomcast_site::DynamicPredicate, None),
+                H::ServerSide(e) => (roomcast_site::ServerSide, Some(e.as_str())),
             };
             let kind = match f.kind {
                 core::FailureKind::Error => roomcast_failure_kind::Error,

@@ -264,6 +264,7 @@ fn site_parts(site: &rc::HandlerSite) -> (&'static str, Option<&str>) {
         rc::HandlerSite::Disconnect => ("disconnect", None),
         rc::HandlerSite::RoomEvent => ("room_event", None),
         rc::HandlerSite::DynamicPredicate => ("dynamic_predicate", None),
+        rc::HandlerSite::ServerSide(e) => ("server_side", Some(e)),
     }
 }
 
