@@ -70,6 +70,9 @@ echo "== Python bindings"
 echo "== Socket.IO interop"
 ./scripts/test-socketio.sh 2>&1 | tee -a "$log"
 
+echo "== Redis adapter"
+./scripts/test-redis.sh 2>&1 | tee -a "$log"
+
 # One closing line for the whole run.
 # cargo's "test result:" lines, each other runner's "<suite> tests: N passed,
 # N failed" (C, Socket.IO interop, browser ...) and pytest's
