@@ -803,3 +803,34 @@ async fn broadcast_with_ack_collects_every_reply() {
     want.sort();
     assert_eq!(replies, want);
 }
+
+/// `into_router` merges into an application; a custom path; the remote
+/// address reaches the handshake when served with connect info.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn router_merges_into_an_app_with_a_custom_path() {
+    let engine = engine();
+    let seen = Arc::new(Mutex::new(None));
+    let s2 = seen.clone();
+    engine
+        .of("/")
+        .unwrap()
+        .on_connection(move |socket| *s2.lock() = socket.handshake().remote_address().map(String::from));
+    let app = axum::Router::new()
+        .route("/health", axum::routing::get(|| async { "up" }))
+        .merge(SocketIoServer::new(engine).path("custom").into_router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
+    assert_eq!(http(addr, "GET", "/health", b"", &[]).await.text(), "up");
+    let r = http(addr, "GET", "/custom/?EIO=4&transport=polling", b"", &[]).await;
+    assert_eq!(r.status, 200);
+    let sid = serde_json::from_str::<serde_json::Value>(&r.text()[1..]).unwrap()["sid"].as_str().unwrap().to_string();
+    let r = http(addr, "POST", &format!("/custom?EIO=4&transport=polling&sid={sid}"), b"40", &[]).await;
+    assert_eq!(r.text(), "ok");
+    assert_eq!(http(addr, "GET", "/socket.io/?EIO=4&transport=polling", b"", &[]).await.status, 404);
+    eventually(|| seen.lock().is_some()).await;
+    assert!(seen.lock().as_deref().unwrap().starts_with("127.0.0.1:"));
+    server.abort();
+}
