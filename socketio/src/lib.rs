@@ -27,8 +27,8 @@
 //! attachments, a connect timeout.
 //!
 //! Not supported: Engine.IO v3 clients (`EIO=3`, Socket.IO 2.x), per-message
-//! compression (permessage-deflate, HTTP compression), connection state
-//! recovery, the WebTransport transport.
+//! compression (permessage-deflate, HTTP compression), JSONP polling,
+//! connection state recovery, the WebTransport transport.
 //!
 //! ## Mapping onto roomcast
 //!
