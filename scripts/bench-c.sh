@@ -3,7 +3,10 @@
 # (ffi/examples/ffi_bench.c against the release libroomcast.a) and through
 # the Rust API (ffi/examples/ffi_bench.rs), run alternately in one go
 # (C, Rust, C, Rust, ...), medians of the repetitions, ratio C / Rust.
-# Writes docs/bench/c-ffi.md. Not part of the test command.
+# Also counts instructions per operation with valgrind's callgrind (the
+# difference between two run lengths, so setup and warm-up cancel out): a
+# measure the machine's load cannot disturb. Writes docs/bench/c-ffi.md.
+# Not part of the test command.
 #   scripts/bench-c.sh [REPS]      default 9 repetitions of each side
 #   scripts/bench-c.sh --quick     one small repetition: checks it runs
 set -euo pipefail
@@ -15,10 +18,11 @@ target="${CARGO_TARGET_DIR:-target}"
 out="$target/ctest"
 mkdir -p "$out" docs/bench
 
-cargo build --quiet --release -p roomcast-ffi --example ffi_bench
+cargo build --quiet --release -p roomcast-ffi --lib --example ffi_bench
 gcc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude ffi/examples/ffi_bench.c \
   "$target/release/libroomcast.a" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o "$out/ffi_bench_c"
 
+load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 raw="$out/ffi_bench_raw.txt"
 : >"$raw"
 for i in $(seq 1 "$reps"); do
@@ -26,10 +30,36 @@ for i in $(seq 1 "$reps"); do
   "$target/release/examples/ffi_bench" "${quick[@]}" | sed 's/^/rust /' >>"$raw"
 done
 
+# Instructions per operation: Ir(long run) - Ir(short run) over the extra
+# operations, for each workload and side.
+ir="$out/ffi_bench_ir.txt"
+: >"$ir"
+collected() { # prints callgrind's instruction total for one run
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+    sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+for w in room_emit_drain join_leave round_trip dispatch; do
+  if [ "$w" = room_emit_drain ]; then a=10 b=30; else a=2000 b=6000; fi
+  for side in c rust; do
+    if [ "$side" = c ]; then prog="$out/ffi_bench_c"; else prog="$target/release/examples/ffi_bench"; fi
+    for t in 1 2 3; do # three measurements; the report takes their median
+      lo=$(collected "$prog" --only "$w" --iters "$a")
+      hi=$(collected "$prog" --only "$w" --iters "$b")
+      echo "$side $w $(((hi - lo) / (b - a)))" >>"$ir"
+    done
+  done
+done
+
 cmd="scripts/bench-c.sh${1:+ $1}"
-python3 - "$raw" "$reps" "$cmd" "${quick[*]:-}" <<'PY'
+python3 - "$raw" "$reps" "$cmd" "${quick[*]:-}" "$ir" "$load" <<'PY'
 import platform, statistics, subprocess, sys
-raw, reps, cmd, quick = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+raw, reps, cmd, quick, irfile, load = sys.argv[1:7]
+reps = int(reps)
+ir = {}
+for line in open(irfile):
+    side, name, n = line.split()
+    ir.setdefault(name, {}).setdefault(side, []).append(int(n))
+ir = {name: {side: int(statistics.median(v)) for side, v in sides.items()} for name, sides in ir.items()}
 runs = {}
 for line in open(raw):
     side, name, ns = line.split()
@@ -55,7 +85,9 @@ lines = [
     "",
     f"Command: `{cmd}` ({reps} repetitions of each side, run alternately; medians).",
     f"Machine: {cpu}, {__import__('os').cpu_count()} cores, {platform.system()} {platform.release()}; "
-    f"{rustc}; {gcc}, `-O2`, static `libroomcast.a` (release).",
+    f"{rustc}; {gcc}, `-O2`, static `libroomcast.a` (release). Load average when the run",
+    f"started: {load} (the machine is shared, so the times are noisy; the instruction",
+    "counts below are not).",
     "",
     "The same workloads, sizes and per-operation work through the C API",
     "(`ffi/examples/ffi_bench.c`) and the Rust API (`ffi/examples/ffi_bench.rs`).",
@@ -70,6 +102,18 @@ for name in ["room_emit_drain", "join_leave", "round_trip", "dispatch"]:
     c = statistics.median(runs[name]["c"])
     desc, per = what[name]
     lines.append(f"| `{name}`: {desc} | {per} | {r:,.0f} | {c:,.0f} | {c / r:.2f}x | {c - r:+,.0f} |")
+lines += [
+    "",
+    "Instructions per operation (valgrind callgrind; the difference between a",
+    "short and a long run, so setup and warm-up cancel out; median of three;",
+    "independent of the machine's load):",
+    "",
+    "| workload | per | Rust (instructions) | C (instructions) | C / Rust |",
+    "| --- | --- | ---: | ---: | ---: |",
+]
+for name in ["room_emit_drain", "join_leave", "round_trip", "dispatch"]:
+    r, c = ir[name]["rust"], ir[name]["c"]
+    lines.append(f"| `{name}` | {what[name][1]} | {r:,} | {c:,} | {c / r:.2f}x |")
 lines += [
     "",
     "`room_emit_drain` per delivery: "

@@ -2,7 +2,8 @@
  * ffi/examples/ffi_bench.rs, through libroomcast. scripts/bench-c.sh runs
  * both, interleaved, and reports medians and ratios.
  *
- *   ffi_bench [--quick]    prints one "NAME NS_PER_OP" line per workload
+ *   ffi_bench [--quick] [--only NAME] [--iters N]
+ *                          prints one "NAME NS_PER_OP" line per workload
  *
  * Workloads (64-byte binary payloads, default configuration):
  *   room_emit_drain  emit to a 1000-member room, then every member's host
@@ -72,7 +73,7 @@ static void room_emit_drain(roomcast_engine *e, int members, int emits) {
         fprintf(stderr, "room_emit_drain: received %zu\n", received);
         exit(1);
     }
-    printf("room_emit_drain %.1f\n", dt / emits);
+    printf("room_emit_drain %.1f\n", emits ? dt / emits : 0.0);
     for (int i = 0; i < members; i++) {
         roomcast_socket_free(socks[i]);
         roomcast_conn_free(conns[i]);
@@ -99,7 +100,7 @@ static void join_leave(roomcast_engine *e, int pairs) {
         check(roomcast_socket_leave(s, names[k & 63]), "leave");
     }
     double dt = now_ns() - t0;
-    printf("join_leave %.1f\n", dt / pairs);
+    printf("join_leave %.1f\n", pairs ? dt / pairs : 0.0);
     roomcast_socket_free(s);
     roomcast_conn_free(c);
 }
@@ -127,7 +128,7 @@ static void round_trip(roomcast_engine *e, int n) {
     }
     double dt = now_ns() - t0;
     if (bytes != (size_t)n * sizeof payload) exit(1);
-    printf("round_trip %.1f\n", dt / n);
+    printf("round_trip %.1f\n", n ? dt / n : 0.0);
     roomcast_socket_free(s);
     roomcast_conn_free(c);
 }
@@ -156,21 +157,34 @@ static void dispatch(roomcast_engine *e, int n) {
     }
     double dt = now_ns() - t0;
     if (seen != (size_t)n * sizeof payload) exit(1);
-    printf("dispatch %.1f\n", dt / n);
+    printf("dispatch %.1f\n", n ? dt / n : 0.0);
     roomcast_socket_free(s);
     roomcast_conn_free(c);
     roomcast_namespace_free(ns);
 }
 
 int main(int argc, char **argv) {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0;
+    const char *only = NULL;
+    int iters = 0; /* 0: the defaults below */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
+        else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) iters = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: ffi_bench [--quick] [--only NAME] [--iters N]\n");
+            return 2;
+        }
+    }
+#define PICK(name, full, small) (only && strcmp(only, name) != 0 ? -1 : iters > 0 ? iters : quick ? (small) : (full))
     for (size_t i = 0; i < sizeof payload; i++) payload[i] = (uint8_t)i;
     roomcast_engine *e;
     check(roomcast_engine_new(NULL, &e), "engine");
-    room_emit_drain(e, 1000, quick ? 5 : 300);
-    join_leave(e, quick ? 1000 : 200000);
-    round_trip(e, quick ? 1000 : 300000);
-    dispatch(e, quick ? 1000 : 300000);
+    int n;
+    if ((n = PICK("room_emit_drain", 300, 5)) >= 0) room_emit_drain(e, 1000, n);
+    if ((n = PICK("join_leave", 200000, 1000)) >= 0) join_leave(e, n);
+    if ((n = PICK("round_trip", 300000, 1000)) >= 0) round_trip(e, n);
+    if ((n = PICK("dispatch", 300000, 1000)) >= 0) dispatch(e, n);
     roomcast_engine_free(e);
     return 0;
 }

@@ -5,7 +5,7 @@
 //! interleaved, and reports medians and ratios.
 //!
 //! ```text
-//! cargo run --release -p roomcast-ffi --example ffi_bench [-- --quick]
+//! cargo run --release -p roomcast-ffi --example ffi_bench [-- --quick] [--only NAME] [--iters N]
 //! ```
 //!
 //! Prints one `NAME NS_PER_OP` line per workload; exits 1 on a count
@@ -120,11 +120,42 @@ fn dispatch(e: &Engine, data: &[u8], n: usize) {
 }
 
 fn main() {
-    let quick = std::env::args().nth(1).as_deref() == Some("--quick");
+    let mut quick = false;
+    let mut only: Option<String> = None;
+    let mut iters = 0usize; // 0: the defaults below
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--only" => only = args.next(),
+            "--iters" => iters = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            _ => {
+                eprintln!("usage: ffi_bench [--quick] [--only NAME] [--iters N]");
+                exit(2);
+            }
+        }
+    }
+    let pick = |name: &str, full: usize, small: usize| -> Option<usize> {
+        if only.as_deref().is_some_and(|o| o != name) {
+            None
+        } else if iters > 0 {
+            Some(iters)
+        } else {
+            Some(if quick { small } else { full })
+        }
+    };
     let data: Vec<u8> = (0..64u8).collect();
     let e = Engine::new(Config::default());
-    room_emit_drain(&e, &data, 1000, if quick { 5 } else { 300 });
-    join_leave(&e, if quick { 1000 } else { 200_000 });
-    round_trip(&e, &data, if quick { 1000 } else { 300_000 });
-    dispatch(&e, &data, if quick { 1000 } else { 300_000 });
+    if let Some(n) = pick("room_emit_drain", 300, 5) {
+        room_emit_drain(&e, &data, 1000, n);
+    }
+    if let Some(n) = pick("join_leave", 200_000, 1000) {
+        join_leave(&e, n);
+    }
+    if let Some(n) = pick("round_trip", 300_000, 1000) {
+        round_trip(&e, &data, n);
+    }
+    if let Some(n) = pick("dispatch", 300_000, 1000) {
+        dispatch(&e, &data, n);
+    }
 }

@@ -9,30 +9,44 @@ use crate::roomcast_result;
 
 /// Runs an exported function's body: `Ok` becomes `ROOMCAST_RESULT_OK`, an
 /// `Err` its code (recording the detail for `roomcast_last_error`), and a
-/// panic `ROOMCAST_RESULT_PANIC` — it never unwinds into C.
+/// panic `ROOMCAST_RESULT_PANIC` — it never unwinds into C. Inlined into
+/// each exported function so the success path costs a few instructions;
+/// the failure paths are out of line.
+#[inline(always)]
 pub(crate) fn guard(body: impl FnOnce() -> Result<()>) -> roomcast_result {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => roomcast_result::Ok,
-        Ok(Err(e)) => {
-            set_last_error(&e.detail);
-            e.code
-        }
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            // Dropping the panic payload could itself panic; forget it.
-            std::mem::forget(payload);
-            set_last_error(&format!("panic: {what}"));
-            roomcast_result::Panic
-        }
+        Ok(Err(e)) => failed(e),
+        Err(payload) => panicked(payload),
     }
+}
+
+/// Records an error's detail and returns its code.
+#[cold]
+#[inline(never)]
+fn failed(e: Error) -> roomcast_result {
+    set_last_error(&e.detail);
+    e.code
+}
+
+/// Records a caught panic and returns `ROOMCAST_RESULT_PANIC`.
+#[cold]
+#[inline(never)]
+fn panicked(payload: Box<dyn std::any::Any + Send>) -> roomcast_result {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    // Dropping the panic payload could itself panic; forget it.
+    std::mem::forget(payload);
+    set_last_error(&format!("panic: {what}"));
+    roomcast_result::Panic
 }
 
 /// The boundary for the few functions that return a plain value (`_free`,
 /// accessors that cannot fail): a panic gives `fallback`.
+#[inline(always)]
 pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(v) => v,
@@ -44,6 +58,8 @@ pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn null(what: &str) -> Error {
     Error::new(roomcast_result::NullParameter, format!("`{what}` is NULL"))
 }
@@ -53,6 +69,7 @@ fn null(what: &str) -> Error {
 /// # Safety
 ///
 /// `p` must be NULL or a live handle of type `T` for the returned lifetime.
+#[inline]
 pub(crate) unsafe fn handle<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
     // SAFETY: non-NULL pointers are live handles per the caller's contract.
     unsafe { p.as_ref() }.ok_or_else(|| null(what))
@@ -64,6 +81,7 @@ pub(crate) unsafe fn handle<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
 ///
 /// `p` must be NULL or point to a NUL-terminated string that stays valid
 /// and unchanged for the returned lifetime.
+#[inline]
 pub(crate) unsafe fn string<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
     if p.is_null() {
         return Err(null(what));
@@ -117,6 +135,7 @@ pub(crate) unsafe fn strings<'a>(p: *const *const c_char, len: usize, what: &str
 }
 
 /// Checks that an out-pointer is not NULL.
+#[inline]
 pub(crate) fn out<T>(p: *mut T, what: &str) -> Result<()> {
     if p.is_null() {
         Err(null(what))
@@ -130,6 +149,7 @@ pub(crate) fn out<T>(p: *mut T, what: &str) -> Result<()> {
 /// # Safety
 ///
 /// `p` must be non-NULL (checked with [`out`]) and valid for a write of `T`.
+#[inline]
 pub(crate) unsafe fn write<T>(p: *mut T, v: T) {
     // SAFETY: per the caller's contract; `write` does not drop the old
     // (uninitialised) value.
@@ -141,6 +161,7 @@ pub(crate) unsafe fn write<T>(p: *mut T, v: T) {
 /// # Safety
 ///
 /// `p` must be NULL or valid for one write of `T`.
+#[inline]
 pub(crate) unsafe fn write_opt<T>(p: *mut T, v: T) {
     if !p.is_null() {
         // SAFETY: non-NULL, so valid per the caller's contract.

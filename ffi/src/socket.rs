@@ -19,6 +19,32 @@ pub struct roomcast_socket {
     pub(crate) socket: core::Socket,
 }
 
+/// A borrowed `roomcast_socket` for a callback: the bits of an owned
+/// handle, made without touching the socket's reference count (two atomic
+/// operations per callback saved) and never dropped.
+pub(crate) struct SocketView<'a> {
+    view: std::mem::ManuallyDrop<roomcast_socket>,
+    _borrow: std::marker::PhantomData<&'a core::Socket>,
+}
+
+impl<'a> SocketView<'a> {
+    pub(crate) fn new(socket: &'a core::Socket) -> SocketView<'a> {
+        // SAFETY: a bitwise copy of the socket's `Arc` that is never
+        // dropped (ManuallyDrop), so the count it borrows stays owned by
+        // `socket`, which outlives the view ('a). C receives the pointer as
+        // borrowed for the callback and must not free it.
+        let copy = unsafe { std::ptr::read(socket) };
+        SocketView {
+            view: std::mem::ManuallyDrop::new(roomcast_socket { socket: copy }),
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    pub(crate) fn as_ptr(&self) -> *const roomcast_socket {
+        &*self.view
+    }
+}
+
 /// Frees a socket handle. NULL is a no-op.
 ///
 /// # Safety
