@@ -1,7 +1,7 @@
 //! The one panic boundary every exported function goes through, and the one
 //! family of argument helpers (NULL, UTF-8, buffers, out-pointers).
 
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{set_last_error, Error, Result};
@@ -75,7 +75,9 @@ pub(crate) unsafe fn handle<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
     unsafe { p.as_ref() }.ok_or_else(|| null(what))
 }
 
-/// Borrows a NUL-terminated UTF-8 string.
+/// Borrows a NUL-terminated UTF-8 string. One pass finds the NUL and
+/// notes whether every byte is ASCII (names usually are), which needs no
+/// further check; anything else goes through the full UTF-8 validation.
 ///
 /// # Safety
 ///
@@ -86,11 +88,31 @@ pub(crate) unsafe fn string<'a>(p: *const c_char, what: &str) -> Result<&'a str>
     if p.is_null() {
         return Err(null(what));
     }
-    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
-    let c = unsafe { CStr::from_ptr(p) };
-    c.to_str().map_err(|e| {
-        Error::new(roomcast_result::InvalidUtf8, format!("`{what}` is not valid UTF-8 (at byte {})", e.valid_up_to()))
-    })
+    let p = p.cast::<u8>();
+    let (mut n, mut high) = (0usize, 0u8);
+    loop {
+        // SAFETY: every byte up to and including the NUL is readable per
+        // the caller's contract, and the loop stops at the NUL.
+        let b = unsafe { *p.add(n) };
+        if b == 0 {
+            break;
+        }
+        high |= b;
+        n += 1;
+    }
+    // SAFETY: the `n` bytes before the NUL, valid for 'a per the contract.
+    let bytes = unsafe { std::slice::from_raw_parts(p, n) };
+    if high < 0x80 {
+        // SAFETY: all bytes are ASCII, which is valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    std::str::from_utf8(bytes).map_err(|e| invalid_utf8(what, e.valid_up_to()))
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_utf8(what: &str, at: usize) -> Error {
+    Error::new(roomcast_result::InvalidUtf8, format!("`{what}` is not valid UTF-8 (at byte {at})"))
 }
 
 /// Borrows a `(pointer, length)` buffer; NULL is allowed when `len` is 0.
