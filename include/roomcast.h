@@ -1031,6 +1031,8 @@ roomcast_result roomcast_conn_recv_many(const struct roomcast_conn *conn,
  * unwind. `userdata` must be usable from any thread; `free_userdata`
  * (when not NULL) receives it once the callback is replaced, removed, or
  * released when the connection closes (see `roomcast_free_callback`).
+ * With a NULL `callback`, `free_userdata` (when not NULL) receives
+ * `userdata` right away.
  *
  * # Safety
  *

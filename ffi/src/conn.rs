@@ -181,6 +181,8 @@ pub unsafe extern "C" fn roomcast_conn_recv_many(
 /// unwind. `userdata` must be usable from any thread; `free_userdata`
 /// (when not NULL) receives it once the callback is replaced, removed, or
 /// released when the connection closes (see `roomcast_free_callback`).
+/// With a NULL `callback`, `free_userdata` (when not NULL) receives
+/// `userdata` right away.
 ///
 /// # Safety
 ///
