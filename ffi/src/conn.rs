@@ -386,3 +386,27 @@ pub unsafe extern "C" fn roomcast_conn_sockets(
         Ok(())
     })
 }
+
+/// Writes the reason the connection closed as a static NUL-terminated
+/// string ("transport close", "queue overflow", ...).
+/// `ROOMCAST_RESULT_NO_VALUE` while it is open.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `reason_out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_close_reason(
+    conn: *const roomcast_conn,
+    reason_out: *mut *const c_char,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { handle(conn, "conn")? };
+        out(reason_out, "reason_out")?;
+        let r = c.conn.close_reason().ok_or_else(|| Error::new(roomcast_result::NoValue, "the connection is open"))?;
+        let r = crate::static_cstr(r.as_str())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(reason_out, r) };
+        Ok(())
+    })
+}

@@ -375,3 +375,26 @@ pub unsafe extern "C" fn roomcast_socket_data(
         Ok(())
     })
 }
+
+/// Writes a new copy of the handshake the socket connected with (auth,
+/// headers, query, address) to `*hs_out`; free it with
+/// `roomcast_handshake_free`.
+///
+/// # Safety
+///
+/// `socket` must be NULL or live; `hs_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_socket_handshake(
+    socket: *const roomcast_socket,
+    hs_out: *mut *mut crate::hooks::roomcast_handshake,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let s = unsafe { handle(socket, "socket")? };
+        out(hs_out, "hs_out")?;
+        let hs = crate::hooks::roomcast_handshake { hs: s.socket.handshake().clone() };
+        // SAFETY: checked non-NULL above.
+        unsafe { write(hs_out, crate::panic::into_handle(hs)) };
+        Ok(())
+    })
+}

@@ -335,7 +335,28 @@ TEST(dynamic_namespaces_and_handshakes) {
     ASSERT_OK(roomcast_socket_in_room(s, "everyone", &in));
     EXPECT(in); /* the parent's connection handler ran for the child */
 
+    /* the socket keeps a copy of its handshake */
+    roomcast_handshake *kept = NULL;
+    ASSERT_OK(roomcast_socket_handshake(s, &kept));
+    ASSERT_OK(roomcast_handshake_query(kept, "tenant", &v, &vlen));
+    EXPECT(streq(v, vlen, "42"));
+    roomcast_handshake_free(kept);
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_handshake(s, NULL));
+
     ASSERT_OK(roomcast_engine_namespace(e, "/tenant-42", &child));
+    /* find a socket of the namespace by id */
+    const char *sid; size_t sid_len;
+    char idbuf[64];
+    ASSERT_OK(roomcast_socket_id(s, &sid, &sid_len));
+    snprintf(idbuf, sizeof idbuf, "%.*s", (int)sid_len, sid);
+    roomcast_socket *by_id = NULL;
+    ASSERT_OK(roomcast_namespace_socket(child, idbuf, &by_id));
+    const char *bid; size_t bid_len;
+    ASSERT_OK(roomcast_socket_id(by_id, &bid, &bid_len));
+    EXPECT(bid_len == sid_len && memcmp(bid, sid, sid_len) == 0);
+    roomcast_socket_free(by_id);
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_namespace_socket(child, "no-such-socket", &by_id));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_socket(child, NULL, &by_id));
     const char *name; size_t name_len;
     ASSERT_OK(roomcast_namespace_name(child, &name, &name_len));
     EXPECT(streq(name, name_len, "/tenant-42"));
@@ -604,9 +625,14 @@ TEST(shutdown_closes_connections) {
     ASSERT_OK(roomcast_namespace_on_disconnecting(ns, on_disconnecting, &d, NULL));
     ASSERT_OK(roomcast_engine_connect(e, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
+    const char *why = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_conn_close_reason(c, &why));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_close_reason(c, NULL));
     size_t closed = 0;
     ASSERT_OK(roomcast_engine_shutdown(e, &closed));
     EXPECT(closed == 1 && d.calls == 1 && strcmp(d.reason, "server shutting down") == 0);
+    ASSERT_OK(roomcast_conn_close_reason(c, &why));
+    EXPECT(strcmp(why, "server shutting down") == 0);
     bool is_closed = false;
     ASSERT_OK(roomcast_conn_is_closed(c, &is_closed));
     EXPECT(is_closed);
