@@ -1081,6 +1081,8 @@ roomcast_result roomcast_conn_recv_many(const struct roomcast_conn *conn,
  * unwind. `userdata` must be usable from any thread; `free_userdata`
  * (when not NULL) receives it once the callback is replaced, removed, or
  * released when the connection closes (see `roomcast_free_callback`).
+ * With a NULL `callback`, `free_userdata` (when not NULL) receives
+ * `userdata` right away.
  *
  * # Safety
  *
@@ -1182,6 +1184,18 @@ roomcast_result roomcast_conn_sockets(const struct roomcast_conn *conn,
                                       size_t cap,
                                       size_t *n_out,
                                       size_t *total_out);
+
+/**
+ * Writes the reason the connection closed as a static NUL-terminated
+ * string ("transport close", "queue overflow", ...).
+ * `ROOMCAST_RESULT_NO_VALUE` while it is open.
+ *
+ * # Safety
+ *
+ * `conn` must be NULL or live; `reason_out` valid for a write.
+ */
+roomcast_result roomcast_conn_close_reason(const struct roomcast_conn *conn,
+                                           const char **reason_out);
 
 /**
  * Creates a configuration holding the defaults and writes it to `*cfg_out`.
@@ -1460,6 +1474,20 @@ roomcast_result roomcast_namespace_rooms(const struct roomcast_namespace *ns,
  */
 roomcast_result roomcast_namespace_socket_count(const struct roomcast_namespace *ns,
                                                 size_t *count_out);
+
+/**
+ * Writes a new handle to the connected socket of `ns` whose id is `id`
+ * (a private message target, for example). `ROOMCAST_RESULT_NO_VALUE` when
+ * there is none.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `id` NULL or NUL-terminated; `socket_out`
+ * valid for a pointer write.
+ */
+roomcast_result roomcast_namespace_socket(const struct roomcast_namespace *ns,
+                                          const char *id,
+                                          struct roomcast_socket **socket_out);
 
 /**
  * Returns the static, NUL-terminated text for a result code (any value;
@@ -2145,6 +2173,18 @@ roomcast_result roomcast_socket_set_data(const struct roomcast_socket *socket,
  */
 roomcast_result roomcast_socket_data(const struct roomcast_socket *socket,
                                      struct roomcast_payload **data_out);
+
+/**
+ * Writes a new copy of the handshake the socket connected with (auth,
+ * headers, query, address) to `*hs_out`; free it with
+ * `roomcast_handshake_free`.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `hs_out` valid for a pointer write.
+ */
+roomcast_result roomcast_socket_handshake(const struct roomcast_socket *socket,
+                                          struct roomcast_handshake **hs_out);
 
 /**
  * Number of entries in `list` (0 for NULL).
