@@ -154,9 +154,30 @@ fn encode(obj: &Bound<'_, PyAny>) -> PyResult<rc::Payload> {
     if let Ok(s) = obj.downcast::<PyString>() {
         return Ok(rc::Payload::text(s.to_cow()?.into_owned()));
     }
-    let text = py.import("json")?.call_method1("dumps", (obj,))?;
+    let text = json_dumps(py)?.call1((obj,)).map_err(|e| {
+        if e.is_instance_of::<PyTypeError>(py) {
+            PyTypeError::new_err(format!("payload must be bytes-like, str or JSON-serializable: {}", e.value(py)))
+        } else {
+            e
+        }
+    })?;
     let text: String = text.extract()?;
     rc::Payload::new(rc::Format::Json, text.into_bytes()).map_err(payload_err)
+}
+
+static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// `json.dumps` producing compact, strict (no NaN) UTF-8 JSON.
+fn json_dumps(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    let f = JSON_DUMPS.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        let kw = PyDict::new(py);
+        kw.set_item("separators", (",", ":"))?;
+        kw.set_item("allow_nan", false)?;
+        kw.set_item("ensure_ascii", false)?;
+        let dumps = py.import("json")?.getattr("dumps")?;
+        Ok(py.import("functools")?.getattr("partial")?.call((dumps,), Some(&kw))?.unbind())
+    })?;
+    Ok(f.bind(py))
 }
 
 fn encode_opt(obj: Option<&Bound<'_, PyAny>>) -> PyResult<rc::Payload> {
@@ -189,7 +210,12 @@ fn rooms_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
             let item = item?;
             match item.downcast::<PyString>() {
                 Ok(s) => out.push(s.to_cow()?.into_owned()),
-                Err(_) => return Err(PyTypeError::new_err("room names must be str")),
+                Err(_) => {
+                    return Err(PyTypeError::new_err(format!(
+                        "room names must be str, not {}",
+                        item.get_type().name()?
+                    )))
+                }
             }
         }
         return Ok(out);
