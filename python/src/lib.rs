@@ -167,15 +167,17 @@ fn encode(obj: &Bound<'_, PyAny>) -> PyResult<rc::Payload> {
 
 static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// `json.dumps` producing compact, strict (no NaN) UTF-8 JSON.
+/// The `encode` method of one `json.JSONEncoder` producing compact, strict
+/// (no NaN) UTF-8 JSON. Made once: `json.dumps` with non-default options
+/// builds a new encoder on every call.
 fn json_dumps(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     let f = JSON_DUMPS.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
         let kw = PyDict::new(py);
         kw.set_item("separators", (",", ":"))?;
         kw.set_item("allow_nan", false)?;
         kw.set_item("ensure_ascii", false)?;
-        let dumps = py.import("json")?.getattr("dumps")?;
-        Ok(py.import("functools")?.getattr("partial")?.call((dumps,), Some(&kw))?.unbind())
+        let encoder = py.import("json")?.getattr("JSONEncoder")?.call((), Some(&kw))?;
+        Ok(encoder.getattr("encode")?.unbind())
     })?;
     Ok(f.bind(py))
 }
@@ -1532,8 +1534,22 @@ impl Connection {
             return Err(PyValueError::new_err("max must be at least 1"));
         }
         let t = timeout.map(|t| seconds(t, "timeout")).transpose()?;
-        let Some(first) = self.recv_inner(py, t)? else { return Ok(vec![]) };
+        // Fast path: what is already queued, taken without releasing the GIL
+        // (a non-blocking take; only a wait releases it).
         let mut buf = Vec::new();
+        let closed = match self.outbox.try_recv_many(&mut buf, max) {
+            Ok(0) => false,
+            Ok(_) => return Ok(buf.into_iter().map(|inner| Message { inner }).collect()),
+            Err(rc::TryRecvError::Closed) => true,
+            Err(rc::TryRecvError::Empty) => false,
+        };
+        if closed {
+            return Err(err_closed("the connection is closed"));
+        }
+        if t == Some(Duration::ZERO) {
+            return Ok(vec![]);
+        }
+        let Some(first) = self.recv_inner(py, t)? else { return Ok(vec![]) };
         let _ = self.outbox.try_recv_many(&mut buf, max - 1);
         let mut out = Vec::with_capacity(buf.len() + 1);
         out.push(first);
