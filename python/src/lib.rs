@@ -465,13 +465,21 @@ impl Engine {
     /// A dynamic parent namespace: `predicate(name, handshake) -> bool`
     /// decides whether a connect to an unknown namespace creates it as a
     /// child (which inherits the parent's handlers). An exception counts as
-    /// False and is logged.
+    /// False and is logged. A coroutine function is awaited like middleware.
     fn of_dynamic(&self, predicate: Bound<'_, PyAny>) -> PyResult<Namespace> {
         check_callable(&predicate)?;
         let f = predicate.unbind();
+        let ctx = self.ctx.clone();
         let inner = self.inner.of_dynamic(move |name: &str, hs: &rc::Handshake| {
             Python::attach(|py| {
-                let r = f.call1(py, (name, Handshake { inner: hs.clone() })).and_then(|v| v.bind(py).is_truthy());
+                let r = f.bind(py).call1((name, Handshake { inner: hs.clone() })).and_then(|v| {
+                    let v = if !v.is_none() && v.hasattr("__await__")? {
+                        py.import("roomcast._aio")?.call_method1("resolve", (ctx.event_loop(py), v))?
+                    } else {
+                        v
+                    };
+                    v.is_truthy()
+                });
                 r.unwrap_or_else(|e| {
                     log_failure(py, &e, "dynamic namespace predicate");
                     false

@@ -279,3 +279,23 @@ def test_engine_loop_type_checked():
     with pytest.raises(TypeError, match="asyncio event loop"):
         roomcast.Engine(loop=3)  # type: ignore[arg-type]
     assert roomcast.Engine(loop=None).loop is None
+
+
+def test_async_dynamic_predicate():
+    async def main():
+        e = roomcast.Engine()
+
+        async def allowed(name, hs):
+            await asyncio.sleep(0.01)
+            return name.startswith("/team-")
+
+        parent = e.of_dynamic(allowed)
+        joined = []
+        parent.on_connection(lambda s: joined.append(s.namespace))
+        c = e.connect()
+        s = await c.join_namespace_async("/team-7")
+        assert s.namespace == "/team-7" and joined == ["/team-7"]
+        with pytest.raises(roomcast.ConnectRefused):
+            await c.join_namespace_async("/other")
+
+    run(main())
