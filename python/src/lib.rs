@@ -784,6 +784,7 @@ impl Namespace {
     fn on_error<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         check_callable(&handler)?;
         let f = handler.clone().unbind();
+        let ctx = self.ctx.clone();
         self.inner.on_error(move |fail: &rc::HandlerFailure| {
             Python::attach(|py| {
                 let r = (|| -> PyResult<()> {
@@ -795,7 +796,19 @@ impl Namespace {
                     d.set_item("event", event)?;
                     d.set_item("kind", format!("{:?}", fail.kind).to_lowercase())?;
                     d.set_item("message", &fail.message)?;
-                    f.call1(py, (d,)).map(drop)
+                    let v = f.bind(py).call1((d,))?;
+                    if v.is_none() || !v.hasattr("__await__")? {
+                        return Ok(());
+                    }
+                    // A coroutine hook runs as a task; its own failure is only
+                    // logged (reporting it would call the hooks again).
+                    let on_fail = |a: &Bound<'_, PyTuple>, _kw: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+                        log_failure(a.py(), &PyErr::from_value(a.get_item(0)?), "on_error hook");
+                        Ok(())
+                    };
+                    let on_fail = PyCFunction::new_closure(py, None, None, on_fail)?;
+                    py.import("roomcast._aio")?.call_method1("schedule", (ctx.event_loop(py), v, on_fail))?;
+                    Ok(())
                 })();
                 if let Err(e) = r {
                     log_failure(py, &e, "on_error hook");

@@ -299,3 +299,34 @@ def test_async_dynamic_predicate():
             await c.join_namespace_async("/other")
 
     run(main())
+
+
+def test_async_on_error_hook(caplog):
+    async def main():
+        e = roomcast.Engine()
+        chat = e.of("/")
+        got = asyncio.Queue()
+
+        @chat.on_error
+        async def err(f):
+            await asyncio.sleep(0)
+            await got.put(f["message"])
+            if "second" in f["message"]:
+                raise ValueError("hook failed too")
+
+        @chat.on("x")
+        def x(socket, data, ack):
+            raise RuntimeError(data)
+
+        c = e.connect()
+        s = c.join_namespace("/")
+        with caplog.at_level(logging.CRITICAL, logger="roomcast"):
+            s.dispatch("x", "first")
+        assert "first" in await got.get()
+        with caplog.at_level(logging.ERROR, logger="roomcast"):
+            s.dispatch("x", "second")
+            assert "second" in await got.get()
+            await asyncio.sleep(0.01)
+        assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [RuntimeError, ValueError]
+
+    run(main())
