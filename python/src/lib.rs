@@ -891,26 +891,25 @@ impl Operator {
         self.except.extend(rooms);
         self
     }
-    fn run<R>(&self, f: impl FnOnce(rc::BroadcastOperator<'_>) -> R) -> R {
-        let build = |mut op: rc::BroadcastOperator<'_>| {
-            if !self.to.is_empty() {
-                op = op.to(self.to.clone());
-            }
-            if !self.except.is_empty() {
-                op = op.except(self.except.clone());
-            }
-            if self.volatile {
-                op = op.volatile();
-            }
-            if let Some(t) = self.timeout {
-                op = op.timeout(t);
-            }
-            f(op)
+    fn run<'s, R>(&'s self, f: impl FnOnce(rc::BroadcastOperator<'s>) -> R) -> R {
+        let mut op = match &self.source {
+            Source::Ns(ns) => ns.except(Vec::<String>::new()),
+            Source::Sock(s) => s.broadcast(),
         };
-        match &self.source {
-            Source::Ns(ns) => build(ns.except(Vec::<String>::new())),
-            Source::Sock(s) => build(s.broadcast()),
+        // Borrowed names: no String is copied per emit.
+        for r in &self.to {
+            op = op.to(r);
         }
+        for r in &self.except {
+            op = op.except(r);
+        }
+        if self.volatile {
+            op = op.volatile();
+        }
+        if let Some(t) = self.timeout {
+            op = op.timeout(t);
+        }
+        f(op)
     }
     fn start_ack(&self, py: Python<'_>, event: &str, data: &Bound<'_, PyAny>) -> PyResult<rc::AckStream> {
         let p = encode(data)?;
