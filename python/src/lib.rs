@@ -1191,6 +1191,26 @@ struct Socket {
     inner: rc::Socket,
 }
 
+impl Socket {
+    fn start_ack(
+        &self,
+        py: Python<'_>,
+        event: &str,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<rc::AckStream> {
+        let p = encode(data)?;
+        match timeout {
+            Some(t) => {
+                let t = seconds(t, "timeout")?;
+                py.detach(|| self.inner.emit_with_ack_timeout(event, p, t))
+            }
+            None => py.detach(|| self.inner.emit_with_ack(event, p)),
+        }
+        .map_err(emit_err)
+    }
+}
+
 #[pymethods]
 impl Socket {
     #[getter]
@@ -1276,20 +1296,25 @@ impl Socket {
         data: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<AckReply> {
-        let p = encode(data)?;
-        let stream = match timeout {
-            Some(t) => {
-                let t = seconds(t, "timeout")?;
-                py.detach(|| self.inner.emit_with_ack_timeout(event, p, t))
-            }
-            None => py.detach(|| self.inner.emit_with_ack(event, p)),
-        }
-        .map_err(emit_err)?;
+        let stream = self.start_ack(py, event, data, timeout)?;
         let mut replies = py.detach(move || stream.wait());
         match replies.pop() {
             Some(r) => AckReply::new(py, r),
             None => Err(err_base("no acknowledgement")),
         }
+    }
+    /// Awaitable `emit_with_ack` (the wait runs in the default executor).
+    #[pyo3(signature = (event, data, timeout=None))]
+    fn emit_with_ack_async<'py>(
+        &self,
+        py: Python<'py>,
+        event: &str,
+        data: &Bound<'py, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let stream = self.start_ack(py, event, data, timeout)?;
+        let pending = AckWait { stream: std::sync::Mutex::new(Some(stream)) };
+        py.import("roomcast._aio")?.call_method1("wait_ack", (pending,))
     }
     /// Feeds an event received from the client to the handlers. Returns the
     /// number of handlers that ran, or a string for the other outcomes

@@ -330,3 +330,24 @@ def test_async_on_error_hook(caplog):
         assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [RuntimeError, ValueError]
 
     run(main())
+
+
+def test_socket_emit_with_ack_async():
+    async def main():
+        e = roomcast.Engine()
+        c = e.connect()
+        s = c.join_namespace("/")
+
+        async def client():
+            m = await c.recv_async()
+            assert m.event == "ask" and m.data == {"q": 1}
+            s.receive_ack(m.ack_id, {"a": 2})
+
+        task = asyncio.create_task(client())
+        r = await s.emit_with_ack_async("ask", {"q": 1}, timeout=5)
+        await task
+        assert (r.socket_id, r.data, r.error) == (s.id, {"a": 2}, None)
+        r2 = await s.emit_with_ack_async("ask", 1, timeout=0.01)
+        assert isinstance(r2.error, roomcast.AckTimeout)
+
+    run(main())
