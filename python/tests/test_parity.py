@@ -288,3 +288,24 @@ def test_ack_answered_queue_len_and_wake_fd(engine, chat):
     assert len(c) == 0
     c.close()
     assert select.select([fd], [], [], 1)[0] == [fd]  # closing wakes it too
+
+
+def test_failing_handler_does_not_stop_the_next_one(engine, chat, caplog):
+    ran = []
+
+    @chat.on("e")
+    def first(socket, data, ack):
+        raise RuntimeError("first fails")
+
+    @chat.on("e")
+    def second(socket, data, ack):
+        ran.append(data)
+        ack("still answered")
+
+    c = engine.connect()
+    s = c.join_namespace("/chat")
+    with caplog.at_level(logging.CRITICAL, logger="roomcast"):
+        assert s.dispatch("e", 5, ack_id=2) == 2
+    assert ran == [5]
+    (m,) = drain(c)
+    assert (m.kind, m.data) == ("ack", "still answered")
