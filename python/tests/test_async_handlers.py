@@ -351,3 +351,43 @@ def test_socket_emit_with_ack_async():
         assert isinstance(r2.error, roomcast.AckTimeout)
 
     run(main())
+
+
+def test_async_handlers_from_many_threads_counts_exact():
+    n_threads, per = 4, 300
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        e = roomcast.Engine(loop=loop, max_queue=n_threads * per + 16)
+        ns = e.of("/")
+        seen = []
+        done = asyncio.Event()
+
+        @ns.on("tick")
+        async def tick(socket, data, ack):
+            await asyncio.sleep(0)
+            seen.append(tuple(data))
+            socket.emit("tock", data)
+            if len(seen) == n_threads * per:
+                done.set()
+
+        c = e.connect()
+        s = c.join_namespace("/")
+
+        def worker(k):
+            for i in range(per):
+                assert s.dispatch("tick", [k, i]) == 1
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(n_threads)]
+        for t in threads:
+            t.start()
+        await asyncio.wait_for(done.wait(), 30)
+        for t in threads:
+            await asyncio.to_thread(t.join)
+        assert sorted(seen) == sorted((k, i) for k in range(n_threads) for i in range(per))
+        got = []
+        while len(got) < n_threads * per:
+            got.extend(c.recv_many(max=1024, timeout=5))
+        assert len(got) == n_threads * per and c.try_recv() is None
+
+    run(main())
