@@ -20,6 +20,8 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, 
 
 use roomcast as rc;
 
+mod redis;
+
 // ---------------------------------------------------------------- exceptions
 
 const EXCEPTIONS: &std::ffi::CStr = c"
@@ -240,7 +242,7 @@ struct Engine {
 impl Engine {
     #[new]
     #[pyo3(signature = (*, max_queue=None, max_queue_bytes=None, overflow=None, max_payload=None,
-        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None))]
+        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, adapter=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         max_queue: Option<usize>,
@@ -251,6 +253,7 @@ impl Engine {
         max_name_len: Option<usize>,
         ack_timeout: Option<f64>,
         remove_empty_dynamic: Option<bool>,
+        adapter: Option<PyRef<'_, redis::RedisAdapter>>,
     ) -> PyResult<Self> {
         let mut b = rc::Config::builder();
         let cfg = |e: rc::ConfigError| PyValueError::new_err(e.to_string());
@@ -278,7 +281,17 @@ impl Engine {
         if let Some(on) = remove_empty_dynamic {
             b = b.remove_empty_dynamic(on);
         }
-        Ok(Engine { inner: rc::Engine::new(b.build().map_err(cfg)?) })
+        let config = b.build().map_err(cfg)?;
+        let inner = match adapter {
+            Some(a) => rc::Engine::with_adapter(config, a.adapter()),
+            None => rc::Engine::new(config),
+        };
+        Ok(Engine { inner })
+    }
+
+    /// Nodes in the cluster, this one included (1 without an adapter).
+    fn server_count(&self) -> usize {
+        self.inner.server_count()
     }
 
     /// The namespace `name`, created on first use.
@@ -1338,6 +1351,7 @@ fn _roomcast(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<AckWait>()?;
     m.add_class::<Ack>()?;
     m.add_class::<Handshake>()?;
+    m.add_class::<redis::RedisAdapter>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

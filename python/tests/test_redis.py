@@ -1,0 +1,42 @@
+"""roomcast.RedisAdapter without a Redis server: construction, errors and
+local delivery while Redis is unreachable. The cluster behaviour itself is
+tested against a real redis-server by scripts/test-redis.sh."""
+
+import time
+
+import pytest
+
+import roomcast
+from conftest import drain
+
+
+def test_bad_url_raises_value_error():
+    with pytest.raises(ValueError):
+        roomcast.RedisAdapter("not a url")
+    with pytest.raises(ValueError):
+        roomcast.RedisAdapter("redis://127.0.0.1:1", heartbeat_interval=-1.0)
+
+
+def test_engine_with_an_unreachable_redis_still_delivers_locally():
+    adapter = roomcast.RedisAdapter("redis://127.0.0.1:1", prefix="t", request_timeout=0.2)
+    assert len(adapter.node) == 16
+    engine = roomcast.Engine(adapter=adapter, max_queue=64)
+    assert not adapter.wait_connected(0.05)
+    conn = engine.connect()
+    sock = conn.join_namespace("/")
+    sock.join("r")
+    for i in range(10):
+        assert engine.of("/").to("r").emit("ev", i).queued == 1
+    assert [m.data for m in drain(conn)] == list(range(10))
+    assert engine.server_count() == 1
+    assert adapter.server_count() == 1
+    deadline = time.monotonic() + 5
+    while adapter.stats()["dropped"] < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stats = adapter.stats()
+    assert stats["dropped"] >= 10
+    assert stats["published"] == 0
+    assert not stats["connected"]
+    assert "RedisAdapter" in repr(adapter)
+    adapter.close()
+    assert engine.of("/").emit("after", "close").queued == 1
