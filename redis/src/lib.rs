@@ -59,6 +59,7 @@
 //! node. Nodes announce themselves with heartbeats; a node silent for
 //! `heartbeat_timeout` is considered dead ([`roomcast::Engine::server_count`]).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, OnceLock};
@@ -543,7 +544,9 @@ fn dispatch(inner: &Arc<Inner>, env: Envelope) {
         Body::Broadcast { sel, event, payload } => {
             let (Some(ns), Some(p)) = (ns, payload.to_payload()) else { return };
             let msg = Message::event(Arc::from(ns.name()), &event, p, None);
-            selector(&sel).deliver_local(&ns, &msg, sel.volatile);
+            let rooms: Vec<Cow<'_, str>> = sel.rooms.iter().map(|r| Cow::Borrowed(r.as_str())).collect();
+            let except: Vec<Cow<'_, str>> = sel.except.iter().map(|r| Cow::Borrowed(r.as_str())).collect();
+            ns.deliver_local(&Target::new(&rooms, &except, sel.volatile), &msg);
         }
         Body::BroadcastAck { req, sel, event, payload, timeout_ms } => {
             let stream = match (ns, payload.to_payload()) {
