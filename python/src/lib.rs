@@ -430,6 +430,40 @@ impl Namespace {
         Operator::ns(&self.inner).emit_with_ack_async(py, event, data)
     }
 
+    /// Runs the `on_server_side(event)` handlers of every other node of the
+    /// cluster; with `timeout` (seconds), waits for and returns their replies.
+    #[pyo3(signature = (event, data=None, timeout=None))]
+    fn server_side_emit(
+        &self,
+        py: Python<'_>,
+        event: &str,
+        data: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Vec<Py<PyAny>>>> {
+        redis::server_side_emit(py, &self.inner, event, data, timeout)
+    }
+
+    /// Decorator factory: `@ns.on_server_side("event")` registers
+    /// `handler(data)` for other nodes' `server_side_emit`; a non-None return
+    /// value is the ack reply.
+    fn on_server_side<'py>(&self, py: Python<'py>, event: String) -> PyResult<Bound<'py, PyAny>> {
+        redis::on_server_side(py, &self.inner, event)
+    }
+
+    /// The selected sockets on every node of the cluster, as dicts
+    /// `{id, namespace, rooms, data, node}`.
+    #[pyo3(signature = (rooms=None, except_=None))]
+    fn cluster_fetch_sockets<'py>(
+        &self,
+        py: Python<'py>,
+        rooms: Option<&Bound<'_, PyAny>>,
+        except_: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let rooms = rooms.map(rooms_arg).transpose()?.unwrap_or_default();
+        let except = except_.map(rooms_arg).transpose()?.unwrap_or_default();
+        redis::cluster_fetch_sockets(py, &self.inner, rooms, except)
+    }
+
     /// Names of the rooms (own-id rooms included).
     fn rooms(&self) -> Vec<String> {
         self.inner.rooms()

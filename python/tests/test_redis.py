@@ -40,3 +40,37 @@ def test_engine_with_an_unreachable_redis_still_delivers_locally():
     assert "RedisAdapter" in repr(adapter)
     adapter.close()
     assert engine.of("/").emit("after", "close").queued == 1
+
+
+def test_cluster_operations_on_a_single_node():
+    engine = roomcast.Engine()
+    ns = engine.of("/")
+    conn = engine.connect()
+    sock = conn.join_namespace("/")
+    sock.join("r")
+    sock.set_data({"user": "ann"})
+    got = ns.cluster_fetch_sockets("r")
+    assert got == [{"id": sock.id, "namespace": "/", "rooms": [sock.id, "r"], "data": {"user": "ann"}, "node": "local"}]
+    assert ns.cluster_fetch_sockets(except_="r") == []
+    # No other node: nobody answers, nothing is missing.
+    assert ns.server_side_emit("hello", {"x": 1}, timeout=0.1) == []
+    assert ns.server_side_emit("hello") is None
+
+    @ns.on_server_side("hello")
+    def hello(data):
+        return None
+
+    assert callable(hello)
+    with pytest.raises(roomcast.InvalidName):
+        ns.server_side_emit("")
+
+
+def test_cluster_operations_fail_clearly_when_redis_is_unreachable():
+    adapter = roomcast.RedisAdapter("redis://127.0.0.1:1")
+    engine = roomcast.Engine(adapter=adapter)
+    ns = engine.of("/")
+    with pytest.raises(roomcast.RoomcastError, match="unavailable"):
+        ns.server_side_emit("hello", 1, timeout=0.1)
+    with pytest.raises(roomcast.RoomcastError, match="unavailable"):
+        ns.cluster_fetch_sockets()
+    adapter.close()

@@ -10,8 +10,16 @@
 //!
 //! let adapter = RedisAdapter::new(RedisConfig::new("redis://127.0.0.1:6379"))?;
 //! let engine = Engine::with_adapter(Config::default(), adapter.clone());
-//! engine.of("/chat")?.to("lobby").emit("news", "hello every node")?;
-//! println!("{} nodes, {:?}", engine.server_count(), adapter.stats());
+//! let chat = engine.of("/chat")?;
+//! chat.to("lobby").emit("news", "to every node")?;          // published once
+//! chat.local().to("lobby").emit("news", "this node only")?;  // not published
+//! let all = chat.to("lobby").cluster_fetch_sockets()?;      // merged from every node
+//! chat.to("lobby").cluster_sockets_join("vip")?;             // also _leave, cluster_disconnect_sockets
+//! chat.on_server_side("reload", |_payload| None);            // runs on the *other* nodes
+//! chat.server_side_emit_with_ack("reload", "now", std::time::Duration::from_secs(1))?;
+//! let acks = chat.to("lobby").emit_with_cluster_ack("poll", "?")?.wait(); // replies from every node
+//! println!("{} nodes, {} missing, {:?}", engine.server_count(), all.missing_nodes, adapter.stats());
+//! # let _ = acks;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
