@@ -286,6 +286,12 @@ enum roomcast_result
    * unknown or duplicate); ignoring this is always safe.
    */
   ROOMCAST_RESULT_IGNORED = 21,
+  /**
+   * The cluster's bus (Redis) cannot be reached: only this node's part
+   * of a cluster operation was done; the detail says how many other
+   * nodes were missed.
+   */
+  ROOMCAST_RESULT_CLUSTER_UNAVAILABLE = 22,
 };
 #ifndef __cplusplus
 typedef uint32_t roomcast_result;
@@ -803,6 +809,15 @@ typedef struct roomcast_cluster_stats {
    */
   bool connected;
 } roomcast_cluster_stats;
+
+/**
+ * Called for another node's `roomcast_namespace_server_side_emit`, on the
+ * cluster adapter's thread, with the payload (borrowed for the call).
+ */
+typedef void (*roomcast_server_side_callback)(void *userdata,
+                                              uint32_t format,
+                                              const uint8_t *data,
+                                              size_t len);
 
 #ifdef __cplusplus
 extern "C" {
@@ -2008,6 +2023,103 @@ roomcast_result roomcast_engine_server_count(const struct roomcast_engine *engin
  * `redis` must be NULL or from `roomcast_redis_new`, not used afterwards.
  */
 void roomcast_redis_free(struct roomcast_redis *redis);
+
+/**
+ * Emits like `roomcast_emit`, to this node's sockets only: nothing is
+ * published to the other nodes of a cluster.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit`.
+ */
+roomcast_result roomcast_emit_local(const struct roomcast_namespace *ns,
+                                    const struct roomcast_target *target,
+                                    const char *event,
+                                    uint32_t format,
+                                    const uint8_t *data,
+                                    size_t len,
+                                    struct roomcast_emit_report *report_out);
+
+/**
+ * Counts the sockets `target` selects on every node of the cluster
+ * (`cluster_fetch_sockets`). `*missing_out` (if not NULL) receives the
+ * number of nodes that did not answer in time. When Redis is unreachable:
+ * `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; `count_out` valid for a write;
+ * `missing_out` NULL or valid.
+ */
+roomcast_result roomcast_cluster_count_sockets(const struct roomcast_namespace *ns,
+                                               const struct roomcast_target *target,
+                                               size_t *count_out,
+                                               size_t *missing_out);
+
+/**
+ * Makes the sockets `target` selects on every node join (`leave` false)
+ * or leave (`leave` true) `rooms`; `*count_out` (if not NULL) receives how
+ * many sockets did, `*missing_out` (if not NULL) the nodes that did not
+ * answer. When Redis is unreachable this node's sockets have changed
+ * rooms and the result is `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; `rooms` valid for `rooms_len`
+ * NUL-terminated strings; the out-pointers NULL or valid.
+ */
+roomcast_result roomcast_cluster_sockets_join(const struct roomcast_namespace *ns,
+                                              const struct roomcast_target *target,
+                                              const char *const *rooms,
+                                              size_t rooms_len,
+                                              bool leave,
+                                              size_t *count_out,
+                                              size_t *missing_out);
+
+/**
+ * Disconnects the sockets `target` selects on every node (reason
+ * `server namespace disconnect`); out-parameters as
+ * `roomcast_cluster_sockets_join`.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; the out-pointers NULL or valid.
+ */
+roomcast_result roomcast_cluster_disconnect_sockets(const struct roomcast_namespace *ns,
+                                                    const struct roomcast_target *target,
+                                                    size_t *count_out,
+                                                    size_t *missing_out);
+
+/**
+ * Registers `callback(userdata, format, data, len)` for `event` sent by
+ * `roomcast_namespace_server_side_emit` on *another* node. It runs on the
+ * cluster adapter's thread, with no engine lock held.
+ *
+ * # Safety
+ *
+ * `ns` NULL or live; `event` NULL or NUL-terminated; `callback` must be
+ * callable with `userdata` from any thread for the engine's lifetime.
+ */
+roomcast_result roomcast_namespace_on_server_side(const struct roomcast_namespace *ns,
+                                                  const char *event,
+                                                  roomcast_server_side_callback callback,
+                                                  void *userdata);
+
+/**
+ * Runs the `roomcast_namespace_on_server_side(event)` handlers of every
+ * other node (fire and forget). `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`
+ * when Redis is unreachable.
+ *
+ * # Safety
+ *
+ * `ns` NULL or live; `event` NULL or NUL-terminated; `data` valid for
+ * `len` bytes (NULL when `len` is 0).
+ */
+roomcast_result roomcast_namespace_server_side_emit(const struct roomcast_namespace *ns,
+                                                    const char *event,
+                                                    uint32_t format,
+                                                    const uint8_t *data,
+                                                    size_t len);
 
 /**
  * Frees a socket handle. NULL is a no-op.

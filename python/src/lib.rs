@@ -22,6 +22,8 @@ use pyo3::types::{PyByteArray, PyBytes, PyCFunction, PyDict, PyList, PyMemoryVie
 
 use roomcast as rc;
 
+mod redis;
+
 // ---------------------------------------------------------------- exceptions
 
 const EXCEPTIONS: &std::ffi::CStr = c"
@@ -392,9 +394,9 @@ struct Engine {
 impl Engine {
     #[new]
     #[pyo3(signature = (*, max_queue=None, max_queue_bytes=None, overflow=None, max_payload=None,
-        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, r#loop=None))]
+        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, r#loop=None, adapter=None))]
     #[pyo3(text_signature = "(*, max_queue=None, max_queue_bytes=None, overflow=None, max_payload=None, \
-        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, loop=None)")]
+        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, loop=None, adapter=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         max_queue: Option<usize>,
@@ -406,6 +408,7 @@ impl Engine {
         ack_timeout: Option<f64>,
         remove_empty_dynamic: Option<bool>,
         r#loop: Option<Bound<'_, PyAny>>,
+        adapter: Option<PyRef<'_, redis::RedisAdapter>>,
     ) -> PyResult<Self> {
         let event_loop = match r#loop {
             Some(l) if l.is_none() => None,
@@ -447,7 +450,17 @@ impl Engine {
             b = b.remove_empty_dynamic(on);
         }
         let ctx = Arc::new(Ctx { event_loop, quiet: Mutex::new(HashSet::new()) });
-        Ok(Engine { inner: rc::Engine::new(b.build().map_err(cfg)?), ctx })
+        let config = b.build().map_err(cfg)?;
+        let inner = match adapter {
+            Some(a) => rc::Engine::with_adapter(config, a.adapter()),
+            None => rc::Engine::new(config),
+        };
+        Ok(Engine { inner, ctx })
+    }
+
+    /// Nodes in the cluster, this one included (1 without an adapter).
+    fn server_count(&self) -> usize {
+        self.inner.server_count()
     }
 
     /// The namespace `name`, created on first use.
@@ -602,6 +615,40 @@ impl Namespace {
         data: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         Operator::ns(&self.inner).emit_with_ack_async(py, event, data)
+    }
+
+    /// Runs the `on_server_side(event)` handlers of every other node of the
+    /// cluster; with `timeout` (seconds), waits for and returns their replies.
+    #[pyo3(signature = (event, data=None, timeout=None))]
+    fn server_side_emit(
+        &self,
+        py: Python<'_>,
+        event: &str,
+        data: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Vec<Py<PyAny>>>> {
+        redis::server_side_emit(py, &self.inner, event, data, timeout)
+    }
+
+    /// Decorator factory: `@ns.on_server_side("event")` registers
+    /// `handler(data)` for other nodes' `server_side_emit`; a non-None return
+    /// value is the ack reply.
+    fn on_server_side<'py>(&self, py: Python<'py>, event: String) -> PyResult<Bound<'py, PyAny>> {
+        redis::on_server_side(py, &self.inner, event)
+    }
+
+    /// The selected sockets on every node of the cluster, as dicts
+    /// `{id, namespace, rooms, data, node}`.
+    #[pyo3(signature = (rooms=None, except_=None))]
+    fn cluster_fetch_sockets<'py>(
+        &self,
+        py: Python<'py>,
+        rooms: Option<&Bound<'_, PyAny>>,
+        except_: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let rooms = rooms.map(rooms_arg).transpose()?.unwrap_or_default();
+        let except = except_.map(rooms_arg).transpose()?.unwrap_or_default();
+        redis::cluster_fetch_sockets(py, &self.inner, rooms, except)
     }
 
     /// Names of the rooms (own-id rooms included).
@@ -1710,6 +1757,7 @@ fn _roomcast(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ack>()?;
     m.add_class::<Handshake>()?;
     m.add_class::<RoomEvent>()?;
+    m.add_class::<redis::RedisAdapter>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
