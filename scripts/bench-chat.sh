@@ -15,7 +15,7 @@ command -v node >/dev/null || { echo "node is required for the Node socket.io ba
 
 cargo build --quiet --release -p roomcast-chat-bench
 servers=()
-if [ -f socketio/examples/chat.rs ]; then
+if [ -f socketio/Cargo.toml ] && [ -f socketio/examples/chat.rs ]; then
   cargo build --quiet --release -p roomcast-socketio --example chat
   servers+=(--server "roomcast=$target/release/examples/chat --quiet --addr 127.0.0.1 --port {port}")
 fi

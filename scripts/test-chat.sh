@@ -21,7 +21,7 @@ command -v node >/dev/null || { echo "node is required"; echo "chat-browser test
 echo "building the chat servers"
 cargo build --quiet --release -p roomcast-chat-bench --bin socketioxide-chat
 servers=("socketioxide:[\"$target/release/socketioxide-chat\",\"--quiet\"]")
-if [ -f socketio/examples/chat.rs ]; then
+if [ -f socketio/Cargo.toml ] && [ -f socketio/examples/chat.rs ]; then
   cargo build --quiet --release -p roomcast-socketio --example chat
   servers=("roomcast:[\"$target/release/examples/chat\",\"--quiet\"]" "${servers[@]}")
 fi

@@ -10,7 +10,7 @@
 //! 1, 2, 3, ... (order: violations are counted and reported); the run's end
 //! compares the counts with what every sender sent (no loss, no duplicate).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,8 +27,9 @@ pub(crate) struct Peer {
     pub(crate) room: u32,
     /// Messages this client has sent.
     pub(crate) sent: AtomicU64,
-    /// Deliveries of this client's messages counted by its receivers.
-    acked: AtomicU64,
+    /// While blocked by the window: the count every receiver must reach
+    /// (messages from this client) before it may send again.
+    need: AtomicU64,
     wake: Notify,
     /// Per room position: messages received from that member.
     pub(crate) recv_from: Box<[AtomicU64]>,
@@ -59,7 +60,7 @@ impl Shared {
             .map(|i| Peer {
                 room: i / k,
                 sent: AtomicU64::new(0),
-                acked: AtomicU64::new(0),
+                need: AtomicU64::new(u64::MAX),
                 wake: Notify::new(),
                 recv_from: (0..k).map(|_| AtomicU64::new(0)).collect(),
                 delivered: AtomicU64::new(0),
@@ -299,8 +300,8 @@ fn parse_delivery(frame: &[u8]) -> Option<(u32, u64, u64)> {
 async fn run(shared: Arc<Shared>, me: u32, mut c: Conn, sender: bool) {
     let my = &shared.peers[me as usize];
     let k = shared.k;
-    let fanout = u64::from(k - 1);
     let room_start = my.room * k;
+    let my_pos = me - room_start;
     let mut last_seq = vec![0u64; k as usize];
     let mut shutdown = shared.shutdown.subscribe();
     let mut sent = my.sent.load(Relaxed);
@@ -354,7 +355,7 @@ async fn run(shared: Arc<Shared>, me: u32, mut c: Conn, sender: bool) {
                 continue;
             }
             let pos = (s - room_start) as usize;
-            my.recv_from[pos].fetch_add(1, Relaxed);
+            let got = my.recv_from[pos].fetch_add(1, SeqCst) + 1;
             if seq != last_seq[pos] + 1 {
                 my.out_of_order.fetch_add(1, Relaxed);
             }
@@ -362,15 +363,30 @@ async fn run(shared: Arc<Shared>, me: u32, mut c: Conn, sender: bool) {
             if shared.recording.load(Relaxed) {
                 let _ = my.latency_ns.lock().unwrap().record(now.saturating_sub(ns).max(1_000));
             }
-            let acked = from.acked.fetch_add(1, Relaxed) + 1;
-            if acked % fanout == 0 {
+            if got == from.need.load(SeqCst) {
                 from.wake.notify_one();
             }
         }
         if sender && shared.sending.load(Relaxed) {
             let window = shared.window.load(Relaxed);
-            let complete = my.acked.load(Relaxed) / fanout;
-            while sent - complete < window {
+            // A message is complete once every other member of the room got
+            // it; at most `window` incomplete messages per sender.
+            let complete = || {
+                (0..k)
+                    .filter(|&j| j != my_pos)
+                    .map(|j| shared.peers[(room_start + j) as usize].recv_from[my_pos as usize].load(SeqCst))
+                    .min()
+                    .unwrap_or(u64::MAX)
+            };
+            loop {
+                if sent - complete().min(sent) >= window {
+                    // Blocked: ask the receivers for a wake-up, then look
+                    // again (one may have got there in between).
+                    my.need.store(sent - window + 1, SeqCst);
+                    if sent - complete().min(sent) >= window {
+                        break;
+                    }
+                }
                 sent += 1;
                 let ns = shared.epoch.elapsed().as_nanos() as u64;
                 text.clear();
