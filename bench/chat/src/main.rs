@@ -283,6 +283,9 @@ const METRICS: &[(&str, &str, bool, Getter)] = &[
     ("generator_cpu_us_per_delivery_w50", "load generator CPU µs per delivery (window 50)", true, |r| {
         r.window_50.generator_cpu_us_per_delivery
     }),
+    ("generator_cpu_us_per_delivery_w1", "load generator CPU µs per delivery (window 1)", true, |r| {
+        r.window_1.generator_cpu_us_per_delivery
+    }),
 ];
 
 fn fmt_num(v: f64) -> String {
@@ -322,6 +325,7 @@ fn main() {
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let started = Instant::now();
+    let load_before = procfs::loadavg();
     let mut results: BTreeMap<String, Vec<RepResult>> = BTreeMap::new();
     let mut failed = false;
     for rep in 0..o.reps {
@@ -361,6 +365,7 @@ fn main() {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let load_after = procfs::loadavg();
 
     let names: Vec<&String> = o.servers.iter().map(|(n, _)| n).collect();
     let mut medians: BTreeMap<String, BTreeMap<&str, f64>> = BTreeMap::new();
@@ -383,7 +388,11 @@ fn main() {
          (no loss, no duplicate, no echo, no cross-room leak; per-sender order violations are counted).\n\n",
         o.clients, o.room_size, o.seconds, o.mem_counts.0, o.mem_counts.1, o.reps
     ));
-    md.push_str(&format!("Machine: `nproc` = {nproc}, {cpu}. Run time {elapsed:.0} s.\n\n"));
+    md.push_str(&format!(
+        "Machine: `nproc` = {nproc}, {cpu}. Run time {elapsed:.0} s. Load average (1 min) {load_before} before, \
+         {load_after} after: other work on the machine shares the cores, so throughput and latency vary \
+         between runs more than CPU per delivery does.\n\n"
+    ));
     md.push_str(&format!("Command: `{}`\n\n", o.command));
     md.push_str("| metric |");
     for n in &names {
@@ -404,6 +413,10 @@ fn main() {
             md.push_str(&format!(" {} |", fmt_num(medians[*n][key])));
         }
         for n in &names[1..] {
+            if key.starts_with("generator") || key.starts_with("out_of_order") {
+                md.push_str(" — |");
+                continue;
+            }
             let (a, b) = (medians[first][key], medians[*n][key]);
             // > 1 means the first server is better.
             let r = if *lower_better { b / a } else { a / b };
@@ -419,7 +432,7 @@ fn main() {
     if let Some(path) = &o.json {
         let json = serde_json::json!({
             "command": o.command,
-            "machine": { "nproc": nproc, "cpu": cpu },
+            "machine": { "nproc": nproc, "cpu": cpu, "loadavg_before": load_before, "loadavg_after": load_after },
             "workload": {
                 "clients": o.clients, "room_size": o.room_size, "seconds": o.seconds,
                 "memory_connections": [o.mem_counts.0, o.mem_counts.1], "repetitions": o.reps,

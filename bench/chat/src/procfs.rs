@@ -57,3 +57,11 @@ pub(crate) fn machine() -> (usize, String) {
         .unwrap_or_else(|| "unknown".into());
     (n, model)
 }
+
+/// The 1-minute load average.
+pub(crate) fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
