@@ -182,6 +182,7 @@ impl Engine {
         // `/` always exists.
         let root = Namespace::new("/", engine.inner.shared.clone());
         engine.inner.namespaces.write().insert(root.inner.name.clone(), root);
+        engine.inner.shared.adapter.attach(crate::adapter::WeakEngine(Arc::downgrade(&engine.inner)));
         engine
     }
 
@@ -368,6 +369,17 @@ impl Engine {
             ns.clear_hooks();
         }
         closed
+    }
+
+    /// Nodes in the cluster, this one included (1 with the local adapter;
+    /// a cluster adapter counts the nodes whose heartbeats it sees).
+    pub fn server_count(&self) -> usize {
+        self.inner.shared.adapter.server_count()
+    }
+
+    /// A weak handle to this engine (it does not keep the engine alive).
+    pub fn downgrade(&self) -> crate::adapter::WeakEngine {
+        crate::adapter::WeakEngine(Arc::downgrade(&self.inner))
     }
 
     /// A snapshot of the statistics.

@@ -189,6 +189,36 @@ pub enum RoomEvent {
     },
 }
 
+impl RoomEvent {
+    /// The room concerned.
+    pub fn room(&self) -> &str {
+        match self {
+            RoomEvent::Created { room }
+            | RoomEvent::Deleted { room }
+            | RoomEvent::Joined { room, .. }
+            | RoomEvent::Left { room, .. } => room,
+        }
+    }
+
+    /// The socket that joined or left (None for created and deleted).
+    pub fn socket_id(&self) -> Option<&str> {
+        match self {
+            RoomEvent::Joined { socket_id, .. } | RoomEvent::Left { socket_id, .. } => Some(socket_id),
+            RoomEvent::Created { .. } | RoomEvent::Deleted { .. } => None,
+        }
+    }
+
+    /// "created", "deleted", "joined" or "left".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RoomEvent::Created { .. } => "created",
+            RoomEvent::Deleted { .. } => "deleted",
+            RoomEvent::Joined { .. } => "joined",
+            RoomEvent::Left { .. } => "left",
+        }
+    }
+}
+
 /// Where a failing callback was registered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandlerSite {
@@ -212,6 +242,8 @@ pub enum HandlerSite {
     RoomEvent,
     /// A dynamic namespace predicate.
     DynamicPredicate,
+    /// A server-side handler of this event (`Namespace::on_server_side`).
+    ServerSide(String),
 }
 
 /// How a callback failed.
@@ -262,8 +294,9 @@ pub(crate) type EventHandler =
     Arc<dyn Fn(&Socket, &Inbound, Option<AckResponder>) -> Result<(), HandlerError> + Send + Sync>;
 pub(crate) type AnyHandler = Arc<dyn Fn(&Socket, &Inbound) -> Result<(), HandlerError> + Send + Sync>;
 pub(crate) type DiscHandler = Arc<dyn Fn(&Socket, DisconnectReason) -> Result<(), HandlerError> + Send + Sync>;
-pub(crate) type RoomHandler = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
+pub(crate) type RoomHandler = Arc<dyn Fn(&RoomEvent) -> Result<(), HandlerError> + Send + Sync>;
 pub(crate) type ErrorHandler = Arc<dyn Fn(&HandlerFailure) + Send + Sync>;
+pub(crate) type ServerSideHandler = Arc<dyn Fn(&Payload) -> Option<Payload> + Send + Sync>;
 
 /// A namespace's callbacks. Cloned on write (see module docs).
 #[derive(Default, Clone)]
@@ -278,6 +311,7 @@ pub(crate) struct Hooks {
     pub(crate) disconnect: Vec<DiscHandler>,
     pub(crate) room_events: Vec<RoomHandler>,
     pub(crate) errors: Vec<ErrorHandler>,
+    pub(crate) server_side: FxHashMap<Box<str>, Vec<ServerSideHandler>>,
 }
 
 pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {

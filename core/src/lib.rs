@@ -104,7 +104,10 @@ mod socket;
 mod spin;
 
 pub use acks::{AckCollect, AckPending, AckReply, AckStream};
-pub use adapter::{Adapter, LocalAdapter, Target};
+pub use adapter::{
+    Adapter, ClusterError, ClusterReply, LocalAdapter, RemoteAcks, RemoteSocket, Selector, SocketsOp, Target,
+    WeakEngine,
+};
 pub use config::{Config, ConfigBuilder, ConnectOptions, OverflowPolicy, MAX_NAME_LEN_LIMIT};
 pub use connection::Connection;
 pub use engine::{Engine, Stats};
@@ -119,7 +122,7 @@ pub use hooks::{
 pub use message::{DisconnectReason, Message, MessageKind};
 pub use names::RESERVED_EVENTS;
 pub use namespace::Namespace;
-pub use operator::{BroadcastOperator, EmitReport, RoomList, Rooms};
+pub use operator::{BroadcastOperator, ClusterAcks, EmitReport, RoomList, Rooms};
 pub use outbox::{Outbox, RecvFuture, RecvManyFuture};
 pub use payload::{Format, Payload};
 pub use socket::{Dispatched, Socket};

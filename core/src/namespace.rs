@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::acks::AckState;
-use crate::adapter::Target;
+use crate::adapter::{ClusterError, ClusterReply, RemoteSocket, Target};
 use crate::engine::Shared;
 use crate::error::{ConnectError, EmitError};
 use crate::handshake::Handshake;
@@ -125,9 +125,17 @@ impl Namespace {
         }
     }
 
-    fn edit_hooks(&self, f: impl FnOnce(&mut Hooks)) {
+    fn edit_hooks<T>(&self, f: impl FnOnce(&mut Hooks) -> T) -> T {
         let mut guard = self.inner.hooks.write();
-        f(Arc::make_mut(&mut guard));
+        f(Arc::make_mut(&mut guard))
+    }
+
+    /// Reports a callback failure to the error hooks in effect here (or
+    /// prints it when there are none), exactly as a failing handler would.
+    /// For hosts whose handlers finish later than the call that started them
+    /// (e.g. a handler that schedules asynchronous work).
+    pub fn report_failure(&self, failure: HandlerFailure) {
+        self.report(failure)
     }
 
     /// Reports a callback failure to the error hooks in effect here.
@@ -145,13 +153,10 @@ impl Namespace {
         let chain = self.hook_chain();
         for ev in events {
             for h in chain.iter().flat_map(|h| h.room_events.iter()) {
-                if let Err((kind, message)) = crate::hooks::guarded(|| {
-                    h(ev);
-                    Ok(())
-                }) {
+                if let Err((kind, message)) = crate::hooks::guarded(|| h(ev)) {
                     self.report(HandlerFailure {
                         namespace: self.name().to_string(),
-                        socket_id: None,
+                        socket_id: ev.socket_id().map(str::to_string),
                         site: crate::hooks::HandlerSite::RoomEvent,
                         kind,
                         message,
@@ -217,9 +222,9 @@ impl Namespace {
 
     /// Removes every handler of `event`.
     pub fn off(&self, event: &str) {
-        self.edit_hooks(|h| {
-            h.events.remove(event);
-        });
+        let removed = self.edit_hooks(|h| h.events.remove(event));
+        // Dropped here, after the lock: a closure's drop may touch the engine.
+        drop(removed);
     }
 
     /// Observes every inbound event (after event middleware, before the
@@ -250,9 +255,10 @@ impl Namespace {
     }
 
     /// Observes room changes: created, deleted, joined, left (own-id rooms
-    /// included). Runs on the thread that made the change, after it.
-    pub fn on_room_event(&self, f: impl Fn(&RoomEvent) + Send + Sync + 'static) {
-        self.edit_hooks(|h| h.room_events.push(Arc::new(f)));
+    /// included). Runs on the thread that made the change, after it. Like
+    /// other handlers it may return an error, which goes to `on_error`.
+    pub fn on_room_event<R: HandlerResult>(&self, f: impl Fn(&RoomEvent) -> R + Send + Sync + 'static) {
+        self.edit_hooks(|h| h.room_events.push(Arc::new(move |ev| f(ev).into_result())));
         self.inner.room_events_on.store(true, Ordering::Relaxed);
     }
 
@@ -361,6 +367,94 @@ impl Namespace {
     /// Connected sockets (of every child, for a dynamic parent).
     pub fn socket_count(&self) -> usize {
         self.targets().iter().map(|ns| ns.inner.store.socket_count()).sum()
+    }
+
+    /// Handles `event` sent by [`server_side_emit`](Self::server_side_emit)
+    /// on another node of the cluster (Socket.IO's `io.on(..)` for
+    /// `serverSideEmit`). The handler's return value is its ack reply
+    /// (`None`: no reply). It runs on the cluster adapter's thread with no
+    /// engine lock held; a panic is caught and reported to `on_error`.
+    ///
+    /// ```
+    /// use roomcast::{Engine, Config, Payload};
+    /// let engine = Engine::new(Config::default());
+    /// let ns = engine.of("/")?;
+    /// ns.on_server_side("ping", |p: &Payload| Some(Payload::text(format!("pong {}", p.as_str()?))));
+    /// // Other nodes' emits reach it; `run_server_side` is what an adapter calls.
+    /// assert_eq!(ns.run_server_side("ping", &"x".into())[0].as_str(), Some("pong x"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_server_side(&self, event: &str, f: impl Fn(&Payload) -> Option<Payload> + Send + Sync + 'static) {
+        self.edit_hooks(|h| h.server_side.entry(Box::from(event)).or_default().push(Arc::new(f)));
+    }
+
+    /// Runs this node's `on_server_side(event)` handlers (the adapter calls
+    /// it for another node's [`server_side_emit`](Self::server_side_emit));
+    /// returns their replies. No lock is held while they run.
+    pub fn run_server_side(&self, event: &str, payload: &Payload) -> Vec<Payload> {
+        let chain = self.hook_chain();
+        let mut replies = Vec::new();
+        for hooks in &chain {
+            let Some(handlers) = hooks.server_side.get(event) else { continue };
+            for h in handlers {
+                match crate::hooks::guarded(|| Ok(h(payload))) {
+                    Ok(Some(r)) => replies.push(r),
+                    Ok(None) => {}
+                    Err((kind, message)) => self.report(HandlerFailure {
+                        namespace: self.name().to_string(),
+                        socket_id: None,
+                        site: crate::hooks::HandlerSite::ServerSide(event.to_string()),
+                        kind,
+                        message,
+                    }),
+                }
+            }
+        }
+        replies
+    }
+
+    /// Sends `event` to the `on_server_side` handlers of every *other*
+    /// node (never this one). With the local adapter there is no other
+    /// node. Fails only when the cluster bus is unreachable.
+    pub fn server_side_emit(&self, event: &str, payload: impl Into<Payload>) -> Result<ClusterReply<()>, ClusterError> {
+        let payload = payload.into();
+        crate::operator::check_emit(self, event, &payload)?;
+        let r = self.inner.shared.adapter.server_side_emit(self, event, &payload, None)?;
+        Ok(ClusterReply { value: (), missing_nodes: r.missing_nodes })
+    }
+
+    /// Like [`server_side_emit`](Self::server_side_emit), and waits up to
+    /// `timeout` for the handlers' replies (one per replying handler);
+    /// nodes that did not answer in time are counted in `missing_nodes`.
+    pub fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+    ) -> Result<ClusterReply<Vec<Payload>>, ClusterError> {
+        let payload = payload.into();
+        crate::operator::check_emit(self, event, &payload)?;
+        self.inner.shared.adapter.server_side_emit(self, event, &payload, Some(timeout))
+    }
+
+    /// An operator that acts on this node only: emits are not published,
+    /// cluster operations ask no other node.
+    pub fn local(&self) -> BroadcastOperator<'_> {
+        BroadcastOperator::new(self, None).local()
+    }
+
+    /// This namespace's sockets as [`RemoteSocket`]s of node `node`.
+    pub(crate) fn describe(&self, sockets: &[Socket], node: &str) -> Vec<RemoteSocket> {
+        sockets
+            .iter()
+            .map(|s| RemoteSocket {
+                id: s.id().to_string(),
+                namespace: self.name().to_string(),
+                rooms: s.rooms(),
+                data: s.data(),
+                node: node.to_string(),
+            })
+            .collect()
     }
 
     /// Delivers `message` to this process's sockets selected by `target`.

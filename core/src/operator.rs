@@ -7,8 +7,8 @@ use smallvec::SmallVec;
 
 use std::time::Duration;
 
-use crate::acks::{AckState, AckStream};
-use crate::adapter::Target;
+use crate::acks::{AckReply, AckState, AckStream};
+use crate::adapter::{ClusterError, ClusterReply, RemoteAcks, RemoteSocket, Selector, SocketsOp, Target};
 use crate::connection::{close_conn, ConnInner};
 use crate::engine::Counters;
 use crate::error::{AckError, EmitError, PayloadError};
@@ -161,12 +161,48 @@ impl<'m> Fanout<'m> {
     }
 }
 
-/// One emit in one (non-parent) namespace, through the adapter.
-fn emit_in(ns: &Namespace, target: &Target<'_>, event: &str, payload: Payload) -> EmitReport {
+/// One emit in one (non-parent) namespace, through the adapter unless
+/// `local`.
+fn emit_in(ns: &Namespace, target: &Target<'_>, event: &str, payload: Payload, local: bool) -> EmitReport {
     let msg = Message::event(ns.inner.name.clone(), event, payload, None);
     let shared = &ns.inner.shared;
     Counters::add(&shared.stats.emitted, 1);
-    shared.adapter.broadcast(ns, target, &msg)
+    if local {
+        ns.deliver_local(target, &msg)
+    } else {
+        shared.adapter.broadcast(ns, target, &msg)
+    }
+}
+
+/// The replies to [`BroadcastOperator::emit_with_cluster_ack`]: this
+/// node's [`AckStream`] and the other nodes' [`RemoteAcks`].
+#[derive(Debug)]
+pub struct ClusterAcks {
+    local: AckStream,
+    remote: RemoteAcks,
+}
+
+impl ClusterAcks {
+    /// This node's recipients (known at once).
+    pub fn local(&self) -> &AckStream {
+        &self.local
+    }
+
+    /// Waits for every reply: this node's (each a reply or a per-socket
+    /// error after the timeout) followed by the other nodes'. Nodes that
+    /// did not answer, or could not be reached, are counted in
+    /// `missing_nodes`; their sockets are not in the list.
+    pub fn wait(self) -> ClusterReply<Vec<AckReply>> {
+        let mut replies = self.local.wait();
+        match self.remote.wait() {
+            Ok(r) => {
+                replies.extend(r.value);
+                ClusterReply { value: replies, missing_nodes: r.missing_nodes }
+            }
+            Err(ClusterError::Unavailable { missing_nodes, .. }) => ClusterReply { value: replies, missing_nodes },
+            Err(ClusterError::Invalid(_)) => ClusterReply { value: replies, missing_nodes: 0 },
+        }
+    }
 }
 
 /// The common part of every ack emit: registers the ack state, lets
@@ -259,6 +295,8 @@ pub struct BroadcastOperator<'a> {
     pub(crate) except: RoomList<'a>,
     pub(crate) volatile: bool,
     pub(crate) timeout: Option<Duration>,
+    /// Skip the adapter: this node only.
+    pub(crate) local: bool,
 }
 
 impl<'a> BroadcastOperator<'a> {
@@ -270,6 +308,7 @@ impl<'a> BroadcastOperator<'a> {
             except: RoomList::new(),
             volatile: false,
             timeout: None,
+            local: false,
         }
     }
 
@@ -304,6 +343,13 @@ impl<'a> BroadcastOperator<'a> {
         self
     }
 
+    /// Acts on this node only: the emit is not published to other nodes
+    /// of a cluster, and cluster operations ask no other node.
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
     pub(crate) fn selection(&self) -> Selection<'_> {
         Selection { rooms: &self.rooms, except: &self.except, except_key: self.sender.map(|s| s.inner.key) }
     }
@@ -334,14 +380,14 @@ impl<'a> BroadcastOperator<'a> {
             // (each carries its own namespace name).
             let mut total = EmitReport::default();
             for ns in self.ns.targets() {
-                let r = emit_in(&ns, &target, event, payload.clone());
+                let r = emit_in(&ns, &target, event, payload.clone(), self.local);
                 total.recipients += r.recipients;
                 total.queued += r.queued;
                 total.dropped += r.dropped;
             }
             return Ok(total);
         }
-        Ok(emit_in(self.ns, &target, event, payload))
+        Ok(emit_in(self.ns, &target, event, payload, self.local))
     }
 
     /// Sends `event` to every selected socket with an ack id, and returns
@@ -398,5 +444,95 @@ impl<'a> BroadcastOperator<'a> {
     pub fn disconnect_sockets(self) -> Result<usize, EmitError> {
         let sockets = self.fetch_sockets()?;
         Ok(sockets.iter().filter(|s| s.disconnect()).count())
+    }
+
+    fn selector(&self) -> Selector {
+        Selector {
+            rooms: self.rooms.iter().map(|r| r.to_string()).collect(),
+            except: self.except.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    /// Like [`emit_with_ack`](Self::emit_with_ack), across the cluster:
+    /// other nodes deliver to their selected sockets with ack ids and send
+    /// back every reply. The sender exclusion applies on this node (the
+    /// sender lives here).
+    pub fn emit_with_cluster_ack(self, event: &str, payload: impl Into<Payload>) -> Result<ClusterAcks, EmitError> {
+        let payload = payload.into();
+        let local = self.local;
+        let timeout = self.timeout.unwrap_or(self.ns.inner.shared.config.ack_timeout());
+        let ns = self.ns;
+        let rooms = self.rooms.clone();
+        let except = self.except.clone();
+        let volatile = self.volatile;
+        let excl = self.sender.map(|s| s.inner.key);
+        let stream = self.emit_with_ack(event, payload.clone())?;
+        let remote = if local {
+            RemoteAcks::none()
+        } else {
+            let target = Target { rooms: &rooms, except: &except, except_key: excl, volatile };
+            ns.inner.shared.adapter.broadcast_with_ack(ns, &target, event, &payload, timeout)
+        };
+        Ok(ClusterAcks { local: stream, remote })
+    }
+
+    /// The selected sockets on every node of the cluster (this node's
+    /// first), with their rooms and data.
+    pub fn cluster_fetch_sockets(self) -> Result<ClusterReply<Vec<RemoteSocket>>, ClusterError> {
+        check_rooms(self.ns, &self.rooms)?;
+        check_rooms(self.ns, &self.except)?;
+        let adapter = &self.ns.inner.shared.adapter;
+        let node = adapter.node_id();
+        let sel = self.selector();
+        let mut out = ClusterReply::complete(Vec::new());
+        for ns in self.ns.targets() {
+            let local = ns.selected_sockets(&self.selection());
+            out.value.extend(ns.describe(&local, &node));
+            if !self.local {
+                let r = adapter.fetch_sockets(&ns, &sel)?;
+                out.value.extend(r.value);
+                out.missing_nodes = out.missing_nodes.max(r.missing_nodes);
+            }
+        }
+        Ok(out)
+    }
+
+    fn cluster_apply(self, op: SocketsOp) -> Result<ClusterReply<usize>, ClusterError> {
+        let sel = self.selector();
+        let local = self.local;
+        let ns = self.ns;
+        let here = match &op {
+            SocketsOp::Join(r) => self.sockets_join(r.clone())?,
+            SocketsOp::Leave(r) => self.sockets_leave(r.clone())?,
+            SocketsOp::Disconnect => self.disconnect_sockets()?,
+        };
+        let mut out = ClusterReply::complete(here);
+        if !local {
+            for child in ns.targets() {
+                let r = ns.inner.shared.adapter.apply(&child, &sel, &op)?;
+                out.value += r.value;
+                out.missing_nodes = out.missing_nodes.max(r.missing_nodes);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`sockets_join`](Self::sockets_join) on every node; returns how many
+    /// sockets joined cluster-wide. When the bus is unreachable this node's
+    /// sockets have joined and the error says how many nodes were missed.
+    pub fn cluster_sockets_join(self, rooms: impl Rooms<'a>) -> Result<ClusterReply<usize>, ClusterError> {
+        let names: Vec<String> = room_list(rooms).iter().map(|r| r.to_string()).collect();
+        self.cluster_apply(SocketsOp::Join(names))
+    }
+
+    /// [`sockets_leave`](Self::sockets_leave) on every node.
+    pub fn cluster_sockets_leave(self, rooms: impl Rooms<'a>) -> Result<ClusterReply<usize>, ClusterError> {
+        let names: Vec<String> = room_list(rooms).iter().map(|r| r.to_string()).collect();
+        self.cluster_apply(SocketsOp::Leave(names))
+    }
+
+    /// [`disconnect_sockets`](Self::disconnect_sockets) on every node.
+    pub fn cluster_disconnect_sockets(self) -> Result<ClusterReply<usize>, ClusterError> {
+        self.cluster_apply(SocketsOp::Disconnect)
     }
 }

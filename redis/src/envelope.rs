@@ -1,0 +1,268 @@
+//! The wire format of everything a node publishes: a two-byte magic, a
+//! version byte, then one postcard-encoded [`Envelope`]. Anything else on
+//! the channels (a foreign publisher, a truncated message, a newer
+//! version) fails [`decode`] and is counted, never trusted.
+
+use bytes::Bytes;
+use roomcast::{Format, Payload};
+use serde::{Deserialize, Serialize};
+
+/// First bytes of every message.
+pub(crate) const MAGIC: [u8; 2] = *b"RC";
+/// Format version; a node ignores (and counts) other versions.
+pub(crate) const VERSION: u8 = 1;
+
+/// One bus message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Envelope {
+    /// The publishing node.
+    pub(crate) node: u64,
+    /// The namespace it concerns (empty for membership messages).
+    pub(crate) ns: String,
+    pub(crate) body: Body,
+}
+
+/// A payload on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct WirePayload {
+    pub(crate) format: u8,
+    pub(crate) data: Bytes,
+}
+
+impl From<&Payload> for WirePayload {
+    fn from(p: &Payload) -> Self {
+        WirePayload { format: p.format() as u8, data: p.bytes().clone() }
+    }
+}
+
+impl WirePayload {
+    /// Checks the format tag and the bytes against it.
+    pub(crate) fn to_payload(&self) -> Option<Payload> {
+        let format = match self.format {
+            0 => Format::Binary,
+            1 => Format::Text,
+            2 => Format::Json,
+            _ => return None,
+        };
+        Payload::new(format, self.data.clone()).ok()
+    }
+}
+
+/// The selection an operation applies to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WireSelection {
+    pub(crate) rooms: Vec<String>,
+    pub(crate) except: Vec<String>,
+    pub(crate) volatile: bool,
+}
+
+/// A socket in a `fetch_sockets` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct WireSocket {
+    pub(crate) id: String,
+    pub(crate) rooms: Vec<String>,
+    pub(crate) data: Option<WirePayload>,
+}
+
+/// One ack reply: the socket and its answer, or an error text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct WireAck {
+    pub(crate) socket_id: String,
+    pub(crate) reply: Result<WirePayload, u8>,
+}
+
+/// What a `SocketsOp` request does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum WireOp {
+    Join(Vec<String>),
+    Leave(Vec<String>),
+    Disconnect,
+}
+
+/// What a message says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Body {
+    /// An emit: every node delivers it to its selected sockets.
+    Broadcast {
+        sel: WireSelection,
+        event: String,
+        payload: WirePayload,
+    },
+    /// An emit with acks; answered by `Acks`.
+    BroadcastAck {
+        req: u64,
+        sel: WireSelection,
+        event: String,
+        payload: WirePayload,
+        timeout_ms: u64,
+    },
+    /// A `fetch_sockets` request; answered by `Sockets`.
+    Fetch {
+        req: u64,
+        sel: WireSelection,
+    },
+    /// A join/leave/disconnect request; answered by `Count`.
+    Apply {
+        req: u64,
+        sel: WireSelection,
+        op: WireOp,
+    },
+    /// A server-side emit; answered by `Replies` when `req` is set.
+    ServerSide {
+        req: Option<u64>,
+        event: String,
+        payload: WirePayload,
+    },
+    /// "I am alive"; also announces a new node.
+    Heartbeat,
+    /// "I am leaving" (a clean shutdown).
+    Bye,
+    /// Answers, sent to the requester's response channel.
+    Acks {
+        req: u64,
+        replies: Vec<WireAck>,
+    },
+    Sockets {
+        req: u64,
+        sockets: Vec<WireSocket>,
+    },
+    Count {
+        req: u64,
+        n: u64,
+    },
+    Replies {
+        req: u64,
+        replies: Vec<WirePayload>,
+    },
+}
+
+impl Body {
+    /// The request an answer belongs to.
+    pub(crate) fn answer_to(&self) -> Option<u64> {
+        match self {
+            Body::Acks { req, .. }
+            | Body::Sockets { req, .. }
+            | Body::Count { req, .. }
+            | Body::Replies { req, .. } => Some(*req),
+            _ => None,
+        }
+    }
+}
+
+/// Why a bus message was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DecodeError {
+    /// Not ours: wrong magic.
+    Foreign,
+    /// Ours, another format version.
+    Version(u8),
+    /// Truncated or corrupt.
+    Corrupt,
+}
+
+/// Encodes `env` with the magic and version prefix.
+pub(crate) fn encode(env: &Envelope) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&MAGIC);
+    out.push(VERSION);
+    // Writing into a Vec cannot fail; an error here would be a serde bug,
+    // and an empty message is rejected by every reader.
+    postcard::to_extend(env, out).unwrap_or_default()
+}
+
+/// The sending node of a message of ours, read without decoding the rest
+/// (the node id is the envelope's first field).
+pub(crate) fn peek_node(bytes: &[u8]) -> Option<u64> {
+    if bytes.len() < 3 || bytes[..2] != MAGIC || bytes[2] != VERSION {
+        return None;
+    }
+    postcard::take_from_bytes::<u64>(&bytes[3..]).ok().map(|(n, _)| n)
+}
+
+/// Decodes one bus message.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
+    if bytes.len() < 3 || bytes[..2] != MAGIC {
+        return Err(DecodeError::Foreign);
+    }
+    if bytes[2] != VERSION {
+        return Err(DecodeError::Version(bytes[2]));
+    }
+    match postcard::take_from_bytes::<Envelope>(&bytes[3..]) {
+        Ok((env, [])) => Ok(env),
+        _ => Err(DecodeError::Corrupt),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Envelope {
+        Envelope {
+            node: 42,
+            ns: "/chat".into(),
+            body: Body::Broadcast {
+                sel: WireSelection { rooms: vec!["a".into(), "b".into()], except: vec!["c".into()], volatile: true },
+                event: "msg".into(),
+                payload: WirePayload { format: 2, data: Bytes::from_static(b"{\"x\":1}") },
+            },
+        }
+    }
+
+    #[test]
+    fn round_trip_and_compact() {
+        let env = sample();
+        let bytes = encode(&env);
+        assert_eq!(&bytes[..3], b"RC\x01");
+        assert_eq!(decode(&bytes), Ok(env));
+        assert_eq!(peek_node(&bytes), Some(42));
+        assert_eq!(peek_node(b"RC"), None);
+        // Header + node + names + 7 payload bytes: no field names on the wire.
+        assert!(bytes.len() < 40, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn every_truncation_and_foreign_input_is_an_error() {
+        let bytes = encode(&sample());
+        for n in 0..bytes.len() {
+            assert!(decode(&bytes[..n]).is_err(), "prefix of {n} bytes decoded");
+        }
+        assert_eq!(decode(b"hello world"), Err(DecodeError::Foreign));
+        assert_eq!(decode(b"RC\x09abc"), Err(DecodeError::Version(9)));
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert_eq!(decode(&trailing), Err(DecodeError::Corrupt));
+    }
+
+    #[test]
+    fn random_and_mutated_input_never_panics() {
+        let good = encode(&sample());
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            // Random bytes behind a valid header, and single-byte mutations.
+            let len = (next() % 64) as usize;
+            let mut v = b"RC\x01".to_vec();
+            v.extend((0..len).map(|_| next() as u8));
+            let _ = decode(&v);
+            let mut m = good.clone();
+            let i = (next() as usize) % m.len();
+            m[i] = next() as u8;
+            let _ = decode(&m);
+        }
+    }
+
+    #[test]
+    fn payloads_are_checked_against_their_format() {
+        assert!(WirePayload { format: 1, data: Bytes::from_static(&[0xff]) }.to_payload().is_none());
+        assert!(WirePayload { format: 2, data: Bytes::from_static(b"{") }.to_payload().is_none());
+        assert!(WirePayload { format: 7, data: Bytes::new() }.to_payload().is_none());
+        let p = WirePayload { format: 1, data: Bytes::from_static(b"hi") }.to_payload().unwrap();
+        assert_eq!(p.as_str(), Some("hi"));
+    }
+}

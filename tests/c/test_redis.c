@@ -1,0 +1,75 @@
+/* The Redis cluster adapter from C. Runs without a Redis server (the
+ * cluster behaviour itself is tested against a real one by
+ * scripts/test-redis.sh): construction, errors, local delivery while
+ * Redis is unreachable, and the counters that report it. */
+#include <stdlib.h>
+#include <unistd.h>
+#include <time.h>
+#include "runner.h"
+
+TEST(bad_url_is_rejected) {
+    roomcast_redis *r = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_redis_new("not a url", &r));
+    EXPECT(r == NULL);
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_redis_new(NULL, &r));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_redis_new("redis://127.0.0.1:1", NULL));
+    roomcast_redis_free(NULL);
+}
+
+TEST(local_delivery_continues_without_redis) {
+    roomcast_redis *r = NULL;
+    roomcast_engine *e = NULL;
+    roomcast_namespace *ns = NULL;
+    roomcast_conn *c = NULL;
+    roomcast_socket *s = NULL;
+    /* Port 1 on loopback: nothing listens, connections are refused. */
+    ASSERT_OK(roomcast_redis_new("redis://127.0.0.1:1", &r));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_new_with_redis(NULL, NULL, &e));
+    ASSERT_OK(roomcast_engine_new_with_redis(NULL, r, &e));
+    EXPECT_RC(ROOMCAST_RESULT_TIMEOUT, roomcast_redis_wait_connected(r, 50));
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", ROOMCAST_FORMAT_BINARY, NULL, 0, &s));
+    ASSERT_OK(roomcast_socket_join(s, "room"));
+    const char *rooms[] = {"room"};
+    roomcast_target t = {rooms, 1, NULL, 0, NULL, false};
+    roomcast_emit_report rep;
+    for (int i = 0; i < 20; i++) {
+        ASSERT_OK(roomcast_emit(ns, &t, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"hi", 2, &rep));
+        EXPECT(rep.queued == 1);
+    }
+    roomcast_message *m = NULL;
+    ASSERT_OK(roomcast_conn_recv(c, 1000, &m));
+    const char *ev = NULL;
+    size_t ev_len = 0;
+    ASSERT_OK(roomcast_message_event(m, &ev, &ev_len));
+    EXPECT(ev_len == 2 && memcmp(ev, "ev", 2) == 0);
+    roomcast_message_free(m);
+
+    size_t n = 0;
+    ASSERT_OK(roomcast_engine_server_count(e, &n));
+    EXPECT(n == 1);
+    /* The publisher drops what it cannot send, and counts it. */
+    roomcast_cluster_stats st;
+    for (int i = 0; i < 200; i++) {
+        ASSERT_OK(roomcast_redis_stats(r, &st));
+        if (st.dropped >= 20) break;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    EXPECT(st.dropped >= 20);
+    EXPECT(!st.connected);
+    EXPECT(st.published == 0);
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_redis_stats(r, NULL));
+
+    roomcast_socket_free(s);
+    roomcast_conn_free(c);
+    roomcast_namespace_free(ns);
+    roomcast_redis_free(r); /* the engine still holds the adapter */
+    roomcast_engine_free(e);
+}
+
+int main(void) {
+    RUN(bad_url_is_rejected);
+    RUN(local_delivery_continues_without_redis);
+    return REPORT();
+}
