@@ -73,6 +73,9 @@ echo "== Socket.IO interop"
 echo "== Redis adapter"
 ./scripts/test-redis.sh 2>&1 | tee -a "$log"
 
+echo "== chat example in a browser"
+./scripts/test-chat.sh 2>&1 | tee -a "$log"
+
 # One closing line for the whole run.
 # cargo's "test result:" lines, each other runner's "<suite> tests: N passed,
 # N failed" (C, Socket.IO interop, browser ...) and pytest's

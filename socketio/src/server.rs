@@ -432,7 +432,10 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
     }
     let upgrade = if is_ws {
         match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-            Ok(u) => Some(u.max_message_size(opts.max_payload).max_frame_size(opts.max_payload)),
+            // A 4 KiB read buffer instead of the WebSocket library's 128 KiB
+            // default, which every idle connection would otherwise hold
+            // (chat frames are small; a large frame still reads in pieces).
+            Ok(u) => Some(u.max_message_size(opts.max_payload).max_frame_size(opts.max_payload).read_buffer_size(4096)),
             Err(_) => return error_response(HttpError::BadRequest, cors, origin),
         }
     } else {
