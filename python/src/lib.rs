@@ -595,6 +595,14 @@ impl Namespace {
         op
     }
 
+    /// An operator acting on this node only (no cluster publish).
+    #[getter]
+    fn local(&self) -> Operator {
+        let mut op = Operator::ns(&self.inner);
+        op.local = true;
+        op
+    }
+
     /// An operator with this ack timeout (seconds).
     fn timeout(&self, seconds_: f64) -> PyResult<Operator> {
         let mut op = Operator::ns(&self.inner);
@@ -922,14 +930,30 @@ struct Operator {
     except: Vec<String>,
     volatile: bool,
     timeout: Option<Duration>,
+    /// This node only (no cluster publish).
+    local: bool,
 }
 
 impl Operator {
     fn ns(ns: &rc::Namespace) -> Operator {
-        Operator { source: Source::Ns(ns.clone()), to: vec![], except: vec![], volatile: false, timeout: None }
+        Operator {
+            source: Source::Ns(ns.clone()),
+            to: vec![],
+            except: vec![],
+            volatile: false,
+            timeout: None,
+            local: false,
+        }
     }
     fn sock(s: &rc::Socket) -> Operator {
-        Operator { source: Source::Sock(s.clone()), to: vec![], except: vec![], volatile: false, timeout: None }
+        Operator {
+            source: Source::Sock(s.clone()),
+            to: vec![],
+            except: vec![],
+            volatile: false,
+            timeout: None,
+            local: false,
+        }
     }
     fn with_to(mut self, rooms: Vec<String>) -> Self {
         self.to.extend(rooms);
@@ -956,6 +980,9 @@ impl Operator {
         }
         if let Some(t) = self.timeout {
             op = op.timeout(t);
+        }
+        if self.local {
+            op = op.local();
         }
         f(op)
     }
@@ -1045,6 +1072,32 @@ impl Operator {
     /// Disconnects the selected sockets; returns how many.
     fn disconnect_sockets(&self, py: Python<'_>) -> PyResult<usize> {
         py.detach(|| self.run(|op| op.disconnect_sockets())).map_err(emit_err)
+    }
+    /// Acts on this node only: emits are not published to the cluster.
+    #[getter]
+    fn local(&self) -> Operator {
+        let mut op = self.clone();
+        op.local = true;
+        op
+    }
+    /// The selected sockets on every node, as dicts `{id, namespace, rooms, data, node}`.
+    fn cluster_fetch_sockets<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let r = py.detach(|| self.run(|op| op.cluster_fetch_sockets())).map_err(redis::cluster_err)?;
+        redis::socket_dicts(py, r.value)
+    }
+    /// `sockets_join` on every node; returns how many sockets joined.
+    fn cluster_sockets_join(&self, py: Python<'_>, rooms: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let r = rooms_arg(rooms)?;
+        py.detach(|| self.run(|op| op.cluster_sockets_join(r))).map(|r| r.value).map_err(redis::cluster_err)
+    }
+    /// `sockets_leave` on every node; returns how many sockets left.
+    fn cluster_sockets_leave(&self, py: Python<'_>, rooms: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let r = rooms_arg(rooms)?;
+        py.detach(|| self.run(|op| op.cluster_sockets_leave(r))).map(|r| r.value).map_err(redis::cluster_err)
+    }
+    /// `disconnect_sockets` on every node; returns how many.
+    fn cluster_disconnect_sockets(&self, py: Python<'_>) -> PyResult<usize> {
+        py.detach(|| self.run(|op| op.cluster_disconnect_sockets())).map(|r| r.value).map_err(redis::cluster_err)
     }
 }
 

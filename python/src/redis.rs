@@ -111,7 +111,7 @@ impl RedisAdapter {
 // (methods of `Namespace` in lib.rs delegate here; they work with any
 // adapter and are single-node answers without one)
 
-fn cluster_err(e: roomcast::ClusterError) -> PyErr {
+pub(crate) fn cluster_err(e: roomcast::ClusterError) -> PyErr {
     match e {
         roomcast::ClusterError::Invalid(e) => crate::emit_err(e),
         e @ roomcast::ClusterError::Unavailable { .. } => crate::err_base(e),
@@ -184,7 +184,12 @@ pub(crate) fn cluster_fetch_sockets<'py>(
     except: Vec<String>,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let r = py.detach(|| ns.to(rooms).except(except).cluster_fetch_sockets()).map_err(cluster_err)?;
-    r.value
+    socket_dicts(py, r.value)
+}
+
+/// `RemoteSocket`s as dicts.
+pub(crate) fn socket_dicts(py: Python<'_>, sockets: Vec<roomcast::RemoteSocket>) -> PyResult<Vec<Bound<'_, PyDict>>> {
+    sockets
         .into_iter()
         .map(|s| {
             let d = PyDict::new(py);

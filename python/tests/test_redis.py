@@ -74,3 +74,40 @@ def test_cluster_operations_fail_clearly_when_redis_is_unreachable():
     with pytest.raises(roomcast.RoomcastError, match="unavailable"):
         ns.cluster_fetch_sockets()
     adapter.close()
+
+
+def test_local_operator_and_cluster_socket_operations():
+    adapter = roomcast.RedisAdapter("redis://127.0.0.1:1")
+    engine = roomcast.Engine(adapter=adapter)
+    ns = engine.of("/")
+    conn = engine.connect()
+    sock = conn.join_namespace("/")
+    sock.join("r")
+    # local: delivered here and never handed to the publisher.
+    before = adapter.stats()["dropped"]
+    assert ns.local.to("r").emit("here", 1).queued == 1
+    assert ns.to("r").local.emit("here", 2).queued == 1
+    assert [m.data for m in drain(conn)] == [1, 2]
+    time.sleep(0.05)
+    # Only heartbeats (one per 2 s) can have been dropped meanwhile.
+    assert adapter.stats()["dropped"] - before <= 1
+    # Cluster operations: this node's part is done, the outage reported.
+    with pytest.raises(roomcast.RoomcastError, match="unavailable"):
+        ns.to("r").cluster_sockets_join("vip")
+    assert "vip" in sock.rooms
+    assert ns.to("r").local.cluster_sockets_leave("vip") == 1
+    assert ns.local.cluster_fetch_sockets()[0]["id"] == sock.id
+    assert ns.to("r").local.cluster_disconnect_sockets() == 1
+    adapter.close()
+
+
+def test_cluster_socket_operations_without_a_cluster():
+    engine = roomcast.Engine()
+    ns = engine.of("/")
+    conn = engine.connect()
+    sock = conn.join_namespace("/")
+    sock.join("r")
+    assert ns.to("r").cluster_sockets_join("x") == 1
+    assert ns.to("x").cluster_fetch_sockets()[0]["rooms"] == [sock.id, "r", "x"]
+    assert ns.to("x").cluster_sockets_leave("x") == 1
+    assert ns.to("r").cluster_disconnect_sockets() == 1
