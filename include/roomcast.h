@@ -286,6 +286,12 @@ enum roomcast_result
    * unknown or duplicate); ignoring this is always safe.
    */
   ROOMCAST_RESULT_IGNORED = 21,
+  /**
+   * The cluster's bus (Redis) cannot be reached: only this node's part
+   * of a cluster operation was done; the detail says how many other
+   * nodes were missed.
+   */
+  ROOMCAST_RESULT_CLUSTER_UNAVAILABLE = 22,
 };
 #ifndef __cplusplus
 typedef uint32_t roomcast_result;
@@ -804,6 +810,15 @@ typedef struct roomcast_cluster_stats {
   bool connected;
 } roomcast_cluster_stats;
 
+/**
+ * Called for another node's `roomcast_namespace_server_side_emit`, on the
+ * cluster adapter's thread, with the payload (borrowed for the call).
+ */
+typedef void (*roomcast_server_side_callback)(void *userdata,
+                                              uint32_t format,
+                                              const uint8_t *data,
+                                              size_t len);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1081,6 +1096,8 @@ roomcast_result roomcast_conn_recv_many(const struct roomcast_conn *conn,
  * unwind. `userdata` must be usable from any thread; `free_userdata`
  * (when not NULL) receives it once the callback is replaced, removed, or
  * released when the connection closes (see `roomcast_free_callback`).
+ * With a NULL `callback`, `free_userdata` (when not NULL) receives
+ * `userdata` right away.
  *
  * # Safety
  *
@@ -1182,6 +1199,18 @@ roomcast_result roomcast_conn_sockets(const struct roomcast_conn *conn,
                                       size_t cap,
                                       size_t *n_out,
                                       size_t *total_out);
+
+/**
+ * Writes the reason the connection closed as a static NUL-terminated
+ * string ("transport close", "queue overflow", ...).
+ * `ROOMCAST_RESULT_NO_VALUE` while it is open.
+ *
+ * # Safety
+ *
+ * `conn` must be NULL or live; `reason_out` valid for a write.
+ */
+roomcast_result roomcast_conn_close_reason(const struct roomcast_conn *conn,
+                                           const char **reason_out);
 
 /**
  * Creates a configuration holding the defaults and writes it to `*cfg_out`.
@@ -1460,6 +1489,20 @@ roomcast_result roomcast_namespace_rooms(const struct roomcast_namespace *ns,
  */
 roomcast_result roomcast_namespace_socket_count(const struct roomcast_namespace *ns,
                                                 size_t *count_out);
+
+/**
+ * Writes a new handle to the connected socket of `ns` whose id is `id`
+ * (a private message target, for example). `ROOMCAST_RESULT_NO_VALUE` when
+ * there is none.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `id` NULL or NUL-terminated; `socket_out`
+ * valid for a pointer write.
+ */
+roomcast_result roomcast_namespace_socket(const struct roomcast_namespace *ns,
+                                          const char *id,
+                                          struct roomcast_socket **socket_out);
 
 /**
  * Returns the static, NUL-terminated text for a result code (any value;
@@ -1982,6 +2025,103 @@ roomcast_result roomcast_engine_server_count(const struct roomcast_engine *engin
 void roomcast_redis_free(struct roomcast_redis *redis);
 
 /**
+ * Emits like `roomcast_emit`, to this node's sockets only: nothing is
+ * published to the other nodes of a cluster.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit`.
+ */
+roomcast_result roomcast_emit_local(const struct roomcast_namespace *ns,
+                                    const struct roomcast_target *target,
+                                    const char *event,
+                                    uint32_t format,
+                                    const uint8_t *data,
+                                    size_t len,
+                                    struct roomcast_emit_report *report_out);
+
+/**
+ * Counts the sockets `target` selects on every node of the cluster
+ * (`cluster_fetch_sockets`). `*missing_out` (if not NULL) receives the
+ * number of nodes that did not answer in time. When Redis is unreachable:
+ * `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; `count_out` valid for a write;
+ * `missing_out` NULL or valid.
+ */
+roomcast_result roomcast_cluster_count_sockets(const struct roomcast_namespace *ns,
+                                               const struct roomcast_target *target,
+                                               size_t *count_out,
+                                               size_t *missing_out);
+
+/**
+ * Makes the sockets `target` selects on every node join (`leave` false)
+ * or leave (`leave` true) `rooms`; `*count_out` (if not NULL) receives how
+ * many sockets did, `*missing_out` (if not NULL) the nodes that did not
+ * answer. When Redis is unreachable this node's sockets have changed
+ * rooms and the result is `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; `rooms` valid for `rooms_len`
+ * NUL-terminated strings; the out-pointers NULL or valid.
+ */
+roomcast_result roomcast_cluster_sockets_join(const struct roomcast_namespace *ns,
+                                              const struct roomcast_target *target,
+                                              const char *const *rooms,
+                                              size_t rooms_len,
+                                              bool leave,
+                                              size_t *count_out,
+                                              size_t *missing_out);
+
+/**
+ * Disconnects the sockets `target` selects on every node (reason
+ * `server namespace disconnect`); out-parameters as
+ * `roomcast_cluster_sockets_join`.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; the out-pointers NULL or valid.
+ */
+roomcast_result roomcast_cluster_disconnect_sockets(const struct roomcast_namespace *ns,
+                                                    const struct roomcast_target *target,
+                                                    size_t *count_out,
+                                                    size_t *missing_out);
+
+/**
+ * Registers `callback(userdata, format, data, len)` for `event` sent by
+ * `roomcast_namespace_server_side_emit` on *another* node. It runs on the
+ * cluster adapter's thread, with no engine lock held.
+ *
+ * # Safety
+ *
+ * `ns` NULL or live; `event` NULL or NUL-terminated; `callback` must be
+ * callable with `userdata` from any thread for the engine's lifetime.
+ */
+roomcast_result roomcast_namespace_on_server_side(const struct roomcast_namespace *ns,
+                                                  const char *event,
+                                                  roomcast_server_side_callback callback,
+                                                  void *userdata);
+
+/**
+ * Runs the `roomcast_namespace_on_server_side(event)` handlers of every
+ * other node (fire and forget). `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`
+ * when Redis is unreachable.
+ *
+ * # Safety
+ *
+ * `ns` NULL or live; `event` NULL or NUL-terminated; `data` valid for
+ * `len` bytes (NULL when `len` is 0).
+ */
+roomcast_result roomcast_namespace_server_side_emit(const struct roomcast_namespace *ns,
+                                                    const char *event,
+                                                    uint32_t format,
+                                                    const uint8_t *data,
+                                                    size_t len);
+
+/**
  * Frees a socket handle. NULL is a no-op.
  *
  * # Safety
@@ -2145,6 +2285,18 @@ roomcast_result roomcast_socket_set_data(const struct roomcast_socket *socket,
  */
 roomcast_result roomcast_socket_data(const struct roomcast_socket *socket,
                                      struct roomcast_payload **data_out);
+
+/**
+ * Writes a new copy of the handshake the socket connected with (auth,
+ * headers, query, address) to `*hs_out`; free it with
+ * `roomcast_handshake_free`.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `hs_out` valid for a pointer write.
+ */
+roomcast_result roomcast_socket_handshake(const struct roomcast_socket *socket,
+                                          struct roomcast_handshake **hs_out);
 
 /**
  * Number of entries in `list` (0 for NULL).

@@ -19,7 +19,7 @@ case " $* " in
     {
       cat "$out"
       echo
-      echo "Produced by \`scripts/bench-redis.sh $*\` on $(nproc) cores, redis-server $(redis-server --version | awk '{print $3}')."
+      echo "Produced by \`scripts/bench-redis.sh $*\` on $(nproc) cores, redis-server $(redis-server --version | awk '{print $3}' | sed 's/^v=//'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end of the run."
     } >docs/bench/redis.md
     ;;
 esac

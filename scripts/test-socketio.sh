@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Socket.IO interop: the official clients (socket.io-client 4.8.1 on Node,
-# over WebSocket only and polling-with-upgrade; python-socketio 5 over both)
+# Socket.IO interop: the official clients (socket.io-client 4.8.1 on Node
+# and python-socketio 5, each over WebSocket only, polling with upgrade and
+# polling only)
 # against socketio/examples/interop_server.rs on a free loopback port.
 # Clients come from their registries into ignored folders (node_modules,
 # a venv under the target dir). Prints
@@ -83,7 +84,7 @@ run() { # run label command...
   fi
 }
 
-for mode in websocket polling; do
+for mode in websocket polling polling-only; do
   run "node-$mode" node socketio/tests/interop/node/interop.mjs "$url" "$mode"
   run "python-$mode" "$venv/bin/python" socketio/tests/interop/python/interop.py "$url" "$mode"
 done

@@ -520,6 +520,36 @@ fn handlers_may_join_emit_and_disconnect_their_own_socket() {
 }
 
 #[test]
+fn a_disconnecting_socket_may_broadcast_to_its_rooms_but_not_after() {
+    let e = engine();
+    let ns = e.of("/").unwrap();
+    let errs = errors_of(&ns);
+    let gone: Arc<Mutex<Option<roomcast::Socket>>> = Arc::new(Mutex::new(None));
+    let g2 = gone.clone();
+    ns.on_disconnecting(move |s, _r| {
+        for room in s.rooms().into_iter().filter(|r| r != s.id()) {
+            s.to(room.as_str()).emit("left", s.id().to_string())?;
+        }
+        *g2.lock().unwrap() = Some(s.clone());
+        Ok(())
+    });
+    let (c1, _o1) = e.connect();
+    let (c2, o2) = e.connect();
+    let a = c1.join_namespace("/", Handshake::new()).unwrap();
+    let b = c2.join_namespace("/", Handshake::new()).unwrap();
+    a.join(["r1", "r2"]).unwrap();
+    b.join(["r1", "r2"]).unwrap();
+    c1.close(DisconnectReason::TransportClose);
+    assert!(errs.lock().unwrap().is_empty(), "{:?}", errs.lock().unwrap());
+    let id = a.id().to_string();
+    assert_eq!(events(&o2), vec![("left".to_string(), id.clone()), ("left".to_string(), id)]);
+    let a = gone.lock().unwrap().take().unwrap();
+    assert!(matches!(a.to("r1").emit("late", ""), Err(roomcast::EmitError::Closed)));
+    assert!(matches!(a.broadcast().emit("late", ""), Err(roomcast::EmitError::Closed)));
+    drop(b);
+}
+
+#[test]
 fn a_panicking_handler_is_reported_and_the_engine_keeps_working() {
     let e = engine();
     let ns = e.of("/").unwrap();

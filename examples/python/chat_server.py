@@ -143,10 +143,9 @@ def unknown(socket: roomcast.Socket, event: str, data: Any, ack: Any) -> None:
 
 @chat.on_disconnecting
 def farewell(socket: roomcast.Socket, reason: str) -> None:
-    # Still in its rooms here: tell each of them. A disconnecting socket can
-    # no longer emit itself, so the namespace does, skipping its own-id room.
+    # Still in its rooms here: tell each of them (the socket itself is skipped).
     for room in chat_rooms(socket):
-        chat.to(room).except_(socket.id).emit("notice", {"room": room, "text": f"{nick_of(socket)} left"})
+        socket.to(room).emit("notice", {"room": room, "text": f"{nick_of(socket)} left"})
 
 
 async def pump(conn: roomcast.Connection, ws: ServerConnection) -> None:

@@ -181,6 +181,8 @@ pub unsafe extern "C" fn roomcast_conn_recv_many(
 /// unwind. `userdata` must be usable from any thread; `free_userdata`
 /// (when not NULL) receives it once the callback is replaced, removed, or
 /// released when the connection closes (see `roomcast_free_callback`).
+/// With a NULL `callback`, `free_userdata` (when not NULL) receives
+/// `userdata` right away.
 ///
 /// # Safety
 ///
@@ -381,6 +383,30 @@ pub unsafe extern "C" fn roomcast_conn_sockets(
         let all = c.conn.sockets();
         // SAFETY: per the contract.
         unsafe { crate::socket::write_sockets(all, sockets, cap, n_out, total_out) };
+        Ok(())
+    })
+}
+
+/// Writes the reason the connection closed as a static NUL-terminated
+/// string ("transport close", "queue overflow", ...).
+/// `ROOMCAST_RESULT_NO_VALUE` while it is open.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `reason_out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_close_reason(
+    conn: *const roomcast_conn,
+    reason_out: *mut *const c_char,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { handle(conn, "conn")? };
+        out(reason_out, "reason_out")?;
+        let r = c.conn.close_reason().ok_or_else(|| Error::new(roomcast_result::NoValue, "the connection is open"))?;
+        let r = crate::static_cstr(r.as_str())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(reason_out, r) };
         Ok(())
     })
 }

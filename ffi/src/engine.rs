@@ -685,3 +685,31 @@ pub unsafe extern "C" fn roomcast_namespace_socket_count(
         Ok(())
     })
 }
+
+/// Writes a new handle to the connected socket of `ns` whose id is `id`
+/// (a private message target, for example). `ROOMCAST_RESULT_NO_VALUE` when
+/// there is none.
+///
+/// # Safety
+///
+/// `ns` must be NULL or live; `id` NULL or NUL-terminated; `socket_out`
+/// valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_socket(
+    ns: *const roomcast_namespace,
+    id: *const c_char,
+    socket_out: *mut *mut roomcast_socket,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (ns, id) = unsafe { (handle(ns, "ns")?, string(id, "id")?) };
+        out(socket_out, "socket_out")?;
+        let socket = ns
+            .ns
+            .socket(id)
+            .ok_or_else(|| Error::new(roomcast_result::NoValue, format!("no socket {id:?} in {}", ns.ns.name())))?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(socket_out, into_handle(roomcast_socket { socket })) };
+        Ok(())
+    })
+}

@@ -65,6 +65,10 @@ pub enum roomcast_result {
     /// A client ack reply matched no pending acknowledgement (late,
     /// unknown or duplicate); ignoring this is always safe.
     Ignored = 21,
+    /// The cluster's bus (Redis) cannot be reached: only this node's part
+    /// of a cluster operation was done; the detail says how many other
+    /// nodes were missed.
+    ClusterUnavailable = 22,
 }
 
 /// An error crossing the boundary: a code plus a detail for
@@ -176,6 +180,7 @@ pub(crate) fn message_of(code: u32) -> &'static std::ffi::CStr {
         (R::NotDelivered, c"the message was not delivered (outbox full or closed)"),
         (R::NoRecipients, c"the emit had no recipients"),
         (R::Ignored, c"no pending acknowledgement with that id"),
+        (R::ClusterUnavailable, c"the cluster bus is unavailable"),
     ];
     all.iter().find(|(r, _)| *r as u32 == code).map(|(_, m)| *m).unwrap_or(c"unknown result code")
 }

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::panic::{guard, handle, out, string, write, write_opt};
 use crate::payload::{format_to, payload};
 use crate::roomcast_result;
-use crate::socket::roomcast_socket;
+use crate::socket::{roomcast_socket, SocketView};
 
 /// Answers one inbound event that asked for an acknowledgement (core's
 /// `AckResponder`). Borrowed: only valid during the event callback that
@@ -120,7 +120,7 @@ fn event_handler(
 ) -> impl Fn(&core::Socket, &core::Inbound, Option<core::AckResponder>) -> Result<(), core::HandlerError> + Send + Sync
 {
     move |socket, inbound, ack| {
-        let s = roomcast_socket { socket: socket.clone() };
+        let s = SocketView::new(socket);
         let a = ack.map(|responder| roomcast_ack { responder });
         let name = inbound.name();
         let p = inbound.payload();
@@ -130,7 +130,7 @@ fn event_handler(
         let rc = unsafe {
             cb(
                 ud.ptr(),
-                &s,
+                s.as_ptr(),
                 name.as_ptr().cast(),
                 name.len(),
                 format_to(p.format()) as u32,
@@ -254,13 +254,13 @@ pub unsafe extern "C" fn roomcast_namespace_on_any(
         let cb = callback.ok_or_else(missing_callback)?;
         let ud = UserData::new(userdata, free_userdata);
         ns.ns.on_any(move |socket, inbound| {
-            let s = roomcast_socket { socket: socket.clone() };
+            let s = SocketView::new(socket);
             let (name, p) = (inbound.name(), inbound.payload());
             // SAFETY: as in `roomcast_namespace_on`.
             let rc = unsafe {
                 cb(
                     ud.ptr(),
-                    &s,
+                    s.as_ptr(),
                     name.as_ptr().cast(),
                     name.len(),
                     format_to(p.format()) as u32,
@@ -322,13 +322,13 @@ pub unsafe extern "C" fn roomcast_namespace_use_event(
         let cb = callback.ok_or_else(missing_callback)?;
         let ud = UserData::new(userdata, free_userdata);
         ns.ns.use_event_middleware(move |socket, inbound| {
-            let s = roomcast_socket { socket: socket.clone() };
+            let s = SocketView::new(socket);
             let (name, p) = (inbound.name(), inbound.payload());
             // SAFETY: as in `roomcast_namespace_on`.
             let rc = unsafe {
                 cb(
                     ud.ptr(),
-                    &s,
+                    s.as_ptr(),
                     name.as_ptr().cast(),
                     name.len(),
                     format_to(p.format()) as u32,
@@ -469,9 +469,9 @@ pub unsafe extern "C" fn roomcast_namespace_on_connection(
         let cb = callback.ok_or_else(missing_callback)?;
         let ud = UserData::new(userdata, free_userdata);
         ns.ns.on_connection(move |socket| {
-            let s = roomcast_socket { socket: socket.clone() };
+            let s = SocketView::new(socket);
             // SAFETY: as in `roomcast_namespace_on`.
-            handler_result(unsafe { cb(ud.ptr(), &s) })
+            handler_result(unsafe { cb(ud.ptr(), s.as_ptr()) })
         });
         Ok(())
     })
@@ -483,10 +483,10 @@ fn disconnect_handler(
     ud: UserData,
 ) -> impl Fn(&core::Socket, core::DisconnectReason) + Send + Sync {
     move |socket, reason| {
-        let s = roomcast_socket { socket: socket.clone() };
+        let s = SocketView::new(socket);
         let r = crate::static_cstr(reason.as_str()).unwrap_or(c"".as_ptr());
         // SAFETY: as in `roomcast_namespace_on`.
-        unsafe { cb(ud.ptr(), &s, r) }
+        unsafe { cb(ud.ptr(), s.as_ptr(), r) }
     }
 }
 

@@ -1,16 +1,19 @@
 //! The Redis cluster adapter (crate `roomcast-redis`): engines on several
 //! processes or machines sharing rooms through one Redis server.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis_adapter::{RedisAdapter, RedisConfig};
 use roomcast_core as core;
 
-use crate::engine::{roomcast_config, roomcast_engine};
+use crate::engine::{
+    operator, roomcast_config, roomcast_emit_report, roomcast_engine, roomcast_namespace, roomcast_target,
+};
 use crate::error::Error;
-use crate::panic::{free_handle, guard, handle, into_handle, out, string, write};
+use crate::panic::{free_handle, guard, handle, into_handle, out, string, strings, write, write_opt};
+use crate::payload::{format_to, payload};
 use crate::roomcast_result;
 
 /// A Redis cluster adapter (`roomcast_redis::RedisAdapter`). Box-owned:
@@ -183,4 +186,209 @@ pub unsafe extern "C" fn roomcast_engine_server_count(
 pub unsafe extern "C" fn roomcast_redis_free(redis: *mut roomcast_redis) {
     // SAFETY: per the contract.
     crate::panic::guard_value((), || unsafe { free_handle(redis) })
+}
+
+// ------------------------------------------------- cluster-wide operations
+// (they work with any engine; without a cluster adapter they act on this
+// node only and report no missing node)
+
+fn cluster_error(e: core::ClusterError) -> Error {
+    match e {
+        core::ClusterError::Invalid(e) => e.into(),
+        e @ core::ClusterError::Unavailable { .. } => Error::new(roomcast_result::ClusterUnavailable, e.to_string()),
+    }
+}
+
+/// Emits like `roomcast_emit`, to this node's sockets only: nothing is
+/// published to the other nodes of a cluster.
+///
+/// # Safety
+///
+/// As `roomcast_emit`.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_emit_local(
+    ns: *const roomcast_namespace,
+    target: *const roomcast_target,
+    event: *const c_char,
+    format: u32,
+    data: *const u8,
+    len: usize,
+    report_out: *mut roomcast_emit_report,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
+        // SAFETY: per the contract.
+        let payload = unsafe { payload(format, data, len)? };
+        // SAFETY: per the contract.
+        let report = unsafe { operator(ns, target)? }.local().emit(event, payload)?;
+        // SAFETY: NULL or valid per the contract.
+        unsafe { write_opt(report_out, report.into()) };
+        Ok(())
+    })
+}
+
+/// Counts the sockets `target` selects on every node of the cluster
+/// (`cluster_fetch_sockets`). `*missing_out` (if not NULL) receives the
+/// number of nodes that did not answer in time. When Redis is unreachable:
+/// `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`.
+///
+/// # Safety
+///
+/// As `roomcast_emit` for `ns` and `target`; `count_out` valid for a write;
+/// `missing_out` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_cluster_count_sockets(
+    ns: *const roomcast_namespace,
+    target: *const roomcast_target,
+    count_out: *mut usize,
+    missing_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        out(count_out, "count_out")?;
+        // SAFETY: per the contract.
+        let r = unsafe { operator(ns, target)? }.cluster_fetch_sockets().map_err(cluster_error)?;
+        // SAFETY: checked non-NULL above; `missing_out` NULL or valid.
+        unsafe {
+            write(count_out, r.value.len());
+            write_opt(missing_out, r.missing_nodes);
+        }
+        Ok(())
+    })
+}
+
+/// Makes the sockets `target` selects on every node join (`leave` false)
+/// or leave (`leave` true) `rooms`; `*count_out` (if not NULL) receives how
+/// many sockets did, `*missing_out` (if not NULL) the nodes that did not
+/// answer. When Redis is unreachable this node's sockets have changed
+/// rooms and the result is `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`.
+///
+/// # Safety
+///
+/// As `roomcast_emit` for `ns` and `target`; `rooms` valid for `rooms_len`
+/// NUL-terminated strings; the out-pointers NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_cluster_sockets_join(
+    ns: *const roomcast_namespace,
+    target: *const roomcast_target,
+    rooms: *const *const c_char,
+    rooms_len: usize,
+    leave: bool,
+    count_out: *mut usize,
+    missing_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (ns, rooms) = unsafe { (handle(ns, "ns")?, strings(rooms, rooms_len, "rooms")?) };
+        // SAFETY: per the contract.
+        let op = unsafe { operator(ns, target)? };
+        let r = if leave { op.cluster_sockets_leave(rooms) } else { op.cluster_sockets_join(rooms) };
+        let r = r.map_err(cluster_error)?;
+        // SAFETY: NULL or valid per the contract.
+        unsafe {
+            write_opt(count_out, r.value);
+            write_opt(missing_out, r.missing_nodes);
+        }
+        Ok(())
+    })
+}
+
+/// Disconnects the sockets `target` selects on every node (reason
+/// `server namespace disconnect`); out-parameters as
+/// `roomcast_cluster_sockets_join`.
+///
+/// # Safety
+///
+/// As `roomcast_emit` for `ns` and `target`; the out-pointers NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_cluster_disconnect_sockets(
+    ns: *const roomcast_namespace,
+    target: *const roomcast_target,
+    count_out: *mut usize,
+    missing_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        // SAFETY: per the contract.
+        let r = unsafe { operator(ns, target)? }.cluster_disconnect_sockets().map_err(cluster_error)?;
+        // SAFETY: NULL or valid per the contract.
+        unsafe {
+            write_opt(count_out, r.value);
+            write_opt(missing_out, r.missing_nodes);
+        }
+        Ok(())
+    })
+}
+
+/// Called for another node's `roomcast_namespace_server_side_emit`, on the
+/// cluster adapter's thread, with the payload (borrowed for the call).
+pub type roomcast_server_side_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, format: u32, data: *const u8, len: usize)>;
+
+/// `userdata` moves to the adapter's thread; the caller vouches for that.
+struct UserData(*mut c_void);
+// SAFETY: the contract of `roomcast_namespace_on_server_side` makes the
+// caller responsible for `userdata` being usable from any thread.
+unsafe impl Send for UserData {}
+// SAFETY: as above.
+unsafe impl Sync for UserData {}
+
+/// Registers `callback(userdata, format, data, len)` for `event` sent by
+/// `roomcast_namespace_server_side_emit` on *another* node. It runs on the
+/// cluster adapter's thread, with no engine lock held.
+///
+/// # Safety
+///
+/// `ns` NULL or live; `event` NULL or NUL-terminated; `callback` must be
+/// callable with `userdata` from any thread for the engine's lifetime.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_on_server_side(
+    ns: *const roomcast_namespace,
+    event: *const c_char,
+    callback: roomcast_server_side_callback,
+    userdata: *mut c_void,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
+        let cb = callback.ok_or_else(|| Error::new(roomcast_result::NullParameter, "`callback` is NULL"))?;
+        let ud = UserData(userdata);
+        ns.ns.on_server_side(event, move |p: &core::Payload| {
+            let ud = &ud;
+            // SAFETY: the caller promised `cb` is callable with `userdata`
+            // from any thread; the payload lives for the call.
+            unsafe { cb(ud.0, format_to(p.format()) as u32, p.as_bytes().as_ptr(), p.len()) };
+            None
+        });
+        Ok(())
+    })
+}
+
+/// Runs the `roomcast_namespace_on_server_side(event)` handlers of every
+/// other node (fire and forget). `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`
+/// when Redis is unreachable.
+///
+/// # Safety
+///
+/// `ns` NULL or live; `event` NULL or NUL-terminated; `data` valid for
+/// `len` bytes (NULL when `len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_server_side_emit(
+    ns: *const roomcast_namespace,
+    event: *const c_char,
+    format: u32,
+    data: *const u8,
+    len: usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
+        // SAFETY: per the contract.
+        let payload = unsafe { payload(format, data, len)? };
+        ns.ns.server_side_emit(event, payload).map_err(cluster_error)?;
+        Ok(())
+    })
 }

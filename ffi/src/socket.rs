@@ -19,6 +19,32 @@ pub struct roomcast_socket {
     pub(crate) socket: core::Socket,
 }
 
+/// A borrowed `roomcast_socket` for a callback: the bits of an owned
+/// handle, made without touching the socket's reference count (two atomic
+/// operations per callback saved) and never dropped.
+pub(crate) struct SocketView<'a> {
+    view: std::mem::ManuallyDrop<roomcast_socket>,
+    _borrow: std::marker::PhantomData<&'a core::Socket>,
+}
+
+impl<'a> SocketView<'a> {
+    pub(crate) fn new(socket: &'a core::Socket) -> SocketView<'a> {
+        // SAFETY: a bitwise copy of the socket's `Arc` that is never
+        // dropped (ManuallyDrop), so the count it borrows stays owned by
+        // `socket`, which outlives the view ('a). C receives the pointer as
+        // borrowed for the callback and must not free it.
+        let copy = unsafe { std::ptr::read(socket) };
+        SocketView {
+            view: std::mem::ManuallyDrop::new(roomcast_socket { socket: copy }),
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    pub(crate) fn as_ptr(&self) -> *const roomcast_socket {
+        &*self.view
+    }
+}
+
 /// Frees a socket handle. NULL is a no-op.
 ///
 /// # Safety
@@ -346,6 +372,29 @@ pub unsafe extern "C" fn roomcast_socket_data(
         let payload = s.socket.data().ok_or_else(|| Error::new(roomcast_result::NoValue, "the socket has no data"))?;
         // SAFETY: checked non-NULL above.
         unsafe { write(data_out, crate::panic::into_handle(roomcast_payload { payload })) };
+        Ok(())
+    })
+}
+
+/// Writes a new copy of the handshake the socket connected with (auth,
+/// headers, query, address) to `*hs_out`; free it with
+/// `roomcast_handshake_free`.
+///
+/// # Safety
+///
+/// `socket` must be NULL or live; `hs_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_socket_handshake(
+    socket: *const roomcast_socket,
+    hs_out: *mut *mut crate::hooks::roomcast_handshake,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let s = unsafe { handle(socket, "socket")? };
+        out(hs_out, "hs_out")?;
+        let hs = crate::hooks::roomcast_handshake { hs: s.socket.handshake().clone() };
+        // SAFETY: checked non-NULL above.
+        unsafe { write(hs_out, crate::panic::into_handle(hs)) };
         Ok(())
     })
 }

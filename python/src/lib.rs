@@ -22,6 +22,8 @@ use pyo3::types::{PyByteArray, PyBytes, PyCFunction, PyDict, PyList, PyMemoryVie
 
 use roomcast as rc;
 
+mod redis;
+
 // ---------------------------------------------------------------- exceptions
 
 const EXCEPTIONS: &std::ffi::CStr = c"
@@ -154,9 +156,32 @@ fn encode(obj: &Bound<'_, PyAny>) -> PyResult<rc::Payload> {
     if let Ok(s) = obj.downcast::<PyString>() {
         return Ok(rc::Payload::text(s.to_cow()?.into_owned()));
     }
-    let text = py.import("json")?.call_method1("dumps", (obj,))?;
+    let text = json_dumps(py)?.call1((obj,)).map_err(|e| {
+        if e.is_instance_of::<PyTypeError>(py) {
+            PyTypeError::new_err(format!("payload must be bytes-like, str or JSON-serializable: {}", e.value(py)))
+        } else {
+            e
+        }
+    })?;
     let text: String = text.extract()?;
     rc::Payload::new(rc::Format::Json, text.into_bytes()).map_err(payload_err)
+}
+
+static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The `encode` method of one `json.JSONEncoder` producing compact, strict
+/// (no NaN) UTF-8 JSON. Made once: `json.dumps` with non-default options
+/// builds a new encoder on every call.
+fn json_dumps(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    let f = JSON_DUMPS.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        let kw = PyDict::new(py);
+        kw.set_item("separators", (",", ":"))?;
+        kw.set_item("allow_nan", false)?;
+        kw.set_item("ensure_ascii", false)?;
+        let encoder = py.import("json")?.getattr("JSONEncoder")?.call((), Some(&kw))?;
+        Ok(encoder.getattr("encode")?.unbind())
+    })?;
+    Ok(f.bind(py))
 }
 
 fn encode_opt(obj: Option<&Bound<'_, PyAny>>) -> PyResult<rc::Payload> {
@@ -189,7 +214,12 @@ fn rooms_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
             let item = item?;
             match item.downcast::<PyString>() {
                 Ok(s) => out.push(s.to_cow()?.into_owned()),
-                Err(_) => return Err(PyTypeError::new_err("room names must be str")),
+                Err(_) => {
+                    return Err(PyTypeError::new_err(format!(
+                        "room names must be str, not {}",
+                        item.get_type().name()?
+                    )))
+                }
             }
         }
         return Ok(out);
@@ -364,9 +394,9 @@ struct Engine {
 impl Engine {
     #[new]
     #[pyo3(signature = (*, max_queue=None, max_queue_bytes=None, overflow=None, max_payload=None,
-        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, r#loop=None))]
+        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, r#loop=None, adapter=None))]
     #[pyo3(text_signature = "(*, max_queue=None, max_queue_bytes=None, overflow=None, max_payload=None, \
-        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, loop=None)")]
+        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, loop=None, adapter=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         max_queue: Option<usize>,
@@ -378,6 +408,7 @@ impl Engine {
         ack_timeout: Option<f64>,
         remove_empty_dynamic: Option<bool>,
         r#loop: Option<Bound<'_, PyAny>>,
+        adapter: Option<PyRef<'_, redis::RedisAdapter>>,
     ) -> PyResult<Self> {
         let event_loop = match r#loop {
             Some(l) if l.is_none() => None,
@@ -419,7 +450,17 @@ impl Engine {
             b = b.remove_empty_dynamic(on);
         }
         let ctx = Arc::new(Ctx { event_loop, quiet: Mutex::new(HashSet::new()) });
-        Ok(Engine { inner: rc::Engine::new(b.build().map_err(cfg)?), ctx })
+        let config = b.build().map_err(cfg)?;
+        let inner = match adapter {
+            Some(a) => rc::Engine::with_adapter(config, a.adapter()),
+            None => rc::Engine::new(config),
+        };
+        Ok(Engine { inner, ctx })
+    }
+
+    /// Nodes in the cluster, this one included (1 without an adapter).
+    fn server_count(&self) -> usize {
+        self.inner.server_count()
     }
 
     /// The namespace `name`, created on first use.
@@ -438,13 +479,21 @@ impl Engine {
     /// A dynamic parent namespace: `predicate(name, handshake) -> bool`
     /// decides whether a connect to an unknown namespace creates it as a
     /// child (which inherits the parent's handlers). An exception counts as
-    /// False and is logged.
+    /// False and is logged. A coroutine function is awaited like middleware.
     fn of_dynamic(&self, predicate: Bound<'_, PyAny>) -> PyResult<Namespace> {
         check_callable(&predicate)?;
         let f = predicate.unbind();
+        let ctx = self.ctx.clone();
         let inner = self.inner.of_dynamic(move |name: &str, hs: &rc::Handshake| {
             Python::attach(|py| {
-                let r = f.call1(py, (name, Handshake { inner: hs.clone() })).and_then(|v| v.bind(py).is_truthy());
+                let r = f.bind(py).call1((name, Handshake { inner: hs.clone() })).and_then(|v| {
+                    let v = if !v.is_none() && v.hasattr("__await__")? {
+                        py.import("roomcast._aio")?.call_method1("resolve", (ctx.event_loop(py), v))?
+                    } else {
+                        v
+                    };
+                    v.is_truthy()
+                });
                 r.unwrap_or_else(|e| {
                     log_failure(py, &e, "dynamic namespace predicate");
                     false
@@ -566,6 +615,40 @@ impl Namespace {
         data: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         Operator::ns(&self.inner).emit_with_ack_async(py, event, data)
+    }
+
+    /// Runs the `on_server_side(event)` handlers of every other node of the
+    /// cluster; with `timeout` (seconds), waits for and returns their replies.
+    #[pyo3(signature = (event, data=None, timeout=None))]
+    fn server_side_emit(
+        &self,
+        py: Python<'_>,
+        event: &str,
+        data: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Vec<Py<PyAny>>>> {
+        redis::server_side_emit(py, &self.inner, event, data, timeout)
+    }
+
+    /// Decorator factory: `@ns.on_server_side("event")` registers
+    /// `handler(data)` for other nodes' `server_side_emit`; a non-None return
+    /// value is the ack reply.
+    fn on_server_side<'py>(&self, py: Python<'py>, event: String) -> PyResult<Bound<'py, PyAny>> {
+        redis::on_server_side(py, &self.inner, event)
+    }
+
+    /// The selected sockets on every node of the cluster, as dicts
+    /// `{id, namespace, rooms, data, node}`.
+    #[pyo3(signature = (rooms=None, except_=None))]
+    fn cluster_fetch_sockets<'py>(
+        &self,
+        py: Python<'py>,
+        rooms: Option<&Bound<'_, PyAny>>,
+        except_: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let rooms = rooms.map(rooms_arg).transpose()?.unwrap_or_default();
+        let except = except_.map(rooms_arg).transpose()?.unwrap_or_default();
+        redis::cluster_fetch_sockets(py, &self.inner, rooms, except)
     }
 
     /// Names of the rooms (own-id rooms included).
@@ -749,6 +832,7 @@ impl Namespace {
     fn on_error<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         check_callable(&handler)?;
         let f = handler.clone().unbind();
+        let ctx = self.ctx.clone();
         self.inner.on_error(move |fail: &rc::HandlerFailure| {
             Python::attach(|py| {
                 let r = (|| -> PyResult<()> {
@@ -760,7 +844,19 @@ impl Namespace {
                     d.set_item("event", event)?;
                     d.set_item("kind", format!("{:?}", fail.kind).to_lowercase())?;
                     d.set_item("message", &fail.message)?;
-                    f.call1(py, (d,)).map(drop)
+                    let v = f.bind(py).call1((d,))?;
+                    if v.is_none() || !v.hasattr("__await__")? {
+                        return Ok(());
+                    }
+                    // A coroutine hook runs as a task; its own failure is only
+                    // logged (reporting it would call the hooks again).
+                    let on_fail = |a: &Bound<'_, PyTuple>, _kw: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+                        log_failure(a.py(), &PyErr::from_value(a.get_item(0)?), "on_error hook");
+                        Ok(())
+                    };
+                    let on_fail = PyCFunction::new_closure(py, None, None, on_fail)?;
+                    py.import("roomcast._aio")?.call_method1("schedule", (ctx.event_loop(py), v, on_fail))?;
+                    Ok(())
                 })();
                 if let Err(e) = r {
                     log_failure(py, &e, "on_error hook");
@@ -843,26 +939,25 @@ impl Operator {
         self.except.extend(rooms);
         self
     }
-    fn run<R>(&self, f: impl FnOnce(rc::BroadcastOperator<'_>) -> R) -> R {
-        let build = |mut op: rc::BroadcastOperator<'_>| {
-            if !self.to.is_empty() {
-                op = op.to(self.to.clone());
-            }
-            if !self.except.is_empty() {
-                op = op.except(self.except.clone());
-            }
-            if self.volatile {
-                op = op.volatile();
-            }
-            if let Some(t) = self.timeout {
-                op = op.timeout(t);
-            }
-            f(op)
+    fn run<'s, R>(&'s self, f: impl FnOnce(rc::BroadcastOperator<'s>) -> R) -> R {
+        let mut op = match &self.source {
+            Source::Ns(ns) => ns.except(Vec::<String>::new()),
+            Source::Sock(s) => s.broadcast(),
         };
-        match &self.source {
-            Source::Ns(ns) => build(ns.except(Vec::<String>::new())),
-            Source::Sock(s) => build(s.broadcast()),
+        // Borrowed names: no String is copied per emit.
+        for r in &self.to {
+            op = op.to(r);
         }
+        for r in &self.except {
+            op = op.except(r);
+        }
+        if self.volatile {
+            op = op.volatile();
+        }
+        if let Some(t) = self.timeout {
+            op = op.timeout(t);
+        }
+        f(op)
     }
     fn start_ack(&self, py: Python<'_>, event: &str, data: &Bound<'_, PyAny>) -> PyResult<rc::AckStream> {
         let p = encode(data)?;
@@ -1144,6 +1239,26 @@ struct Socket {
     inner: rc::Socket,
 }
 
+impl Socket {
+    fn start_ack(
+        &self,
+        py: Python<'_>,
+        event: &str,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<rc::AckStream> {
+        let p = encode(data)?;
+        match timeout {
+            Some(t) => {
+                let t = seconds(t, "timeout")?;
+                py.detach(|| self.inner.emit_with_ack_timeout(event, p, t))
+            }
+            None => py.detach(|| self.inner.emit_with_ack(event, p)),
+        }
+        .map_err(emit_err)
+    }
+}
+
 #[pymethods]
 impl Socket {
     #[getter]
@@ -1229,20 +1344,25 @@ impl Socket {
         data: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<AckReply> {
-        let p = encode(data)?;
-        let stream = match timeout {
-            Some(t) => {
-                let t = seconds(t, "timeout")?;
-                py.detach(|| self.inner.emit_with_ack_timeout(event, p, t))
-            }
-            None => py.detach(|| self.inner.emit_with_ack(event, p)),
-        }
-        .map_err(emit_err)?;
+        let stream = self.start_ack(py, event, data, timeout)?;
         let mut replies = py.detach(move || stream.wait());
         match replies.pop() {
             Some(r) => AckReply::new(py, r),
             None => Err(err_base("no acknowledgement")),
         }
+    }
+    /// Awaitable `emit_with_ack` (the wait runs in the default executor).
+    #[pyo3(signature = (event, data, timeout=None))]
+    fn emit_with_ack_async<'py>(
+        &self,
+        py: Python<'py>,
+        event: &str,
+        data: &Bound<'py, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let stream = self.start_ack(py, event, data, timeout)?;
+        let pending = AckWait { stream: std::sync::Mutex::new(Some(stream)) };
+        py.import("roomcast._aio")?.call_method1("wait_ack", (pending,))
     }
     /// Feeds an event received from the client to the handlers. Returns the
     /// number of handlers that ran, or a string for the other outcomes
@@ -1507,8 +1627,22 @@ impl Connection {
             return Err(PyValueError::new_err("max must be at least 1"));
         }
         let t = timeout.map(|t| seconds(t, "timeout")).transpose()?;
-        let Some(first) = self.recv_inner(py, t)? else { return Ok(vec![]) };
+        // Fast path: what is already queued, taken without releasing the GIL
+        // (a non-blocking take; only a wait releases it).
         let mut buf = Vec::new();
+        let closed = match self.outbox.try_recv_many(&mut buf, max) {
+            Ok(0) => false,
+            Ok(_) => return Ok(buf.into_iter().map(|inner| Message { inner }).collect()),
+            Err(rc::TryRecvError::Closed) => true,
+            Err(rc::TryRecvError::Empty) => false,
+        };
+        if closed {
+            return Err(err_closed("the connection is closed"));
+        }
+        if t == Some(Duration::ZERO) {
+            return Ok(vec![]);
+        }
+        let Some(first) = self.recv_inner(py, t)? else { return Ok(vec![]) };
         let _ = self.outbox.try_recv_many(&mut buf, max - 1);
         let mut out = Vec::with_capacity(buf.len() + 1);
         out.push(first);
@@ -1623,6 +1757,7 @@ fn _roomcast(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ack>()?;
     m.add_class::<Handshake>()?;
     m.add_class::<RoomEvent>()?;
+    m.add_class::<redis::RedisAdapter>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

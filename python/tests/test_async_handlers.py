@@ -279,3 +279,115 @@ def test_engine_loop_type_checked():
     with pytest.raises(TypeError, match="asyncio event loop"):
         roomcast.Engine(loop=3)  # type: ignore[arg-type]
     assert roomcast.Engine(loop=None).loop is None
+
+
+def test_async_dynamic_predicate():
+    async def main():
+        e = roomcast.Engine()
+
+        async def allowed(name, hs):
+            await asyncio.sleep(0.01)
+            return name.startswith("/team-")
+
+        parent = e.of_dynamic(allowed)
+        joined = []
+        parent.on_connection(lambda s: joined.append(s.namespace))
+        c = e.connect()
+        s = await c.join_namespace_async("/team-7")
+        assert s.namespace == "/team-7" and joined == ["/team-7"]
+        with pytest.raises(roomcast.ConnectRefused):
+            await c.join_namespace_async("/other")
+
+    run(main())
+
+
+def test_async_on_error_hook(caplog):
+    async def main():
+        e = roomcast.Engine()
+        chat = e.of("/")
+        got = asyncio.Queue()
+
+        @chat.on_error
+        async def err(f):
+            await asyncio.sleep(0)
+            await got.put(f["message"])
+            if "second" in f["message"]:
+                raise ValueError("hook failed too")
+
+        @chat.on("x")
+        def x(socket, data, ack):
+            raise RuntimeError(data)
+
+        c = e.connect()
+        s = c.join_namespace("/")
+        with caplog.at_level(logging.CRITICAL, logger="roomcast"):
+            s.dispatch("x", "first")
+        assert "first" in await got.get()
+        with caplog.at_level(logging.ERROR, logger="roomcast"):
+            s.dispatch("x", "second")
+            assert "second" in await got.get()
+            await asyncio.sleep(0.01)
+        assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [RuntimeError, ValueError]
+
+    run(main())
+
+
+def test_socket_emit_with_ack_async():
+    async def main():
+        e = roomcast.Engine()
+        c = e.connect()
+        s = c.join_namespace("/")
+
+        async def client():
+            m = await c.recv_async()
+            assert m.event == "ask" and m.data == {"q": 1}
+            s.receive_ack(m.ack_id, {"a": 2})
+
+        task = asyncio.create_task(client())
+        r = await s.emit_with_ack_async("ask", {"q": 1}, timeout=5)
+        await task
+        assert (r.socket_id, r.data, r.error) == (s.id, {"a": 2}, None)
+        r2 = await s.emit_with_ack_async("ask", 1, timeout=0.01)
+        assert isinstance(r2.error, roomcast.AckTimeout)
+
+    run(main())
+
+
+def test_async_handlers_from_many_threads_counts_exact():
+    n_threads, per = 4, 300
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        e = roomcast.Engine(loop=loop, max_queue=n_threads * per + 16)
+        ns = e.of("/")
+        seen = []
+        done = asyncio.Event()
+
+        @ns.on("tick")
+        async def tick(socket, data, ack):
+            await asyncio.sleep(0)
+            seen.append(tuple(data))
+            socket.emit("tock", data)
+            if len(seen) == n_threads * per:
+                done.set()
+
+        c = e.connect()
+        s = c.join_namespace("/")
+
+        def worker(k):
+            for i in range(per):
+                assert s.dispatch("tick", [k, i]) == 1
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(n_threads)]
+        for t in threads:
+            t.start()
+        await asyncio.wait_for(done.wait(), 30)
+        for t in threads:
+            await asyncio.to_thread(t.join)
+        assert sorted(seen) == sorted((k, i) for k in range(n_threads) for i in range(per))
+        got = []
+        while len(got) < n_threads * per:
+            got.extend(c.recv_many(max=1024, timeout=5))
+        assert len(got) == n_threads * per and c.try_recv() is None
+
+    run(main())

@@ -256,3 +256,56 @@ def test_emit_operators_reports(engine, chat):
         chat.to("r").timeout(float("nan"))
     with pytest.raises(TypeError):
         chat.timeout("1")  # type: ignore[arg-type]
+
+
+def test_ack_answered_queue_len_and_wake_fd(engine, chat):
+    import os
+    import select
+
+    seen = []
+
+    @chat.on("q")
+    def q(socket, data, ack):
+        seen.append((ack.id, ack.answered))
+        ack("a")
+        seen.append(ack.answered)
+
+    c = engine.connect()
+    s = c.join_namespace("/chat")
+    fd = c.wake_fd()
+    assert c.wake_fd() == fd  # one per connection
+    assert select.select([fd], [], [], 0)[0] == []
+    assert len(c) == 0
+    s.dispatch("q", None, ack_id=9)
+    assert seen == [(9, False), True]
+    assert len(c) == 1
+    s.emit("e", 1)
+    assert len(c) == 2
+    # the fd became readable when the outbox went from empty to non-empty
+    assert select.select([fd], [], [], 1)[0] == [fd]
+    assert os.read(fd, 64)
+    assert [m.kind for m in c.recv_many(max=10, timeout=0)] == ["ack", "event"]
+    assert len(c) == 0
+    c.close()
+    assert select.select([fd], [], [], 1)[0] == [fd]  # closing wakes it too
+
+
+def test_failing_handler_does_not_stop_the_next_one(engine, chat, caplog):
+    ran = []
+
+    @chat.on("e")
+    def first(socket, data, ack):
+        raise RuntimeError("first fails")
+
+    @chat.on("e")
+    def second(socket, data, ack):
+        ran.append(data)
+        ack("still answered")
+
+    c = engine.connect()
+    s = c.join_namespace("/chat")
+    with caplog.at_level(logging.CRITICAL, logger="roomcast"):
+        assert s.dispatch("e", 5, ack_id=2) == 2
+    assert ran == [5]
+    (m,) = drain(c)
+    assert (m.kind, m.data) == ("ack", "still answered")

@@ -10,8 +10,16 @@
 //!
 //! let adapter = RedisAdapter::new(RedisConfig::new("redis://127.0.0.1:6379"))?;
 //! let engine = Engine::with_adapter(Config::default(), adapter.clone());
-//! engine.of("/chat")?.to("lobby").emit("news", "hello every node")?;
-//! println!("{} nodes, {:?}", engine.server_count(), adapter.stats());
+//! let chat = engine.of("/chat")?;
+//! chat.to("lobby").emit("news", "to every node")?;          // published once
+//! chat.local().to("lobby").emit("news", "this node only")?;  // not published
+//! let all = chat.to("lobby").cluster_fetch_sockets()?;      // merged from every node
+//! chat.to("lobby").cluster_sockets_join("vip")?;             // also _leave, cluster_disconnect_sockets
+//! chat.on_server_side("reload", |_payload| None);            // runs on the *other* nodes
+//! chat.server_side_emit_with_ack("reload", "now", std::time::Duration::from_secs(1))?;
+//! let acks = chat.to("lobby").emit_with_cluster_ack("poll", "?")?.wait(); // replies from every node
+//! println!("{} nodes, {} missing, {:?}", engine.server_count(), all.missing_nodes, adapter.stats());
+//! # let _ = acks;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -59,6 +67,7 @@
 //! node. Nodes announce themselves with heartbeats; a node silent for
 //! `heartbeat_timeout` is considered dead ([`roomcast::Engine::server_count`]).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, OnceLock};
@@ -294,30 +303,31 @@ impl Inner {
     }
 
     /// Publishes a request and returns what waits for its answers.
-    fn start_request(&self, ns: &str, body: impl FnOnce(u64) -> Body) -> Result<Request, ClusterError> {
+    fn start_request(self: &Arc<Self>, ns: &str, body: impl FnOnce(u64) -> Body) -> Result<Request, ClusterError> {
         if !self.is_connected() {
             return Err(self.unavailable());
         }
         let expected: HashSet<u64> = self.alive().into_iter().collect();
         if expected.is_empty() {
-            return Ok(Request { req: 0, rx: None, expected });
+            return Ok(Request { req: 0, rx: None, expected, inner: Arc::downgrade(self) });
         }
         let req = self.next_req.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = std_mpsc::channel();
         self.pending.lock().insert(req, tx);
+        // From here on, dropping the request (even unwaited) unregisters it.
+        let r = Request { req, rx: Some(rx), expected, inner: Arc::downgrade(self) };
         if !self.publish(self.req_channel.clone(), ns, body(req)) {
-            self.pending.lock().remove(&req);
             return Err(ClusterError::Unavailable {
                 reason: "publish queue full".into(),
-                missing_nodes: expected.len(),
+                missing_nodes: r.expected.len(),
             });
         }
-        Ok(Request { req, rx: Some(rx), expected })
+        Ok(r)
     }
 
     /// Waits until every expected node answered or `deadline`.
-    fn finish_request(&self, r: Request, deadline: Instant) -> (Vec<(u64, Body)>, usize) {
-        let Some(rx) = r.rx else { return (Vec::new(), 0) };
+    fn finish_request(&self, mut r: Request, deadline: Instant) -> (Vec<(u64, Body)>, usize) {
+        let Some(rx) = r.rx.take() else { return (Vec::new(), 0) };
         let mut answers = Vec::new();
         let mut answered = HashSet::new();
         while !r.expected.is_subset(&answered) {
@@ -334,22 +344,36 @@ impl Inner {
                 Err(_) => break,
             }
         }
-        self.pending.lock().remove(&r.req);
         let missing = r.expected.difference(&answered).count();
         (answers, missing)
     }
 
-    fn request(&self, ns: &str, body: impl FnOnce(u64) -> Body) -> Result<(Vec<(u64, Body)>, usize), ClusterError> {
+    fn request(
+        self: &Arc<Self>,
+        ns: &str,
+        body: impl FnOnce(u64) -> Body,
+    ) -> Result<(Vec<(u64, Body)>, usize), ClusterError> {
         let r = self.start_request(ns, body)?;
         Ok(self.finish_request(r, Instant::now() + self.cfg.request_timeout))
     }
 }
 
-/// A published request.
+/// A published request; dropping it unregisters it.
 struct Request {
     req: u64,
     rx: Option<std_mpsc::Receiver<(u64, Body)>>,
     expected: HashSet<u64>,
+    inner: std::sync::Weak<Inner>,
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        if self.req != 0 {
+            if let Some(inner) = self.inner.upgrade() {
+                inner.pending.lock().remove(&self.req);
+            }
+        }
+    }
 }
 
 fn wire_selection(sel: &Selector, volatile: bool) -> WireSelection {
@@ -431,12 +455,12 @@ impl RedisAdapter {
         let (stop_tx, stop_rx) = oneshot::channel();
         let i2 = inner.clone();
         let io = std::thread::Builder::new()
-            .name("roomcast-redis-io".into())
+            .name("rc-redis-io".into())
             .spawn(move || rt.block_on(tasks::run(i2, client, rx, stop_rx)))
             .map_err(|e| RedisAdapterError::Start(e.to_string()))?;
         let i3 = Arc::downgrade(&inner);
         let dispatcher = std::thread::Builder::new()
-            .name("roomcast-redis-dispatch".into())
+            .name("rc-redis-disp".into())
             .spawn(move || {
                 loop {
                     let env = match drx.recv_timeout(Duration::from_millis(50)) {
@@ -543,7 +567,9 @@ fn dispatch(inner: &Arc<Inner>, env: Envelope) {
         Body::Broadcast { sel, event, payload } => {
             let (Some(ns), Some(p)) = (ns, payload.to_payload()) else { return };
             let msg = Message::event(Arc::from(ns.name()), &event, p, None);
-            selector(&sel).deliver_local(&ns, &msg, sel.volatile);
+            let rooms: Vec<Cow<'_, str>> = sel.rooms.iter().map(|r| Cow::Borrowed(r.as_str())).collect();
+            let except: Vec<Cow<'_, str>> = sel.except.iter().map(|r| Cow::Borrowed(r.as_str())).collect();
+            ns.deliver_local(&Target::new(&rooms, &except, sel.volatile), &msg);
         }
         Body::BroadcastAck { req, sel, event, payload, timeout_ms } => {
             let stream = match (ns, payload.to_payload()) {

@@ -162,8 +162,24 @@ async fn subscriber(inner: Arc<Inner>, client: redis::Client) {
         let silence = inner.cfg.heartbeat_timeout;
         {
             let mut stream = ps.on_message();
-            while let Ok(Some(msg)) = timeout(silence, stream.next()).await {
-                handle(&inner, msg.get_payload_bytes());
+            // A watchdog tick instead of a timer per message.
+            let mut watchdog = tokio::time::interval(silence / 4);
+            let mut last = Instant::now();
+            loop {
+                tokio::select! {
+                    msg = stream.next() => match msg {
+                        Some(msg) => {
+                            last = Instant::now();
+                            handle(&inner, msg.get_payload_bytes());
+                        }
+                        None => break,
+                    },
+                    _ = watchdog.tick() => {
+                        if last.elapsed() > silence {
+                            break;
+                        }
+                    }
+                }
             }
         }
         inner.sub_up.store(false, Ordering::Relaxed);

@@ -27,8 +27,8 @@
 //! attachments, a connect timeout.
 //!
 //! Not supported: Engine.IO v3 clients (`EIO=3`, Socket.IO 2.x), per-message
-//! compression (permessage-deflate, HTTP compression), connection state
-//! recovery, the WebTransport transport.
+//! compression (permessage-deflate, HTTP compression), JSONP polling,
+//! connection state recovery, the WebTransport transport.
 //!
 //! ## Mapping onto roomcast
 //!
@@ -42,7 +42,27 @@
 //!
 //! Handlers run on the runtime's worker thread that read the packet, as
 //! roomcast runs them on the transport's thread; keep them short (hand
-//! long work to a task).
+//! long work to a task). In particular a handler must not block on an ack
+//! from its own client (`wait_one`): that reply arrives through the very
+//! reader the handler is holding up. Await the [`AckStream`](roomcast::AckStream)
+//! in a spawned task instead:
+//!
+//! ```no_run
+//! # let engine = roomcast::Engine::new(roomcast::Config::default());
+//! engine.of("/").unwrap().on("ask", |socket, ev, ack| {
+//!     let replies = socket.emit_with_ack("question", ev.payload().clone())?;
+//!     tokio::spawn(async move {
+//!         let answer = replies.await.into_iter().next().and_then(|r| r.result.ok());
+//!         if let (Some(ack), Some(answer)) = (ack, answer) {
+//!             let _ = ack.send(answer);
+//!         }
+//!     });
+//!     Ok(())
+//! });
+//! ```
+//!
+//! Socket.IO has no packet for roomcast's "lagged by N" notice; the writer
+//! skips it (the drops are counted in the engine's statistics).
 //!
 //! A message is encoded to its frames once and the encoding is cached on
 //! the shared message, so a broadcast to N clients costs one encoding.

@@ -16,7 +16,7 @@ use roomcast::{DisconnectReason, Engine, Handshake};
 use tokio::sync::watch;
 
 use crate::eio::{self, HttpError};
-use crate::session::Session;
+use crate::session::{PollState, Session};
 
 /// Which browser origins may reach the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,7 +263,8 @@ impl SocketIoServer {
     }
 }
 
-/// A running server (from [`SocketIoServer::bind`]).
+/// A running server (from [`SocketIoServer::bind`]). Dropping it leaves the
+/// server running in its task; [`shutdown`](Bound::shutdown) stops it.
 pub struct Bound {
     local: SocketAddr,
     shared: Arc<Shared>,
@@ -500,19 +501,19 @@ async fn poll_get(sess: &Arc<Session>, cors: &Cors, origin: Option<&HeaderValue>
         }
         p.get_active = true;
     }
+    // Cleared however this ends, also when the client drops the request.
+    let _active = ActiveGuard(sess, |p: &mut PollState| p.get_active = false);
     let frames = loop {
         let notified = sess.poll_notify.notified();
         {
             let mut p = sess.poll.lock();
             if !p.frames.is_empty() {
-                p.get_active = false;
                 let frames = std::mem::take(&mut p.frames);
                 drop(p);
                 sess.poll_taken.notify_one();
                 break frames;
             }
             if p.closed || p.upgraded {
-                p.get_active = false;
                 // A closed session answers its last GET with a close packet;
                 // after an upgrade the pending GET gets a noop.
                 let last = if p.closed { "1" } else { "6" };
@@ -536,9 +537,17 @@ async fn poll_post(sess: &Arc<Session>, body: Body, cors: &Cors, origin: Option<
         }
         p.post_active = true;
     }
-    let response = poll_post_inner(sess, body, cors, origin).await;
-    sess.poll.lock().post_active = false;
-    response
+    let _active = ActiveGuard(sess, |p: &mut PollState| p.post_active = false);
+    poll_post_inner(sess, body, cors, origin).await
+}
+
+/// Runs its function on the session's polling state when dropped.
+struct ActiveGuard<'a, F: FnMut(&mut PollState)>(&'a Session, F);
+
+impl<F: FnMut(&mut PollState)> Drop for ActiveGuard<'_, F> {
+    fn drop(&mut self) {
+        (self.1)(&mut self.0.poll.lock());
+    }
 }
 
 async fn poll_post_inner(sess: &Arc<Session>, body: Body, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {

@@ -174,13 +174,10 @@ impl Session {
     pub(crate) fn on_packet(&self, p: eio::Packet) -> Result<(), DisconnectReason> {
         match p {
             eio::Packet::Close => Err(DisconnectReason::TransportClose),
-            eio::Packet::Ping(data) => {
-                let mut b = Vec::with_capacity(1 + data.len());
-                b.push(b'3');
-                b.extend_from_slice(&data);
-                self.send(Ctrl::Frame(Frame::Text(Bytes::from(b))));
-                Ok(())
-            }
+            // In v4 only the server pings (a client's probe ping belongs to
+            // the upgrade, handled there). Not answering also keeps a client
+            // that pings without reading from growing the writer's queue.
+            eio::Packet::Ping(_) => Ok(()),
             eio::Packet::Pong(_) => {
                 self.pongs.fetch_add(1, Ordering::AcqRel);
                 self.pong.notify_one();

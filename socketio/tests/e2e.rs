@@ -625,3 +625,212 @@ async fn a_client_that_stops_reading_is_dropped() {
     eventually(|| srv.session_count() == 0 && engine.stats().connections == 0).await;
     drop(c);
 }
+
+/// A client that drops a pending GET (a network hiccup) may poll again: the
+/// dropped request does not count as a GET still in progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_poll_can_be_retried() {
+    use tokio::io::AsyncWriteExt;
+    let srv = server(engine(), |s| s).await;
+    let addr = srv.local_addr();
+    let (sid, _) = poll_open(addr).await;
+    poll_post(addr, &sid, "40").await;
+    assert!(poll_get(addr, &sid).await[0].starts_with("40"));
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (got, _) = tokio::join!(poll_get(addr, &sid), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        poll_post(addr, &sid, r#"42["echo","again"]"#).await;
+    });
+    assert_eq!(got, vec![r#"42["echo","again"]"#]);
+    assert_eq!(srv.session_count(), 1);
+}
+
+/// Counts panics on the runtime's worker threads (where sessions run).
+fn worker_panics() -> &'static AtomicUsize {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name().is_some_and(|n| n.starts_with("tokio-runtime-worker")) {
+                COUNT.fetch_add(1, Ordering::SeqCst);
+            }
+            previous(info);
+        }));
+    });
+    &COUNT
+}
+
+/// Random frames, shaped like the protocol or not, never panic a session
+/// and never disturb other clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_frames_never_panic_the_server() {
+    let panics = worker_panics();
+    let srv = server(engine(), |s| s.max_attachments(3)).await;
+    let addr = srv.local_addr();
+    let (mut bystander, _) = Client::joined(addr, &["/"]).await;
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    const HEADS: &[&str] = &[
+        "",
+        "1",
+        "2",
+        "2probe",
+        "3",
+        "5",
+        "6",
+        "4",
+        "40",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "451-",
+        "452-",
+        "461-1",
+        "40/admin,",
+        "42/admin,",
+        "45/admin,1-",
+        "453-",
+        "4510-",
+        "42[",
+        "43[]",
+        "0",
+        "7",
+    ];
+    const TAILS: &[&str] = &[
+        "",
+        "[]",
+        "[\"echo\"]",
+        "[\"echo\",1]",
+        "{}",
+        "[\"echo\",{\"_placeholder\":true,\"num\":0}]",
+        "[\"echo\",{\"_placeholder\":true,\"num\":7}]",
+        "12[\"echo\"]",
+        "[1]",
+        "\"x\"",
+        "{\"token\":\"s3cret\"}",
+        "[\"join\",\"r\"]",
+        "nope",
+        "[\"to room\",{}]",
+        "99999999999999999999999[]",
+    ];
+    for _ in 0..60 {
+        let (mut c, _) = Client::open(addr).await;
+        for _ in 0..15 {
+            if rnd(4) == 0 {
+                let len = rnd(8) as usize;
+                let bytes: Vec<u8> = (0..len).map(|_| rnd(256) as u8).collect();
+                c.send_lossy(tokio_tungstenite::tungstenite::Message::Binary(bytes.into())).await;
+            } else {
+                let head = HEADS[rnd(HEADS.len() as u64) as usize];
+                let tail = TAILS[rnd(TAILS.len() as u64) as usize];
+                c.send_lossy(tokio_tungstenite::tungstenite::Message::Text(format!("{head}{tail}").into())).await;
+            }
+        }
+        // Drain whatever the server answered until it closes or goes quiet.
+        while let Some(f) = c.recv_within(Duration::from_millis(30)).await {
+            if f == Frame::Closed {
+                break;
+            }
+        }
+    }
+    // The same over long-polling, several packets per body.
+    for _ in 0..30 {
+        let (sid, _) = poll_open(addr).await;
+        let mut body: Vec<u8> = Vec::new();
+        for i in 0..rnd(5) + 1 {
+            if i > 0 {
+                body.push(0x1e);
+            }
+            match rnd(5) {
+                0 => body.extend((0..rnd(6)).map(|_| rnd(256) as u8)),
+                1 => body.extend_from_slice(b"bAAEC"),
+                _ => {
+                    body.extend_from_slice(HEADS[rnd(HEADS.len() as u64) as usize].as_bytes());
+                    body.extend_from_slice(TAILS[rnd(TAILS.len() as u64) as usize].as_bytes());
+                }
+            }
+        }
+        let r = http(addr, "POST", &format!("/socket.io/?EIO=4&transport=polling&sid={sid}"), &body, &[]).await;
+        assert!([200, 400].contains(&r.status), "{} for {body:?}", r.status);
+    }
+    bystander.send(r#"42["echo","still fine"]"#).await;
+    assert_eq!(bystander.recv_text().await, r#"42["echo","still fine"]"#);
+    assert_eq!(panics.load(Ordering::SeqCst), 0, "a session task panicked");
+}
+
+/// A broadcast with an ack: every client gets the same event and ack id
+/// and answers it; the stream yields one reply per client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_with_ack_collects_every_reply() {
+    let engine = engine();
+    let srv = server(engine.clone(), |s| s).await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(Client::joined(srv.local_addr(), &["/"]).await);
+    }
+    let acks = engine.of("/").unwrap().timeout(Duration::from_secs(5)).emit_with_ack("poll", "?").unwrap();
+    assert_eq!(acks.expected(), 3);
+    let mut frames = Vec::new();
+    for (c, ids) in &mut clients {
+        let t = c.recv_text().await;
+        let id: u64 = t.strip_prefix("42").unwrap().split('[').next().unwrap().parse().unwrap();
+        c.send(&format!(r#"43{id}["yes from {}"]"#, ids[0])).await;
+        frames.push(t);
+    }
+    assert!(frames.iter().all(|f| f == &frames[0]), "one encoding, one ack id: {frames:?}");
+    let mut replies: Vec<String> = tokio::time::timeout(T, acks)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.result.unwrap().as_str().unwrap().to_string())
+        .collect();
+    replies.sort();
+    let mut want: Vec<String> = clients.iter().map(|(_, ids)| format!("yes from {}", ids[0])).collect();
+    want.sort();
+    assert_eq!(replies, want);
+}
+
+/// `into_router` merges into an application; a custom path; the remote
+/// address reaches the handshake when served with connect info.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn router_merges_into_an_app_with_a_custom_path() {
+    let engine = engine();
+    let seen = Arc::new(Mutex::new(None));
+    let s2 = seen.clone();
+    engine
+        .of("/")
+        .unwrap()
+        .on_connection(move |socket| *s2.lock() = socket.handshake().remote_address().map(String::from));
+    let app = axum::Router::new()
+        .route("/health", axum::routing::get(|| async { "up" }))
+        .merge(SocketIoServer::new(engine).path("custom").into_router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
+    assert_eq!(http(addr, "GET", "/health", b"", &[]).await.text(), "up");
+    let r = http(addr, "GET", "/custom/?EIO=4&transport=polling", b"", &[]).await;
+    assert_eq!(r.status, 200);
+    let sid = serde_json::from_str::<serde_json::Value>(&r.text()[1..]).unwrap()["sid"].as_str().unwrap().to_string();
+    let r = http(addr, "POST", &format!("/custom?EIO=4&transport=polling&sid={sid}"), b"40", &[]).await;
+    assert_eq!(r.text(), "ok");
+    assert_eq!(http(addr, "GET", "/socket.io/?EIO=4&transport=polling", b"", &[]).await.status, 404);
+    eventually(|| seen.lock().is_some()).await;
+    assert!(seen.lock().as_deref().unwrap().starts_with("127.0.0.1:"));
+    server.abort();
+}

@@ -256,6 +256,11 @@ TEST(disconnecting_and_room_events) {
 
 /* ---- dynamic namespaces and handshakes ---- */
 
+static bool accept_all_pred(void *ud, const char *n, size_t l, const roomcast_handshake *hs) {
+    (void)ud; (void)n; (void)l; (void)hs;
+    return true;
+}
+
 struct pred { int calls; char last_name[64]; };
 static bool tenant_predicate(void *ud, const char *name, size_t len, const roomcast_handshake *hs) {
     struct pred *p = ud;
@@ -330,7 +335,28 @@ TEST(dynamic_namespaces_and_handshakes) {
     ASSERT_OK(roomcast_socket_in_room(s, "everyone", &in));
     EXPECT(in); /* the parent's connection handler ran for the child */
 
+    /* the socket keeps a copy of its handshake */
+    roomcast_handshake *kept = NULL;
+    ASSERT_OK(roomcast_socket_handshake(s, &kept));
+    ASSERT_OK(roomcast_handshake_query(kept, "tenant", &v, &vlen));
+    EXPECT(streq(v, vlen, "42"));
+    roomcast_handshake_free(kept);
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_handshake(s, NULL));
+
     ASSERT_OK(roomcast_engine_namespace(e, "/tenant-42", &child));
+    /* find a socket of the namespace by id */
+    const char *sid; size_t sid_len;
+    char idbuf[64];
+    ASSERT_OK(roomcast_socket_id(s, &sid, &sid_len));
+    snprintf(idbuf, sizeof idbuf, "%.*s", (int)sid_len, sid);
+    roomcast_socket *by_id = NULL;
+    ASSERT_OK(roomcast_namespace_socket(child, idbuf, &by_id));
+    const char *bid; size_t bid_len;
+    ASSERT_OK(roomcast_socket_id(by_id, &bid, &bid_len));
+    EXPECT(bid_len == sid_len && memcmp(bid, sid, sid_len) == 0);
+    roomcast_socket_free(by_id);
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_namespace_socket(child, "no-such-socket", &by_id));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_socket(child, NULL, &by_id));
     const char *name; size_t name_len;
     ASSERT_OK(roomcast_namespace_name(child, &name, &name_len));
     EXPECT(streq(name, name_len, "/tenant-42"));
@@ -599,9 +625,14 @@ TEST(shutdown_closes_connections) {
     ASSERT_OK(roomcast_namespace_on_disconnecting(ns, on_disconnecting, &d, NULL));
     ASSERT_OK(roomcast_engine_connect(e, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
+    const char *why = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_conn_close_reason(c, &why));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_close_reason(c, NULL));
     size_t closed = 0;
     ASSERT_OK(roomcast_engine_shutdown(e, &closed));
     EXPECT(closed == 1 && d.calls == 1 && strcmp(d.reason, "server shutting down") == 0);
+    ASSERT_OK(roomcast_conn_close_reason(c, &why));
+    EXPECT(strcmp(why, "server shutting down") == 0);
     bool is_closed = false;
     ASSERT_OK(roomcast_conn_is_closed(c, &is_closed));
     EXPECT(is_closed);
@@ -649,6 +680,115 @@ TEST(messages_are_zero_copy_and_outlive_everything) {
     roomcast_message_free(m2);
 }
 
+/* ---- NULL arguments, bad UTF-8, oversized names and closed objects, for
+ * the functions this file covers ---- */
+
+TEST(error_paths_of_queries_and_builders) {
+    roomcast_engine *e = NULL; roomcast_namespace *ns = NULL, *out_ns = NULL; roomcast_conn *c = NULL;
+    roomcast_socket *s = NULL, *out_s = NULL; roomcast_handshake *hs = NULL; roomcast_strings *list = NULL;
+    roomcast_payload *p = NULL;
+    const char *str; size_t len, n; bool flag; uint64_t id;
+    const char bad[] = {'/', (char)0xe2, (char)0x28, 0};
+    char longname[300];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[0] = '/';
+    longname[sizeof longname - 1] = '\0';
+
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/x", &ns));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/x", 0, NULL, 0, &s));
+
+    /* engine */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_namespace(NULL, "/x", &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_namespace(e, NULL, &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_namespace(e, "/x", NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_engine_namespace(e, bad, &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_namespaces(NULL, &list));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_namespaces(e, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_of_dynamic(NULL, accept_all_pred, NULL, NULL, &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_connect_with(NULL, NULL, &c));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_engine_of(e, longname, &out_ns)); /* over max_name_len */
+    roomcast_connect_options bad_policy = {0, 0, bad};
+    roomcast_conn *c2 = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_engine_connect_with(e, &bad_policy, &c2));
+    EXPECT(out_ns == NULL && c2 == NULL);
+
+    /* namespace */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_name(NULL, &str, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_name(ns, NULL, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_name(ns, &str, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_is_dynamic_parent(ns, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_parent(NULL, &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_children(ns, NULL));
+    ASSERT_OK(roomcast_namespace_children(ns, &list)); /* not a parent: empty */
+    EXPECT(roomcast_strings_len(list) == 0);
+    roomcast_strings_free(list);
+
+    /* handshake */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_new(NULL));
+    ASSERT_OK(roomcast_handshake_new(&hs));
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_address(hs, &str, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_header(hs, "x", &str, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_header(hs, "x", NULL, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_query(NULL, "x", &str, &len));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_handshake_query(hs, bad, &str, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_set_auth(NULL, 0, NULL, 0));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_handshake_set_auth(hs, 7, (const uint8_t *)"x", 1));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_handshake_add_header(hs, "h", bad));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_set_address(NULL, "a"));
+    const uint8_t *d;
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_auth(hs, &d, &len, NULL));
+    roomcast_handshake_free(NULL);
+
+    /* connection */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_join_namespace_with(NULL, "/x", hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_join_namespace_with(c, NULL, hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_join_namespace_with(c, "/x", hs, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_conn_join_namespace_with(c, bad, hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_ALREADY_JOINED, roomcast_conn_join_namespace_with(c, "/x", hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_REFUSED, roomcast_conn_join_namespace_with(c, "/nobody-made-this", hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_conn_join_namespace_with(c, "no-slash", hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_socket(c, NULL, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_socket(c, "/x", NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_sockets(NULL, NULL, 0, &n, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_sockets(c, NULL, 0, NULL, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_id(NULL, &id));
+    EXPECT(out_s == NULL);
+
+    /* socket */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_namespace(NULL, &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_namespace(s, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_is_connected(NULL, &flag));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_disconnect_reason(s, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_socket_in_room(s, bad, &flag));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_socket_join(s, longname)); /* over max_name_len */
+
+    /* after close: queries answer, changes fail, joins are refused */
+    ASSERT_OK(roomcast_socket_set_data(s, ROOMCAST_FORMAT_TEXT, (const uint8_t *)"kept", 4));
+    ASSERT_OK(roomcast_conn_close(c, "server shutting down"));
+    ASSERT_OK(roomcast_socket_is_connected(s, &flag));
+    EXPECT(!flag);
+    ASSERT_OK(roomcast_socket_rooms(s, &list));
+    EXPECT(roomcast_strings_len(list) == 0); /* it left every room */
+    roomcast_strings_free(list);
+    ASSERT_OK(roomcast_socket_data(s, &p)); /* its data stays readable */
+    ASSERT_OK(roomcast_payload_data(p, &d, &len, NULL));
+    EXPECT(len == 4 && memcmp(d, "kept", 4) == 0);
+    roomcast_payload_free(p);
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED, roomcast_socket_join(s, "r"));
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED, roomcast_conn_join_namespace_with(c, "/", hs, &out_s));
+    ASSERT_OK(roomcast_conn_sockets(c, NULL, 0, &n, NULL));
+    EXPECT(n == 0);
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_conn_socket(c, "/x", &out_s));
+    ASSERT_OK(roomcast_conn_id(c, &id));
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED,
+              roomcast_socket_emit(s, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, NULL));
+
+    roomcast_handshake_free(hs);
+    roomcast_socket_free(s); roomcast_conn_free(c); roomcast_namespace_free(ns); roomcast_engine_free(e);
+}
+
 int main(void) {
     RUN(any_off_fallback_and_event_middleware);
     RUN(disconnecting_and_room_events);
@@ -659,5 +799,6 @@ int main(void) {
     RUN(userdata_freed_when_the_engine_goes);
     RUN(shutdown_closes_connections);
     RUN(messages_are_zero_copy_and_outlive_everything);
+    RUN(error_paths_of_queries_and_builders);
     return REPORT();
 }

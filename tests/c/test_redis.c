@@ -68,8 +68,89 @@ TEST(local_delivery_continues_without_redis) {
     roomcast_engine_free(e);
 }
 
+static void on_hello(void *userdata, uint32_t format, const uint8_t *data, size_t len) {
+    (void)format; (void)data; (void)len;
+    ++*(int *)userdata;
+}
+
+TEST(cluster_operations_act_locally_and_report_the_outage) {
+    roomcast_redis *r = NULL;
+    roomcast_engine *e = NULL;
+    roomcast_namespace *ns = NULL;
+    roomcast_conn *c = NULL;
+    roomcast_socket *s = NULL;
+    ASSERT_OK(roomcast_redis_new("redis://127.0.0.1:1", &r));
+    ASSERT_OK(roomcast_engine_new_with_redis(NULL, r, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", ROOMCAST_FORMAT_BINARY, NULL, 0, &s));
+    ASSERT_OK(roomcast_socket_join(s, "room"));
+    const char *rooms[] = {"room"};
+    roomcast_target t = {rooms, 1, NULL, 0, NULL, false};
+
+    /* local emit: delivered here, nothing published. */
+    roomcast_emit_report rep;
+    ASSERT_OK(roomcast_emit_local(ns, &t, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, &rep));
+    EXPECT(rep.queued == 1);
+
+    size_t n = 99, missing = 99;
+    EXPECT_RC(ROOMCAST_RESULT_CLUSTER_UNAVAILABLE, roomcast_cluster_count_sockets(ns, &t, &n, &missing));
+    EXPECT(n == 99); /* written only on success */
+    const char *vip[] = {"vip"};
+    EXPECT_RC(ROOMCAST_RESULT_CLUSTER_UNAVAILABLE, roomcast_cluster_sockets_join(ns, &t, vip, 1, false, &n, &missing));
+    size_t size = 0;
+    ASSERT_OK(roomcast_namespace_room_size(ns, "vip", &size));
+    EXPECT(size == 1); /* this node's part was done */
+    EXPECT_RC(ROOMCAST_RESULT_CLUSTER_UNAVAILABLE,
+              roomcast_namespace_server_side_emit(ns, "hello", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1));
+    EXPECT(strcmp(roomcast_result_message(ROOMCAST_RESULT_CLUSTER_UNAVAILABLE), "the cluster bus is unavailable") == 0);
+    int hits = 0;
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on_server_side(ns, "hello", NULL, &hits));
+    ASSERT_OK(roomcast_namespace_on_server_side(ns, "hello", on_hello, &hits));
+    EXPECT(hits == 0); /* only other nodes' emits run it */
+
+    roomcast_socket_free(s);
+    roomcast_conn_free(c);
+    roomcast_namespace_free(ns);
+    roomcast_engine_free(e);
+    roomcast_redis_free(r);
+}
+
+TEST(cluster_operations_without_a_cluster_are_this_node) {
+    roomcast_engine *e = NULL;
+    roomcast_namespace *ns = NULL;
+    roomcast_conn *c = NULL;
+    roomcast_socket *s = NULL;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", ROOMCAST_FORMAT_BINARY, NULL, 0, &s));
+    ASSERT_OK(roomcast_socket_join(s, "a"));
+    const char *rooms[] = {"a"};
+    roomcast_target t = {rooms, 1, NULL, 0, NULL, false};
+    size_t n = 0, missing = 9;
+    ASSERT_OK(roomcast_cluster_count_sockets(ns, &t, &n, &missing));
+    EXPECT(n == 1 && missing == 0);
+    const char *b[] = {"b"};
+    ASSERT_OK(roomcast_cluster_sockets_join(ns, &t, b, 1, false, &n, NULL));
+    EXPECT(n == 1);
+    ASSERT_OK(roomcast_cluster_sockets_join(ns, &t, b, 1, true, &n, NULL));
+    EXPECT(n == 1);
+    ASSERT_OK(roomcast_namespace_server_side_emit(ns, "x", ROOMCAST_FORMAT_BINARY, NULL, 0));
+    ASSERT_OK(roomcast_engine_server_count(e, &n));
+    EXPECT(n == 1);
+    ASSERT_OK(roomcast_cluster_disconnect_sockets(ns, &t, &n, &missing));
+    EXPECT(n == 1 && missing == 0);
+    roomcast_socket_free(s);
+    roomcast_conn_free(c);
+    roomcast_namespace_free(ns);
+    roomcast_engine_free(e);
+}
+
 int main(void) {
     RUN(bad_url_is_rejected);
     RUN(local_delivery_continues_without_redis);
+    RUN(cluster_operations_act_locally_and_report_the_outage);
+    RUN(cluster_operations_without_a_cluster_are_this_node);
     return REPORT();
 }

@@ -92,6 +92,16 @@ async def wait_acks(pending: "AckWait") -> List["AckReply"]:
     return list(result)
 
 
+async def wait_ack(pending: "AckWait") -> "AckReply":
+    """Waits for the one reply of a single-socket ack emit."""
+    from ._roomcast import RoomcastError
+
+    replies = await wait_acks(pending)
+    if not replies:
+        raise RoomcastError("no acknowledgement")
+    return replies[0]
+
+
 # The loop of the ``*_async`` call running in this worker thread, if any.
 _caller_loop: "contextvars.ContextVar[Optional[asyncio.AbstractEventLoop]]" = contextvars.ContextVar(
     "roomcast_caller_loop", default=None

@@ -245,6 +245,12 @@ fn run() -> Result<(), String> {
             p99c[rep]
         );
     }
+    // Ratios and differences are taken per repetition (the two runs of a
+    // repetition are back to back, so they share the machine's load), then
+    // their median.
+    let ratio = median(tp_cluster.iter().zip(&tp_single).map(|(c, s)| c / s).collect());
+    let added50 = median(p50c.iter().zip(&p50s).map(|(c, s)| c - s).collect());
+    let added99 = median(p99c.iter().zip(&p99s).map(|(c, s)| c - s).collect());
     let (ts, tc) = (median(tp_single), median(tp_cluster));
     let (s50, s99, c50, c99) = (median(p50s), median(p99s), median(p50c), median(p99c));
     let stats: Vec<_> = cluster.adapters.iter().map(|a| a.stats()).collect();
@@ -257,16 +263,16 @@ fn run() -> Result<(), String> {
     println!();
     println!("Medians of {reps} repetitions; {emits} emits per throughput run, {lat_n} paced emits per latency run.");
     println!();
-    println!("| | 1 node (local) | 3 nodes (Redis) | ratio / added |");
+    println!("| | 1 node (local) | 3 nodes (Redis) | ratio / added (median of per-repetition values) |");
     println!("| --- | ---: | ---: | ---: |");
-    println!("| deliveries/s | {:.2} M | {:.2} M | {:.2}x |", ts / 1e6, tc / 1e6, tc / ts);
-    println!("| latency p50 | {s50:.1} µs | {c50:.1} µs | +{:.1} µs |", c50 - s50);
-    println!("| latency p99 | {s99:.1} µs | {c99:.1} µs | +{:.1} µs |", c99 - s99);
+    println!("| deliveries/s | {:.2} M | {:.2} M | {ratio:.2}x |", ts / 1e6, tc / 1e6);
+    println!("| latency p50 | {s50:.1} µs | {c50:.1} µs | +{added50:.1} µs |");
+    println!("| latency p99 | {s99:.1} µs | {c99:.1} µs | +{added99:.1} µs |");
     println!();
     println!(
         "Targets: cross-node deliveries/s >= 0.5x single-node: {}; p99 added <= 2 ms: {}.",
-        if tc / ts >= 0.5 { "met" } else { "NOT met" },
-        if c99 - s99 <= 2000.0 { "met" } else { "NOT met" }
+        if ratio >= 0.5 { "met" } else { "NOT met" },
+        if added99 <= 2000.0 { "met" } else { "NOT met" }
     );
     Ok(())
 }

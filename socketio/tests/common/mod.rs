@@ -159,6 +159,11 @@ impl Client {
         self.ws.send(Message::Text(text.into())).await.unwrap();
     }
 
+    /// Sends a frame, ignoring a connection the server already closed.
+    pub async fn send_lossy(&mut self, frame: Message) {
+        let _ = self.ws.send(frame).await;
+    }
+
     pub async fn send_binary(&mut self, data: &[u8]) {
         self.ws.send(Message::Binary(data.to_vec().into())).await.unwrap();
     }

@@ -1,8 +1,9 @@
 // Interop tests: the official socket.io-client against examples/interop_server.rs.
 //
-// node interop.mjs URL websocket|polling
-//   websocket: transports ["websocket"] only;
-//   polling:   transports ["polling", "websocket"] (starts on polling, upgrades).
+// node interop.mjs URL websocket|polling|polling-only
+//   websocket:    transports ["websocket"] only;
+//   polling:      transports ["polling", "websocket"] (starts on polling, upgrades);
+//   polling-only: transports ["polling"] (long-polling throughout).
 // Prints one line per test ("ok - name" / "not ok - name: error") and a
 // closing "node-<mode> results: P passed, F failed"; exits 1 on failure.
 
@@ -11,7 +12,8 @@ import assert from "node:assert/strict";
 
 const url = process.argv[2];
 const mode = process.argv[3] || "websocket";
-const transports = mode === "websocket" ? ["websocket"] : ["polling", "websocket"];
+const transports = { websocket: ["websocket"], polling: ["polling", "websocket"], "polling-only": ["polling"] }[mode];
+if (!transports) throw new Error(`unknown mode ${mode}`);
 const opts = (extra = {}) => ({ transports, forceNew: true, reconnection: false, ...extra });
 
 const sockets = [];
@@ -74,6 +76,7 @@ test("two namespaces on one connection", async () => {
     b.timeout(2000).emitWithAck("echo", "admin"),
   ]);
   assert.deepEqual([x, y], ["root", "admin"]);
+  if (mode === "polling-only") assert.equal(m.engine.transport.name, "polling");
   if (mode === "polling") {
     // Started on polling; the upgrade moves it to WebSocket.
     for (let i = 0; i < 50 && m.engine.transport.name !== "websocket"; i++) await sleep(50);

@@ -1,8 +1,9 @@
 """Interop tests: python-socketio's client against examples/interop_server.rs.
 
-python interop.py URL websocket|polling
-  websocket: transports ["websocket"];
-  polling:   transports ["polling", "websocket"] (polling, then the upgrade).
+python interop.py URL websocket|polling|polling-only
+  websocket:    transports ["websocket"];
+  polling:      transports ["polling", "websocket"] (polling, then the upgrade);
+  polling-only: transports ["polling"].
 Prints one line per test ("ok - name" / "not ok - name: error") and a
 closing "python-<mode> results: P passed, F failed"; exits 1 on failure.
 """
@@ -17,7 +18,7 @@ import socketio
 
 URL = sys.argv[1]
 MODE = sys.argv[2] if len(sys.argv) > 2 else "websocket"
-TRANSPORTS = ["websocket"] if MODE == "websocket" else ["polling", "websocket"]
+TRANSPORTS = {"websocket": ["websocket"], "polling": ["polling", "websocket"], "polling-only": ["polling"]}[MODE]
 
 clients = []
 
@@ -88,6 +89,8 @@ def two_namespaces_on_one_connection():
     assert c.get_sid("/") and c.get_sid("/admin") and c.get_sid("/") != c.get_sid("/admin")
     assert c.call("echo", "root", timeout=2) == "root"
     assert c.call("echo", "admin", namespace="/admin", timeout=2) == "admin"
+    if MODE == "polling-only":
+        assert c.transport() == "polling"
     if MODE == "polling":
         wait_for(lambda: c.transport() == "websocket")
         assert c.call("echo", "after upgrade", timeout=2) == "after upgrade"
