@@ -2,7 +2,8 @@
 # Browser tests of the chat example (examples/chat): headless Chromium (Debian's
 # package, installed here when missing) driven by playwright-core, plus the
 # official socket.io-client from Node, against every chat server that speaks
-# examples/chat/PROTOCOL.md. Screenshots go to target/chat-artifacts/.
+# examples/chat/PROTOCOL.md; then a short checked run of the head-to-head load
+# generator against each. Screenshots go to target/chat-artifacts/.
 # Prints "chat-browser tests: N passed, N failed"; exits non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ command -v node >/dev/null || { echo "node is required"; echo "chat-browser test
 (cd examples/chat/tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 echo "building the chat servers"
-cargo build --quiet --release -p roomcast-chat-bench --bin socketioxide-chat
+cargo build --quiet --release -p roomcast-chat-bench
 servers=("socketioxide:[\"$target/release/socketioxide-chat\",\"--quiet\"]")
 if [ -f socketio/Cargo.toml ] && [ -f socketio/examples/chat.rs ]; then
   cargo build --quiet --release -p roomcast-socketio --example chat
@@ -57,6 +58,25 @@ for entry in "${servers[@]}"; do
   pass=$((pass + p))
   fail=$((fail + f))
 done
+# The head-to-head load generator in a small, short run: every delivery under
+# concurrent load is checked (no loss, no duplicate, no echo, no cross-room
+# leak); it exits non-zero otherwise. Correctness only: no speed is judged.
+for entry in "${servers[@]}"; do
+  name=${entry%%:*}
+  bin=$(printf '%s' "${entry#*:}" | sed 's/^\["\([^"]*\)".*/\1/')
+  out=$(mktemp)
+  if timeout 120 "$target/release/chat-bench" --reps 1 --clients 40 --room-size 5 --seconds 0.5 --memory 40,80 \
+    --server "$name=$bin --quiet --addr 127.0.0.1 --port {port}" >"$out" 2>&1; then
+    echo "  [$name] ✔ load generator: every delivery checked under concurrent senders"
+    pass=$((pass + 1))
+  else
+    cat "$out"
+    echo "  [$name] ✖ load generator check failed"
+    fail=$((fail + 1))
+  fi
+  rm -f "$out"
+done
+
 echo "screenshots: $artifacts"
 echo "chat-browser tests: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
