@@ -73,6 +73,58 @@ typedef uint32_t roomcast_dispatched;
 #endif // __cplusplus
 
 /**
+ * How a callback failed, in a `roomcast_failure`.
+ */
+enum roomcast_failure_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * It returned a failure (a non-zero code).
+   */
+  ROOMCAST_FAILURE_KIND_ERROR = 0,
+  /**
+   * It panicked (only Rust callbacks can).
+   */
+  ROOMCAST_FAILURE_KIND_PANIC = 1,
+  /**
+   * Event middleware rejected the event.
+   */
+  ROOMCAST_FAILURE_KIND_REJECTED = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t roomcast_failure_kind;
+#endif // __cplusplus
+
+/**
+ * What an event middleware decides, returned by a
+ * `roomcast_event_middleware_callback`.
+ */
+enum roomcast_flow
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * Pass the event on to the next middleware and the handlers.
+   */
+  ROOMCAST_FLOW_CONTINUE = 0,
+  /**
+   * Drop the event silently (`ROOMCAST_DISPATCHED_DROPPED`).
+   */
+  ROOMCAST_FLOW_DROP = 1,
+  /**
+   * Reject the event: no handler runs, the rejection is reported to
+   * `roomcast_namespace_on_error` (`ROOMCAST_DISPATCHED_REJECTED`).
+   */
+  ROOMCAST_FLOW_REJECT = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t roomcast_flow;
+#endif // __cplusplus
+
+/**
  * How a payload's bytes are to be read. Passed to functions as a
  * `uint32_t` holding one of these values.
  */
@@ -246,6 +298,92 @@ typedef uint32_t roomcast_result;
 #endif // __cplusplus
 
 /**
+ * Which room change a `roomcast_room_event_callback` reports.
+ */
+enum roomcast_room_change
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * The room came into existence (its first member joined).
+   */
+  ROOMCAST_ROOM_CHANGE_CREATED = 0,
+  /**
+   * The room's last member left.
+   */
+  ROOMCAST_ROOM_CHANGE_DELETED = 1,
+  /**
+   * A socket joined the room.
+   */
+  ROOMCAST_ROOM_CHANGE_JOINED = 2,
+  /**
+   * A socket left the room.
+   */
+  ROOMCAST_ROOM_CHANGE_LEFT = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t roomcast_room_change;
+#endif // __cplusplus
+
+/**
+ * Which callback failed, in a `roomcast_failure`.
+ */
+enum roomcast_site
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * Namespace middleware (the connect was refused).
+   */
+  ROOMCAST_SITE_MIDDLEWARE = 0,
+  /**
+   * Event middleware (the event was rejected).
+   */
+  ROOMCAST_SITE_EVENT_MIDDLEWARE = 1,
+  /**
+   * A connection callback.
+   */
+  ROOMCAST_SITE_CONNECTION = 2,
+  /**
+   * An event handler.
+   */
+  ROOMCAST_SITE_EVENT = 3,
+  /**
+   * An `on_any` observer.
+   */
+  ROOMCAST_SITE_ANY = 4,
+  /**
+   * A fallback handler.
+   */
+  ROOMCAST_SITE_FALLBACK = 5,
+  /**
+   * A disconnecting callback.
+   */
+  ROOMCAST_SITE_DISCONNECTING = 6,
+  /**
+   * A disconnect callback.
+   */
+  ROOMCAST_SITE_DISCONNECT = 7,
+  /**
+   * A room-event observer.
+   */
+  ROOMCAST_SITE_ROOM_EVENT = 8,
+  /**
+   * A dynamic namespace predicate.
+   */
+  ROOMCAST_SITE_DYNAMIC_PREDICATE = 9,
+  /**
+   * A server-side event handler (a cluster adapter's `server_side_emit`).
+   */
+  ROOMCAST_SITE_SERVER_SIDE = 10,
+};
+#ifndef __cplusplus
+typedef uint32_t roomcast_site;
+#endif // __cplusplus
+
+/**
  * Answers one inbound event that asked for an acknowledgement (core's
  * `AckResponder`). Borrowed: only valid during the event callback that
  * received it; never freed by the caller.
@@ -293,17 +431,23 @@ typedef struct roomcast_conn roomcast_conn;
 typedef struct roomcast_engine roomcast_engine;
 
 /**
- * The handshake of a connecting client (core's `Handshake`). Borrowed:
- * only valid during the middleware callback that received it.
+ * The handshake of a connecting client (core's `Handshake`): auth
+ * payload, headers, query parameters, remote address. Either borrowed —
+ * the pointer a middleware or dynamic-namespace predicate receives, valid
+ * only during that call, never freed — or Box-owned — made with
+ * `roomcast_handshake_new` for `roomcast_conn_join_namespace_with`, freed
+ * with `roomcast_handshake_free`. Not thread-safe while being built.
  */
 typedef struct roomcast_handshake roomcast_handshake;
 
 /**
- * One message from an outbox (core's `Message`, shared by reference with
- * every other recipient of the same emit). Box-owned: from
- * `roomcast_conn_recv` and friends, freed with `roomcast_message_free`.
- * Immutable, so it may be read from any thread; every pointer an accessor
- * returns borrows from the message and stays valid until it is freed.
+ * One message from an outbox. The handle **is** the engine's shared
+ * message (core's `Message`, one reference of its count): every recipient
+ * of one emit holds the same message, and receiving one allocates and
+ * copies nothing. From `roomcast_conn_recv` and friends, released with
+ * `roomcast_message_free` (the last release frees it). Immutable, so it
+ * may be read from any thread; every pointer an accessor returns borrows
+ * from the message and stays valid until this handle is freed.
  */
 typedef struct roomcast_message roomcast_message;
 
@@ -313,6 +457,13 @@ typedef struct roomcast_message roomcast_message;
  * only the handle, not the namespace). Thread-safe.
  */
 typedef struct roomcast_namespace roomcast_namespace;
+
+/**
+ * A payload the library hands out (socket data): shares the engine's bytes,
+ * no copy. Box-owned: from `roomcast_socket_data`, freed with
+ * `roomcast_payload_free`. Immutable, so it may be read from any thread.
+ */
+typedef struct roomcast_payload roomcast_payload;
 
 /**
  * A Redis cluster adapter (`roomcast_redis::RedisAdapter`). Box-owned:
@@ -335,6 +486,15 @@ typedef struct roomcast_refusal roomcast_refusal;
  * `roomcast_socket_disconnect` or its connection closes). Thread-safe.
  */
 typedef struct roomcast_socket roomcast_socket;
+
+/**
+ * A list of strings the library made for the caller (room names,
+ * namespace names). Box-owned: from functions such as
+ * `roomcast_socket_rooms`, freed with `roomcast_strings_free`. A snapshot:
+ * later changes do not show in it. Immutable, so it may be read from any
+ * thread.
+ */
+typedef struct roomcast_strings roomcast_strings;
 
 /**
  * Who receives an emit. Every pointer is borrowed for the duration of the
@@ -374,6 +534,16 @@ typedef struct roomcast_target {
  * `roomcast_conn_set_notify`.
  */
 typedef void (*roomcast_notify_callback)(void *userdata);
+
+/**
+ * Frees a callback's `userdata`. Called exactly once, when the engine
+ * drops the callback it was registered with (the handler is removed with
+ * `roomcast_namespace_off`, the notify callback is replaced or removed,
+ * the engine shuts down or its last handle is freed), on the thread that
+ * dropped it and with no engine lock held. Not called when the
+ * registration itself fails: the caller keeps its `userdata` then.
+ */
+typedef void (*roomcast_free_callback)(void *userdata);
 
 /**
  * Engine-wide counters, a snapshot (core's `Stats`).
@@ -432,6 +602,40 @@ typedef struct roomcast_emit_report {
 } roomcast_emit_report;
 
 /**
+ * A dynamic-namespace predicate: return true to create the namespace
+ * `name` (`name_len` bytes, not NUL-terminated, borrowed for the call) for
+ * the client whose handshake is `hs` (borrowed for the call). Runs on the
+ * thread calling `roomcast_conn_join_namespace*`, with no engine lock
+ * held.
+ */
+typedef bool (*roomcast_dynamic_predicate)(void *userdata,
+                                           const char *name,
+                                           size_t name_len,
+                                           const struct roomcast_handshake *hs);
+
+/**
+ * Per-connection overrides of the engine's queue configuration, for
+ * `roomcast_engine_connect_with`. Zero / NULL fields keep the engine's
+ * value.
+ */
+typedef struct roomcast_connect_options {
+  /**
+   * Messages in this connection's outbox (0: the engine's `max_queue`).
+   */
+  size_t max_queue;
+  /**
+   * Bytes in this connection's outbox (0: the engine's
+   * `max_queue_bytes`); at least the engine's `max_payload`.
+   */
+  size_t max_queue_bytes;
+  /**
+   * Overflow policy name: "drop_newest", "drop_oldest" or "disconnect"
+   * (NULL: the engine's `overflow`).
+   */
+  const char *overflow;
+} roomcast_connect_options;
+
+/**
  * An event handler. `socket` is borrowed for the call (clone nothing: use
  * it only inside the callback); `event` is not NUL-terminated
  * (`event_len` bytes); `data`/`len`/`format` view the payload for the call;
@@ -447,6 +651,35 @@ typedef int (*roomcast_event_callback)(void *userdata,
                                        const uint8_t *data,
                                        size_t len,
                                        const struct roomcast_ack *ack);
+
+/**
+ * Observes every inbound event of `ns`: runs after event middleware and
+ * before the specific handlers, whether or not any handler takes it.
+ * `event`/`data` view the event for the call. Return 0 for success; other
+ * values are reported as handler failures. Thread and `userdata` as for
+ * `roomcast_namespace_on`.
+ */
+typedef int (*roomcast_any_callback)(void *userdata,
+                                     const struct roomcast_socket *socket,
+                                     const char *event,
+                                     size_t event_len,
+                                     uint32_t format,
+                                     const uint8_t *data,
+                                     size_t len);
+
+/**
+ * Event middleware: sees every inbound event of the namespace before any
+ * handler, in registration order, and returns a `ROOMCAST_FLOW_*` value
+ * (any other value rejects the event like `ROOMCAST_FLOW_REJECT`).
+ * Thread and `userdata` as for `roomcast_namespace_on`.
+ */
+typedef int (*roomcast_event_middleware_callback)(void *userdata,
+                                                  const struct roomcast_socket *socket,
+                                                  const char *event,
+                                                  size_t event_len,
+                                                  uint32_t format,
+                                                  const uint8_t *data,
+                                                  size_t len);
 
 /**
  * Namespace middleware: return 0 to let the client in, anything else to
@@ -469,6 +702,75 @@ typedef int (*roomcast_connection_callback)(void *userdata, const struct roomcas
 typedef void (*roomcast_disconnect_callback)(void *userdata,
                                              const struct roomcast_socket *socket,
                                              const char *reason);
+
+/**
+ * Observes room changes of a namespace (own-id rooms included): `change`
+ * is a `ROOMCAST_ROOM_CHANGE_*`; `room` and `socket_id` are borrowed for
+ * the call and not NUL-terminated; `socket_id` is NULL (length 0) for
+ * `CREATED` and `DELETED`. Runs on the thread that made the change, after
+ * it, with no engine lock held.
+ */
+typedef void (*roomcast_room_event_callback)(void *userdata,
+                                             uint32_t change,
+                                             const char *room,
+                                             size_t room_len,
+                                             const char *socket_id,
+                                             size_t socket_id_len);
+
+/**
+ * A callback failure, handed to a `roomcast_error_callback`. Every
+ * pointer is borrowed for the call and not NUL-terminated; absent fields
+ * are NULL with length 0.
+ */
+typedef struct roomcast_failure {
+  /**
+   * The namespace whose callback failed.
+   */
+  const char *namespace_;
+  /**
+   * Length of `namespace`.
+   */
+  size_t namespace_len;
+  /**
+   * The socket concerned, when there is one.
+   */
+  const char *socket_id;
+  /**
+   * Length of `socket_id`.
+   */
+  size_t socket_id_len;
+  /**
+   * Which callback: a `ROOMCAST_SITE_*`.
+   */
+  uint32_t site;
+  /**
+   * The event name, for event middleware, event, any and fallback sites.
+   */
+  const char *event;
+  /**
+   * Length of `event`.
+   */
+  size_t event_len;
+  /**
+   * A `ROOMCAST_FAILURE_KIND_*`.
+   */
+  uint32_t kind;
+  /**
+   * The failure's text.
+   */
+  const char *message;
+  /**
+   * Length of `message`.
+   */
+  size_t message_len;
+} roomcast_failure;
+
+/**
+ * Receives every callback failure of a namespace (a non-zero return, an
+ * event rejection). Without one, failures are printed to standard error.
+ * Runs on the thread where the failure happened, with no engine lock held.
+ */
+typedef void (*roomcast_error_callback)(void *userdata, const struct roomcast_failure *failure);
 
 /**
  * The adapter's counters, a snapshot.
@@ -791,18 +1093,21 @@ roomcast_result roomcast_conn_recv_many(const struct roomcast_conn *conn,
  * **Thread:** it runs on the thread that made the transition (an emitting
  * thread, or the one closing the connection), never under an engine lock,
  * so it may call any roomcast function; it should be quick and must not
- * unwind. `userdata` must be usable from any thread and stay valid until
- * the callback is replaced or removed, or the connection is freed, and no
- * emit that started before then is still running.
+ * unwind. `userdata` must be usable from any thread; `free_userdata`
+ * (when not NULL) receives it once the callback is replaced, removed, or
+ * released when the connection closes (see `roomcast_free_callback`).
+ * With a NULL `callback`, `free_userdata` (when not NULL) receives
+ * `userdata` right away.
  *
  * # Safety
  *
  * `conn` must be NULL or live; `callback` NULL or a function safe to call
- * with `userdata` from any thread.
+ * with `userdata` from any thread; `free_userdata` likewise.
  */
 roomcast_result roomcast_conn_set_notify(const struct roomcast_conn *conn,
                                          roomcast_notify_callback callback,
-                                         void *userdata);
+                                         void *userdata,
+                                         roomcast_free_callback free_userdata);
 
 /**
  * Closes the connection with a Socket.IO reason string (NULL: "transport
@@ -839,6 +1144,73 @@ roomcast_result roomcast_conn_is_closed(const struct roomcast_conn *conn, bool *
  * afterwards (nor concurrently by another thread).
  */
 void roomcast_conn_free(struct roomcast_conn *conn);
+
+/**
+ * Joins namespace `ns_name` with a full handshake (auth payload, headers,
+ * query parameters, remote address) built with `roomcast_handshake_new`
+ * (NULL: an empty handshake); otherwise as `roomcast_conn_join_namespace`.
+ * The handshake is only read; free it when convenient.
+ *
+ * # Safety
+ *
+ * `conn` must be NULL or live; `ns_name` NULL or NUL-terminated; `hs` NULL
+ * or a live handshake; `socket_out` valid for a pointer write.
+ */
+roomcast_result roomcast_conn_join_namespace_with(const struct roomcast_conn *conn,
+                                                  const char *ns_name,
+                                                  const struct roomcast_handshake *hs,
+                                                  struct roomcast_socket **socket_out);
+
+/**
+ * Writes the connection's id (unique within its engine).
+ *
+ * # Safety
+ *
+ * `conn` must be NULL or live; `id_out` valid for a write.
+ */
+roomcast_result roomcast_conn_id(const struct roomcast_conn *conn, uint64_t *id_out);
+
+/**
+ * Writes a new handle to the connection's socket in namespace `ns_name`.
+ * `ROOMCAST_RESULT_NO_VALUE` when it has none there.
+ *
+ * # Safety
+ *
+ * `conn` must be NULL or live; `ns_name` NULL or NUL-terminated;
+ * `socket_out` valid for a pointer write.
+ */
+roomcast_result roomcast_conn_socket(const struct roomcast_conn *conn,
+                                     const char *ns_name,
+                                     struct roomcast_socket **socket_out);
+
+/**
+ * Writes new handles for the connection's sockets (one per namespace it
+ * joined), up to `cap` of them, to `sockets[0..n]` and `n` to `*n_out`;
+ * when `total_out` is not NULL, how many it has (which may exceed `cap`).
+ * Free each handle with `roomcast_socket_free`.
+ *
+ * # Safety
+ *
+ * `conn` must be NULL or live; `sockets` valid for `cap` pointer writes
+ * (may be NULL when `cap` is 0); `n_out` valid; `total_out` NULL or valid.
+ */
+roomcast_result roomcast_conn_sockets(const struct roomcast_conn *conn,
+                                      struct roomcast_socket **sockets,
+                                      size_t cap,
+                                      size_t *n_out,
+                                      size_t *total_out);
+
+/**
+ * Writes the reason the connection closed as a static NUL-terminated
+ * string ("transport close", "queue overflow", ...).
+ * `ROOMCAST_RESULT_NO_VALUE` while it is open.
+ *
+ * # Safety
+ *
+ * `conn` must be NULL or live; `reason_out` valid for a write.
+ */
+roomcast_result roomcast_conn_close_reason(const struct roomcast_conn *conn,
+                                           const char **reason_out);
 
 /**
  * Creates a configuration holding the defaults and writes it to `*cfg_out`.
@@ -980,6 +1352,159 @@ roomcast_result roomcast_emit(const struct roomcast_namespace *ns,
                               struct roomcast_emit_report *report_out);
 
 /**
+ * Creates a parent for namespaces made on demand (Socket.IO's dynamic
+ * namespaces) and writes its handle to `*parent_out`. When a client joins
+ * an unknown namespace and `predicate` accepts the name, the child is
+ * created and inherits the parent's middleware and handlers (register
+ * them on the parent handle; the parent's run first). Parents are asked in
+ * creation order; a name nobody accepts is refused. `userdata` as for
+ * `roomcast_namespace_on` (freed when the engine drops the parent).
+ *
+ * # Safety
+ *
+ * `engine` must be NULL or live; `predicate` and `free_userdata` safe to
+ * call with `userdata` from any thread; `parent_out` valid for a pointer
+ * write.
+ */
+roomcast_result roomcast_engine_of_dynamic(const struct roomcast_engine *engine,
+                                           roomcast_dynamic_predicate predicate,
+                                           void *userdata,
+                                           roomcast_free_callback free_userdata,
+                                           struct roomcast_namespace **parent_out);
+
+/**
+ * Writes a new handle to the existing namespace `name` (never creates
+ * one, unlike `roomcast_engine_of`). `ROOMCAST_RESULT_NO_VALUE` when there
+ * is none.
+ *
+ * # Safety
+ *
+ * As `roomcast_engine_of`.
+ */
+roomcast_result roomcast_engine_namespace(const struct roomcast_engine *engine,
+                                          const char *name,
+                                          struct roomcast_namespace **ns_out);
+
+/**
+ * Writes a new, sorted list of every namespace's name (dynamic children
+ * included) to `*names_out`; free it with `roomcast_strings_free`.
+ *
+ * # Safety
+ *
+ * `engine` must be NULL or live; `names_out` valid for a pointer write.
+ */
+roomcast_result roomcast_engine_namespaces(const struct roomcast_engine *engine,
+                                           struct roomcast_strings **names_out);
+
+/**
+ * Shuts the engine down like Socket.IO's `io.close()`: every connection
+ * with a socket is closed with reason "server shutting down" (disconnect
+ * callbacks run on this thread; queued messages stay readable), then every
+ * handler, middleware and hook is dropped (their `free_userdata` functions
+ * run). The engine stays usable for stats and new namespaces. Writes how
+ * many connections closed to `*closed_out` when it is not NULL.
+ *
+ * # Safety
+ *
+ * `engine` must be NULL or live; `closed_out` NULL or valid for a write.
+ */
+roomcast_result roomcast_engine_shutdown(const struct roomcast_engine *engine, size_t *closed_out);
+
+/**
+ * Opens a connection like `roomcast_engine_connect`, with its own queue
+ * limits or overflow policy (`options` NULL: none). Invalid values give
+ * `ROOMCAST_RESULT_INVALID_CONFIG`.
+ *
+ * # Safety
+ *
+ * `engine` must be NULL or live; `options` NULL or valid (its `overflow`
+ * NULL or NUL-terminated); `conn_out` valid for a pointer write.
+ */
+roomcast_result roomcast_engine_connect_with(const struct roomcast_engine *engine,
+                                             const struct roomcast_connect_options *options,
+                                             struct roomcast_conn **conn_out);
+
+/**
+ * Writes a view of the namespace's name (not NUL-terminated, borrowed from
+ * the handle). A dynamic parent's name is `<dynamic #N>`.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; the out-pointers valid for writes.
+ */
+roomcast_result roomcast_namespace_name(const struct roomcast_namespace *ns,
+                                        const char **name_out,
+                                        size_t *len_out);
+
+/**
+ * Writes whether `ns` is a parent made by `roomcast_engine_of_dynamic`.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `parent_out` valid for a write.
+ */
+roomcast_result roomcast_namespace_is_dynamic_parent(const struct roomcast_namespace *ns,
+                                                     bool *parent_out);
+
+/**
+ * For a child of a dynamic namespace, writes a new handle to its parent.
+ * `ROOMCAST_RESULT_NO_VALUE` for any other namespace.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `parent_out` valid for a pointer write.
+ */
+roomcast_result roomcast_namespace_parent(const struct roomcast_namespace *ns,
+                                          struct roomcast_namespace **parent_out);
+
+/**
+ * For a dynamic parent, writes a new list of the names of the children
+ * created so far (empty for any other namespace); free it with
+ * `roomcast_strings_free`.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `names_out` valid for a pointer write.
+ */
+roomcast_result roomcast_namespace_children(const struct roomcast_namespace *ns,
+                                            struct roomcast_strings **names_out);
+
+/**
+ * Writes a new list of the namespace's non-empty rooms (own-id rooms
+ * included); free it with `roomcast_strings_free`.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `rooms_out` valid for a pointer write.
+ */
+roomcast_result roomcast_namespace_rooms(const struct roomcast_namespace *ns,
+                                         struct roomcast_strings **rooms_out);
+
+/**
+ * Writes the number of connected sockets in the namespace.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `count_out` valid for a write.
+ */
+roomcast_result roomcast_namespace_socket_count(const struct roomcast_namespace *ns,
+                                                size_t *count_out);
+
+/**
+ * Writes a new handle to the connected socket of `ns` whose id is `id`
+ * (a private message target, for example). `ROOMCAST_RESULT_NO_VALUE` when
+ * there is none.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `id` NULL or NUL-terminated; `socket_out`
+ * valid for a pointer write.
+ */
+roomcast_result roomcast_namespace_socket(const struct roomcast_namespace *ns,
+                                          const char *id,
+                                          struct roomcast_socket **socket_out);
+
+/**
  * Returns the static, NUL-terminated text for a result code (any value;
  * unknown values give "unknown result code"). Never NULL; the string lives
  * for the whole program. Thread-safe.
@@ -1001,23 +1526,77 @@ const char *roomcast_result_message(uint32_t code);
 size_t roomcast_last_error(char *buf, size_t cap);
 
 /**
- * Registers `callback` for inbound events named `event` in `ns`.
+ * Registers `callback` for inbound events named `event` in `ns`. Several
+ * handlers of one event run in registration order.
  *
  * **Thread:** it runs on the thread calling `roomcast_socket_dispatch`,
  * with no engine lock held, so it may call any roomcast function (emit,
- * join, disconnect, ...). `userdata` must be usable from any thread and
- * stay valid as long as the engine lives (handlers cannot be removed one
- * by one yet).
+ * join, disconnect, ...). `userdata` must be usable from any thread; it
+ * is handed to `free_userdata` (when not NULL) once the handler is
+ * dropped (see `roomcast_free_callback`).
  *
  * # Safety
  *
  * `ns` must be NULL or live; `event` NULL or NUL-terminated; `callback`
- * safe to call with `userdata` from any thread.
+ * and `free_userdata` safe to call with `userdata` from any thread.
  */
 roomcast_result roomcast_namespace_on(const struct roomcast_namespace *ns,
                                       const char *event,
                                       roomcast_event_callback callback,
-                                      void *userdata);
+                                      void *userdata,
+                                      roomcast_free_callback free_userdata);
+
+/**
+ * Registers `callback` for inbound events that no `roomcast_namespace_on`
+ * handler takes (`roomcast_socket_dispatch` then reports
+ * `ROOMCAST_DISPATCHED_FALLBACK`). Thread and `userdata` as for
+ * `roomcast_namespace_on`.
+ *
+ * # Safety
+ *
+ * As `roomcast_namespace_on`.
+ */
+roomcast_result roomcast_namespace_on_fallback(const struct roomcast_namespace *ns,
+                                               roomcast_event_callback callback,
+                                               void *userdata,
+                                               roomcast_free_callback free_userdata);
+
+/**
+ * Removes every `roomcast_namespace_on` handler of `event` in `ns` (their
+ * `free_userdata` functions run on this thread, or on a thread still
+ * dispatching to them, once it is done). Removing an event without
+ * handlers succeeds.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `event` NULL or NUL-terminated.
+ */
+roomcast_result roomcast_namespace_off(const struct roomcast_namespace *ns, const char *event);
+
+/**
+ * Registers an observer of every inbound event of `ns`; see
+ * `roomcast_any_callback`.
+ *
+ * # Safety
+ *
+ * As `roomcast_namespace_on`.
+ */
+roomcast_result roomcast_namespace_on_any(const struct roomcast_namespace *ns,
+                                          roomcast_any_callback callback,
+                                          void *userdata,
+                                          roomcast_free_callback free_userdata);
+
+/**
+ * Adds event middleware to `ns`; see `roomcast_event_middleware_callback`.
+ *
+ * # Safety
+ *
+ * As `roomcast_namespace_on`.
+ */
+roomcast_result roomcast_namespace_use_event(const struct roomcast_namespace *ns,
+                                             roomcast_event_middleware_callback callback,
+                                             void *userdata,
+                                             roomcast_free_callback free_userdata);
 
 /**
  * Adds namespace middleware, run in order for every connect to `ns`
@@ -1033,7 +1612,8 @@ roomcast_result roomcast_namespace_on(const struct roomcast_namespace *ns,
  */
 roomcast_result roomcast_namespace_use(const struct roomcast_namespace *ns,
                                        roomcast_middleware_callback callback,
-                                       void *userdata);
+                                       void *userdata,
+                                       roomcast_free_callback free_userdata);
 
 /**
  * Describes a refusal for the client: `message` (NUL-terminated UTF-8) and
@@ -1077,13 +1657,14 @@ roomcast_result roomcast_handshake_auth(const struct roomcast_handshake *handsha
  */
 roomcast_result roomcast_namespace_on_connection(const struct roomcast_namespace *ns,
                                                  roomcast_connection_callback callback,
-                                                 void *userdata);
+                                                 void *userdata,
+                                                 roomcast_free_callback free_userdata);
 
 /**
  * Registers `callback` for every socket of `ns` that disconnects, run once
  * it has left every room, on the thread that caused the disconnect (the
  * closer, or an emitter under the `disconnect` overflow policy), with no
- * engine lock held.
+ * engine lock held. `userdata` as for `roomcast_namespace_on`.
  *
  * # Safety
  *
@@ -1091,7 +1672,50 @@ roomcast_result roomcast_namespace_on_connection(const struct roomcast_namespace
  */
 roomcast_result roomcast_namespace_on_disconnect(const struct roomcast_namespace *ns,
                                                  roomcast_disconnect_callback callback,
-                                                 void *userdata);
+                                                 void *userdata,
+                                                 roomcast_free_callback free_userdata);
+
+/**
+ * Registers `callback` for every socket of `ns` that starts
+ * disconnecting: it runs before the socket leaves its rooms, so
+ * `roomcast_socket_rooms` still lists them (Socket.IO's `disconnecting`).
+ * Thread and `userdata` as for `roomcast_namespace_on_disconnect`.
+ *
+ * # Safety
+ *
+ * As `roomcast_namespace_on`.
+ */
+roomcast_result roomcast_namespace_on_disconnecting(const struct roomcast_namespace *ns,
+                                                    roomcast_disconnect_callback callback,
+                                                    void *userdata,
+                                                    roomcast_free_callback free_userdata);
+
+/**
+ * Registers an observer of room changes in `ns`; see
+ * `roomcast_room_event_callback`. `userdata` as for
+ * `roomcast_namespace_on`.
+ *
+ * # Safety
+ *
+ * As `roomcast_namespace_on`.
+ */
+roomcast_result roomcast_namespace_on_room_event(const struct roomcast_namespace *ns,
+                                                 roomcast_room_event_callback callback,
+                                                 void *userdata,
+                                                 roomcast_free_callback free_userdata);
+
+/**
+ * Registers a receiver of `ns`'s callback failures; see
+ * `roomcast_error_callback`. `userdata` as for `roomcast_namespace_on`.
+ *
+ * # Safety
+ *
+ * As `roomcast_namespace_on`.
+ */
+roomcast_result roomcast_namespace_on_error(const struct roomcast_namespace *ns,
+                                            roomcast_error_callback callback,
+                                            void *userdata,
+                                            roomcast_free_callback free_userdata);
 
 /**
  * Hands an inbound event from the wire to the namespace's handlers, on
@@ -1128,6 +1752,116 @@ roomcast_result roomcast_ack_send(const struct roomcast_ack *ack,
                                   uint32_t format,
                                   const uint8_t *data,
                                   size_t len);
+
+/**
+ * Creates an empty handshake (Box-owned) to fill with
+ * `roomcast_handshake_set_auth`, `_add_header`, `_add_query` and
+ * `_set_address`, then pass to `roomcast_conn_join_namespace_with`; free
+ * it with `roomcast_handshake_free` (a join copies what it needs).
+ *
+ * # Safety
+ *
+ * `hs_out` must be NULL or valid for a pointer write.
+ */
+roomcast_result roomcast_handshake_new(struct roomcast_handshake **hs_out);
+
+/**
+ * Frees a handshake made by `roomcast_handshake_new`. NULL is a no-op.
+ * Never call it on the borrowed handshake a callback receives.
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or from `roomcast_handshake_new`, not used afterwards.
+ */
+void roomcast_handshake_free(struct roomcast_handshake *hs);
+
+/**
+ * Sets the handshake's auth payload (a copy of `data[0..len]` in
+ * `format`), replacing any earlier one.
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or from `roomcast_handshake_new`; `data` valid for
+ * `len` bytes.
+ */
+roomcast_result roomcast_handshake_set_auth(struct roomcast_handshake *hs,
+                                            uint32_t format,
+                                            const uint8_t *data,
+                                            size_t len);
+
+/**
+ * Adds a header (the name is stored lower-case; a repeated name replaces
+ * the value).
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or from `roomcast_handshake_new`; `name` and `value`
+ * NULL or NUL-terminated.
+ */
+roomcast_result roomcast_handshake_add_header(struct roomcast_handshake *hs,
+                                              const char *name,
+                                              const char *value);
+
+/**
+ * Adds a query parameter (a repeated name replaces the value).
+ *
+ * # Safety
+ *
+ * As `roomcast_handshake_add_header`.
+ */
+roomcast_result roomcast_handshake_add_query(struct roomcast_handshake *hs,
+                                             const char *name,
+                                             const char *value);
+
+/**
+ * Sets the client's remote address ("127.0.0.1:50000").
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or from `roomcast_handshake_new`; `address` NULL or
+ * NUL-terminated.
+ */
+roomcast_result roomcast_handshake_set_address(struct roomcast_handshake *hs, const char *address);
+
+/**
+ * Writes a view of header `name` (matched case-insensitively; not
+ * NUL-terminated, borrowed from the handshake). `ROOMCAST_RESULT_NO_VALUE`
+ * when absent.
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or a live handshake; `name` NULL or NUL-terminated;
+ * the out-pointers valid for writes.
+ */
+roomcast_result roomcast_handshake_header(const struct roomcast_handshake *hs,
+                                          const char *name,
+                                          const char **value_out,
+                                          size_t *len_out);
+
+/**
+ * Writes a view of query parameter `name` (not NUL-terminated, borrowed
+ * from the handshake). `ROOMCAST_RESULT_NO_VALUE` when absent.
+ *
+ * # Safety
+ *
+ * As `roomcast_handshake_header`.
+ */
+roomcast_result roomcast_handshake_query(const struct roomcast_handshake *hs,
+                                         const char *name,
+                                         const char **value_out,
+                                         size_t *len_out);
+
+/**
+ * Writes a view of the remote address (not NUL-terminated, borrowed from
+ * the handshake). `ROOMCAST_RESULT_NO_VALUE` when none was given.
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or a live handshake; the out-pointers valid for writes.
+ */
+roomcast_result roomcast_handshake_address(const struct roomcast_handshake *hs,
+                                           const char **address_out,
+                                           size_t *len_out);
 
 /**
  * Frees a message handle. NULL is a no-op.
@@ -1469,6 +2203,158 @@ roomcast_result roomcast_socket_broadcast(const struct roomcast_socket *socket,
  * `socket` must be NULL or live.
  */
 roomcast_result roomcast_socket_disconnect(const struct roomcast_socket *socket);
+
+/**
+ * Writes a new list of the rooms the socket is in (own-id room first, then
+ * in join order) to `*rooms_out`; free it with `roomcast_strings_free`.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `rooms_out` valid for a pointer write.
+ */
+roomcast_result roomcast_socket_rooms(const struct roomcast_socket *socket,
+                                      struct roomcast_strings **rooms_out);
+
+/**
+ * Writes whether the socket is in room `room`.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `room` NULL or NUL-terminated; `in_out`
+ * valid for a write.
+ */
+roomcast_result roomcast_socket_in_room(const struct roomcast_socket *socket,
+                                        const char *room,
+                                        bool *in_out);
+
+/**
+ * Writes whether the socket is connected (true until it starts
+ * disconnecting).
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `connected_out` valid for a write.
+ */
+roomcast_result roomcast_socket_is_connected(const struct roomcast_socket *socket,
+                                             bool *connected_out);
+
+/**
+ * Writes the reason the socket disconnected as a static NUL-terminated
+ * string. `ROOMCAST_RESULT_NO_VALUE` while it is connected.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `reason_out` valid for a write.
+ */
+roomcast_result roomcast_socket_disconnect_reason(const struct roomcast_socket *socket,
+                                                  const char **reason_out);
+
+/**
+ * Writes a new handle to the socket's namespace (free it with
+ * `roomcast_namespace_free`), so a callback that only has the socket can
+ * emit to the whole namespace or query it.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `ns_out` valid for a pointer write.
+ */
+roomcast_result roomcast_socket_namespace(const struct roomcast_socket *socket,
+                                          struct roomcast_namespace **ns_out);
+
+/**
+ * Attaches data to the socket (a copy of `data[0..len]` in `format`),
+ * replacing any earlier data; read it back with `roomcast_socket_data`.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `data` valid for `len` bytes.
+ */
+roomcast_result roomcast_socket_set_data(const struct roomcast_socket *socket,
+                                         uint32_t format,
+                                         const uint8_t *data,
+                                         size_t len);
+
+/**
+ * Writes a new handle to the socket's data (sharing its bytes, no copy;
+ * free it with `roomcast_payload_free`). `ROOMCAST_RESULT_NO_VALUE` when
+ * none was set.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `data_out` valid for a pointer write.
+ */
+roomcast_result roomcast_socket_data(const struct roomcast_socket *socket,
+                                     struct roomcast_payload **data_out);
+
+/**
+ * Writes a new copy of the handshake the socket connected with (auth,
+ * headers, query, address) to `*hs_out`; free it with
+ * `roomcast_handshake_free`.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `hs_out` valid for a pointer write.
+ */
+roomcast_result roomcast_socket_handshake(const struct roomcast_socket *socket,
+                                          struct roomcast_handshake **hs_out);
+
+/**
+ * Number of entries in `list` (0 for NULL).
+ *
+ * # Safety
+ *
+ * `list` must be NULL or a live list.
+ */
+size_t roomcast_strings_len(const struct roomcast_strings *list);
+
+/**
+ * Writes entry `index` of `list`: a pointer to its bytes, which are
+ * followed by a NUL (so it may be used as a C string), and its length
+ * without the NUL. Borrowed from the list until it is freed.
+ * `ROOMCAST_RESULT_INVALID_ARGUMENT` when `index` is out of range.
+ *
+ * # Safety
+ *
+ * `list` must be NULL or live; `str_out` valid for a write; `len_out` NULL
+ * or valid for a write.
+ */
+roomcast_result roomcast_strings_get(const struct roomcast_strings *list,
+                                     size_t index,
+                                     const char **str_out,
+                                     size_t *len_out);
+
+/**
+ * Frees a list. NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `list` must be NULL or from this library, not used afterwards.
+ */
+void roomcast_strings_free(struct roomcast_strings *list);
+
+/**
+ * Writes a view of the payload's bytes (valid until the payload is
+ * freed; never NULL, even when empty), its length and, when `format_out`
+ * is not NULL, its `ROOMCAST_FORMAT_*`.
+ *
+ * # Safety
+ *
+ * `payload` must be NULL or live; `data_out` and `len_out` valid for
+ * writes; `format_out` NULL or valid.
+ */
+roomcast_result roomcast_payload_data(const struct roomcast_payload *payload,
+                                      const uint8_t **data_out,
+                                      size_t *len_out,
+                                      uint32_t *format_out);
+
+/**
+ * Frees a payload. NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `payload` must be NULL or from this library, not used afterwards.
+ */
+void roomcast_payload_free(struct roomcast_payload *payload);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# C bindings: header drift and version checks, the header as C++, the C
-# example (shared and static), the C tests under ASan/UBSan (static lib) and
-# under valgrind (shared lib; definite leaks are errors: the core's ack
-# timer thread may still be running at exit, which valgrind calls "possibly
-# lost"). Build outputs go to target/ctest/.
+# C bindings: header drift and version checks, every header function has a
+# C caller, the header as C++, the C quickstart (shared and static), the C
+# tests and the chat server example (driven over loopback by
+# tests/c/chat_test.py) under ASan/UBSan (static lib) and under valgrind
+# (shared lib; definite leaks are errors: the core's ack timer thread may
+# still be running at exit, which valgrind calls "possibly lost").
+# Build outputs go to target/ctest/.
 # Prints "N passed, N failed" per suite; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +30,13 @@ echo "== C: every function and typedef in the header is documented"
 awk '/^[a-z].*\(/ && prev !~ /\*\/$/ { print "undocumented: " $0; bad = 1 }
      /^typedef/ && $0 !~ /^typedef uint32_t/ && prev !~ /\*\/$/ { print "undocumented: " $0; bad = 1 }
      { prev = $0 } END { exit bad }' include/roomcast.h && echo "all documented" || fail "undocumented items in the header"
+
+echo "== C: every function in the header is called by a C test or example"
+uncalled=0
+for f in $(grep -E "^[a-z].*roomcast_[a-z0-9_]+\(" include/roomcast.h | grep -oE "roomcast_[a-z0-9_]+\(" | tr -d '(' | sort -u); do
+  grep -q "$f(" tests/c/*.c examples/c/*.c || { echo "never called: $f"; uncalled=1; }
+done
+[ "$uncalled" -eq 0 ] && echo "all called" || fail "header functions without a C caller"
 
 echo "== C: build libroomcast"
 cargo build --quiet -p roomcast-ffi
@@ -79,6 +88,33 @@ for t in tests/c/test_*.c; do
     fail "$name (valgrind build)"
   fi
 done
+
+echo "== C: chat server example driven over loopback, under ASan/UBSan (static lib)"
+if gcc "${CFLAGS[@]}" -fsanitize=address,undefined -fno-sanitize-recover=all examples/c/chat_server.c \
+  "$lib/libroomcast.a" "${STATIC_LIBS[@]}" -o "$out/chat_server_asan"; then
+  ASAN_OPTIONS=detect_leaks=1 python3 tests/c/chat_test.py -- "$out/chat_server_asan" >"$out/chat_asan.log" 2>&1 ||
+    fail "chat server (asan)"
+  grep -E "^FAIL|ERROR|runtime error|Error" "$out/chat_asan.log" || true
+  count "$out/chat_asan.log"
+else
+  fail "chat server (asan build)"
+fi
+
+echo "== C: chat server example driven over loopback, under valgrind (shared lib)"
+if command -v valgrind >/dev/null; then
+  if gcc "${CFLAGS[@]}" examples/c/chat_server.c -L"$lib" -lroomcast -lpthread -Wl,-rpath,"$(realpath "$lib")" \
+    -o "$out/chat_server_vg"; then
+    python3 tests/c/chat_test.py --timeout 60 -- valgrind --quiet --error-exitcode=9 --leak-check=full \
+      --show-leak-kinds=definite --errors-for-leak-kinds=definite "$out/chat_server_vg" >"$out/chat_vg.log" 2>&1 ||
+      fail "chat server (valgrind)"
+    grep -E "^FAIL|==[0-9]+==|Error" "$out/chat_vg.log" | head -40 || true
+    count "$out/chat_vg.log"
+  else
+    fail "chat server (valgrind build)"
+  fi
+else
+  echo "valgrind not installed; skipped"
+fi
 
 echo "c tests: $passed passed, $failed failed"
 if [ "$failures" -ne 0 ] || [ "$failed" -ne 0 ]; then

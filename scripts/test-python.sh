@@ -2,7 +2,8 @@
 # Builds the Python package (python/, maturin backend) into a fresh
 # virtualenv, runs its pytest suite and checks the stubs against the built
 # module with mypy.stubtest. Needs python3 (>= 3.9) with venv and pip, and
-# network access to PyPI for maturin, pytest, pytest-timeout and mypy.
+# network access to PyPI for maturin, pytest, pytest-timeout, mypy and
+# websockets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -20,7 +21,8 @@ rm -rf "$venv"
 "$python" -m venv "$venv"
 py="$venv/bin/python"
 "$py" -m pip install --quiet --upgrade pip
-"$py" -m pip install --quiet "maturin>=1.5,<2" pytest pytest-timeout mypy
+# websockets: examples/python/chat_server.py and its test.
+"$py" -m pip install --quiet "maturin>=1.5,<2" pytest pytest-timeout mypy websockets==15.0.1
 
 echo "== python: build and install the package (pip install ./python)"
 # The crate is its own cargo workspace; its target dir stays under target/.
@@ -45,5 +47,5 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 (cd "$scratch" && "$py" -m mypy.stubtest roomcast._roomcast && "$py" -m mypy.stubtest roomcast)
 
-echo "== python: mypy on the tests (the stubs as a user sees them)"
-(cd "$scratch" && "$py" -m mypy --ignore-missing-imports "$root/python/tests")
+echo "== python: mypy on the tests and the example (the stubs as a user sees them)"
+(cd "$scratch" && "$py" -m mypy --ignore-missing-imports "$root/python/tests" "$root/examples/python")

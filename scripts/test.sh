@@ -67,8 +67,14 @@ echo "== C bindings"
 echo "== Python bindings"
 ./scripts/test-python.sh 2>&1 | tee -a "$log"
 
+echo "== Socket.IO interop"
+./scripts/test-socketio.sh 2>&1 | tee -a "$log"
+
 echo "== Redis adapter"
 ./scripts/test-redis.sh 2>&1 | tee -a "$log"
+
+echo "== chat example in a browser"
+./scripts/test-chat.sh 2>&1 | tee -a "$log"
 
 # One closing line for the whole run.
 # cargo's "test result:" lines, each other runner's "<suite> tests: N passed,

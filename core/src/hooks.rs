@@ -189,6 +189,36 @@ pub enum RoomEvent {
     },
 }
 
+impl RoomEvent {
+    /// The room concerned.
+    pub fn room(&self) -> &str {
+        match self {
+            RoomEvent::Created { room }
+            | RoomEvent::Deleted { room }
+            | RoomEvent::Joined { room, .. }
+            | RoomEvent::Left { room, .. } => room,
+        }
+    }
+
+    /// The socket that joined or left (None for created and deleted).
+    pub fn socket_id(&self) -> Option<&str> {
+        match self {
+            RoomEvent::Joined { socket_id, .. } | RoomEvent::Left { socket_id, .. } => Some(socket_id),
+            RoomEvent::Created { .. } | RoomEvent::Deleted { .. } => None,
+        }
+    }
+
+    /// "created", "deleted", "joined" or "left".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RoomEvent::Created { .. } => "created",
+            RoomEvent::Deleted { .. } => "deleted",
+            RoomEvent::Joined { .. } => "joined",
+            RoomEvent::Left { .. } => "left",
+        }
+    }
+}
+
 /// Where a failing callback was registered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandlerSite {
@@ -264,7 +294,7 @@ pub(crate) type EventHandler =
     Arc<dyn Fn(&Socket, &Inbound, Option<AckResponder>) -> Result<(), HandlerError> + Send + Sync>;
 pub(crate) type AnyHandler = Arc<dyn Fn(&Socket, &Inbound) -> Result<(), HandlerError> + Send + Sync>;
 pub(crate) type DiscHandler = Arc<dyn Fn(&Socket, DisconnectReason) -> Result<(), HandlerError> + Send + Sync>;
-pub(crate) type RoomHandler = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
+pub(crate) type RoomHandler = Arc<dyn Fn(&RoomEvent) -> Result<(), HandlerError> + Send + Sync>;
 pub(crate) type ErrorHandler = Arc<dyn Fn(&HandlerFailure) + Send + Sync>;
 pub(crate) type ServerSideHandler = Arc<dyn Fn(&Payload) -> Option<Payload> + Send + Sync>;
 

@@ -359,6 +359,29 @@ impl Message {
         a.ptr == b.ptr
     }
 
+    /// Turns the message into an opaque pointer that keeps its reference,
+    /// for handing the shared message itself across an FFI boundary (no
+    /// copy, no extra allocation). Give it back exactly once with
+    /// [`Message::from_raw`], or the message leaks.
+    pub fn into_raw(self) -> *const () {
+        let p = self.ptr.as_ptr().cast_const().cast::<()>();
+        std::mem::forget(self);
+        p
+    }
+
+    /// Takes back a message from [`Message::into_raw`].
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must come from [`Message::into_raw`] and each pointer returned
+    /// by it must be taken back at most once; to borrow without taking the
+    /// reference back, wrap the result in [`std::mem::ManuallyDrop`].
+    pub unsafe fn from_raw(ptr: *const ()) -> Message {
+        // SAFETY: per the contract `ptr` is a non-NULL `Inner` pointer from
+        // `into_raw`, which still owns one reference.
+        Message { ptr: unsafe { NonNull::new_unchecked(ptr.cast::<Inner>().cast_mut()) } }
+    }
+
     /// The transport's wire encoding of this message, computed by `encode`
     /// the first time any recipient asks and shared afterwards, so a
     /// broadcast is encoded once, not once per recipient.
@@ -449,6 +472,26 @@ mod tests {
         assert!(!freed.load(Ordering::SeqCst));
         drop(m);
         assert!(freed.load(Ordering::SeqCst), "last reference frees the message");
+    }
+
+    #[test]
+    fn raw_round_trip_keeps_one_reference() {
+        let (m, freed) = tracked();
+        let other = m.clone();
+        let raw = other.into_raw();
+        assert_eq!(refs(&m), 2, "the raw pointer holds its reference");
+        {
+            // SAFETY: `raw` came from `into_raw`; ManuallyDrop only borrows.
+            let borrowed = std::mem::ManuallyDrop::new(unsafe { Message::from_raw(raw) });
+            assert!(Message::ptr_eq(&borrowed, &m));
+            assert_eq!(borrowed.event_name(), Some("e"));
+        }
+        assert_eq!(refs(&m), 2, "a borrow changes nothing");
+        drop(m);
+        assert!(!freed.load(Ordering::SeqCst));
+        // SAFETY: taken back exactly once.
+        drop(unsafe { Message::from_raw(raw) });
+        assert!(freed.load(Ordering::SeqCst), "the last reference, taken back, frees the message");
     }
 
     #[test]

@@ -125,9 +125,17 @@ impl Namespace {
         }
     }
 
-    fn edit_hooks(&self, f: impl FnOnce(&mut Hooks)) {
+    fn edit_hooks<T>(&self, f: impl FnOnce(&mut Hooks) -> T) -> T {
         let mut guard = self.inner.hooks.write();
-        f(Arc::make_mut(&mut guard));
+        f(Arc::make_mut(&mut guard))
+    }
+
+    /// Reports a callback failure to the error hooks in effect here (or
+    /// prints it when there are none), exactly as a failing handler would.
+    /// For hosts whose handlers finish later than the call that started them
+    /// (e.g. a handler that schedules asynchronous work).
+    pub fn report_failure(&self, failure: HandlerFailure) {
+        self.report(failure)
     }
 
     /// Reports a callback failure to the error hooks in effect here.
@@ -145,13 +153,10 @@ impl Namespace {
         let chain = self.hook_chain();
         for ev in events {
             for h in chain.iter().flat_map(|h| h.room_events.iter()) {
-                if let Err((kind, message)) = crate::hooks::guarded(|| {
-                    h(ev);
-                    Ok(())
-                }) {
+                if let Err((kind, message)) = crate::hooks::guarded(|| h(ev)) {
                     self.report(HandlerFailure {
                         namespace: self.name().to_string(),
-                        socket_id: None,
+                        socket_id: ev.socket_id().map(str::to_string),
                         site: crate::hooks::HandlerSite::RoomEvent,
                         kind,
                         message,
@@ -217,9 +222,9 @@ impl Namespace {
 
     /// Removes every handler of `event`.
     pub fn off(&self, event: &str) {
-        self.edit_hooks(|h| {
-            h.events.remove(event);
-        });
+        let removed = self.edit_hooks(|h| h.events.remove(event));
+        // Dropped here, after the lock: a closure's drop may touch the engine.
+        drop(removed);
     }
 
     /// Observes every inbound event (after event middleware, before the
@@ -250,9 +255,10 @@ impl Namespace {
     }
 
     /// Observes room changes: created, deleted, joined, left (own-id rooms
-    /// included). Runs on the thread that made the change, after it.
-    pub fn on_room_event(&self, f: impl Fn(&RoomEvent) + Send + Sync + 'static) {
-        self.edit_hooks(|h| h.room_events.push(Arc::new(f)));
+    /// included). Runs on the thread that made the change, after it. Like
+    /// other handlers it may return an error, which goes to `on_error`.
+    pub fn on_room_event<R: HandlerResult>(&self, f: impl Fn(&RoomEvent) -> R + Send + Sync + 'static) {
+        self.edit_hooks(|h| h.room_events.push(Arc::new(move |ev| f(ev).into_result())));
         self.inner.room_events_on.store(true, Ordering::Relaxed);
     }
 

@@ -356,7 +356,8 @@ impl<'a> BroadcastOperator<'a> {
 
     fn check_sender(&self) -> Result<(), EmitError> {
         match self.sender {
-            Some(s) if !s.is_connected() => Err(EmitError::Closed),
+            // A disconnecting socket may still tell its rooms it is leaving.
+            Some(s) if !s.is_live() => Err(EmitError::Closed),
             _ => Ok(()),
         }
     }

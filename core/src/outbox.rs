@@ -284,8 +284,11 @@ impl Queue {
             return;
         }
         let on = cb.is_some();
-        *self.notify.write() = cb;
+        let old = std::mem::replace(&mut *self.notify.write(), cb);
         self.has_notify.store(on, Ordering::Relaxed);
+        // Released after the lock: dropping a callback may run host code
+        // (a C userdata free function) that touches this outbox again.
+        drop(old);
         // A host that installs its callback after messages arrived would
         // otherwise never hear about them.
         let (pending, closed) = {

@@ -295,9 +295,15 @@ impl Socket {
         self.send(Message::event(self.inner.ns.inner.name.clone(), event, payload, None), true)
     }
 
+    /// Connected or still running its `disconnecting` handlers: it may
+    /// still send (to itself or, as the sender, to its rooms).
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(self.inner.state.lock().status, Status::Connected | Status::Disconnecting)
+    }
+
     /// Pushes a prepared message into this socket's outbox.
     pub(crate) fn send(&self, msg: Message, volatile: bool) -> Result<EmitReport, EmitError> {
-        if !matches!(self.inner.state.lock().status, Status::Connected | Status::Disconnecting) {
+        if !self.is_live() {
             return Err(EmitError::Closed);
         }
         let shared = &self.inner.ns.inner.shared;

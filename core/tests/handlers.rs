@@ -520,6 +520,41 @@ fn handlers_may_join_emit_and_disconnect_their_own_socket() {
 }
 
 #[test]
+fn a_disconnecting_socket_may_broadcast_to_its_rooms_but_not_after() {
+    let e = engine();
+    let ns = e.of("/").unwrap();
+    let errs = errors_of(&ns);
+    let gone: Arc<Mutex<Option<roomcast::Socket>>> = Arc::new(Mutex::new(None));
+    let g2 = gone.clone();
+    ns.on_disconnecting(move |s, _r| {
+        for room in s.rooms().into_iter().filter(|r| r != s.id()) {
+            s.to(room.as_str()).emit("left", s.id().to_string())?;
+        }
+        *g2.lock().unwrap() = Some(s.clone());
+        Ok(())
+    });
+    let (c1, _o1) = e.connect();
+    let (c2, o2) = e.connect();
+    let a = c1.join_namespace("/", Handshake::new()).unwrap();
+    let b = c2.join_namespace("/", Handshake::new()).unwrap();
+    a.join(["r1", "r2"]).unwrap();
+    b.join(["r1", "r2"]).unwrap();
+    c1.close(DisconnectReason::TransportClose);
+    assert!(errs.lock().unwrap().is_empty(), "{:?}", errs.lock().unwrap());
+    let id = a.id().to_string();
+    assert_eq!(events(&o2), vec![("left".to_string(), id.clone()), ("left".to_string(), id)]);
+    let a = gone.lock().unwrap().take().unwrap();
+    assert!(matches!(a.to("r1").emit("late", ""), Err(roomcast::EmitError::Closed)));
+    assert!(matches!(a.broadcast().emit("late", ""), Err(roomcast::EmitError::Closed)));
+    drop(b);
+    // Closing c2 runs the handler once more, which stores b's socket in
+    // `gone` (captured by the handler itself): take it out, or the engine
+    // leaks through that cycle.
+    c2.close(DisconnectReason::TransportClose);
+    drop(gone.lock().unwrap().take());
+}
+
+#[test]
 fn a_panicking_handler_is_reported_and_the_engine_keeps_working() {
     let e = engine();
     let ns = e.of("/").unwrap();
@@ -752,6 +787,58 @@ fn room_event_handlers_may_call_the_engine() {
     assert_eq!(events(&o), vec![("presence".to_string(), "1".to_string())]);
 }
 
+#[test]
+fn room_event_handler_errors_go_to_on_error_with_the_socket() {
+    let e = engine();
+    let ns = e.of("/").unwrap();
+    let errs = errors_of(&ns);
+    let seen = log();
+    let s2 = seen.clone();
+    ns.on_room_event(move |ev| -> Result<(), roomcast::HandlerError> {
+        s2.lock().unwrap().push(format!("{}:{}:{:?}", ev.kind(), ev.room(), ev.socket_id().is_some()));
+        if ev.room() == "bad" && ev.kind() == "joined" {
+            return Err("presence store down".into());
+        }
+        Ok(())
+    });
+    let (c, _o) = e.connect();
+    let s = c.join_namespace("/", Handshake::new()).unwrap();
+    seen.lock().unwrap().clear();
+    s.join("bad").unwrap();
+    s.join("good").unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["created:bad:false", "joined:bad:true", "created:good:false", "joined:good:true"]
+    );
+    let errs = errs.lock().unwrap();
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].site, HandlerSite::RoomEvent);
+    assert_eq!(errs[0].kind, FailureKind::Error);
+    assert_eq!(errs[0].socket_id.as_deref(), Some(s.id()));
+    assert_eq!(errs[0].message, "presence store down");
+    assert!(s.in_room("bad"), "a failing room handler does not undo the join");
+}
+
+#[test]
+fn report_failure_reaches_the_error_hooks_of_a_dynamic_parent() {
+    let e = engine();
+    let parent = e.of_dynamic(|name, _| name.starts_with("/team-"));
+    let errs = errors_of(&parent);
+    let (c, _o) = e.connect();
+    let s = c.join_namespace("/team-1", Handshake::new()).unwrap();
+    let child = s.namespace().clone();
+    child.report_failure(HandlerFailure {
+        namespace: child.name().to_string(),
+        socket_id: Some(s.id().to_string()),
+        site: HandlerSite::Event("late".into()),
+        kind: FailureKind::Error,
+        message: "async work failed".into(),
+    });
+    let errs = errs.lock().unwrap();
+    assert_eq!(errs.len(), 1);
+    assert_eq!((errs[0].namespace.as_str(), errs[0].message.as_str()), ("/team-1", "async work failed"));
+}
+
 /// The Socket.IO chat example in plain Rust: a `chat message` handler relays
 /// each message to the sender's room except the sender.
 #[test]
@@ -873,4 +960,33 @@ fn shutdown_closes_every_connection_and_frees_handlers() {
     assert!(freed.load(Ordering::SeqCst), "handlers dropped, cycle through the engine broken");
     assert_eq!((e.stats().sockets, e.stats().rooms), (0, 0));
     assert_eq!(e.shutdown(), 0, "idempotent");
+}
+
+#[test]
+fn off_drops_handlers_outside_the_hooks_lock() {
+    // A handler whose drop registers another handler: dropped under the
+    // hooks lock, `off` would deadlock.
+    struct RegisterOnDrop(roomcast::Namespace);
+    impl Drop for RegisterOnDrop {
+        fn drop(&mut self) {
+            self.0.on("late", |_s, _e, _a| {});
+        }
+    }
+    let e = engine();
+    let ns = e.of("/").unwrap();
+    let guard = RegisterOnDrop(ns.clone());
+    ns.on("ev", move |_s, _e, _a| {
+        let _held = &guard;
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ns2 = ns.clone();
+    std::thread::spawn(move || {
+        ns2.off("ev");
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(10)).expect("off deadlocked");
+    let (conn, _out) = e.connect();
+    let s = conn.join_namespace("/", Handshake::new()).unwrap();
+    assert_eq!(s.dispatch(Inbound::event("ev", "")).unwrap(), Dispatched::Unhandled);
+    assert_eq!(s.dispatch(Inbound::event("late", "")).unwrap(), Dispatched::Handled(1));
 }

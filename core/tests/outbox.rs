@@ -804,3 +804,32 @@ fn encoded_with_runs_once_across_recipients() {
     }
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn a_replaced_notify_callback_is_dropped_outside_the_lock() {
+    // The old callback's drop emits to the same connection, which fires the
+    // notify callback: dropped under the callback slot's lock, it would
+    // deadlock.
+    struct EmitOnDrop(Socket);
+    impl Drop for EmitOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.emit("m", "from drop");
+        }
+    }
+    let s = setup();
+    let guard = EmitOnDrop(s.socket.clone());
+    s.outbox.set_notify(move || {
+        let _held = &guard;
+    });
+    let (count, cb) = counter();
+    let outbox = s.outbox;
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        outbox.set_notify(cb);
+        let _ = tx.send(outbox);
+    });
+    let outbox = rx.recv_timeout(LONG).expect("replacing the notify callback deadlocked");
+    // Fired by the drop's emit, and again by `set_notify` finding it queued.
+    assert!(count.load(Ordering::SeqCst) >= 1, "the new callback hears of the message the old one's drop queued");
+    assert_eq!(outbox.try_recv().unwrap().payload().and_then(|p| p.as_str()), Some("from drop"));
+}

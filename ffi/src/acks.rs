@@ -392,18 +392,8 @@ pub unsafe extern "C" fn roomcast_namespace_fetch_sockets(
         }
         // SAFETY: per the contract.
         let all = unsafe { operator(ns, target)? }.fetch_sockets()?;
-        let total = all.len();
-        let mut n = 0;
-        for socket in all.into_iter().take(cap) {
-            // SAFETY: `n < cap` slots at `sockets` per the contract.
-            unsafe { write(sockets.add(n), into_handle(roomcast_socket { socket })) };
-            n += 1;
-        }
-        // SAFETY: checked non-NULL above; `total_out` NULL or valid.
-        unsafe {
-            write(n_out, n);
-            write_opt(total_out, total);
-        }
+        // SAFETY: per the contract.
+        unsafe { crate::socket::write_sockets(all, sockets, cap, n_out, total_out) };
         Ok(())
     })
 }

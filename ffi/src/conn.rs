@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use roomcast_core as core;
 
+use crate::callback::{roomcast_free_callback, UserData};
 use crate::error::Error;
-use crate::message::roomcast_message;
+use crate::hooks::roomcast_handshake;
+use crate::message::{message_handle, roomcast_message};
 use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, write};
 use crate::payload::payload;
 use crate::roomcast_result;
@@ -26,13 +28,6 @@ pub struct roomcast_conn {
 /// `roomcast_conn_set_notify`.
 #[allow(non_camel_case_types)]
 pub type roomcast_notify_callback = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
-
-struct UserData(*mut c_void);
-// SAFETY: the C caller promises (documented in the header) that userdata may
-// be used from any thread; we only pass it back to their callback.
-unsafe impl Send for UserData {}
-// SAFETY: as above; we never dereference it.
-unsafe impl Sync for UserData {}
 
 /// Joins namespace `ns_name` with an optional auth payload (`auth` may be
 /// NULL when `auth_len` is 0: no auth; otherwise `auth_format` is a
@@ -100,7 +95,7 @@ pub unsafe extern "C" fn roomcast_conn_recv(
             None => c.outbox.recv()?,
         };
         // SAFETY: checked non-NULL above.
-        unsafe { write(msg_out, into_handle(roomcast_message { msg })) };
+        unsafe { write(msg_out, message_handle(msg)) };
         Ok(())
     })
 }
@@ -123,7 +118,7 @@ pub unsafe extern "C" fn roomcast_conn_try_recv(
         out(msg_out, "msg_out")?;
         let msg = c.outbox.try_recv()?;
         // SAFETY: checked non-NULL above.
-        unsafe { write(msg_out, into_handle(roomcast_message { msg })) };
+        unsafe { write(msg_out, message_handle(msg)) };
         Ok(())
     })
 }
@@ -166,7 +161,7 @@ pub unsafe extern "C" fn roomcast_conn_recv_many(
         };
         for (i, msg) in buf.into_iter().enumerate() {
             // SAFETY: `i < n <= cap` and `msgs` holds `cap` slots per the contract.
-            unsafe { write(msgs.add(i), into_handle(roomcast_message { msg })) };
+            unsafe { write(msgs.add(i), message_handle(msg)) };
         }
         // SAFETY: checked non-NULL above.
         unsafe { write(n_out, n) };
@@ -183,32 +178,37 @@ pub unsafe extern "C" fn roomcast_conn_recv_many(
 /// **Thread:** it runs on the thread that made the transition (an emitting
 /// thread, or the one closing the connection), never under an engine lock,
 /// so it may call any roomcast function; it should be quick and must not
-/// unwind. `userdata` must be usable from any thread and stay valid until
-/// the callback is replaced or removed, or the connection is freed, and no
-/// emit that started before then is still running.
+/// unwind. `userdata` must be usable from any thread; `free_userdata`
+/// (when not NULL) receives it once the callback is replaced, removed, or
+/// released when the connection closes (see `roomcast_free_callback`).
+/// With a NULL `callback`, `free_userdata` (when not NULL) receives
+/// `userdata` right away.
 ///
 /// # Safety
 ///
 /// `conn` must be NULL or live; `callback` NULL or a function safe to call
-/// with `userdata` from any thread.
+/// with `userdata` from any thread; `free_userdata` likewise.
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_conn_set_notify(
     conn: *const roomcast_conn,
     callback: roomcast_notify_callback,
     userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let c = unsafe { handle(conn, "conn")? };
         match callback {
-            None => c.outbox.clear_notify(),
+            None => {
+                c.outbox.clear_notify();
+                drop(UserData::new(userdata, free_userdata));
+            }
             Some(cb) => {
-                let ud = UserData(userdata);
+                let ud = UserData::new(userdata, free_userdata);
                 c.outbox.set_notify(move || {
-                    let ud = &ud;
                     // SAFETY: the caller promised `cb` may be called with
                     // `userdata` from any thread while installed.
-                    unsafe { cb(ud.0) }
+                    unsafe { cb(ud.ptr()) }
                 });
             }
         }
@@ -280,5 +280,133 @@ pub unsafe extern "C" fn roomcast_conn_free(conn: *mut roomcast_conn) {
         }
         // SAFETY: per the contract.
         unsafe { free_handle(conn) }
+    })
+}
+
+/// Joins namespace `ns_name` with a full handshake (auth payload, headers,
+/// query parameters, remote address) built with `roomcast_handshake_new`
+/// (NULL: an empty handshake); otherwise as `roomcast_conn_join_namespace`.
+/// The handshake is only read; free it when convenient.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `ns_name` NULL or NUL-terminated; `hs` NULL
+/// or a live handshake; `socket_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_join_namespace_with(
+    conn: *const roomcast_conn,
+    ns_name: *const c_char,
+    hs: *const roomcast_handshake,
+    socket_out: *mut *mut roomcast_socket,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (c, name) = unsafe { (handle(conn, "conn")?, string(ns_name, "ns_name")?) };
+        out(socket_out, "socket_out")?;
+        // SAFETY: NULL or live per the contract.
+        let hs = unsafe { hs.as_ref() }.map(|h| h.hs.clone()).unwrap_or_default();
+        let socket = c.conn.join_namespace(name, hs)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(socket_out, into_handle(roomcast_socket { socket })) };
+        Ok(())
+    })
+}
+
+/// Writes the connection's id (unique within its engine).
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `id_out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_id(conn: *const roomcast_conn, id_out: *mut u64) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { handle(conn, "conn")? };
+        out(id_out, "id_out")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(id_out, c.conn.id()) };
+        Ok(())
+    })
+}
+
+/// Writes a new handle to the connection's socket in namespace `ns_name`.
+/// `ROOMCAST_RESULT_NO_VALUE` when it has none there.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `ns_name` NULL or NUL-terminated;
+/// `socket_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_socket(
+    conn: *const roomcast_conn,
+    ns_name: *const c_char,
+    socket_out: *mut *mut roomcast_socket,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (c, name) = unsafe { (handle(conn, "conn")?, string(ns_name, "ns_name")?) };
+        out(socket_out, "socket_out")?;
+        let socket = c
+            .conn
+            .socket(name)
+            .ok_or_else(|| Error::new(roomcast_result::NoValue, format!("no socket in namespace {name:?}")))?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(socket_out, into_handle(roomcast_socket { socket })) };
+        Ok(())
+    })
+}
+
+/// Writes new handles for the connection's sockets (one per namespace it
+/// joined), up to `cap` of them, to `sockets[0..n]` and `n` to `*n_out`;
+/// when `total_out` is not NULL, how many it has (which may exceed `cap`).
+/// Free each handle with `roomcast_socket_free`.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `sockets` valid for `cap` pointer writes
+/// (may be NULL when `cap` is 0); `n_out` valid; `total_out` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_sockets(
+    conn: *const roomcast_conn,
+    sockets: *mut *mut roomcast_socket,
+    cap: usize,
+    n_out: *mut usize,
+    total_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { handle(conn, "conn")? };
+        out(n_out, "n_out")?;
+        if cap > 0 {
+            out(sockets, "sockets")?;
+        }
+        let all = c.conn.sockets();
+        // SAFETY: per the contract.
+        unsafe { crate::socket::write_sockets(all, sockets, cap, n_out, total_out) };
+        Ok(())
+    })
+}
+
+/// Writes the reason the connection closed as a static NUL-terminated
+/// string ("transport close", "queue overflow", ...).
+/// `ROOMCAST_RESULT_NO_VALUE` while it is open.
+///
+/// # Safety
+///
+/// `conn` must be NULL or live; `reason_out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_conn_close_reason(
+    conn: *const roomcast_conn,
+    reason_out: *mut *const c_char,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let c = unsafe { handle(conn, "conn")? };
+        out(reason_out, "reason_out")?;
+        let r = c.conn.close_reason().ok_or_else(|| Error::new(roomcast_result::NoValue, "the connection is open"))?;
+        let r = crate::static_cstr(r.as_str())?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(reason_out, r) };
+        Ok(())
     })
 }

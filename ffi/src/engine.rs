@@ -1,15 +1,18 @@
 //! Configuration, engine, namespaces, emits and statistics.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 
 use roomcast_core as core;
 
+use crate::callback::{roomcast_free_callback, UserData};
 use crate::conn::roomcast_conn;
 use crate::error::Error;
+use crate::hooks::roomcast_handshake;
 use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, strings, write, write_opt};
 use crate::payload::payload;
 use crate::roomcast_result;
 use crate::socket::roomcast_socket;
+use crate::strings::{roomcast_strings, strings_handle};
 
 /// A configuration under construction (core's `ConfigBuilder`). Box-owned:
 /// create with `roomcast_config_new`, free with `roomcast_config_free`.
@@ -365,4 +368,348 @@ pub(crate) unsafe fn operator<'a>(
         }
     }
     Ok(op)
+}
+
+/// A dynamic-namespace predicate: return true to create the namespace
+/// `name` (`name_len` bytes, not NUL-terminated, borrowed for the call) for
+/// the client whose handshake is `hs` (borrowed for the call). Runs on the
+/// thread calling `roomcast_conn_join_namespace*`, with no engine lock
+/// held.
+pub type roomcast_dynamic_predicate = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        name: *const c_char,
+        name_len: usize,
+        hs: *const roomcast_handshake,
+    ) -> bool,
+>;
+
+/// Creates a parent for namespaces made on demand (Socket.IO's dynamic
+/// namespaces) and writes its handle to `*parent_out`. When a client joins
+/// an unknown namespace and `predicate` accepts the name, the child is
+/// created and inherits the parent's middleware and handlers (register
+/// them on the parent handle; the parent's run first). Parents are asked in
+/// creation order; a name nobody accepts is refused. `userdata` as for
+/// `roomcast_namespace_on` (freed when the engine drops the parent).
+///
+/// # Safety
+///
+/// `engine` must be NULL or live; `predicate` and `free_userdata` safe to
+/// call with `userdata` from any thread; `parent_out` valid for a pointer
+/// write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_engine_of_dynamic(
+    engine: *const roomcast_engine,
+    predicate: roomcast_dynamic_predicate,
+    userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
+    parent_out: *mut *mut roomcast_namespace,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let engine = unsafe { handle(engine, "engine")? };
+        let cb = predicate.ok_or_else(|| Error::new(roomcast_result::NullParameter, "`predicate` is NULL"))?;
+        out(parent_out, "parent_out")?;
+        let ud = UserData::new(userdata, free_userdata);
+        let ns = engine.engine.of_dynamic(move |name, hs| {
+            let h = roomcast_handshake { hs: hs.clone() };
+            // SAFETY: the caller promised `cb` is callable with `userdata`
+            // from any thread; the pointers live for the call.
+            unsafe { cb(ud.ptr(), name.as_ptr().cast(), name.len(), &h) }
+        });
+        // SAFETY: checked non-NULL above.
+        unsafe { write(parent_out, into_handle(roomcast_namespace { ns })) };
+        Ok(())
+    })
+}
+
+/// Writes a new handle to the existing namespace `name` (never creates
+/// one, unlike `roomcast_engine_of`). `ROOMCAST_RESULT_NO_VALUE` when there
+/// is none.
+///
+/// # Safety
+///
+/// As `roomcast_engine_of`.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_engine_namespace(
+    engine: *const roomcast_engine,
+    name: *const c_char,
+    ns_out: *mut *mut roomcast_namespace,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (engine, name) = unsafe { (handle(engine, "engine")?, string(name, "name")?) };
+        out(ns_out, "ns_out")?;
+        let ns = engine
+            .engine
+            .namespace(name)
+            .ok_or_else(|| Error::new(roomcast_result::NoValue, format!("no namespace {name:?}")))?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(ns_out, into_handle(roomcast_namespace { ns })) };
+        Ok(())
+    })
+}
+
+/// Writes a new, sorted list of every namespace's name (dynamic children
+/// included) to `*names_out`; free it with `roomcast_strings_free`.
+///
+/// # Safety
+///
+/// `engine` must be NULL or live; `names_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_engine_namespaces(
+    engine: *const roomcast_engine,
+    names_out: *mut *mut roomcast_strings,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let engine = unsafe { handle(engine, "engine")? };
+        out(names_out, "names_out")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(names_out, strings_handle(engine.engine.namespaces())) };
+        Ok(())
+    })
+}
+
+/// Shuts the engine down like Socket.IO's `io.close()`: every connection
+/// with a socket is closed with reason "server shutting down" (disconnect
+/// callbacks run on this thread; queued messages stay readable), then every
+/// handler, middleware and hook is dropped (their `free_userdata` functions
+/// run). The engine stays usable for stats and new namespaces. Writes how
+/// many connections closed to `*closed_out` when it is not NULL.
+///
+/// # Safety
+///
+/// `engine` must be NULL or live; `closed_out` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_engine_shutdown(
+    engine: *const roomcast_engine,
+    closed_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let engine = unsafe { handle(engine, "engine")? };
+        let n = engine.engine.shutdown();
+        // SAFETY: NULL or valid per the contract.
+        unsafe { write_opt(closed_out, n) };
+        Ok(())
+    })
+}
+
+/// Per-connection overrides of the engine's queue configuration, for
+/// `roomcast_engine_connect_with`. Zero / NULL fields keep the engine's
+/// value.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct roomcast_connect_options {
+    /// Messages in this connection's outbox (0: the engine's `max_queue`).
+    pub max_queue: usize,
+    /// Bytes in this connection's outbox (0: the engine's
+    /// `max_queue_bytes`); at least the engine's `max_payload`.
+    pub max_queue_bytes: usize,
+    /// Overflow policy name: "drop_newest", "drop_oldest" or "disconnect"
+    /// (NULL: the engine's `overflow`).
+    pub overflow: *const c_char,
+}
+
+/// Opens a connection like `roomcast_engine_connect`, with its own queue
+/// limits or overflow policy (`options` NULL: none). Invalid values give
+/// `ROOMCAST_RESULT_INVALID_CONFIG`.
+///
+/// # Safety
+///
+/// `engine` must be NULL or live; `options` NULL or valid (its `overflow`
+/// NULL or NUL-terminated); `conn_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_engine_connect_with(
+    engine: *const roomcast_engine,
+    options: *const roomcast_connect_options,
+    conn_out: *mut *mut roomcast_conn,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let engine = unsafe { handle(engine, "engine")? };
+        out(conn_out, "conn_out")?;
+        let mut opts = core::ConnectOptions::new();
+        // SAFETY: NULL or valid per the contract.
+        if let Some(o) = unsafe { options.as_ref() } {
+            if o.max_queue > 0 {
+                opts = opts.max_queue(o.max_queue);
+            }
+            if o.max_queue_bytes > 0 {
+                opts = opts.max_queue_bytes(o.max_queue_bytes);
+            }
+            if !o.overflow.is_null() {
+                // SAFETY: non-NULL and NUL-terminated per the contract.
+                let name = unsafe { string(o.overflow, "options.overflow")? };
+                opts = opts.overflow(name.parse::<core::OverflowPolicy>()?);
+            }
+        }
+        let (conn, outbox) = engine.engine.connect_with(&opts)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(conn_out, into_handle(roomcast_conn { conn, outbox })) };
+        Ok(())
+    })
+}
+
+/// Writes a view of the namespace's name (not NUL-terminated, borrowed from
+/// the handle). A dynamic parent's name is `<dynamic #N>`.
+///
+/// # Safety
+///
+/// `ns` must be NULL or live; the out-pointers valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_name(
+    ns: *const roomcast_namespace,
+    name_out: *mut *const c_char,
+    len_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        out(name_out, "name_out")?;
+        out(len_out, "len_out")?;
+        let name = ns.ns.name();
+        // SAFETY: checked non-NULL above.
+        unsafe {
+            write(name_out, name.as_ptr().cast());
+            write(len_out, name.len());
+        }
+        Ok(())
+    })
+}
+
+/// Writes whether `ns` is a parent made by `roomcast_engine_of_dynamic`.
+///
+/// # Safety
+///
+/// `ns` must be NULL or live; `parent_out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_is_dynamic_parent(
+    ns: *const roomcast_namespace,
+    parent_out: *mut bool,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        out(parent_out, "parent_out")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(parent_out, ns.ns.is_dynamic_parent()) };
+        Ok(())
+    })
+}
+
+/// For a child of a dynamic namespace, writes a new handle to its parent.
+/// `ROOMCAST_RESULT_NO_VALUE` for any other namespace.
+///
+/// # Safety
+///
+/// `ns` must be NULL or live; `parent_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_parent(
+    ns: *const roomcast_namespace,
+    parent_out: *mut *mut roomcast_namespace,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        out(parent_out, "parent_out")?;
+        let parent =
+            ns.ns.parent().ok_or_else(|| Error::new(roomcast_result::NoValue, "not a dynamic namespace's child"))?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(parent_out, into_handle(roomcast_namespace { ns: parent.clone() })) };
+        Ok(())
+    })
+}
+
+/// For a dynamic parent, writes a new list of the names of the children
+/// created so far (empty for any other namespace); free it with
+/// `roomcast_strings_free`.
+///
+/// # Safety
+///
+/// `ns` must be NULL or live; `names_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_children(
+    ns: *const roomcast_namespace,
+    names_out: *mut *mut roomcast_strings,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        out(names_out, "names_out")?;
+        let names = ns.ns.children().iter().map(|c| c.name().to_string()).collect::<Vec<_>>();
+        // SAFETY: checked non-NULL above.
+        unsafe { write(names_out, strings_handle(names)) };
+        Ok(())
+    })
+}
+
+/// Writes a new list of the namespace's non-empty rooms (own-id rooms
+/// included); free it with `roomcast_strings_free`.
+///
+/// # Safety
+///
+/// `ns` must be NULL or live; `rooms_out` valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_rooms(
+    ns: *const roomcast_namespace,
+    rooms_out: *mut *mut roomcast_strings,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        out(rooms_out, "rooms_out")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(rooms_out, strings_handle(ns.ns.rooms())) };
+        Ok(())
+    })
+}
+
+/// Writes the number of connected sockets in the namespace.
+///
+/// # Safety
+///
+/// `ns` must be NULL or live; `count_out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_socket_count(
+    ns: *const roomcast_namespace,
+    count_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        out(count_out, "count_out")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(count_out, ns.ns.socket_count()) };
+        Ok(())
+    })
+}
+
+/// Writes a new handle to the connected socket of `ns` whose id is `id`
+/// (a private message target, for example). `ROOMCAST_RESULT_NO_VALUE` when
+/// there is none.
+///
+/// # Safety
+///
+/// `ns` must be NULL or live; `id` NULL or NUL-terminated; `socket_out`
+/// valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_socket(
+    ns: *const roomcast_namespace,
+    id: *const c_char,
+    socket_out: *mut *mut roomcast_socket,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (ns, id) = unsafe { (handle(ns, "ns")?, string(id, "id")?) };
+        out(socket_out, "socket_out")?;
+        let socket = ns
+            .ns
+            .socket(id)
+            .ok_or_else(|| Error::new(roomcast_result::NoValue, format!("no socket {id:?} in {}", ns.ns.name())))?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(socket_out, into_handle(roomcast_socket { socket })) };
+        Ok(())
+    })
 }

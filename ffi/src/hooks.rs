@@ -6,12 +6,13 @@ use std::ffi::{c_char, c_int, c_void};
 
 use roomcast_core as core;
 
+use crate::callback::{roomcast_free_callback, UserData};
 use crate::engine::roomcast_namespace;
 use crate::error::Error;
 use crate::panic::{guard, handle, out, string, write, write_opt};
 use crate::payload::{format_to, payload};
 use crate::roomcast_result;
-use crate::socket::roomcast_socket;
+use crate::socket::{roomcast_socket, SocketView};
 
 /// Answers one inbound event that asked for an acknowledgement (core's
 /// `AckResponder`). Borrowed: only valid during the event callback that
@@ -20,10 +21,14 @@ pub struct roomcast_ack {
     responder: core::AckResponder,
 }
 
-/// The handshake of a connecting client (core's `Handshake`). Borrowed:
-/// only valid during the middleware callback that received it.
+/// The handshake of a connecting client (core's `Handshake`): auth
+/// payload, headers, query parameters, remote address. Either borrowed —
+/// the pointer a middleware or dynamic-namespace predicate receives, valid
+/// only during that call, never freed — or Box-owned — made with
+/// `roomcast_handshake_new` for `roomcast_conn_join_namespace_with`, freed
+/// with `roomcast_handshake_free`. Not thread-safe while being built.
 pub struct roomcast_handshake {
-    hs: core::Handshake,
+    pub(crate) hs: core::Handshake,
 }
 
 /// Where a middleware callback puts its refusal for the client. Borrowed:
@@ -87,14 +92,6 @@ pub type roomcast_connection_callback =
 pub type roomcast_disconnect_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, socket: *const roomcast_socket, reason: *const c_char)>;
 
-#[derive(Clone, Copy)]
-struct UserData(*mut c_void);
-// SAFETY: the header requires userdata to be usable from any thread; the
-// binding only hands it back to the caller's own callback.
-unsafe impl Send for UserData {}
-// SAFETY: as above; never dereferenced here.
-unsafe impl Sync for UserData {}
-
 fn handler_result(rc: c_int) -> Result<(), core::HandlerError> {
     if rc == 0 {
         Ok(())
@@ -107,52 +104,244 @@ fn missing_callback() -> Error {
     Error::new(roomcast_result::NullParameter, "`callback` is NULL")
 }
 
-/// Registers `callback` for inbound events named `event` in `ns`.
+/// Wraps a C event callback as a core event handler.
+fn event_handler(
+    cb: unsafe extern "C" fn(
+        *mut c_void,
+        *const roomcast_socket,
+        *const c_char,
+        usize,
+        u32,
+        *const u8,
+        usize,
+        *const roomcast_ack,
+    ) -> c_int,
+    ud: UserData,
+) -> impl Fn(&core::Socket, &core::Inbound, Option<core::AckResponder>) -> Result<(), core::HandlerError> + Send + Sync
+{
+    move |socket, inbound, ack| {
+        let s = SocketView::new(socket);
+        let a = ack.map(|responder| roomcast_ack { responder });
+        let name = inbound.name();
+        let p = inbound.payload();
+        let ack_ptr = a.as_ref().map_or(std::ptr::null(), |a| a as *const roomcast_ack);
+        // SAFETY: the caller promised `cb` is callable with `userdata`
+        // from any thread; every pointer passed lives for the call.
+        let rc = unsafe {
+            cb(
+                ud.ptr(),
+                s.as_ptr(),
+                name.as_ptr().cast(),
+                name.len(),
+                format_to(p.format()) as u32,
+                p.as_bytes().as_ptr(),
+                p.len(),
+                ack_ptr,
+            )
+        };
+        handler_result(rc)
+    }
+}
+
+/// Registers `callback` for inbound events named `event` in `ns`. Several
+/// handlers of one event run in registration order.
 ///
 /// **Thread:** it runs on the thread calling `roomcast_socket_dispatch`,
 /// with no engine lock held, so it may call any roomcast function (emit,
-/// join, disconnect, ...). `userdata` must be usable from any thread and
-/// stay valid as long as the engine lives (handlers cannot be removed one
-/// by one yet).
+/// join, disconnect, ...). `userdata` must be usable from any thread; it
+/// is handed to `free_userdata` (when not NULL) once the handler is
+/// dropped (see `roomcast_free_callback`).
 ///
 /// # Safety
 ///
 /// `ns` must be NULL or live; `event` NULL or NUL-terminated; `callback`
-/// safe to call with `userdata` from any thread.
+/// and `free_userdata` safe to call with `userdata` from any thread.
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_namespace_on(
     ns: *const roomcast_namespace,
     event: *const c_char,
     callback: roomcast_event_callback,
     userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
         let cb = callback.ok_or_else(missing_callback)?;
-        let ud = UserData(userdata);
-        ns.ns.on(event, move |socket, inbound, ack| {
-            let ud = &ud;
-            let s = roomcast_socket { socket: socket.clone() };
-            let a = ack.map(|responder| roomcast_ack { responder });
-            let name = inbound.name();
-            let p = inbound.payload();
-            let ack_ptr = a.as_ref().map_or(std::ptr::null(), |a| a as *const roomcast_ack);
-            // SAFETY: the caller promised `cb` is callable with `userdata`
-            // from any thread; every pointer passed lives for the call.
+        ns.ns.on(event, event_handler(cb, UserData::new(userdata, free_userdata)));
+        Ok(())
+    })
+}
+
+/// Registers `callback` for inbound events that no `roomcast_namespace_on`
+/// handler takes (`roomcast_socket_dispatch` then reports
+/// `ROOMCAST_DISPATCHED_FALLBACK`). Thread and `userdata` as for
+/// `roomcast_namespace_on`.
+///
+/// # Safety
+///
+/// As `roomcast_namespace_on`.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_on_fallback(
+    ns: *const roomcast_namespace,
+    callback: roomcast_event_callback,
+    userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        let cb = callback.ok_or_else(missing_callback)?;
+        ns.ns.on_fallback(event_handler(cb, UserData::new(userdata, free_userdata)));
+        Ok(())
+    })
+}
+
+/// Removes every `roomcast_namespace_on` handler of `event` in `ns` (their
+/// `free_userdata` functions run on this thread, or on a thread still
+/// dispatching to them, once it is done). Removing an event without
+/// handlers succeeds.
+///
+/// # Safety
+///
+/// `ns` must be NULL or live; `event` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_off(
+    ns: *const roomcast_namespace,
+    event: *const c_char,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
+        ns.ns.off(event);
+        Ok(())
+    })
+}
+
+/// Observes every inbound event of `ns`: runs after event middleware and
+/// before the specific handlers, whether or not any handler takes it.
+/// `event`/`data` view the event for the call. Return 0 for success; other
+/// values are reported as handler failures. Thread and `userdata` as for
+/// `roomcast_namespace_on`.
+pub type roomcast_any_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        socket: *const roomcast_socket,
+        event: *const c_char,
+        event_len: usize,
+        format: u32,
+        data: *const u8,
+        len: usize,
+    ) -> c_int,
+>;
+
+/// Registers an observer of every inbound event of `ns`; see
+/// `roomcast_any_callback`.
+///
+/// # Safety
+///
+/// As `roomcast_namespace_on`.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_on_any(
+    ns: *const roomcast_namespace,
+    callback: roomcast_any_callback,
+    userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        let cb = callback.ok_or_else(missing_callback)?;
+        let ud = UserData::new(userdata, free_userdata);
+        ns.ns.on_any(move |socket, inbound| {
+            let s = SocketView::new(socket);
+            let (name, p) = (inbound.name(), inbound.payload());
+            // SAFETY: as in `roomcast_namespace_on`.
             let rc = unsafe {
                 cb(
-                    ud.0,
-                    &s,
+                    ud.ptr(),
+                    s.as_ptr(),
                     name.as_ptr().cast(),
                     name.len(),
                     format_to(p.format()) as u32,
                     p.as_bytes().as_ptr(),
                     p.len(),
-                    ack_ptr,
                 )
             };
             handler_result(rc)
+        });
+        Ok(())
+    })
+}
+
+/// What an event middleware decides, returned by a
+/// `roomcast_event_middleware_callback`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum roomcast_flow {
+    /// Pass the event on to the next middleware and the handlers.
+    Continue = 0,
+    /// Drop the event silently (`ROOMCAST_DISPATCHED_DROPPED`).
+    Drop = 1,
+    /// Reject the event: no handler runs, the rejection is reported to
+    /// `roomcast_namespace_on_error` (`ROOMCAST_DISPATCHED_REJECTED`).
+    Reject = 2,
+}
+
+/// Event middleware: sees every inbound event of the namespace before any
+/// handler, in registration order, and returns a `ROOMCAST_FLOW_*` value
+/// (any other value rejects the event like `ROOMCAST_FLOW_REJECT`).
+/// Thread and `userdata` as for `roomcast_namespace_on`.
+pub type roomcast_event_middleware_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        socket: *const roomcast_socket,
+        event: *const c_char,
+        event_len: usize,
+        format: u32,
+        data: *const u8,
+        len: usize,
+    ) -> c_int,
+>;
+
+/// Adds event middleware to `ns`; see `roomcast_event_middleware_callback`.
+///
+/// # Safety
+///
+/// As `roomcast_namespace_on`.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_use_event(
+    ns: *const roomcast_namespace,
+    callback: roomcast_event_middleware_callback,
+    userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        let cb = callback.ok_or_else(missing_callback)?;
+        let ud = UserData::new(userdata, free_userdata);
+        ns.ns.use_event_middleware(move |socket, inbound| {
+            let s = SocketView::new(socket);
+            let (name, p) = (inbound.name(), inbound.payload());
+            // SAFETY: as in `roomcast_namespace_on`.
+            let rc = unsafe {
+                cb(
+                    ud.ptr(),
+                    s.as_ptr(),
+                    name.as_ptr().cast(),
+                    name.len(),
+                    format_to(p.format()) as u32,
+                    p.as_bytes().as_ptr(),
+                    p.len(),
+                )
+            };
+            match rc {
+                0 => Ok(core::EventFlow::Continue),
+                1 => Ok(core::EventFlow::Drop),
+                2 => Err("rejected by event middleware".into()),
+                rc => Err(format!("event middleware returned {rc}").into()),
+            }
         });
         Ok(())
     })
@@ -173,18 +362,18 @@ pub unsafe extern "C" fn roomcast_namespace_use(
     ns: *const roomcast_namespace,
     callback: roomcast_middleware_callback,
     userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let ns = unsafe { handle(ns, "ns")? };
         let cb = callback.ok_or_else(missing_callback)?;
-        let ud = UserData(userdata);
+        let ud = UserData::new(userdata, free_userdata);
         ns.ns.use_middleware(move |hs| {
-            let ud = &ud;
             let h = roomcast_handshake { hs: hs.clone() };
             let mut refusal = roomcast_refusal { error: None };
             // SAFETY: as in `roomcast_namespace_on`.
-            let rc = unsafe { cb(ud.0, &h, &mut refusal) };
+            let rc = unsafe { cb(ud.ptr(), &h, &mut refusal) };
             match (rc, refusal.error) {
                 (0, _) => Ok(()),
                 (_, Some(e)) => Err(e),
@@ -272,26 +461,39 @@ pub unsafe extern "C" fn roomcast_namespace_on_connection(
     ns: *const roomcast_namespace,
     callback: roomcast_connection_callback,
     userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let ns = unsafe { handle(ns, "ns")? };
         let cb = callback.ok_or_else(missing_callback)?;
-        let ud = UserData(userdata);
+        let ud = UserData::new(userdata, free_userdata);
         ns.ns.on_connection(move |socket| {
-            let ud = &ud;
-            let s = roomcast_socket { socket: socket.clone() };
+            let s = SocketView::new(socket);
             // SAFETY: as in `roomcast_namespace_on`.
-            handler_result(unsafe { cb(ud.0, &s) })
+            handler_result(unsafe { cb(ud.ptr(), s.as_ptr()) })
         });
         Ok(())
     })
 }
 
+/// Wraps a C disconnect callback as a core lifecycle handler.
+fn disconnect_handler(
+    cb: unsafe extern "C" fn(*mut c_void, *const roomcast_socket, *const c_char),
+    ud: UserData,
+) -> impl Fn(&core::Socket, core::DisconnectReason) + Send + Sync {
+    move |socket, reason| {
+        let s = SocketView::new(socket);
+        let r = crate::static_cstr(reason.as_str()).unwrap_or(c"".as_ptr());
+        // SAFETY: as in `roomcast_namespace_on`.
+        unsafe { cb(ud.ptr(), s.as_ptr(), r) }
+    }
+}
+
 /// Registers `callback` for every socket of `ns` that disconnects, run once
 /// it has left every room, on the thread that caused the disconnect (the
 /// closer, or an emitter under the `disconnect` overflow policy), with no
-/// engine lock held.
+/// engine lock held. `userdata` as for `roomcast_namespace_on`.
 ///
 /// # Safety
 ///
@@ -301,18 +503,238 @@ pub unsafe extern "C" fn roomcast_namespace_on_disconnect(
     ns: *const roomcast_namespace,
     callback: roomcast_disconnect_callback,
     userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let ns = unsafe { handle(ns, "ns")? };
         let cb = callback.ok_or_else(missing_callback)?;
-        let ud = UserData(userdata);
-        ns.ns.on_disconnect(move |socket, reason| {
-            let ud = &ud;
-            let s = roomcast_socket { socket: socket.clone() };
-            let r = crate::static_cstr(reason.as_str()).unwrap_or(c"".as_ptr());
+        ns.ns.on_disconnect(disconnect_handler(cb, UserData::new(userdata, free_userdata)));
+        Ok(())
+    })
+}
+
+/// Registers `callback` for every socket of `ns` that starts
+/// disconnecting: it runs before the socket leaves its rooms, so
+/// `roomcast_socket_rooms` still lists them (Socket.IO's `disconnecting`).
+/// Thread and `userdata` as for `roomcast_namespace_on_disconnect`.
+///
+/// # Safety
+///
+/// As `roomcast_namespace_on`.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_on_disconnecting(
+    ns: *const roomcast_namespace,
+    callback: roomcast_disconnect_callback,
+    userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        let cb = callback.ok_or_else(missing_callback)?;
+        ns.ns.on_disconnecting(disconnect_handler(cb, UserData::new(userdata, free_userdata)));
+        Ok(())
+    })
+}
+
+/// Which room change a `roomcast_room_event_callback` reports.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum roomcast_room_change {
+    /// The room came into existence (its first member joined).
+    Created = 0,
+    /// The room's last member left.
+    Deleted = 1,
+    /// A socket joined the room.
+    Joined = 2,
+    /// A socket left the room.
+    Left = 3,
+}
+
+/// Observes room changes of a namespace (own-id rooms included): `change`
+/// is a `ROOMCAST_ROOM_CHANGE_*`; `room` and `socket_id` are borrowed for
+/// the call and not NUL-terminated; `socket_id` is NULL (length 0) for
+/// `CREATED` and `DELETED`. Runs on the thread that made the change, after
+/// it, with no engine lock held.
+pub type roomcast_room_event_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        change: u32,
+        room: *const c_char,
+        room_len: usize,
+        socket_id: *const c_char,
+        socket_id_len: usize,
+    ),
+>;
+
+/// Registers an observer of room changes in `ns`; see
+/// `roomcast_room_event_callback`. `userdata` as for
+/// `roomcast_namespace_on`.
+///
+/// # Safety
+///
+/// As `roomcast_namespace_on`.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_on_room_event(
+    ns: *const roomcast_namespace,
+    callback: roomcast_room_event_callback,
+    userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        let cb = callback.ok_or_else(missing_callback)?;
+        let ud = UserData::new(userdata, free_userdata);
+        ns.ns.on_room_event(move |ev| {
+            let (change, room, id) = match ev {
+                core::RoomEvent::Created { room } => (roomcast_room_change::Created, room, None),
+                core::RoomEvent::Deleted { room } => (roomcast_room_change::Deleted, room, None),
+                core::RoomEvent::Joined { room, socket_id } => (roomcast_room_change::Joined, room, Some(socket_id)),
+                core::RoomEvent::Left { room, socket_id } => (roomcast_room_change::Left, room, Some(socket_id)),
+            };
+            let (id_ptr, id_len) = id.map_or((std::ptr::null(), 0), |s| (s.as_ptr().cast(), s.len()));
             // SAFETY: as in `roomcast_namespace_on`.
-            unsafe { cb(ud.0, &s, r) }
+            unsafe { cb(ud.ptr(), change as u32, room.as_ptr().cast(), room.len(), id_ptr, id_len) }
+        });
+        Ok(())
+    })
+}
+
+/// Which callback failed, in a `roomcast_failure`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum roomcast_site {
+    /// Namespace middleware (the connect was refused).
+    Middleware = 0,
+    /// Event middleware (the event was rejected).
+    EventMiddleware = 1,
+    /// A connection callback.
+    Connection = 2,
+    /// An event handler.
+    Event = 3,
+    /// An `on_any` observer.
+    Any = 4,
+    /// A fallback handler.
+    Fallback = 5,
+    /// A disconnecting callback.
+    Disconnecting = 6,
+    /// A disconnect callback.
+    Disconnect = 7,
+    /// A room-event observer.
+    RoomEvent = 8,
+    /// A dynamic namespace predicate.
+    DynamicPredicate = 9,
+    /// A server-side event handler (a cluster adapter's `server_side_emit`).
+    ServerSide = 10,
+}
+
+/// How a callback failed, in a `roomcast_failure`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum roomcast_failure_kind {
+    /// It returned a failure (a non-zero code).
+    Error = 0,
+    /// It panicked (only Rust callbacks can).
+    Panic = 1,
+    /// Event middleware rejected the event.
+    Rejected = 2,
+}
+
+/// A callback failure, handed to a `roomcast_error_callback`. Every
+/// pointer is borrowed for the call and not NUL-terminated; absent fields
+/// are NULL with length 0.
+#[repr(C)]
+pub struct roomcast_failure {
+    /// The namespace whose callback failed.
+    pub namespace: *const c_char,
+    /// Length of `namespace`.
+    pub namespace_len: usize,
+    /// The socket concerned, when there is one.
+    pub socket_id: *const c_char,
+    /// Length of `socket_id`.
+    pub socket_id_len: usize,
+    /// Which callback: a `ROOMCAST_SITE_*`.
+    pub site: u32,
+    /// The event name, for event middleware, event, any and fallback sites.
+    pub event: *const c_char,
+    /// Length of `event`.
+    pub event_len: usize,
+    /// A `ROOMCAST_FAILURE_KIND_*`.
+    pub kind: u32,
+    /// The failure's text.
+    pub message: *const c_char,
+    /// Length of `message`.
+    pub message_len: usize,
+}
+
+/// Receives every callback failure of a namespace (a non-zero return, an
+/// event rejection). Without one, failures are printed to standard error.
+/// Runs on the thread where the failure happened, with no engine lock held.
+pub type roomcast_error_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, failure: *const roomcast_failure)>;
+
+fn str_parts(s: Option<&str>) -> (*const c_char, usize) {
+    s.map_or((std::ptr::null(), 0), |s| (s.as_ptr().cast(), s.len()))
+}
+
+/// Registers a receiver of `ns`'s callback failures; see
+/// `roomcast_error_callback`. `userdata` as for `roomcast_namespace_on`.
+///
+/// # Safety
+///
+/// As `roomcast_namespace_on`.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_namespace_on_error(
+    ns: *const roomcast_namespace,
+    callback: roomcast_error_callback,
+    userdata: *mut c_void,
+    free_userdata: roomcast_free_callback,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let ns = unsafe { handle(ns, "ns")? };
+        let cb = callback.ok_or_else(missing_callback)?;
+        let ud = UserData::new(userdata, free_userdata);
+        ns.ns.on_error(move |f| {
+            use core::HandlerSite as H;
+            let (site, event) = match &f.site {
+                H::Middleware => (roomcast_site::Middleware, None),
+                H::EventMiddleware(e) => (roomcast_site::EventMiddleware, Some(e.as_str())),
+                H::Connection => (roomcast_site::Connection, None),
+                H::Event(e) => (roomcast_site::Event, Some(e.as_str())),
+                H::Any(e) => (roomcast_site::Any, Some(e.as_str())),
+                H::Fallback(e) => (roomcast_site::Fallback, Some(e.as_str())),
+                H::Disconnecting => (roomcast_site::Disconnecting, None),
+                H::Disconnect => (roomcast_site::Disconnect, None),
+                H::RoomEvent => (roomcast_site::RoomEvent, None),
+                H::DynamicPredicate => (roomcast_site::DynamicPredicate, None),
+                H::ServerSide(e) => (roomcast_site::ServerSide, Some(e.as_str())),
+            };
+            let kind = match f.kind {
+                core::FailureKind::Error => roomcast_failure_kind::Error,
+                core::FailureKind::Panic => roomcast_failure_kind::Panic,
+                core::FailureKind::Rejected => roomcast_failure_kind::Rejected,
+            };
+            let (namespace, namespace_len) = str_parts(Some(&f.namespace));
+            let (socket_id, socket_id_len) = str_parts(f.socket_id.as_deref());
+            let (event, event_len) = str_parts(event);
+            let (message, message_len) = str_parts(Some(&f.message));
+            let failure = roomcast_failure {
+                namespace,
+                namespace_len,
+                socket_id,
+                socket_id_len,
+                site: site as u32,
+                event,
+                event_len,
+                kind: kind as u32,
+                message,
+                message_len,
+            };
+            // SAFETY: as in `roomcast_namespace_on`; `failure` lives for the call.
+            unsafe { cb(ud.ptr(), &failure) }
         });
         Ok(())
     })
@@ -399,5 +821,221 @@ pub unsafe extern "C" fn roomcast_ack_send(
             };
             Error::new(code, e.to_string())
         })
+    })
+}
+
+/// Creates an empty handshake (Box-owned) to fill with
+/// `roomcast_handshake_set_auth`, `_add_header`, `_add_query` and
+/// `_set_address`, then pass to `roomcast_conn_join_namespace_with`; free
+/// it with `roomcast_handshake_free` (a join copies what it needs).
+///
+/// # Safety
+///
+/// `hs_out` must be NULL or valid for a pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_handshake_new(hs_out: *mut *mut roomcast_handshake) -> roomcast_result {
+    guard(|| {
+        out(hs_out, "hs_out")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write(hs_out, crate::panic::into_handle(roomcast_handshake { hs: core::Handshake::new() })) };
+        Ok(())
+    })
+}
+
+/// Frees a handshake made by `roomcast_handshake_new`. NULL is a no-op.
+/// Never call it on the borrowed handshake a callback receives.
+///
+/// # Safety
+///
+/// `hs` must be NULL or from `roomcast_handshake_new`, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_handshake_free(hs: *mut roomcast_handshake) {
+    // SAFETY: per the contract.
+    crate::panic::guard_value((), || unsafe { crate::panic::free_handle(hs) })
+}
+
+/// Borrows an owned handshake mutably.
+///
+/// # Safety
+///
+/// `hs` must be NULL or an owned handshake not used concurrently.
+unsafe fn edit<'a>(hs: *mut roomcast_handshake) -> crate::error::Result<&'a mut roomcast_handshake> {
+    // SAFETY: per the contract.
+    unsafe { hs.as_mut() }.ok_or_else(|| Error::new(roomcast_result::NullParameter, "`hs` is NULL"))
+}
+
+/// Sets the handshake's auth payload (a copy of `data[0..len]` in
+/// `format`), replacing any earlier one.
+///
+/// # Safety
+///
+/// `hs` must be NULL or from `roomcast_handshake_new`; `data` valid for
+/// `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_handshake_set_auth(
+    hs: *mut roomcast_handshake,
+    format: u32,
+    data: *const u8,
+    len: usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (h, p) = unsafe { (edit(hs)?, payload(format, data, len)?) };
+        h.hs = std::mem::take(&mut h.hs).auth(p);
+        Ok(())
+    })
+}
+
+/// Adds a header (the name is stored lower-case; a repeated name replaces
+/// the value).
+///
+/// # Safety
+///
+/// `hs` must be NULL or from `roomcast_handshake_new`; `name` and `value`
+/// NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_handshake_add_header(
+    hs: *mut roomcast_handshake,
+    name: *const c_char,
+    value: *const c_char,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (h, name, value) = unsafe { (edit(hs)?, string(name, "name")?, string(value, "value")?) };
+        h.hs = std::mem::take(&mut h.hs).header(name, value);
+        Ok(())
+    })
+}
+
+/// Adds a query parameter (a repeated name replaces the value).
+///
+/// # Safety
+///
+/// As `roomcast_handshake_add_header`.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_handshake_add_query(
+    hs: *mut roomcast_handshake,
+    name: *const c_char,
+    value: *const c_char,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (h, name, value) = unsafe { (edit(hs)?, string(name, "name")?, string(value, "value")?) };
+        h.hs = std::mem::take(&mut h.hs).query(name, value);
+        Ok(())
+    })
+}
+
+/// Sets the client's remote address ("127.0.0.1:50000").
+///
+/// # Safety
+///
+/// `hs` must be NULL or from `roomcast_handshake_new`; `address` NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_handshake_set_address(
+    hs: *mut roomcast_handshake,
+    address: *const c_char,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (h, address) = unsafe { (edit(hs)?, string(address, "address")?) };
+        h.hs = std::mem::take(&mut h.hs).address(address);
+        Ok(())
+    })
+}
+
+/// Writes a borrowed view of a string (not NUL-terminated).
+///
+/// # Safety
+///
+/// The out-pointers must have been checked non-NULL.
+unsafe fn write_str(s: &str, ptr_out: *mut *const c_char, len_out: *mut usize) {
+    // SAFETY: per the contract.
+    unsafe {
+        write(ptr_out, s.as_ptr().cast());
+        write(len_out, s.len());
+    }
+}
+
+/// Writes a view of header `name` (matched case-insensitively; not
+/// NUL-terminated, borrowed from the handshake). `ROOMCAST_RESULT_NO_VALUE`
+/// when absent.
+///
+/// # Safety
+///
+/// `hs` must be NULL or a live handshake; `name` NULL or NUL-terminated;
+/// the out-pointers valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_handshake_header(
+    hs: *const roomcast_handshake,
+    name: *const c_char,
+    value_out: *mut *const c_char,
+    len_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (h, name) = unsafe { (handle(hs, "hs")?, string(name, "name")?) };
+        out(value_out, "value_out")?;
+        out(len_out, "len_out")?;
+        let v =
+            h.hs.header_value(name)
+                .ok_or_else(|| Error::new(roomcast_result::NoValue, format!("the handshake has no header {name:?}")))?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_str(v, value_out, len_out) };
+        Ok(())
+    })
+}
+
+/// Writes a view of query parameter `name` (not NUL-terminated, borrowed
+/// from the handshake). `ROOMCAST_RESULT_NO_VALUE` when absent.
+///
+/// # Safety
+///
+/// As `roomcast_handshake_header`.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_handshake_query(
+    hs: *const roomcast_handshake,
+    name: *const c_char,
+    value_out: *mut *const c_char,
+    len_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (h, name) = unsafe { (handle(hs, "hs")?, string(name, "name")?) };
+        out(value_out, "value_out")?;
+        out(len_out, "len_out")?;
+        let v = h.hs.query_value(name).ok_or_else(|| {
+            Error::new(roomcast_result::NoValue, format!("the handshake has no query parameter {name:?}"))
+        })?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_str(v, value_out, len_out) };
+        Ok(())
+    })
+}
+
+/// Writes a view of the remote address (not NUL-terminated, borrowed from
+/// the handshake). `ROOMCAST_RESULT_NO_VALUE` when none was given.
+///
+/// # Safety
+///
+/// `hs` must be NULL or a live handshake; the out-pointers valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_handshake_address(
+    hs: *const roomcast_handshake,
+    address_out: *mut *const c_char,
+    len_out: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let h = unsafe { handle(hs, "hs")? };
+        out(address_out, "address_out")?;
+        out(len_out, "len_out")?;
+        let v =
+            h.hs.remote_address()
+                .ok_or_else(|| Error::new(roomcast_result::NoValue, "the handshake has no remote address"))?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_str(v, address_out, len_out) };
+        Ok(())
     })
 }

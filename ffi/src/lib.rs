@@ -16,6 +16,7 @@
 use std::ffi::{c_char, CStr};
 
 mod acks;
+mod callback;
 mod conn;
 mod engine;
 mod error;
@@ -25,8 +26,10 @@ mod panic;
 mod payload;
 mod redis;
 mod socket;
+mod strings;
 
 pub use acks::*;
+pub use callback::roomcast_free_callback;
 pub use conn::*;
 pub use engine::*;
 pub use error::{roomcast_last_error, roomcast_result, roomcast_result_message};
@@ -35,6 +38,7 @@ pub use message::*;
 pub use payload::roomcast_format;
 pub use redis::*;
 pub use socket::*;
+pub use strings::*;
 
 /// Major version of the library this header belongs to.
 pub const ROOMCAST_VERSION_MAJOR: u32 = 0;

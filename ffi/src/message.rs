@@ -1,21 +1,41 @@
 //! Messages drained from an outbox: zero-copy views of the shared payload.
 
 use std::ffi::c_char;
+use std::mem::ManuallyDrop;
 
 use roomcast_core as core;
 
 use crate::error::Error;
-use crate::panic::{free_handle, guard, guard_value, handle, out, write, write_opt};
-use crate::payload::format_to;
+use crate::panic::{guard, guard_value, out, write};
 use crate::roomcast_result;
 
-/// One message from an outbox (core's `Message`, shared by reference with
-/// every other recipient of the same emit). Box-owned: from
-/// `roomcast_conn_recv` and friends, freed with `roomcast_message_free`.
-/// Immutable, so it may be read from any thread; every pointer an accessor
-/// returns borrows from the message and stays valid until it is freed.
+/// One message from an outbox. The handle **is** the engine's shared
+/// message (core's `Message`, one reference of its count): every recipient
+/// of one emit holds the same message, and receiving one allocates and
+/// copies nothing. From `roomcast_conn_recv` and friends, released with
+/// `roomcast_message_free` (the last release frees it). Immutable, so it
+/// may be read from any thread; every pointer an accessor returns borrows
+/// from the message and stays valid until this handle is freed.
 pub struct roomcast_message {
-    pub(crate) msg: core::Message,
+    _private: [u8; 0],
+}
+
+/// Hands one reference of a message to C.
+pub(crate) fn message_handle(msg: core::Message) -> *mut roomcast_message {
+    msg.into_raw().cast_mut().cast()
+}
+
+/// Borrows the message behind a handle.
+///
+/// # Safety
+///
+/// `msg` must be NULL or a live handle from [`message_handle`].
+unsafe fn borrow(msg: *const roomcast_message) -> crate::error::Result<ManuallyDrop<core::Message>> {
+    if msg.is_null() {
+        return Err(Error::new(roomcast_result::NullParameter, "`msg` is NULL"));
+    }
+    // SAFETY: a live handle holds a reference; ManuallyDrop leaves it there.
+    Ok(ManuallyDrop::new(unsafe { core::Message::from_raw(msg.cast()) }))
 }
 
 /// The kind of a message.
@@ -44,8 +64,12 @@ fn no_value(what: &str) -> Error {
 /// `msg` must be NULL or from this library, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_message_free(msg: *mut roomcast_message) {
-    // SAFETY: per the contract.
-    guard_value((), || unsafe { free_handle(msg) })
+    guard_value((), || {
+        if !msg.is_null() {
+            // SAFETY: a live handle from `message_handle`, released once here.
+            drop(unsafe { core::Message::from_raw(msg.cast_const().cast()) });
+        }
+    })
 }
 
 /// Writes the message's kind (`ROOMCAST_KIND_*`) to `*kind_out`.
@@ -57,9 +81,9 @@ pub unsafe extern "C" fn roomcast_message_free(msg: *mut roomcast_message) {
 pub unsafe extern "C" fn roomcast_message_kind(msg: *const roomcast_message, kind_out: *mut u32) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
-        let m = unsafe { handle(msg, "msg")? };
+        let m = unsafe { borrow(msg)? };
         out(kind_out, "kind_out")?;
-        let k = match m.msg.kind() {
+        let k = match m.kind() {
             core::MessageKind::Event => roomcast_kind::Event,
             core::MessageKind::Ack => roomcast_kind::Ack,
             core::MessageKind::Disconnect => roomcast_kind::Disconnect,
@@ -85,10 +109,10 @@ pub unsafe extern "C" fn roomcast_message_namespace(
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
-        let m = unsafe { handle(msg, "msg")? };
+        let m = unsafe { borrow(msg)? };
         out(name_out, "name_out")?;
         out(len_out, "len_out")?;
-        let s = m.msg.namespace().ok_or_else(|| no_value("namespace"))?;
+        let s = m.namespace().ok_or_else(|| no_value("namespace"))?;
         // SAFETY: checked non-NULL above.
         unsafe {
             write(name_out, s.as_ptr().cast::<c_char>());
@@ -112,10 +136,10 @@ pub unsafe extern "C" fn roomcast_message_event(
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
-        let m = unsafe { handle(msg, "msg")? };
+        let m = unsafe { borrow(msg)? };
         out(event_out, "event_out")?;
         out(len_out, "len_out")?;
-        let s = m.msg.event_name().ok_or_else(|| no_value("event name"))?;
+        let s = m.event_name().ok_or_else(|| no_value("event name"))?;
         // SAFETY: checked non-NULL above.
         unsafe {
             write(event_out, s.as_ptr().cast::<c_char>());
@@ -144,18 +168,13 @@ pub unsafe extern "C" fn roomcast_message_data(
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
-        let m = unsafe { handle(msg, "msg")? };
+        let m = unsafe { borrow(msg)? };
         out(data_out, "data_out")?;
         out(len_out, "len_out")?;
-        let p = m.msg.payload().ok_or_else(|| no_value("payload"))?;
-        let b = p.as_bytes();
-        let ptr = if b.is_empty() { std::ptr::NonNull::<u8>::dangling().as_ptr().cast_const() } else { b.as_ptr() };
-        // SAFETY: checked non-NULL above; `format_out` NULL or valid.
-        unsafe {
-            write(data_out, ptr);
-            write(len_out, b.len());
-            write_opt(format_out, format_to(p.format()) as u32);
-        }
+        let p = m.payload().ok_or_else(|| no_value("payload"))?;
+        // SAFETY: checked non-NULL above; `format_out` NULL or valid. The
+        // bytes live in the shared message, which this handle keeps alive.
+        unsafe { crate::strings::write_payload(p, data_out, len_out, format_out) };
         Ok(())
     })
 }
@@ -173,9 +192,9 @@ pub unsafe extern "C" fn roomcast_message_ack_id(
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
-        let m = unsafe { handle(msg, "msg")? };
+        let m = unsafe { borrow(msg)? };
         out(ack_id_out, "ack_id_out")?;
-        let id = m.msg.ack_id().ok_or_else(|| no_value("ack id"))?;
+        let id = m.ack_id().ok_or_else(|| no_value("ack id"))?;
         // SAFETY: checked non-NULL above.
         unsafe { write(ack_id_out, id) };
         Ok(())
@@ -195,9 +214,9 @@ pub unsafe extern "C" fn roomcast_message_lagged_count(
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
-        let m = unsafe { handle(msg, "msg")? };
+        let m = unsafe { borrow(msg)? };
         out(count_out, "count_out")?;
-        let n = m.msg.lagged_count().ok_or_else(|| no_value("lagged count"))?;
+        let n = m.lagged_count().ok_or_else(|| no_value("lagged count"))?;
         // SAFETY: checked non-NULL above.
         unsafe { write(count_out, n) };
         Ok(())
@@ -218,9 +237,9 @@ pub unsafe extern "C" fn roomcast_message_disconnect_reason(
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
-        let m = unsafe { handle(msg, "msg")? };
+        let m = unsafe { borrow(msg)? };
         out(reason_out, "reason_out")?;
-        let r = m.msg.disconnect_reason().ok_or_else(|| no_value("disconnect reason"))?;
+        let r = m.disconnect_reason().ok_or_else(|| no_value("disconnect reason"))?;
         let s = crate::static_cstr(r.as_str())?;
         // SAFETY: checked non-NULL above.
         unsafe { write(reason_out, s) };

@@ -1,7 +1,7 @@
 //! The one panic boundary every exported function goes through, and the one
 //! family of argument helpers (NULL, UTF-8, buffers, out-pointers).
 
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{set_last_error, Error, Result};
@@ -9,30 +9,44 @@ use crate::roomcast_result;
 
 /// Runs an exported function's body: `Ok` becomes `ROOMCAST_RESULT_OK`, an
 /// `Err` its code (recording the detail for `roomcast_last_error`), and a
-/// panic `ROOMCAST_RESULT_PANIC` — it never unwinds into C.
+/// panic `ROOMCAST_RESULT_PANIC` — it never unwinds into C. Inlined into
+/// each exported function so the success path costs a few instructions;
+/// the failure paths are out of line.
+#[inline(always)]
 pub(crate) fn guard(body: impl FnOnce() -> Result<()>) -> roomcast_result {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => roomcast_result::Ok,
-        Ok(Err(e)) => {
-            set_last_error(&e.detail);
-            e.code
-        }
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            // Dropping the panic payload could itself panic; forget it.
-            std::mem::forget(payload);
-            set_last_error(&format!("panic: {what}"));
-            roomcast_result::Panic
-        }
+        Ok(Err(e)) => failed(e),
+        Err(payload) => panicked(payload),
     }
+}
+
+/// Records an error's detail and returns its code.
+#[cold]
+#[inline(never)]
+fn failed(e: Error) -> roomcast_result {
+    set_last_error(&e.detail);
+    e.code
+}
+
+/// Records a caught panic and returns `ROOMCAST_RESULT_PANIC`.
+#[cold]
+#[inline(never)]
+fn panicked(payload: Box<dyn std::any::Any + Send>) -> roomcast_result {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    // Dropping the panic payload could itself panic; forget it.
+    std::mem::forget(payload);
+    set_last_error(&format!("panic: {what}"));
+    roomcast_result::Panic
 }
 
 /// The boundary for the few functions that return a plain value (`_free`,
 /// accessors that cannot fail): a panic gives `fallback`.
+#[inline(always)]
 pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(v) => v,
@@ -44,6 +58,8 @@ pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn null(what: &str) -> Error {
     Error::new(roomcast_result::NullParameter, format!("`{what}` is NULL"))
 }
@@ -53,26 +69,50 @@ fn null(what: &str) -> Error {
 /// # Safety
 ///
 /// `p` must be NULL or a live handle of type `T` for the returned lifetime.
+#[inline]
 pub(crate) unsafe fn handle<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
     // SAFETY: non-NULL pointers are live handles per the caller's contract.
     unsafe { p.as_ref() }.ok_or_else(|| null(what))
 }
 
-/// Borrows a NUL-terminated UTF-8 string.
+/// Borrows a NUL-terminated UTF-8 string. One pass finds the NUL and
+/// notes whether every byte is ASCII (names usually are), which needs no
+/// further check; anything else goes through the full UTF-8 validation.
 ///
 /// # Safety
 ///
 /// `p` must be NULL or point to a NUL-terminated string that stays valid
 /// and unchanged for the returned lifetime.
+#[inline]
 pub(crate) unsafe fn string<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
     if p.is_null() {
         return Err(null(what));
     }
-    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
-    let c = unsafe { CStr::from_ptr(p) };
-    c.to_str().map_err(|e| {
-        Error::new(roomcast_result::InvalidUtf8, format!("`{what}` is not valid UTF-8 (at byte {})", e.valid_up_to()))
-    })
+    let p = p.cast::<u8>();
+    let (mut n, mut high) = (0usize, 0u8);
+    loop {
+        // SAFETY: every byte up to and including the NUL is readable per
+        // the caller's contract, and the loop stops at the NUL.
+        let b = unsafe { *p.add(n) };
+        if b == 0 {
+            break;
+        }
+        high |= b;
+        n += 1;
+    }
+    // SAFETY: the `n` bytes before the NUL, valid for 'a per the contract.
+    let bytes = unsafe { std::slice::from_raw_parts(p, n) };
+    if high < 0x80 {
+        // SAFETY: all bytes are ASCII, which is valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    std::str::from_utf8(bytes).map_err(|e| invalid_utf8(what, e.valid_up_to()))
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_utf8(what: &str, at: usize) -> Error {
+    Error::new(roomcast_result::InvalidUtf8, format!("`{what}` is not valid UTF-8 (at byte {at})"))
 }
 
 /// Borrows a `(pointer, length)` buffer; NULL is allowed when `len` is 0.
@@ -117,6 +157,7 @@ pub(crate) unsafe fn strings<'a>(p: *const *const c_char, len: usize, what: &str
 }
 
 /// Checks that an out-pointer is not NULL.
+#[inline]
 pub(crate) fn out<T>(p: *mut T, what: &str) -> Result<()> {
     if p.is_null() {
         Err(null(what))
@@ -130,6 +171,7 @@ pub(crate) fn out<T>(p: *mut T, what: &str) -> Result<()> {
 /// # Safety
 ///
 /// `p` must be non-NULL (checked with [`out`]) and valid for a write of `T`.
+#[inline]
 pub(crate) unsafe fn write<T>(p: *mut T, v: T) {
     // SAFETY: per the caller's contract; `write` does not drop the old
     // (uninitialised) value.
@@ -141,6 +183,7 @@ pub(crate) unsafe fn write<T>(p: *mut T, v: T) {
 /// # Safety
 ///
 /// `p` must be NULL or valid for one write of `T`.
+#[inline]
 pub(crate) unsafe fn write_opt<T>(p: *mut T, v: T) {
     if !p.is_null() {
         // SAFETY: non-NULL, so valid per the caller's contract.

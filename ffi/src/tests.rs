@@ -104,3 +104,20 @@ fn panics_become_a_code() {
     let r = panic::guard(|| panic!("boom"));
     assert_eq!(r, roomcast_result::Panic);
 }
+
+#[test]
+fn strings_are_checked_with_an_ascii_fast_path() {
+    // SAFETY: NUL-terminated literals.
+    unsafe {
+        assert_eq!(panic::string(c"room-1".as_ptr(), "s").unwrap(), "room-1");
+        assert_eq!(panic::string(c"".as_ptr(), "s").unwrap(), "");
+        assert_eq!(panic::string(c"h\u{e9}llo\u{1f600}".as_ptr(), "s").unwrap(), "h\u{e9}llo\u{1f600}");
+        let bad = [b'o', b'k', 0xc3, 0x28, 0];
+        let e = panic::string(bad.as_ptr().cast(), "s").unwrap_err();
+        assert_eq!(e.code, roomcast_result::InvalidUtf8);
+        assert!(e.detail.contains("at byte 2"), "{}", e.detail);
+        let truncated = [b'a', 0xe2, 0x82, 0];
+        assert_eq!(panic::string(truncated.as_ptr().cast(), "s").unwrap_err().code, roomcast_result::InvalidUtf8);
+        assert_eq!(panic::string(ptr::null(), "s").unwrap_err().code, roomcast_result::NullParameter);
+    }
+}

@@ -7,16 +7,18 @@
 //! handlers are called by the core on the dispatching thread with no engine
 //! lock held; they take the GIL themselves.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use pyo3::call::PyCallArgs;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple, PyType};
+use pyo3::types::{PyByteArray, PyBytes, PyCFunction, PyDict, PyList, PyMemoryView, PyString, PyTuple, PyType};
 
 use roomcast as rc;
 
@@ -154,9 +156,32 @@ fn encode(obj: &Bound<'_, PyAny>) -> PyResult<rc::Payload> {
     if let Ok(s) = obj.downcast::<PyString>() {
         return Ok(rc::Payload::text(s.to_cow()?.into_owned()));
     }
-    let text = py.import("json")?.call_method1("dumps", (obj,))?;
+    let text = json_dumps(py)?.call1((obj,)).map_err(|e| {
+        if e.is_instance_of::<PyTypeError>(py) {
+            PyTypeError::new_err(format!("payload must be bytes-like, str or JSON-serializable: {}", e.value(py)))
+        } else {
+            e
+        }
+    })?;
     let text: String = text.extract()?;
     rc::Payload::new(rc::Format::Json, text.into_bytes()).map_err(payload_err)
+}
+
+static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The `encode` method of one `json.JSONEncoder` producing compact, strict
+/// (no NaN) UTF-8 JSON. Made once: `json.dumps` with non-default options
+/// builds a new encoder on every call.
+fn json_dumps(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    let f = JSON_DUMPS.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        let kw = PyDict::new(py);
+        kw.set_item("separators", (",", ":"))?;
+        kw.set_item("allow_nan", false)?;
+        kw.set_item("ensure_ascii", false)?;
+        let encoder = py.import("json")?.getattr("JSONEncoder")?.call((), Some(&kw))?;
+        Ok(encoder.getattr("encode")?.unbind())
+    })?;
+    Ok(f.bind(py))
 }
 
 fn encode_opt(obj: Option<&Bound<'_, PyAny>>) -> PyResult<rc::Payload> {
@@ -189,7 +214,12 @@ fn rooms_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
             let item = item?;
             match item.downcast::<PyString>() {
                 Ok(s) => out.push(s.to_cow()?.into_owned()),
-                Err(_) => return Err(PyTypeError::new_err("room names must be str")),
+                Err(_) => {
+                    return Err(PyTypeError::new_err(format!(
+                        "room names must be str, not {}",
+                        item.get_type().name()?
+                    )))
+                }
             }
         }
         return Ok(out);
@@ -218,16 +248,137 @@ fn log_failure(py: Python<'_>, err: &PyErr, what: &str) {
     }
 }
 
-/// Runs a Python callback from a core hook: with the GIL, exceptions logged
-/// and turned into the core's handler error (which feeds `on_error`).
-fn call_hook(what: &str, f: impl FnOnce(Python<'_>) -> PyResult<()>) -> Result<(), rc::HandlerError> {
-    Python::attach(|py| match f(py) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            log_failure(py, &e, what);
-            Err(e.to_string().into())
+/// What the namespaces of one engine share on the Python side.
+struct Ctx {
+    /// The asyncio loop given to `Engine(loop=...)`: coroutine handlers are
+    /// scheduled on it (else on the loop running in the calling thread).
+    event_loop: Option<Py<PyAny>>,
+    /// Namespaces that already have the default error hook.
+    quiet: Mutex<HashSet<String>>,
+}
+
+impl Ctx {
+    fn event_loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.event_loop.as_ref().map(|l| l.clone_ref(py)).unwrap_or_else(|| py.None())
+    }
+
+    /// Installs the default error hook on `ns` once. Python failures are
+    /// logged where they happen, so the hook only keeps the core from
+    /// printing them a second time; it logs what Python did not see (a
+    /// panic in the bindings).
+    fn quiet(&self, ns: &rc::Namespace) {
+        let fresh = self.quiet.lock().map(|mut q| q.insert(ns.name().to_string())).unwrap_or(false);
+        if fresh || ns.is_dynamic_parent() {
+            ns.on_error(|fail: &rc::HandlerFailure| {
+                if fail.kind == rc::FailureKind::Panic {
+                    Python::attach(|py| {
+                        let e = PyRuntimeError::new_err(fail.to_string());
+                        log_failure(py, &e, "roomcast internals");
+                    });
+                }
+            });
         }
+    }
+}
+
+/// Names a handler site for messages and `on_error` dicts: (site, event).
+fn site_parts(site: &rc::HandlerSite) -> (&'static str, Option<&str>) {
+    match site {
+        rc::HandlerSite::Middleware => ("middleware", None),
+        rc::HandlerSite::EventMiddleware(e) => ("event_middleware", Some(e)),
+        rc::HandlerSite::Connection => ("connection", None),
+        rc::HandlerSite::Event(e) => ("event", Some(e)),
+        rc::HandlerSite::Any(e) => ("any", Some(e)),
+        rc::HandlerSite::Fallback(e) => ("fallback", Some(e)),
+        rc::HandlerSite::Disconnecting => ("disconnecting", None),
+        rc::HandlerSite::Disconnect => ("disconnect", None),
+        rc::HandlerSite::RoomEvent => ("room_event", None),
+        rc::HandlerSite::DynamicPredicate => ("dynamic_predicate", None),
+        rc::HandlerSite::ServerSide(e) => ("server_side", Some(e)),
+    }
+}
+
+fn describe(site: &rc::HandlerSite) -> String {
+    match site_parts(site) {
+        (s, Some(e)) => format!("{s} handler of event {e:?}"),
+        (s, None) => format!("{s} handler"),
+    }
+}
+
+/// Decodes an inbound payload for a handler; a failure is logged and
+/// becomes the handler's error.
+fn decode_arg(py: Python<'_>, ev: &rc::Inbound, site: &rc::HandlerSite) -> Result<Py<PyAny>, rc::HandlerError> {
+    decode(py, ev.payload()).map_err(|e| {
+        log_failure(py, &e, &describe(site));
+        rc::HandlerError::from(e.to_string())
     })
+}
+
+/// A registered Python callable with what is needed to report its failures.
+struct PyHandler {
+    f: Py<PyAny>,
+    ctx: Arc<Ctx>,
+    ns: rc::Namespace,
+}
+
+impl PyHandler {
+    fn new(ns: &Namespace, f: &Bound<'_, PyAny>) -> PyResult<PyHandler> {
+        check_callable(f)?;
+        Ok(PyHandler { f: f.clone().unbind(), ctx: ns.ctx.clone(), ns: ns.inner.clone() })
+    }
+
+    /// Calls the handler. An exception is logged and returned as the core's
+    /// handler error (which feeds `on_error`); an awaitable result is
+    /// scheduled as a task on the engine's loop, and its exception, later, is
+    /// logged and reported to `on_error` the same way.
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        site: rc::HandlerSite,
+        socket_id: Option<&str>,
+        args: impl PyCallArgs<'py>,
+    ) -> Result<(), rc::HandlerError> {
+        let what = describe(&site);
+        let r = self.f.bind(py).call1(args).and_then(|v| {
+            if v.is_none() || !v.hasattr("__await__")? {
+                return Ok(());
+            }
+            let ns = self.ns.clone();
+            let sid = socket_id.map(str::to_string);
+            let what = what.clone();
+            let on_fail = move |a: &Bound<'_, PyTuple>, _kw: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+                let e = PyErr::from_value(a.get_item(0)?);
+                log_failure(a.py(), &e, &what);
+                let failure = rc::HandlerFailure {
+                    namespace: ns.name().to_string(),
+                    socket_id: sid.clone(),
+                    site: site.clone(),
+                    kind: rc::FailureKind::Error,
+                    message: e.to_string(),
+                };
+                let ns = ns.clone();
+                a.py().detach(move || ns.report_failure(failure));
+                Ok(())
+            };
+            let on_fail = PyCFunction::new_closure(py, None, None, on_fail)?;
+            py.import("roomcast._aio")?.call_method1("schedule", (self.ctx.event_loop(py), v, on_fail))?;
+            Ok(())
+        });
+        r.map_err(|e| {
+            log_failure(py, &e, &what);
+            e.to_string().into()
+        })
+    }
+
+    /// Calls middleware and returns its result; an awaitable result is
+    /// awaited (on the engine's loop, see `_aio.resolve`).
+    fn decide<'py>(&self, py: Python<'py>, args: impl PyCallArgs<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.f.bind(py).call1(args)?;
+        if v.is_none() || !v.hasattr("__await__")? {
+            return Ok(v);
+        }
+        py.import("roomcast._aio")?.call_method1("resolve", (self.ctx.event_loop(py), v))
+    }
 }
 
 // -------------------------------------------------------------------- Engine
@@ -236,13 +387,16 @@ fn call_hook(what: &str, f: impl FnOnce(Python<'_>) -> PyResult<()>) -> Result<(
 #[pyclass(frozen, module = "roomcast._roomcast")]
 struct Engine {
     inner: rc::Engine,
+    ctx: Arc<Ctx>,
 }
 
 #[pymethods]
 impl Engine {
     #[new]
     #[pyo3(signature = (*, max_queue=None, max_queue_bytes=None, overflow=None, max_payload=None,
-        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, adapter=None))]
+        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, r#loop=None, adapter=None))]
+    #[pyo3(text_signature = "(*, max_queue=None, max_queue_bytes=None, overflow=None, max_payload=None, \
+        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, loop=None, adapter=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         max_queue: Option<usize>,
@@ -253,8 +407,22 @@ impl Engine {
         max_name_len: Option<usize>,
         ack_timeout: Option<f64>,
         remove_empty_dynamic: Option<bool>,
+        r#loop: Option<Bound<'_, PyAny>>,
         adapter: Option<PyRef<'_, redis::RedisAdapter>>,
     ) -> PyResult<Self> {
+        let event_loop = match r#loop {
+            Some(l) if l.is_none() => None,
+            Some(l) => {
+                if !l.hasattr("call_soon_threadsafe")? || !l.hasattr("create_task")? {
+                    return Err(PyTypeError::new_err(format!(
+                        "loop must be an asyncio event loop, not {}",
+                        l.get_type().name()?
+                    )));
+                }
+                Some(l.unbind())
+            }
+            None => None,
+        };
         let mut b = rc::Config::builder();
         let cfg = |e: rc::ConfigError| PyValueError::new_err(e.to_string());
         if let Some(n) = max_queue {
@@ -281,12 +449,13 @@ impl Engine {
         if let Some(on) = remove_empty_dynamic {
             b = b.remove_empty_dynamic(on);
         }
+        let ctx = Arc::new(Ctx { event_loop, quiet: Mutex::new(HashSet::new()) });
         let config = b.build().map_err(cfg)?;
         let inner = match adapter {
             Some(a) => rc::Engine::with_adapter(config, a.adapter()),
             None => rc::Engine::new(config),
         };
-        Ok(Engine { inner })
+        Ok(Engine { inner, ctx })
     }
 
     /// Nodes in the cluster, this one included (1 without an adapter).
@@ -296,26 +465,43 @@ impl Engine {
 
     /// The namespace `name`, created on first use.
     fn of(&self, name: &str) -> PyResult<Namespace> {
-        self.inner.of(name).map(|inner| Namespace { inner }).map_err(err_name)
+        let inner = self.inner.of(name).map_err(err_name)?;
+        self.ctx.quiet(&inner);
+        Ok(Namespace { inner, ctx: self.ctx.clone() })
+    }
+
+    /// The loop given as `loop=`, or None.
+    #[getter(r#loop)]
+    fn event_loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.ctx.event_loop(py)
     }
 
     /// A dynamic parent namespace: `predicate(name, handshake) -> bool`
     /// decides whether a connect to an unknown namespace creates it as a
     /// child (which inherits the parent's handlers). An exception counts as
-    /// False and is logged.
+    /// False and is logged. A coroutine function is awaited like middleware.
     fn of_dynamic(&self, predicate: Bound<'_, PyAny>) -> PyResult<Namespace> {
         check_callable(&predicate)?;
         let f = predicate.unbind();
+        let ctx = self.ctx.clone();
         let inner = self.inner.of_dynamic(move |name: &str, hs: &rc::Handshake| {
             Python::attach(|py| {
-                let r = f.call1(py, (name, Handshake { inner: hs.clone() })).and_then(|v| v.bind(py).is_truthy());
+                let r = f.bind(py).call1((name, Handshake { inner: hs.clone() })).and_then(|v| {
+                    let v = if !v.is_none() && v.hasattr("__await__")? {
+                        py.import("roomcast._aio")?.call_method1("resolve", (ctx.event_loop(py), v))?
+                    } else {
+                        v
+                    };
+                    v.is_truthy()
+                });
                 r.unwrap_or_else(|e| {
                     log_failure(py, &e, "dynamic namespace predicate");
                     false
                 })
             })
         });
-        Ok(Namespace { inner })
+        self.ctx.quiet(&inner);
+        Ok(Namespace { inner, ctx: self.ctx.clone() })
     }
 
     /// Names of the existing namespaces.
@@ -370,6 +556,7 @@ impl Engine {
 #[pyclass(frozen, module = "roomcast._roomcast")]
 struct Namespace {
     inner: rc::Namespace,
+    ctx: Arc<Ctx>,
 }
 
 #[pymethods]
@@ -502,18 +689,48 @@ impl Namespace {
         py.detach(|| self.inner.disconnect_sockets())
     }
 
+    /// Makes every socket join `rooms`; returns how many.
+    fn sockets_join(&self, py: Python<'_>, rooms: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Operator::ns(&self.inner).sockets_join(py, rooms)
+    }
+
+    /// Makes every socket leave `rooms`; returns how many.
+    fn sockets_leave(&self, py: Python<'_>, rooms: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Operator::ns(&self.inner).sockets_leave(py, rooms)
+    }
+
     /// Decorator: `handler(handshake)` runs before each connect; raising
-    /// `ConnectRefused` refuses it.
+    /// `ConnectRefused` refuses it (any other exception refuses it too, and
+    /// is logged). A coroutine function is awaited (see `Engine(loop=...)`).
     #[pyo3(name = "use")]
     fn use_<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        check_callable(&handler)?;
-        let f = handler.clone().unbind();
+        let h = PyHandler::new(self, &handler)?;
         self.inner.use_middleware(move |hs: &rc::Handshake| {
+            Python::attach(|py| match h.decide(py, (Handshake { inner: hs.clone() },)) {
+                Ok(_) => Ok(()),
+                Err(e) => Err(refusal(py, e)),
+            })
+        });
+        Ok(handler)
+    }
+
+    /// Decorator: `handler(socket, event, data)` runs for every inbound event
+    /// before any handler. Returning False drops the event silently; raising
+    /// rejects it (logged, reported to `on_error`); anything else passes it on.
+    fn use_event_middleware<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let h = PyHandler::new(self, &handler)?;
+        self.inner.use_event_middleware(move |s: &rc::Socket, ev: &rc::Inbound| {
             Python::attach(|py| {
-                let hs = Handshake { inner: hs.clone() };
-                match f.call1(py, (hs,)) {
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(refusal(py, e)),
+                let r = decode(py, ev.payload())
+                    .and_then(|data| h.decide(py, (Socket { inner: s.clone() }, ev.name(), data)))
+                    .and_then(|v| Ok(v.is_instance_of::<pyo3::types::PyBool>() && !v.is_truthy()?));
+                match r {
+                    Ok(true) => Ok(rc::EventFlow::Drop),
+                    Ok(false) => Ok(rc::EventFlow::Continue),
+                    Err(e) => {
+                        log_failure(py, &e, &format!("event middleware for event {:?}", ev.name()));
+                        Err(e.to_string().into())
+                    }
                 }
             })
         });
@@ -522,43 +739,58 @@ impl Namespace {
 
     /// Decorator: `handler(socket)` runs when a socket connects.
     fn on_connection<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        check_callable(&handler)?;
-        let f = handler.clone().unbind();
+        let h = PyHandler::new(self, &handler)?;
         self.inner.on_connection(move |s: &rc::Socket| {
-            call_hook("connection handler", |py| f.call1(py, (Socket { inner: s.clone() },)).map(drop))
+            Python::attach(|py| h.call(py, rc::HandlerSite::Connection, Some(s.id()), (Socket { inner: s.clone() },)))
         });
         Ok(handler)
     }
 
     /// Decorator factory: `@ns.on("event")` registers `handler(socket, data, ack)`.
-    fn on<'py>(&self, py: Python<'py>, event: String) -> PyResult<Bound<'py, PyAny>> {
-        let ns = self.inner.clone();
+    fn on<'py>(slf: &Bound<'py, Self>, event: String) -> PyResult<Bound<'py, PyAny>> {
+        let ns = slf.clone().unbind();
         let register = move |args: &Bound<'_, PyTuple>, _kw: Option<&Bound<'_, PyDict>>| -> PyResult<Py<PyAny>> {
             let handler = args.get_item(0)?;
-            check_callable(&handler)?;
-            let f = handler.clone().unbind();
-            let what = format!("handler of event {event:?}");
-            ns.on(&event, move |s: &rc::Socket, ev: &rc::Inbound, ack: Option<rc::AckResponder>| {
-                call_hook(&what, |py| {
-                    let data = decode(py, ev.payload())?;
+            let this = ns.get();
+            let h = PyHandler::new(this, &handler)?;
+            let name = event.clone();
+            this.inner.on(&event, move |s: &rc::Socket, ev: &rc::Inbound, ack: Option<rc::AckResponder>| {
+                Python::attach(|py| {
+                    let site = rc::HandlerSite::Event(name.clone());
+                    let data = decode_arg(py, ev, &site)?;
                     let ack = ack.map(|inner| Ack { inner });
-                    f.call1(py, (Socket { inner: s.clone() }, data, ack)).map(drop)
+                    h.call(py, site, Some(s.id()), (Socket { inner: s.clone() }, data, ack))
                 })
             });
             Ok(handler.unbind())
         };
-        Ok(pyo3::types::PyCFunction::new_closure(py, None, None, register)?.into_any())
+        Ok(PyCFunction::new_closure(slf.py(), None, None, register)?.into_any())
     }
 
     /// Decorator: `handler(socket, event, data)` runs for every inbound event,
     /// before the event's own handlers.
     fn on_any<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        check_callable(&handler)?;
-        let f = handler.clone().unbind();
+        let h = PyHandler::new(self, &handler)?;
         self.inner.on_any(move |s: &rc::Socket, ev: &rc::Inbound| {
-            call_hook("on_any handler", |py| {
-                let data = decode(py, ev.payload())?;
-                f.call1(py, (Socket { inner: s.clone() }, ev.name(), data)).map(drop)
+            Python::attach(|py| {
+                let site = rc::HandlerSite::Any(ev.name().to_string());
+                let data = decode_arg(py, ev, &site)?;
+                h.call(py, site, Some(s.id()), (Socket { inner: s.clone() }, ev.name(), data))
+            })
+        });
+        Ok(handler)
+    }
+
+    /// Decorator: `handler(socket, event, data, ack)` handles inbound events
+    /// that no `on` handler takes.
+    fn on_fallback<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let h = PyHandler::new(self, &handler)?;
+        self.inner.on_fallback(move |s: &rc::Socket, ev: &rc::Inbound, ack: Option<rc::AckResponder>| {
+            Python::attach(|py| {
+                let site = rc::HandlerSite::Fallback(ev.name().to_string());
+                let data = decode_arg(py, ev, &site)?;
+                let ack = ack.map(|inner| Ack { inner });
+                h.call(py, site, Some(s.id()), (Socket { inner: s.clone() }, ev.name(), data, ack))
             })
         });
         Ok(handler)
@@ -571,10 +803,11 @@ impl Namespace {
 
     /// Decorator: `handler(socket, reason)` runs after a socket disconnects.
     fn on_disconnect<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        check_callable(&handler)?;
-        let f = handler.clone().unbind();
+        let h = PyHandler::new(self, &handler)?;
         self.inner.on_disconnect(move |s: &rc::Socket, r: rc::DisconnectReason| {
-            call_hook("disconnect handler", |py| f.call1(py, (Socket { inner: s.clone() }, r.as_str())).map(drop))
+            Python::attach(|py| {
+                h.call(py, rc::HandlerSite::Disconnect, Some(s.id()), (Socket { inner: s.clone() }, r.as_str()))
+            })
         });
         Ok(handler)
     }
@@ -582,29 +815,56 @@ impl Namespace {
     /// Decorator: `handler(socket, reason)` runs while a socket disconnects
     /// (it is still in its rooms).
     fn on_disconnecting<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        check_callable(&handler)?;
-        let f = handler.clone().unbind();
+        let h = PyHandler::new(self, &handler)?;
         self.inner.on_disconnecting(move |s: &rc::Socket, r: rc::DisconnectReason| {
-            call_hook("disconnecting handler", |py| f.call1(py, (Socket { inner: s.clone() }, r.as_str())).map(drop))
+            Python::attach(|py| {
+                h.call(py, rc::HandlerSite::Disconnecting, Some(s.id()), (Socket { inner: s.clone() }, r.as_str()))
+            })
+        });
+        Ok(handler)
+    }
+
+    /// Decorator: `handler(event: RoomEvent)` observes room changes (created,
+    /// deleted, joined, left; own-id rooms included), after they happen.
+    fn on_room_event<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let h = PyHandler::new(self, &handler)?;
+        self.inner.on_room_event(move |ev: &rc::RoomEvent| {
+            Python::attach(|py| h.call(py, rc::HandlerSite::RoomEvent, ev.socket_id(), (RoomEvent::from(ev),)))
         });
         Ok(handler)
     }
 
     /// Decorator: `handler(failure: dict)` is told of every failed handler
-    /// (keys namespace, socket_id, site, kind, message).
+    /// (keys namespace, socket_id, site, event, kind, message), including
+    /// coroutine handlers that fail after they were scheduled.
     fn on_error<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         check_callable(&handler)?;
         let f = handler.clone().unbind();
+        let ctx = self.ctx.clone();
         self.inner.on_error(move |fail: &rc::HandlerFailure| {
             Python::attach(|py| {
                 let r = (|| -> PyResult<()> {
                     let d = PyDict::new(py);
                     d.set_item("namespace", &fail.namespace)?;
                     d.set_item("socket_id", &fail.socket_id)?;
-                    d.set_item("site", format!("{:?}", fail.site))?;
+                    let (site, event) = site_parts(&fail.site);
+                    d.set_item("site", site)?;
+                    d.set_item("event", event)?;
                     d.set_item("kind", format!("{:?}", fail.kind).to_lowercase())?;
                     d.set_item("message", &fail.message)?;
-                    f.call1(py, (d,)).map(drop)
+                    let v = f.bind(py).call1((d,))?;
+                    if v.is_none() || !v.hasattr("__await__")? {
+                        return Ok(());
+                    }
+                    // A coroutine hook runs as a task; its own failure is only
+                    // logged (reporting it would call the hooks again).
+                    let on_fail = |a: &Bound<'_, PyTuple>, _kw: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+                        log_failure(a.py(), &PyErr::from_value(a.get_item(0)?), "on_error hook");
+                        Ok(())
+                    };
+                    let on_fail = PyCFunction::new_closure(py, None, None, on_fail)?;
+                    py.import("roomcast._aio")?.call_method1("schedule", (ctx.event_loop(py), v, on_fail))?;
+                    Ok(())
                 })();
                 if let Err(e) = r {
                     log_failure(py, &e, "on_error hook");
@@ -703,29 +963,28 @@ impl Operator {
         self.except.extend(rooms);
         self
     }
-    fn run<R>(&self, f: impl FnOnce(rc::BroadcastOperator<'_>) -> R) -> R {
-        let build = |mut op: rc::BroadcastOperator<'_>| {
-            if !self.to.is_empty() {
-                op = op.to(self.to.clone());
-            }
-            if !self.except.is_empty() {
-                op = op.except(self.except.clone());
-            }
-            if self.volatile {
-                op = op.volatile();
-            }
-            if let Some(t) = self.timeout {
-                op = op.timeout(t);
-            }
-            if self.local {
-                op = op.local();
-            }
-            f(op)
+    fn run<'s, R>(&'s self, f: impl FnOnce(rc::BroadcastOperator<'s>) -> R) -> R {
+        let mut op = match &self.source {
+            Source::Ns(ns) => ns.except(Vec::<String>::new()),
+            Source::Sock(s) => s.broadcast(),
         };
-        match &self.source {
-            Source::Ns(ns) => build(ns.except(Vec::<String>::new())),
-            Source::Sock(s) => build(s.broadcast()),
+        // Borrowed names: no String is copied per emit.
+        for r in &self.to {
+            op = op.to(r);
         }
+        for r in &self.except {
+            op = op.except(r);
+        }
+        if self.volatile {
+            op = op.volatile();
+        }
+        if let Some(t) = self.timeout {
+            op = op.timeout(t);
+        }
+        if self.local {
+            op = op.local();
+        }
+        f(op)
     }
     fn start_ack(&self, py: Python<'_>, event: &str, data: &Bound<'_, PyAny>) -> PyResult<rc::AckStream> {
         let p = encode(data)?;
@@ -861,6 +1120,46 @@ impl AckWait {
 
 // ------------------------------------------------------------- small values
 
+/// A change of room membership, given to `on_room_event` handlers.
+#[pyclass(frozen, module = "roomcast._roomcast")]
+struct RoomEvent {
+    /// "created", "deleted", "joined" or "left".
+    #[pyo3(get)]
+    kind: &'static str,
+    /// The room concerned.
+    #[pyo3(get)]
+    room: String,
+    /// The socket that joined or left; None for "created" and "deleted".
+    #[pyo3(get)]
+    socket_id: Option<String>,
+}
+
+impl From<&rc::RoomEvent> for RoomEvent {
+    fn from(ev: &rc::RoomEvent) -> Self {
+        RoomEvent { kind: ev.kind(), room: ev.room().to_string(), socket_id: ev.socket_id().map(str::to_string) }
+    }
+}
+
+#[pymethods]
+impl RoomEvent {
+    fn __repr__(&self) -> String {
+        let sid = self.socket_id.as_ref().map_or_else(|| "None".to_string(), |s| format!("{s:?}"));
+        format!("RoomEvent(kind={:?}, room={:?}, socket_id={sid})", self.kind, self.room)
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.downcast::<RoomEvent>().is_ok_and(|o| {
+            let o = o.get();
+            (o.kind, &o.room, &o.socket_id) == (self.kind, &self.room, &self.socket_id)
+        })
+    }
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.kind, &self.room, &self.socket_id).hash(&mut h);
+        h.finish()
+    }
+}
+
 /// What an emit did: `recipients == queued + dropped`.
 #[pyclass(frozen, module = "roomcast._roomcast")]
 struct EmitReport {
@@ -993,6 +1292,26 @@ struct Socket {
     inner: rc::Socket,
 }
 
+impl Socket {
+    fn start_ack(
+        &self,
+        py: Python<'_>,
+        event: &str,
+        data: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<rc::AckStream> {
+        let p = encode(data)?;
+        match timeout {
+            Some(t) => {
+                let t = seconds(t, "timeout")?;
+                py.detach(|| self.inner.emit_with_ack_timeout(event, p, t))
+            }
+            None => py.detach(|| self.inner.emit_with_ack(event, p)),
+        }
+        .map_err(emit_err)
+    }
+}
+
 #[pymethods]
 impl Socket {
     #[getter]
@@ -1078,20 +1397,25 @@ impl Socket {
         data: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<AckReply> {
-        let p = encode(data)?;
-        let stream = match timeout {
-            Some(t) => {
-                let t = seconds(t, "timeout")?;
-                py.detach(|| self.inner.emit_with_ack_timeout(event, p, t))
-            }
-            None => py.detach(|| self.inner.emit_with_ack(event, p)),
-        }
-        .map_err(emit_err)?;
+        let stream = self.start_ack(py, event, data, timeout)?;
         let mut replies = py.detach(move || stream.wait());
         match replies.pop() {
             Some(r) => AckReply::new(py, r),
             None => Err(err_base("no acknowledgement")),
         }
+    }
+    /// Awaitable `emit_with_ack` (the wait runs in the default executor).
+    #[pyo3(signature = (event, data, timeout=None))]
+    fn emit_with_ack_async<'py>(
+        &self,
+        py: Python<'py>,
+        event: &str,
+        data: &Bound<'py, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let stream = self.start_ack(py, event, data, timeout)?;
+        let pending = AckWait { stream: std::sync::Mutex::new(Some(stream)) };
+        py.import("roomcast._aio")?.call_method1("wait_ack", (pending,))
     }
     /// Feeds an event received from the client to the handlers. Returns the
     /// number of handlers that ran, or a string for the other outcomes
@@ -1117,6 +1441,21 @@ impl Socket {
             rc::Dispatched::Dropped => "dropped".into_pyobject(py)?.into_any().unbind(),
             rc::Dispatched::Rejected => "rejected".into_pyobject(py)?.into_any().unbind(),
         })
+    }
+    /// Awaitable `dispatch`: runs in a worker thread, so coroutine event
+    /// middleware is awaited on the calling loop.
+    #[pyo3(signature = (event, data=None, ack_id=None))]
+    fn dispatch_async<'py>(
+        slf: &Bound<'py, Self>,
+        event: &Bound<'py, PyAny>,
+        data: Option<&Bound<'py, PyAny>>,
+        ack_id: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let none = py.None().into_bound(py);
+        let arg = |a: Option<&Bound<'py, PyAny>>| a.cloned().unwrap_or_else(|| none.clone());
+        let args = (slf.getattr("dispatch")?, event, arg(data), arg(ack_id));
+        py.import("roomcast._aio")?.call_method1("in_worker", args)
     }
     /// Feeds the client's reply to ack emit `ack_id`; returns False when it
     /// was ignored (unknown, late or duplicate id).
@@ -1292,6 +1631,24 @@ impl Connection {
             Err(e) => Err(join_err(py, e)),
         }
     }
+    /// Awaitable `join_namespace`: runs in a worker thread, so coroutine
+    /// middleware is awaited on the calling loop.
+    #[pyo3(signature = (name="/", auth=None, headers=None, query=None, address=None))]
+    fn join_namespace_async<'py>(
+        slf: &Bound<'py, Self>,
+        name: &str,
+        auth: Option<&Bound<'py, PyAny>>,
+        headers: Option<&Bound<'py, PyAny>>,
+        query: Option<&Bound<'py, PyAny>>,
+        address: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let f = slf.getattr("join_namespace")?;
+        let none = py.None().into_bound(py);
+        let arg = |a: Option<&Bound<'py, PyAny>>| a.cloned().unwrap_or_else(|| none.clone());
+        let args = (f, name, arg(auth), arg(headers), arg(query), arg(address));
+        py.import("roomcast._aio")?.call_method1("in_worker", args)
+    }
     /// This connection's socket in namespace `name`, if any.
     fn socket(&self, name: &str) -> Option<Socket> {
         self.conn.socket(name).map(|inner| Socket { inner })
@@ -1323,8 +1680,22 @@ impl Connection {
             return Err(PyValueError::new_err("max must be at least 1"));
         }
         let t = timeout.map(|t| seconds(t, "timeout")).transpose()?;
-        let Some(first) = self.recv_inner(py, t)? else { return Ok(vec![]) };
+        // Fast path: what is already queued, taken without releasing the GIL
+        // (a non-blocking take; only a wait releases it).
         let mut buf = Vec::new();
+        let closed = match self.outbox.try_recv_many(&mut buf, max) {
+            Ok(0) => false,
+            Ok(_) => return Ok(buf.into_iter().map(|inner| Message { inner }).collect()),
+            Err(rc::TryRecvError::Closed) => true,
+            Err(rc::TryRecvError::Empty) => false,
+        };
+        if closed {
+            return Err(err_closed("the connection is closed"));
+        }
+        if t == Some(Duration::ZERO) {
+            return Ok(vec![]);
+        }
+        let Some(first) = self.recv_inner(py, t)? else { return Ok(vec![]) };
         let _ = self.outbox.try_recv_many(&mut buf, max - 1);
         let mut out = Vec::with_capacity(buf.len() + 1);
         out.push(first);
@@ -1438,6 +1809,7 @@ fn _roomcast(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<AckWait>()?;
     m.add_class::<Ack>()?;
     m.add_class::<Handshake>()?;
+    m.add_class::<RoomEvent>()?;
     m.add_class::<redis::RedisAdapter>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -15,3 +15,16 @@ def test_quick_example_runs(capsys):
     out = capsys.readouterr().out
     assert "/chat chat message {'text': 'hi'}" in out
     assert "EmitReport(recipients=1, queued=1, dropped=0)" in out
+
+
+def test_coroutine_example_runs(capsys):
+    text = DOC.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    (code,) = [b for b in blocks if "asyncio.run(main())" in b]
+    exec(compile(code, str(DOC), "exec"), {"__name__": "doc_example"})
+    assert capsys.readouterr().out.strip() == "ack 1 42"
+
+
+def test_package_readme_points_at_existing_docs():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "README.md" in readme and "docs/python.md" not in readme

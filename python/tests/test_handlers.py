@@ -198,3 +198,20 @@ def test_of_dynamic(engine):
     assert "/room-1" in asked and "/boom" in asked
     with pytest.raises(TypeError):
         engine.of_dynamic(3)
+
+
+def test_disconnecting_socket_tells_its_rooms(engine, chat):
+    @chat.on_disconnecting
+    def going(socket, reason):
+        for room in socket.rooms:
+            if room != socket.id:
+                socket.to(room).emit("left", {"room": room, "who": socket.id})
+
+    a, b = engine.connect(), engine.connect()
+    sa, sb = a.join_namespace("/chat"), b.join_namespace("/chat")
+    sa.join(["r1", "r2"])
+    sb.join(["r1"])
+    a.close()
+    assert sorted((m.event, m.data["room"], m.data["who"]) for m in drain(b)) == [("left", "r1", sa.id)]
+    with pytest.raises(roomcast.Closed):
+        sa.to("r1").emit("late", 1)

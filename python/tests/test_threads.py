@@ -227,3 +227,37 @@ def test_overflow_disconnect_policy():
     assert not s.connected
     assert c.closed and c.close_reason == "queue overflow"
     assert [m.data for m in c] == [0, 1]
+
+
+def test_gil_released_while_waiting_for_acks_and_in_recv_many():
+    e = roomcast.Engine()
+    ns = e.of("/")
+    c = e.connect()
+    s = c.join_namespace("/")
+    results = []
+
+    def waiter():
+        results.append(ns.timeout(5).emit_with_ack("ask", 1))
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    # this thread needs the GIL to receive and answer while the other waits
+    msg = c.recv(timeout=5)
+    assert msg is not None and msg.ack_id is not None
+    spins = 0
+    start = time.monotonic()
+    while time.monotonic() - start < 0.1:
+        spins += 1
+    assert s.receive_ack(msg.ack_id, "pong")
+    t.join(5)
+    assert not t.is_alive()
+    assert [(r.socket_id, r.data, r.error) for r in results[0]] == [(s.id, "pong", None)]
+    assert spins > 1000
+
+    got = []
+    drainer = threading.Thread(target=lambda: got.extend(c.recv_many(max=10, timeout=5)))
+    drainer.start()
+    time.sleep(0.05)
+    ns.emit("late", 2)  # needs the GIL while the drainer blocks
+    drainer.join(5)
+    assert [m.data for m in got] == [2]

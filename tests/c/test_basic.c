@@ -313,7 +313,7 @@ TEST(notify_writes_to_pipe) {
     ASSERT_OK(roomcast_engine_of(e, "/", &ns));
     ASSERT_OK(roomcast_engine_connect(e, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
-    ASSERT_OK(roomcast_conn_set_notify(c, on_notify_pipe, &fds[1]));
+    ASSERT_OK(roomcast_conn_set_notify(c, on_notify_pipe, &fds[1], NULL));
     ASSERT_OK(roomcast_emit(ns, NULL, "a", 0, NULL, 0, NULL));
     ASSERT_OK(roomcast_emit(ns, NULL, "b", 0, NULL, 0, NULL)); /* not empty: no second notify */
     char buf[8];
@@ -322,7 +322,7 @@ TEST(notify_writes_to_pipe) {
     ASSERT_OK(roomcast_conn_recv_many(c, 0, msgs, 4, &n));
     EXPECT(n == 2);
     for (size_t i = 0; i < n; i++) roomcast_message_free(msgs[i]);
-    ASSERT_OK(roomcast_conn_set_notify(c, NULL, NULL));
+    ASSERT_OK(roomcast_conn_set_notify(c, NULL, NULL, NULL));
     ASSERT_OK(roomcast_emit(ns, NULL, "c", 0, NULL, 0, NULL));
     roomcast_socket_free(s);
     roomcast_conn_free(c);
@@ -356,7 +356,7 @@ TEST(callback_reenters_engine) {
     ASSERT_OK(roomcast_conn_join_namespace(a, "/", 0, NULL, 0, &sa));
     ASSERT_OK(roomcast_conn_join_namespace(b, "/", 0, NULL, 0, &sb));
     struct relay r = {ns, sb, 0};
-    ASSERT_OK(roomcast_conn_set_notify(a, on_notify_relay, &r));
+    ASSERT_OK(roomcast_conn_set_notify(a, on_notify_relay, &r, NULL));
     ASSERT_OK(roomcast_socket_emit(sa, "hello", 0, NULL, 0, NULL));
     EXPECT(r.calls == 1);
     roomcast_message *m = NULL;
@@ -365,7 +365,7 @@ TEST(callback_reenters_engine) {
     ASSERT_OK(roomcast_message_event(m, &ev, &len));
     EXPECT(len == 7 && memcmp(ev, "relayed", 7) == 0);
     roomcast_message_free(m);
-    ASSERT_OK(roomcast_conn_set_notify(a, NULL, NULL));
+    ASSERT_OK(roomcast_conn_set_notify(a, NULL, NULL, NULL));
     roomcast_socket_free(sa); roomcast_socket_free(sb);
     roomcast_conn_free(a); roomcast_conn_free(b);
     roomcast_namespace_free(ns);

@@ -51,11 +51,11 @@ TEST(handlers_middleware_and_acks) {
     roomcast_socket *a = NULL, *b = NULL;
     ASSERT_OK(roomcast_engine_new(NULL, &e));
     ASSERT_OK(roomcast_engine_of(e, "/admin", &ns));
-    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on(ns, "chat", NULL, NULL));
-    ASSERT_OK(roomcast_namespace_use(ns, middleware, NULL));
-    ASSERT_OK(roomcast_namespace_on_connection(ns, on_connection, &st));
-    ASSERT_OK(roomcast_namespace_on_disconnect(ns, on_disconnect, &st));
-    ASSERT_OK(roomcast_namespace_on(ns, "chat", on_chat, &st));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on(ns, "chat", NULL, NULL, NULL));
+    ASSERT_OK(roomcast_namespace_use(ns, middleware, NULL, NULL));
+    ASSERT_OK(roomcast_namespace_on_connection(ns, on_connection, &st, NULL));
+    ASSERT_OK(roomcast_namespace_on_disconnect(ns, on_disconnect, &st, NULL));
+    ASSERT_OK(roomcast_namespace_on(ns, "chat", on_chat, &st, NULL));
     ASSERT_OK(roomcast_engine_connect(e, &ca));
     ASSERT_OK(roomcast_engine_connect(e, &cb));
 
@@ -228,8 +228,8 @@ TEST(handler_failure_and_self_disconnect) {
     int calls = 0;
     ASSERT_OK(roomcast_engine_new(NULL, &e));
     ASSERT_OK(roomcast_engine_of(e, "/quiet", &ns));
-    ASSERT_OK(roomcast_namespace_on(ns, "bye", fail_handler, &calls));
-    ASSERT_OK(roomcast_namespace_on(ns, "bye", self_disconnect, &calls));
+    ASSERT_OK(roomcast_namespace_on(ns, "bye", fail_handler, &calls, NULL));
+    ASSERT_OK(roomcast_namespace_on(ns, "bye", self_disconnect, &calls, NULL));
     ASSERT_OK(roomcast_engine_connect(e, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/quiet", 0, NULL, 0, &s));
     uint32_t outcome = 99;

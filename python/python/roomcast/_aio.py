@@ -5,13 +5,22 @@ thread, with no engine lock and without the GIL) that writes one byte to a
 socket pair; the event loop watches the read end with ``add_reader`` and
 drains the outbox with ``try_recv``. Ack waits run in the default executor
 with the GIL released.
+
+Coroutine handlers: the engine calls handlers synchronously on the thread
+that caused the event. When a handler returns an awaitable, :func:`schedule`
+runs it as a task on the engine's loop (``Engine(loop=...)``), else on the
+loop of the ``*_async`` call that started the work, else on the loop running
+in the calling thread. Coroutine middleware must decide before the connect
+(or event) goes on, so :func:`resolve` waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import os
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Set
 
 if TYPE_CHECKING:
     from ._roomcast import AckReply, AckWait, Connection, Message
@@ -81,3 +90,115 @@ async def wait_acks(pending: "AckWait") -> List["AckReply"]:
     loop = asyncio.get_running_loop()
     result: Any = await loop.run_in_executor(None, pending.wait)
     return list(result)
+
+
+async def wait_ack(pending: "AckWait") -> "AckReply":
+    """Waits for the one reply of a single-socket ack emit."""
+    from ._roomcast import RoomcastError
+
+    replies = await wait_acks(pending)
+    if not replies:
+        raise RoomcastError("no acknowledgement")
+    return replies[0]
+
+
+# The loop of the ``*_async`` call running in this worker thread, if any.
+_caller_loop: "contextvars.ContextVar[Optional[asyncio.AbstractEventLoop]]" = contextvars.ContextVar(
+    "roomcast_caller_loop", default=None
+)
+
+# Scheduled handler tasks, kept alive until they finish.
+_pending: "Set[Any]" = set()
+
+
+def _running() -> "Optional[asyncio.AbstractEventLoop]":
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _target(loop: "Optional[asyncio.AbstractEventLoop]") -> "Optional[asyncio.AbstractEventLoop]":
+    if loop is not None:
+        return loop
+    caller = _caller_loop.get()
+    if caller is not None:
+        return caller
+    return _running()
+
+
+async def _await(aw: "Awaitable[Any]") -> Any:
+    return await aw
+
+
+def _as_coroutine(aw: "Awaitable[Any]") -> Any:
+    return aw if asyncio.iscoroutine(aw) else _await(aw)
+
+
+def schedule(
+    loop: "Optional[asyncio.AbstractEventLoop]",
+    aw: "Awaitable[Any]",
+    on_fail: "Callable[[BaseException], None]",
+) -> None:
+    """Runs a handler's awaitable as a task; ``on_fail(exc)`` if it raises."""
+    coro = _as_coroutine(aw)
+    target = _target(loop)
+    if target is None or target.is_closed():
+        coro.close()
+        raise RuntimeError(
+            "a coroutine handler needs an asyncio loop: pass Engine(loop=...) "
+            "or cause the event from code running on a loop"
+        )
+    fut: Any
+    if target is _running():
+        fut = target.create_task(coro)
+    else:
+        try:
+            fut = asyncio.run_coroutine_threadsafe(coro, target)
+        except RuntimeError:
+            coro.close()
+            raise
+    _pending.add(fut)
+    fut.add_done_callback(functools.partial(_finished, on_fail))
+
+
+def _finished(on_fail: "Callable[[BaseException], None]", fut: Any) -> None:
+    _pending.discard(fut)
+    if fut.cancelled():
+        return
+    exc = fut.exception()
+    if exc is not None:
+        on_fail(exc)
+
+
+def resolve(loop: "Optional[asyncio.AbstractEventLoop]", aw: "Awaitable[Any]") -> Any:
+    """The result of a middleware's awaitable, waited for in this thread."""
+    coro = _as_coroutine(aw)
+    if _running() is not None:
+        # On a loop's own thread nothing may block: accept a coroutine that
+        # finishes without suspending, refuse one that would wait.
+        try:
+            coro.send(None)
+        except StopIteration as stop:
+            return stop.value
+        coro.close()
+        raise RuntimeError(
+            "coroutine middleware suspended on the event loop's thread; use "
+            "await conn.join_namespace_async(...) / await socket.dispatch_async(...)"
+        )
+    target = _target(loop)
+    if target is None:
+        return asyncio.run(coro)
+    if target.is_closed() or not target.is_running():
+        coro.close()
+        raise RuntimeError("the engine's event loop is not running")
+    return asyncio.run_coroutine_threadsafe(coro, target).result()
+
+
+async def in_worker(fn: "Callable[..., Any]", *args: Any) -> Any:
+    """Runs ``fn(*args)`` in the default executor; coroutine handlers and
+    middleware it triggers run on the calling loop."""
+    loop = asyncio.get_running_loop()
+    ctx = contextvars.copy_context()
+    ctx.run(_caller_loop.set, loop)
+    return await loop.run_in_executor(None, functools.partial(ctx.run, fn, *args))

@@ -1,0 +1,339 @@
+// Browser tests of the chat example: headless Chromium (Debian's package,
+// driven by playwright-core) opens the page twice, and the official
+// socket.io-client takes part from Node. The server under test is started
+// here from CHAT_SERVER (a JSON array: the command line without --port),
+// on a free loopback port; CHAT_SERVER_NAME names the screenshots.
+import { test, before, after, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { io as connectClient } from "socket.io-client";
+
+const SERVER = JSON.parse(process.env.CHAT_SERVER || "null");
+const NAME = process.env.CHAT_SERVER_NAME || "server";
+const ARTIFACTS = process.env.CHAT_ARTIFACTS || path.resolve("target/chat-artifacts");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const TOKEN = "s3cret-admin";
+const WAIT = 10000;
+
+if (!SERVER) throw new Error("CHAT_SERVER is not set (a JSON array: the server's command line)");
+mkdirSync(ARTIFACTS, { recursive: true });
+
+let port;
+let server;
+let serverLog = "";
+let browser;
+let url;
+const pages = {};
+const clients = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port: p } = s.address();
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const args = [...SERVER.slice(1), "--addr", "127.0.0.1", "--port", String(port), "--admin-token", TOKEN];
+    const child = spawn(SERVER[0], args, { stdio: ["ignore", "pipe", "pipe"] });
+    const timer = setTimeout(() => reject(new Error(`server did not print "listening on" in time:\n${serverLog}`)), 30000);
+    child.stdout.on("data", (d) => {
+      serverLog += d;
+      if (serverLog.includes(`listening on *:${port}`)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.stderr.on("data", (d) => (serverLog += d));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited early (${code}):\n${serverLog}`));
+    });
+  });
+}
+
+function stopServer(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.removeAllListeners("exit");
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), 3000);
+  });
+}
+
+async function openChat(key, name) {
+  const page = await browser.newPage();
+  page.on("pageerror", (err) => console.error(`[${key}] page error:`, err));
+  await page.goto(url);
+  await page.fill("#nickname", name);
+  await page.click("#login button[type=submit]");
+  await page.waitForSelector('#status[data-state="online"]', { timeout: WAIT });
+  pages[key] = page;
+  return page;
+}
+
+async function joinByForm(page, room) {
+  await page.fill("#room-name", room);
+  await page.click("#join-form button");
+  await page.waitForFunction((r) => document.getElementById("room-title").textContent === `#${r}`, room, { timeout: WAIT });
+}
+
+async function send(page, text) {
+  await page.fill("#text", text);
+  await page.press("#text", "Enter");
+}
+
+/** Waits until the page shows a chat line whose text is `text` from `name` (not a notice). */
+function waitLine(page, text, cls = "") {
+  return page.waitForFunction(
+    ([t, c]) => [...document.querySelectorAll("#messages li:not(.notice)")].some((li) => li.querySelector(".text")?.textContent === t && (!c || li.classList.contains(c))),
+    [text, cls],
+    { timeout: WAIT },
+  );
+}
+
+function countLines(page, text) {
+  return page.$$eval("#messages li .text", (els, t) => els.filter((e) => e.textContent === t).length, text);
+}
+
+function waitNotice(page, text) {
+  return page.waitForFunction((t) => [...document.querySelectorAll("#messages li.notice")].some((li) => li.textContent === t), text, { timeout: WAIT });
+}
+
+function client(name) {
+  const c = connectClient(url, { transports: ["websocket"], auth: { name }, reconnection: false, forceNew: true });
+  clients.push(c);
+  return c;
+}
+
+function once(emitter, event, ms = WAIT) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
+    emitter.once(event, (...args) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+/** Collects the "message" events a socket.io-client receives. */
+function inbox(c) {
+  const got = [];
+  c.on("message", (m) => got.push(m));
+  got.waitFor = async (text) => {
+    const end = Date.now() + WAIT;
+    while (Date.now() < end) {
+      const m = got.find((x) => x.text === text);
+      if (m) return m;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`the Node client never got "${text}"`);
+  };
+  return got;
+}
+
+let step = 0;
+afterEach(async (t) => {
+  step += 1;
+  const slug = `${NAME}-${String(step).padStart(2, "0")}-${t.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 40)}`;
+  for (const [key, page] of Object.entries(pages)) {
+    if (!page.isClosed()) await page.screenshot({ path: path.join(ARTIFACTS, `${slug}-${key}.png`) }).catch(() => {});
+  }
+});
+
+before(async () => {
+  port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  server = await startServer();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  if (browser) await browser.close();
+  if (server) await stopServer(server);
+});
+
+test("the page is served and a nickname is required", async () => {
+  const c = client("   ");
+  const [err] = await once(c, "connect_error");
+  assert.equal(err.message, "name required");
+  const page = await browser.newPage();
+  const res = await page.goto(url);
+  assert.equal(res.status(), 200);
+  assert.equal(await page.title(), "roomcast chat");
+  await page.close();
+});
+
+test("two pages join one room; a message reaches the other page, never the sender", async () => {
+  const ada = await openChat("ada", "ada");
+  const bob = await openChat("bob", "bob");
+  await joinByForm(ada, "lobby");
+  await joinByForm(bob, "lobby");
+  await waitNotice(ada, "bob joined #lobby");
+  await ada.waitForSelector('#members li:has-text("bob")', { timeout: WAIT });
+  await bob.waitForSelector('#rooms li[data-room="lobby"] .count:text-is("2")', { timeout: WAIT });
+
+  await send(ada, "hello from ada");
+  await waitLine(bob, "hello from ada");
+  const from = await bob.$$eval("#messages li:not(.notice)", (lis) => lis.map((li) => li.querySelector(".name").textContent));
+  assert.deepEqual(from, ["ada"]);
+  assert.match(await bob.textContent("#messages li:not(.notice) time"), /\d/);
+  await send(bob, "hi ada");
+  await waitLine(ada, "hi ada");
+  // ada's own line is the local one; an echo from the server would add a second.
+  assert.equal(await countLines(ada, "hello from ada"), 1);
+  assert.equal(await countLines(bob, "hi ada"), 1);
+});
+
+test("the official socket.io-client takes part in the room with the pages", async () => {
+  const cy = client("cy");
+  await once(cy, "connect");
+  const got = inbox(cy);
+  const reply = await cy.timeout(WAIT).emitWithAck("join", { room: "lobby" });
+  assert.equal(reply.room, "lobby");
+  assert.deepEqual(reply.members.map((m) => m.name).sort(), ["ada", "bob", "cy"]);
+  await waitNotice(pages.ada, "cy joined #lobby");
+
+  await send(pages.ada, "ada to everyone");
+  const m = await got.waitFor("ada to everyone");
+  assert.equal(m.name, "ada");
+  assert.equal(m.room, "lobby");
+  assert.ok(Math.abs(m.time - Date.now()) < 60000, "time is the server clock in ms");
+
+  cy.emit("message", { text: "cy from node" });
+  await waitLine(pages.ada, "cy from node");
+  await waitLine(pages.bob, "cy from node");
+  const rooms = await cy.timeout(WAIT).emitWithAck("list rooms", {});
+  assert.deepEqual(rooms, [{ name: "lobby", members: 3 }]);
+});
+
+test("switching rooms isolates the conversations", async () => {
+  const { ada, bob } = pages;
+  const cy = clients[clients.length - 1];
+  const got = inbox(cy);
+  await joinByForm(bob, "games");
+  await waitNotice(ada, "bob left #lobby");
+  await ada.waitForSelector('#rooms li[data-room="games"] .count:text-is("1")', { timeout: WAIT });
+
+  await send(ada, "only for the lobby");
+  await got.waitFor("only for the lobby"); // delivered to the lobby by now
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await countLines(bob, "only for the lobby"), 0, "a lobby message leaked into games");
+
+  await send(bob, "only for games");
+  await cy.timeout(WAIT).emitWithAck("join", { room: "games" });
+  await send(bob, "games again");
+  await got.waitFor("games again");
+  assert.equal(got.some((x) => x.text === "only for games"), false, "cy was not in games yet");
+  assert.equal(await countLines(ada, "only for games"), 0);
+  assert.equal(await countLines(ada, "games again"), 0);
+
+  // Back to the lobby by clicking it in the room list.
+  await bob.click('#rooms li[data-room="lobby"]');
+  await bob.waitForFunction(() => document.getElementById("room-title").textContent === "#lobby", null, { timeout: WAIT });
+  await waitNotice(ada, "bob joined #lobby");
+  cy.close();
+});
+
+test("a private message reaches only its addressee", async () => {
+  const { ada, bob } = pages;
+  const dan = client("dan");
+  await once(dan, "connect");
+  const got = inbox(dan);
+  const privates = [];
+  dan.on("private message", (m) => privates.push(m));
+  await dan.timeout(WAIT).emitWithAck("join", { room: "lobby" });
+
+  await ada.click('#members li:has-text("bob")');
+  await ada.waitForSelector("#dm-target:not([hidden])", { timeout: WAIT });
+  await send(ada, "psst bob");
+  await waitLine(bob, "psst bob", "private");
+  assert.equal(await bob.textContent("#messages li.private .name"), "ada → you");
+
+  // dan sends a public line after: once it arrived, the private one would have too.
+  dan.emit("message", { text: "dan marks the lobby" });
+  await waitLine(ada, "dan marks the lobby");
+  await waitLine(bob, "dan marks the lobby");
+  assert.equal(privates.length, 0);
+  assert.equal(got.some((x) => x.text === "psst bob"), false);
+
+  // From Node to a page, through the page's socket id (its own-id room).
+  const bobId = await bob.evaluate(() => window.chat.socket.id);
+  const ok = await dan.timeout(WAIT).emitWithAck("private message", { to: bobId, text: "psst from dan" });
+  assert.deepEqual(ok, { ok: true });
+  await waitLine(bob, "psst from dan", "private");
+  const missing = await dan.timeout(WAIT).emitWithAck("private message", { to: "no-such-socket", text: "x" });
+  assert.deepEqual(missing, { ok: false });
+  await ada.click("#dm-cancel");
+  dan.close();
+});
+
+test("the typing indicator shows while the other user types", async () => {
+  const { ada, bob } = pages;
+  await bob.click("#text");
+  await bob.keyboard.type("typing slowly");
+  await ada.waitForFunction(() => document.getElementById("typing").textContent === "bob is typing…", null, { timeout: WAIT });
+  await bob.press("#text", "Enter");
+  await waitLine(ada, "typing slowly");
+  await ada.waitForFunction(() => document.getElementById("typing").textContent === "", null, { timeout: WAIT });
+});
+
+test("a dropped connection reconnects and restores the room", async () => {
+  const { ada, bob } = pages;
+  await stopServer(server);
+  await ada.waitForSelector('#status:not([data-state="online"])', { timeout: WAIT });
+  await bob.waitForSelector('#status:not([data-state="online"])', { timeout: WAIT });
+  server = await startServer();
+  await ada.waitForSelector('#status[data-state="online"]', { timeout: 20000 });
+  await bob.waitForSelector('#status[data-state="online"]', { timeout: 20000 });
+  await waitNotice(ada, "back in #lobby");
+  await waitNotice(bob, "back in #lobby");
+  // The new server knows both are in the lobby again.
+  await ada.waitForSelector('#rooms li[data-room="lobby"] .count:text-is("2")', { timeout: WAIT });
+  await send(ada, "after the restart");
+  await waitLine(bob, "after the restart");
+});
+
+test("the admin page needs the token, lists rooms and users live, and disconnects a user", async () => {
+  const { ada, bob } = pages;
+  const admin = await browser.newPage();
+  pages.admin = admin;
+  await admin.goto(`${url}/admin`);
+  await admin.fill("#token", "wrong");
+  await admin.click("#login button[type=submit]");
+  await admin.waitForFunction(() => document.getElementById("login-error").textContent === "unauthorized", null, { timeout: WAIT });
+
+  await admin.fill("#token", TOKEN);
+  await admin.click("#login button[type=submit]");
+  await admin.waitForSelector('#rooms tr[data-room="lobby"] td:text-is("2")', { timeout: WAIT });
+  await admin.waitForFunction(() => document.querySelectorAll("#sockets tr").length === 2, null, { timeout: WAIT });
+  const names = await admin.$$eval("#sockets tr", (trs) => trs.map((tr) => tr.dataset.name));
+  assert.deepEqual(names, ["ada", "bob"]);
+
+  // Live: a new user shows up without reloading.
+  const eve = client("eve");
+  await once(eve, "connect");
+  await admin.waitForSelector('#sockets tr[data-name="eve"]', { timeout: WAIT });
+  eve.close();
+  await admin.waitForFunction(() => !document.querySelector('#sockets tr[data-name="eve"]'), null, { timeout: WAIT });
+
+  await admin.click('#sockets tr[data-name="bob"] button.kick');
+  await waitNotice(bob, "disconnected by the server");
+  await waitNotice(ada, "bob left #lobby");
+  await admin.waitForFunction(() => document.querySelectorAll("#sockets tr").length === 1, null, { timeout: WAIT });
+  await admin.waitForSelector('#rooms tr[data-room="lobby"] td:text-is("1")', { timeout: WAIT });
+  // A server-side disconnect is final: bob stays offline.
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal(await bob.getAttribute("#status", "data-state"), "offline");
+});

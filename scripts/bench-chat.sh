@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Head-to-head chat benchmark: the roomcast chat server, a socketioxide server
+# with the same handlers and the Node socket.io 4.8 reference server, driven
+# by one Rust load generator (bench/chat) over loopback. Writes
+# docs/bench/chat.json and docs/bench/chat.md. Takes about 3 minutes.
+#   ./scripts/bench-chat.sh [extra chat-bench arguments, e.g. --reps 5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+case "$target" in /*) ;; *) target=$root/$target ;; esac
+
+command -v node >/dev/null || { echo "node is required for the Node socket.io baseline"; exit 1; }
+(cd bench/chat/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
+cargo build --quiet --release -p roomcast-chat-bench
+servers=()
+if [ -f socketio/Cargo.toml ] && [ -f socketio/examples/chat.rs ]; then
+  cargo build --quiet --release -p roomcast-socketio --example chat
+  servers+=(--server "roomcast=$target/release/examples/chat --quiet --addr 127.0.0.1 --port {port}")
+fi
+servers+=(--server "socketioxide=$target/release/socketioxide-chat --quiet --addr 127.0.0.1 --port {port}")
+servers+=(--server "node=node $root/bench/chat/node/server.js {port}")
+
+mkdir -p docs/bench
+CHAT_BENCH_COMMAND="./scripts/bench-chat.sh${*:+ $*}" \
+  "$target/release/chat-bench" "${servers[@]}" \
+  --json docs/bench/chat.json --markdown docs/bench/chat.md "$@"

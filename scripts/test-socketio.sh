@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Socket.IO interop: the official clients (socket.io-client 4.8.1 on Node
+# and python-socketio 5, each over WebSocket only, polling with upgrade and
+# polling only)
+# against socketio/examples/interop_server.rs on a free loopback port.
+# Clients come from their registries into ignored folders (node_modules,
+# a venv under the target dir). Prints
+# "socketio-interop tests: N passed, N failed"; exits non-zero on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+target=${CARGO_TARGET_DIR:-$root/target}
+case "$target" in /*) ;; *) target=$root/$target ;; esac
+
+apt_updated=
+need_apt() { # need_apt command package...
+  command -v "$1" >/dev/null && return 0
+  shift
+  [ -n "$apt_updated" ] || { apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+need_apt node nodejs
+need_apt npm npm
+python3 -m venv --help >/dev/null 2>&1 || need_apt __none__ python3-venv
+
+echo "-- building the interop server"
+cargo build --quiet -p roomcast-socketio --example interop_server
+server_bin=$target/debug/examples/interop_server
+
+echo "-- installing socket.io-client (npm ci)"
+(cd socketio/tests/interop/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
+venv=$target/socketio-interop-venv
+echo "-- installing python-socketio into $venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import socketio, websocket' 2>/dev/null; then
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { need_apt __none__ python3-venv; python3 -m venv "$venv"; }
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r socketio/tests/interop/python/requirements.txt
+
+log=$(mktemp)
+out=$(mktemp)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -f "$log" "$out"
+}
+trap cleanup EXIT
+
+"$server_bin" 0 >"$log" 2>&1 &
+server_pid=$!
+addr=
+for _ in $(seq 1 300); do
+  addr=$(sed -n 's/^listening on //p' "$log")
+  [ -n "$addr" ] && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$addr" ]; then
+  cat "$log"; echo "the interop server did not start"
+  echo "socketio-interop tests: 0 passed, 1 failed"; exit 1
+fi
+url="http://$addr"
+echo "-- interop server at $url"
+
+passed=0
+failed=0
+run() { # run label command...
+  local label=$1; shift
+  local rc=0
+  timeout 300 "$@" >"$out" 2>&1 || rc=$?
+  cat "$out"
+  local line
+  line=$(grep -E "^$label results: [0-9]+ passed, [0-9]+ failed" "$out" | tail -1 || true)
+  if [ -z "$line" ]; then
+    echo "$label: no results (exit $rc)"
+    failed=$((failed + 1))
+    return
+  fi
+  passed=$((passed + $(echo "$line" | awk '{print $3}')))
+  failed=$((failed + $(echo "$line" | awk '{print $5}')))
+  if [ "$rc" -ne 0 ] && [ "$(echo "$line" | awk '{print $5}')" -eq 0 ]; then
+    echo "$label exited with $rc"; failed=$((failed + 1))
+  fi
+}
+
+for mode in websocket polling polling-only; do
+  run "node-$mode" node socketio/tests/interop/node/interop.mjs "$url" "$mode"
+  run "python-$mode" "$venv/bin/python" socketio/tests/interop/python/interop.py "$url" "$mode"
+done
+
+if ! kill -0 "$server_pid" 2>/dev/null; then
+  cat "$log"; echo "the interop server died"; failed=$((failed + 1))
+fi
+echo "socketio-interop tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,333 @@
+//! The chat example: a page where people pick a name, join rooms and talk in
+//! real time, served with the Socket.IO transport on the roomcast engine.
+//!
+//! ```text
+//! cargo run --release --example chat -- [--addr 127.0.0.1] [--port 3000] [--admin-token T] [--quiet]
+//! ```
+//!
+//! Open <http://127.0.0.1:3000> in two tabs. The page (`examples/chat/static`)
+//! is plain HTML/CSS/JS with a small Socket.IO client of its own; the events
+//! are described in `examples/chat/PROTOCOL.md`. `/admin` lists rooms and
+//! users live and can disconnect a user; its namespace is guarded by a
+//! middleware that checks the admin token (printed at start when not given).
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+
+use roomcast::{Config, ConnectError, Engine, Format, Handshake, Namespace, Payload, Socket};
+use roomcast_socketio::SocketIoServer;
+use serde_json::{json, Value};
+
+/// Chat room `lobby` lives in the engine as room `#lobby`, so that no chat
+/// room can be named like a socket's own-id room (private messages).
+const ROOM_PREFIX: &str = "#";
+
+struct Options {
+    addr: String,
+    port: u16,
+    admin_token: Option<String>,
+    quiet: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options { addr: "127.0.0.1".into(), port: 3000, admin_token: None, quiet: false };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--addr" => o.addr = value()?,
+            "--port" => o.port = value()?.parse().map_err(|_| "--port takes a number")?,
+            "--admin-token" => o.admin_token = Some(value()?),
+            "--quiet" => o.quiet = true,
+            "-h" | "--help" => {
+                println!("chat [--addr 127.0.0.1] [--port 3000] [--admin-token TOKEN] [--quiet]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other} (try --help)")),
+        }
+    }
+    Ok(o)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The nickname from the CONNECT auth `{"name": ...}`: trimmed, 1 to 24 characters.
+fn name_from(hs: &Handshake) -> Option<String> {
+    let auth: Value = hs.auth_payload()?.to_json().ok()?;
+    let name = auth.get("name")?.as_str()?.trim();
+    (!name.is_empty() && name.chars().count() <= 24).then(|| name.to_owned())
+}
+
+/// Per-socket state kept in the socket's data: `name`, then `\0` and the
+/// current room when there is one (read on every message, so no JSON).
+fn user_of(socket: &Socket) -> (String, Option<String>) {
+    let data = socket.data().unwrap_or_else(Payload::empty);
+    let s = data.as_str().unwrap_or("");
+    match s.split_once('\0') {
+        Some((name, room)) => (name.to_owned(), Some(room.to_owned())),
+        None => (s.to_owned(), None),
+    }
+}
+
+fn set_user(socket: &Socket, name: &str, room: Option<&str>) {
+    socket.set_data(match room {
+        Some(room) => Payload::text(format!("{name}\0{room}")),
+        None => Payload::text(name),
+    });
+}
+
+fn room_key(room: &str) -> String {
+    format!("{ROOM_PREFIX}{room}")
+}
+
+fn json_payload(v: &Value) -> Payload {
+    Payload::from(v)
+}
+
+/// Chat rooms with their member counts, sorted by name.
+fn rooms_with_counts(ns: &Namespace) -> Value {
+    let mut rooms: Vec<(String, usize)> = ns
+        .rooms()
+        .into_iter()
+        .filter_map(|r| r.strip_prefix(ROOM_PREFIX).map(|name| (name.to_owned(), ns.room_size(&r))))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    rooms.sort();
+    Value::Array(rooms.into_iter().map(|(name, members)| json!({ "name": name, "members": members })).collect())
+}
+
+/// Leaves the current room (if any), telling its other members.
+fn leave_current(socket: &Socket) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let (name, room) = user_of(socket);
+    if let Some(room) = room {
+        let key = room_key(&room);
+        socket.leave(key.as_str())?;
+        set_user(socket, &name, None);
+        tell_left(socket, &name, &room)?;
+    }
+    Ok(())
+}
+
+/// Sends `user left` to the room's members other than `socket`.
+fn tell_left(socket: &Socket, name: &str, room: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let notice = json!({ "id": socket.id(), "name": name, "room": room });
+    socket.namespace().to(room_key(room).as_str()).except(socket.id()).emit("user left", json_payload(&notice))?;
+    Ok(())
+}
+
+fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let chat = engine.of("/")?;
+    chat.use_middleware(|hs| match name_from(hs) {
+        Some(_) => Ok(()),
+        None => Err(ConnectError::new("name required")),
+    });
+    chat.on_connection(move |socket| {
+        let name = name_from(socket.handshake()).unwrap_or_default();
+        if !quiet {
+            println!("connect {} ({name})", socket.id());
+        }
+        set_user(socket, &name, None);
+    });
+    chat.on("join", |socket, ev, ack| {
+        let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
+        let room = req.get("room").and_then(Value::as_str).unwrap_or("").trim().to_owned();
+        if room.is_empty() || room.chars().count() > 32 {
+            if let Some(ack) = ack {
+                ack.send(json_payload(&json!({ "error": "room names are 1 to 32 characters" })))?;
+            }
+            return Ok(());
+        }
+        let (name, current) = user_of(socket);
+        let key = room_key(&room);
+        if current.as_deref() != Some(room.as_str()) {
+            leave_current(socket)?;
+            socket.join(key.as_str())?;
+            set_user(socket, &name, Some(&room));
+            let notice = json!({ "id": socket.id(), "name": name, "room": room });
+            socket.to(key.as_str()).emit("user joined", json_payload(&notice))?;
+        }
+        if let Some(ack) = ack {
+            let members: Vec<Value> = socket
+                .namespace()
+                .to(key.as_str())
+                .fetch_sockets()?
+                .iter()
+                .map(|s| json!({ "id": s.id(), "name": user_of(s).0 }))
+                .collect();
+            ack.send(json_payload(&json!({ "room": room, "members": members })))?;
+        }
+        Ok(())
+    });
+    chat.on("leave", |socket, _ev, ack| {
+        leave_current(socket)?;
+        if let Some(ack) = ack {
+            ack.send(json_payload(&json!({ "room": null })))?;
+        }
+        Ok(())
+    });
+    chat.on("message", |socket, ev, _ack| {
+        let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
+        let Some(text) = req.get("text").and_then(Value::as_str) else { return Ok(()) };
+        if text.is_empty() || text.chars().count() > 1000 {
+            return Ok(());
+        }
+        let (name, Some(room)) = user_of(socket) else { return Ok(()) };
+        // {"id","name","room","text","time"}, encoded once: every member of
+        // the room gets the same bytes.
+        let mut out = Vec::with_capacity(64 + name.len() + room.len() + text.len());
+        out.extend_from_slice(b"{\"id\":");
+        serde_json::to_writer(&mut out, socket.id())?;
+        out.extend_from_slice(b",\"name\":");
+        serde_json::to_writer(&mut out, &name)?;
+        out.extend_from_slice(b",\"room\":");
+        serde_json::to_writer(&mut out, &room)?;
+        out.extend_from_slice(b",\"text\":");
+        serde_json::to_writer(&mut out, text)?;
+        out.extend_from_slice(format!(",\"time\":{}}}", now_ms()).as_bytes());
+        socket.to(room_key(&room).as_str()).emit("message", Payload::new(Format::Json, out)?)?;
+        Ok(())
+    });
+    chat.on("typing", |socket, ev, _ack| {
+        let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
+        let (name, Some(room)) = user_of(socket) else { return Ok(()) };
+        let typing = req.get("typing").and_then(Value::as_bool).unwrap_or(false);
+        let body = json!({ "id": socket.id(), "name": name, "typing": typing });
+        socket.to(room_key(&room).as_str()).emit("typing", json_payload(&body))?;
+        Ok(())
+    });
+    chat.on("private message", |socket, ev, ack| {
+        let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
+        let to = req.get("to").and_then(Value::as_str).unwrap_or("");
+        let text = req.get("text").and_then(Value::as_str).unwrap_or("");
+        let ns = socket.namespace();
+        // Only a connected socket's own-id room, never a chat room.
+        let ok = !text.is_empty() && text.chars().count() <= 1000 && ns.socket(to).is_some();
+        if ok {
+            let body = json!({ "id": socket.id(), "name": user_of(socket).0, "text": text, "time": now_ms() });
+            ns.to(to).emit("private message", json_payload(&body))?;
+        }
+        if let Some(ack) = ack {
+            ack.send(json_payload(&json!({ "ok": ok })))?;
+        }
+        Ok(())
+    });
+    chat.on("list rooms", |socket, _ev, ack| {
+        if let Some(ack) = ack {
+            ack.send(json_payload(&rooms_with_counts(socket.namespace())))?;
+        }
+        Ok(())
+    });
+    // While the socket is still in its room: tell the room.
+    chat.on_disconnecting(|socket, _reason| match user_of(socket) {
+        (name, Some(room)) => tell_left(socket, &name, &room),
+        _ => Ok(()),
+    });
+    chat.on_disconnect(move |socket, reason| {
+        if !quiet {
+            println!("disconnect {} ({}): {reason}", socket.id(), user_of(socket).0);
+        }
+    });
+    Ok(())
+}
+
+fn admin_namespace(engine: &Engine, token: String) -> Result<(), Box<dyn std::error::Error>> {
+    let admin = engine.of("/admin")?;
+    admin.use_middleware(move |hs| {
+        let auth: Option<Value> = hs.auth_payload().and_then(|p| p.to_json().ok());
+        match auth.as_ref().and_then(|a| a.get("token")).and_then(Value::as_str) {
+            Some(t) if t == token => Ok(()),
+            _ => Err(ConnectError::new("unauthorized")),
+        }
+    });
+    let chat = engine.of("/")?;
+    let chat2 = chat.clone();
+    admin.on("snapshot", move |_socket, _ev, ack| {
+        let Some(ack) = ack else { return Ok(()) };
+        let mut sockets: Vec<(String, String, Option<String>)> = chat
+            .fetch_sockets()
+            .iter()
+            .map(|s| {
+                let (name, room) = user_of(s);
+                (name, s.id().to_owned(), room)
+            })
+            .collect();
+        sockets.sort();
+        let sockets: Vec<Value> =
+            sockets.into_iter().map(|(name, id, room)| json!({ "id": id, "name": name, "room": room })).collect();
+        ack.send(json_payload(&json!({ "rooms": rooms_with_counts(&chat), "sockets": sockets })))?;
+        Ok(())
+    });
+    admin.on("kick", move |_socket, ev, ack| {
+        let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
+        let id = req.get("id").and_then(Value::as_str).unwrap_or("");
+        let kicked = if chat2.socket(id).is_some() { chat2.to(id).disconnect_sockets()? } else { 0 };
+        if let Some(ack) = ack {
+            ack.send(json_payload(&json!({ "kicked": kicked })))?;
+        }
+        Ok(())
+    });
+    Ok(())
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body)
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 9];
+    if getrandom::fill(&mut b).is_err() {
+        let t = now_ms().to_le_bytes();
+        b[..8].copy_from_slice(&t);
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let opts = parse_args().unwrap_or_else(|e| {
+        eprintln!("chat: {e}");
+        std::process::exit(2);
+    });
+    let engine = Engine::new(Config::default());
+    chat_namespace(&engine, opts.quiet)?;
+    let (token, generated) = match opts.admin_token.clone() {
+        Some(t) => (t, false),
+        None => (random_token(), true),
+    };
+    admin_namespace(&engine, token.clone())?;
+
+    let app = SocketIoServer::new(engine)
+        .into_router()
+        .route("/", get(|| async { Html(include_str!("../../examples/chat/static/index.html")) }))
+        .route("/admin", get(|| async { Html(include_str!("../../examples/chat/static/admin.html")) }))
+        .route("/style.css", get(|| async { asset(include_str!("../../examples/chat/static/style.css"), "text/css") }))
+        .route("/sio.js", get(|| async { asset(include_str!("../../examples/chat/static/sio.js"), "text/javascript") }))
+        .route(
+            "/chat.js",
+            get(|| async { asset(include_str!("../../examples/chat/static/chat.js"), "text/javascript") }),
+        )
+        .route(
+            "/admin.js",
+            get(|| async { asset(include_str!("../../examples/chat/static/admin.js"), "text/javascript") }),
+        );
+
+    let listener = tokio::net::TcpListener::bind((opts.addr.as_str(), opts.port)).await?;
+    let port = listener.local_addr()?.port();
+    println!("listening on *:{port}");
+    if generated && !opts.quiet {
+        println!("admin page: http://{}:{port}/admin?token={token}", opts.addr);
+    }
+    // Chat frames are small: send them at once (no Nagle delay).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+    Ok(())
+}

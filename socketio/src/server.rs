@@ -1,0 +1,615 @@
+//! The server builder, the HTTP entry point and the running server.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use axum::Router;
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+use roomcast::{DisconnectReason, Engine, Handshake};
+use tokio::sync::watch;
+
+use crate::eio::{self, HttpError};
+use crate::session::{PollState, Session};
+
+/// Which browser origins may reach the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cors {
+    /// Every origin: the request's `Origin` is echoed with credentials allowed.
+    Any,
+    /// Only these origins (e.g. `"https://example.com"`). Requests whose
+    /// `Origin` header is another origin are refused with Engine.IO error
+    /// 4 `Forbidden` on both transports; requests without `Origin`
+    /// (non-browser clients) are served.
+    Origins(Vec<String>),
+    /// No CORS headers at all (same-origin pages and non-browser clients).
+    Disabled,
+}
+
+impl Cors {
+    /// Every origin.
+    pub fn any() -> Cors {
+        Cors::Any
+    }
+
+    /// Only the given origins.
+    pub fn origins<I, S>(origins: I) -> Cors
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Cors::Origins(origins.into_iter().map(Into::into).collect())
+    }
+
+    /// No CORS headers.
+    pub fn disabled() -> Cors {
+        Cors::Disabled
+    }
+
+    /// Whether a request with this `Origin` may proceed.
+    fn allows(&self, origin: Option<&str>) -> bool {
+        match (self, origin) {
+            (Cors::Origins(list), Some(o)) => list.iter().any(|a| a == o),
+            _ => true,
+        }
+    }
+
+    /// The CORS headers for a response to a request from `origin`.
+    fn apply(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
+        let Some(origin) = origin else { return };
+        let ok = match self {
+            Cors::Any => true,
+            Cors::Origins(list) => origin.to_str().is_ok_and(|o| list.iter().any(|a| a == o)),
+            Cors::Disabled => false,
+        };
+        if ok {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
+}
+
+/// A request filter: `false` refuses the request with error 4 `Forbidden`.
+type AllowRequest = Arc<dyn Fn(&Parts) -> bool + Send + Sync>;
+
+/// The options (see the builder methods for each).
+#[derive(Clone)]
+pub(crate) struct Options {
+    pub(crate) path: String,
+    pub(crate) ping_interval: Duration,
+    pub(crate) ping_timeout: Duration,
+    pub(crate) max_payload: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) upgrade_timeout: Duration,
+    pub(crate) max_attachments: usize,
+    pub(crate) cors: Cors,
+    pub(crate) allow_request: Option<AllowRequest>,
+}
+
+/// State shared by the HTTP handlers and every session.
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) opts: Options,
+    /// Live sessions by sid.
+    pub(crate) sessions: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+impl Shared {
+    fn session(&self, sid: &str) -> Option<Arc<Session>> {
+        self.sessions.lock().get(sid).cloned()
+    }
+
+    /// Closes every session (`server shutting down`).
+    fn close_all(&self) {
+        let all: Vec<_> = self.sessions.lock().values().cloned().collect();
+        for s in all {
+            s.close(DisconnectReason::ServerShuttingDown);
+        }
+    }
+}
+
+/// A Socket.IO server (Engine.IO v4 + Socket.IO v5) in front of a roomcast
+/// [`Engine`]. Every Engine.IO connection is one roomcast
+/// [`Connection`](roomcast::Connection); each namespace the client joins is
+/// one socket of it.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use roomcast::{Config, Engine};
+/// use roomcast_socketio::{Cors, SocketIoServer};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let engine = Engine::new(Config::default());
+/// engine.of("/")?.on("chat message", |socket, ev, _ack| {
+///     socket.broadcast().emit("chat message", ev.payload().clone())?;
+///     Ok(())
+/// });
+/// SocketIoServer::new(engine)
+///     .path("/socket.io/")
+///     .ping(Duration::from_secs(25), Duration::from_secs(20))
+///     .cors(Cors::any())
+///     .serve("127.0.0.1:3000")
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SocketIoServer {
+    engine: Engine,
+    opts: Options,
+}
+
+impl SocketIoServer {
+    /// A server for `engine` with Socket.IO's defaults: path `/socket.io/`,
+    /// ping every 25 s with a 20 s timeout, max payload 1 MB, connect
+    /// timeout 45 s, upgrade timeout 10 s, at most 10 attachments per
+    /// packet, CORS for any origin.
+    pub fn new(engine: Engine) -> SocketIoServer {
+        SocketIoServer {
+            engine,
+            opts: Options {
+                path: "/socket.io/".into(),
+                ping_interval: Duration::from_millis(25_000),
+                ping_timeout: Duration::from_millis(20_000),
+                max_payload: 1_000_000,
+                connect_timeout: Duration::from_millis(45_000),
+                upgrade_timeout: Duration::from_millis(10_000),
+                max_attachments: 10,
+                cors: Cors::Any,
+                allow_request: None,
+            },
+        }
+    }
+
+    /// The HTTP path (with or without the trailing `/`).
+    pub fn path(mut self, path: &str) -> Self {
+        let mut p = path.trim_end_matches('/').to_string();
+        if !p.starts_with('/') {
+            p.insert(0, '/');
+        }
+        p.push('/');
+        self.opts.path = p;
+        self
+    }
+
+    /// Heartbeat: a ping every `interval`; a client silent for `timeout`
+    /// after a ping is disconnected with `ping timeout`.
+    pub fn ping(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.opts.ping_interval = interval;
+        self.opts.ping_timeout = timeout;
+        self
+    }
+
+    /// The largest Engine.IO packet (WebSocket message or polling body) a
+    /// client may send, in bytes; larger ones close the session.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.opts.max_payload = bytes;
+        self
+    }
+
+    /// How long a client may stay connected without joining a namespace.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.opts.connect_timeout = d;
+        self
+    }
+
+    /// How long an upgrade to WebSocket may take once probed.
+    pub fn upgrade_timeout(mut self, d: Duration) -> Self {
+        self.opts.upgrade_timeout = d;
+        self
+    }
+
+    /// The most binary attachments one packet may announce (more: `parse error`).
+    pub fn max_attachments(mut self, n: usize) -> Self {
+        self.opts.max_attachments = n;
+        self
+    }
+
+    /// Which browser origins may connect.
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.opts.cors = cors;
+        self
+    }
+
+    /// A filter on every new session's opening request; `false` refuses it
+    /// with Engine.IO error 4 `Forbidden` (HTTP 403).
+    pub fn allow_request(mut self, f: impl Fn(&Parts) -> bool + Send + Sync + 'static) -> Self {
+        self.opts.allow_request = Some(Arc::new(f));
+        self
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn shared(self) -> Arc<Shared> {
+        Arc::new(Shared { engine: self.engine, opts: self.opts, sessions: Mutex::new(HashMap::new()) })
+    }
+
+    /// An axum router serving the Socket.IO path (merge it into an app).
+    /// For remote addresses in handshakes, serve it with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`.
+    pub fn into_router(self) -> Router {
+        router(self.shared())
+    }
+
+    /// Binds `addr` and serves in a background task.
+    pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<Bound> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let shared = self.shared();
+        let app = router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let (tx, mut rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|v| *v).await;
+            };
+            axum::serve(listener, app).with_graceful_shutdown(stop).await
+        });
+        Ok(Bound { local, shared, stop: tx, task: Mutex::new(Some(task)) })
+    }
+
+    /// Binds `addr` and serves until the task is cancelled or the server fails.
+    pub async fn serve(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
+        self.bind(addr).await?.wait().await
+    }
+}
+
+/// A running server (from [`SocketIoServer::bind`]). Dropping it leaves the
+/// server running in its task; [`shutdown`](Bound::shutdown) stops it.
+pub struct Bound {
+    local: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
+}
+
+/// Stops a [`Bound`] server from anywhere (cheap to clone).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+}
+
+impl ShutdownHandle {
+    /// Disconnects every client (`server shutting down`) and stops accepting.
+    pub fn shutdown(&self) {
+        self.shared.close_all();
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Bound {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Live Engine.IO sessions.
+    pub fn session_count(&self) -> usize {
+        self.shared.sessions.lock().len()
+    }
+
+    /// A handle that stops the server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle { shared: self.shared.clone(), stop: self.stop.clone() }
+    }
+
+    /// Waits until the server stops.
+    pub async fn wait(&self) -> std::io::Result<()> {
+        let task = self.task.lock().take();
+        match task {
+            Some(t) => t.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+
+    /// Disconnects every client, stops accepting and waits for the end.
+    pub async fn shutdown(&self) -> std::io::Result<()> {
+        self.shutdown_handle().shutdown();
+        self.wait().await
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    let path = shared.opts.path.clone();
+    let trimmed = path.trim_end_matches('/').to_string();
+    let s2 = shared.clone();
+    let r = Router::new().route(&path, axum::routing::any(move |req: Request| handle(shared.clone(), req)));
+    if trimmed.is_empty() {
+        r
+    } else {
+        r.route(&trimmed, axum::routing::any(move |req: Request| handle(s2.clone(), req)))
+    }
+}
+
+fn error_response(e: HttpError, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
+    let mut r = Response::new(Body::from(e.body()));
+    *r.status_mut() = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    cors.apply(origin, r.headers_mut());
+    r
+}
+
+fn text_response(
+    status: StatusCode,
+    body: impl Into<Body>,
+    cors: &Cors,
+    origin: Option<&HeaderValue>,
+) -> Response<Body> {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=UTF-8"));
+    cors.apply(origin, r.headers_mut());
+    r
+}
+
+fn query(parts: &Parts) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for pair in parts.uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.insert(decode_component(k), decode_component(v));
+    }
+    out
+}
+
+fn decode_component(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base_handshake(parts: &Parts, q: &HashMap<String, String>) -> Handshake {
+    let mut hs = Handshake::new();
+    for (name, value) in &parts.headers {
+        if let Ok(v) = value.to_str() {
+            hs = hs.header(name.as_str(), v);
+        }
+    }
+    for (k, v) in q {
+        hs = hs.query(k.clone(), v.clone());
+    }
+    if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        hs = hs.address(addr.to_string());
+    }
+    hs
+}
+
+async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
+    let (mut parts, body) = req.into_parts();
+    let opts = &shared.opts;
+    let cors = &opts.cors;
+    let origin = parts.headers.get(header::ORIGIN).cloned();
+    let origin = origin.as_ref();
+    if !cors.allows(origin.and_then(|o| o.to_str().ok())) {
+        return error_response(HttpError::Forbidden, cors, origin);
+    }
+    if parts.method == Method::OPTIONS {
+        let mut r = text_response(StatusCode::NO_CONTENT, Body::empty(), cors, origin);
+        if *cors != Cors::Disabled {
+            let h = r.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET,POST,OPTIONS"));
+            if let Some(req_h) = parts.headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+                h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, req_h.clone());
+            }
+        }
+        return r;
+    }
+    let q = query(&parts);
+    let transport = q.get("transport").map(String::as_str);
+    let is_ws = match transport {
+        Some("polling") => false,
+        Some("websocket") => true,
+        _ => return error_response(HttpError::TransportUnknown, cors, origin),
+    };
+    if q.get("EIO").map(String::as_str) != Some("4") {
+        return error_response(HttpError::UnsupportedProtocolVersion, cors, origin);
+    }
+    let upgrade = if is_ws {
+        match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+            // A 4 KiB read buffer instead of the WebSocket library's 128 KiB
+            // default, which every idle connection would otherwise hold
+            // (chat frames are small; a large frame still reads in pieces).
+            Ok(u) => Some(u.max_message_size(opts.max_payload).max_frame_size(opts.max_payload).read_buffer_size(4096)),
+            Err(_) => return error_response(HttpError::BadRequest, cors, origin),
+        }
+    } else {
+        None
+    };
+    match q.get("sid") {
+        None => {
+            if parts.method != Method::GET {
+                return error_response(HttpError::BadHandshakeMethod, cors, origin);
+            }
+            if let Some(f) = &opts.allow_request {
+                if !f(&parts) {
+                    return error_response(HttpError::Forbidden, cors, origin);
+                }
+            }
+            let base = base_handshake(&parts, &q);
+            match upgrade {
+                Some(u) => u.on_upgrade(move |ws| async move {
+                    let (sink, stream) = ws.split();
+                    let sess = Session::start(shared, base, Some(sink));
+                    sess.read_ws(stream).await;
+                }),
+                None => {
+                    let sess = Session::start(shared.clone(), base, None);
+                    poll_get(&sess, cors, origin).await
+                }
+            }
+        }
+        Some(sid) => {
+            let Some(sess) = shared.session(sid) else {
+                return error_response(HttpError::SessionIdUnknown, cors, origin);
+            };
+            match upgrade {
+                Some(u) => {
+                    if sess.upgrading.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                        return error_response(HttpError::BadRequest, cors, origin);
+                    }
+                    let timeout = opts.upgrade_timeout;
+                    u.on_upgrade(move |ws| upgrade_ws(sess, ws, timeout))
+                }
+                None if parts.method == Method::GET => poll_get(&sess, cors, origin).await,
+                None if parts.method == Method::POST => poll_post(&sess, body, cors, origin).await,
+                None => error_response(HttpError::BadRequest, cors, origin),
+            }
+        }
+    }
+}
+
+/// A long-polling GET: waits for frames (or the session's end) and returns
+/// them all in one body.
+async fn poll_get(sess: &Arc<Session>, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
+    {
+        let mut p = sess.poll.lock();
+        if p.upgraded {
+            // The session is on WebSocket: a transport mismatch.
+            return error_response(HttpError::BadRequest, cors, origin);
+        }
+        if p.get_active {
+            drop(p);
+            // Two GETs at once: a protocol violation that ends the session.
+            sess.close(DisconnectReason::TransportError);
+            return error_response(HttpError::BadRequest, cors, origin);
+        }
+        p.get_active = true;
+    }
+    // Cleared however this ends, also when the client drops the request.
+    let _active = ActiveGuard(sess, |p: &mut PollState| p.get_active = false);
+    let frames = loop {
+        let notified = sess.poll_notify.notified();
+        {
+            let mut p = sess.poll.lock();
+            if !p.frames.is_empty() {
+                let frames = std::mem::take(&mut p.frames);
+                drop(p);
+                sess.poll_taken.notify_one();
+                break frames;
+            }
+            if p.closed || p.upgraded {
+                // A closed session answers its last GET with a close packet;
+                // after an upgrade the pending GET gets a noop.
+                let last = if p.closed { "1" } else { "6" };
+                break vec![eio::Frame::text_static(last)];
+            }
+        }
+        notified.await;
+    };
+    text_response(StatusCode::OK, eio::encode_payload(&frames), cors, origin)
+}
+
+/// A long-polling POST: decodes the packets and hands them to the session.
+async fn poll_post(sess: &Arc<Session>, body: Body, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
+    {
+        let mut p = sess.poll.lock();
+        if p.post_active {
+            drop(p);
+            // Two POSTs at once: a protocol violation that ends the session.
+            sess.close(DisconnectReason::TransportError);
+            return error_response(HttpError::BadRequest, cors, origin);
+        }
+        p.post_active = true;
+    }
+    let _active = ActiveGuard(sess, |p: &mut PollState| p.post_active = false);
+    poll_post_inner(sess, body, cors, origin).await
+}
+
+/// Runs its function on the session's polling state when dropped.
+struct ActiveGuard<'a, F: FnMut(&mut PollState)>(&'a Session, F);
+
+impl<F: FnMut(&mut PollState)> Drop for ActiveGuard<'_, F> {
+    fn drop(&mut self) {
+        (self.1)(&mut self.0.poll.lock());
+    }
+}
+
+async fn poll_post_inner(sess: &Arc<Session>, body: Body, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
+    let max = sess.shared.opts.max_payload;
+    let bytes = match axum::body::to_bytes(body, max).await {
+        Ok(b) => b,
+        Err(_) => {
+            sess.close(DisconnectReason::TransportError);
+            let mut r = error_response(HttpError::BadRequest, cors, origin);
+            *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return r;
+        }
+    };
+    let packets = match eio::decode_payload(&bytes) {
+        Ok(p) => p,
+        Err(_) => {
+            sess.close(DisconnectReason::ParseError);
+            return error_response(HttpError::BadRequest, cors, origin);
+        }
+    };
+    for p in packets {
+        if let Err(reason) = sess.on_packet(p) {
+            sess.close(reason);
+            break;
+        }
+    }
+    text_response(StatusCode::OK, "ok", cors, origin)
+}
+
+/// The WebSocket side of an upgrade: probe ping/pong, a noop for the
+/// pending GET, then the upgrade packet moves the session to WebSocket.
+async fn upgrade_ws(sess: Arc<Session>, ws: axum::extract::ws::WebSocket, timeout: Duration) {
+    use axum::extract::ws::Message as M;
+    use futures_util::SinkExt;
+    let (mut sink, mut stream) = ws.split();
+    let probe = async {
+        let mut probed = false;
+        while let Some(Ok(m)) = stream.next().await {
+            let M::Text(t) = m else { continue };
+            match (t.as_str(), probed) {
+                ("2probe", false) => {
+                    if sink.send(M::Text("3probe".into())).await.is_err() {
+                        return false;
+                    }
+                    probed = true;
+                    sess.push_noop();
+                }
+                ("5", true) => return true,
+                _ => return false,
+            }
+        }
+        false
+    };
+    match tokio::time::timeout(timeout, probe).await {
+        Ok(true) => {
+            sess.upgrade(sink);
+            sess.read_ws(stream).await;
+        }
+        _ => {
+            // A failed upgrade leaves the session on polling.
+            sess.upgrading.store(false, std::sync::atomic::Ordering::Release);
+            let _ = sink.close().await;
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! One Engine.IO session: one roomcast [`Connection`], its sockets in every
+//! namespace the client joined, the transport (long-polling, WebSocket, or
+//! polling upgraded to WebSocket), the heartbeat and the writer.
+//!
+//! Tasks of a session:
+//! * the **writer** owns the [`Outbox`]: it drains it with `recv_many`,
+//!   turns messages into frames (encoded once per message, see `wire`),
+//!   merges the session's own packets (CONNECT replies, pings, probes) and
+//!   writes everything gathered in one flush: WebSocket frames, or the
+//!   polling buffer the next GET takes;
+//! * the **reader** (a WebSocket task, or each polling POST) decodes
+//!   packets and calls the engine: `join_namespace`, `dispatch`,
+//!   `receive_ack`, `disconnect_with`;
+//! * the **heartbeat** sends a ping every `ping_interval` and closes the
+//!   session with `ping timeout` when no pong came within `ping_timeout`;
+//! * a **connect timer** closes a session that joined no namespace.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket};
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use parking_lot::Mutex;
+use roomcast::{Connection, DisconnectReason, Handshake, Inbound, JoinError, Message, Outbox};
+use tokio::sync::{mpsc, watch, Notify};
+
+use crate::args;
+use crate::eio::{self, Frame};
+use crate::server::Shared;
+use crate::sio::{self, PacketType, Reassembly};
+use crate::wire;
+
+/// Messages taken from the outbox per writer round.
+const BATCH: usize = 256;
+
+/// Frames a polling session may have waiting for a GET before the writer
+/// stops draining the outbox.
+const POLL_BACKLOG: usize = 1024;
+
+pub(crate) type WsSink = SplitSink<WebSocket, WsMessage>;
+
+/// Commands to the writer.
+pub(crate) enum Ctrl {
+    /// A frame of the session's own (ping, pong, noop).
+    Frame(Frame),
+    /// The CONNECT reply for `nsp`: written, then the messages held back
+    /// while the join ran.
+    Connected(String, Frame),
+    /// A CONNECT_ERROR for `nsp`.
+    Refused(String, Frame),
+    /// The upgrade completed: write to this WebSocket from now on.
+    Upgrade(WsSink),
+}
+
+/// What the polling side of a session holds; guarded by `Session::poll`.
+#[derive(Default)]
+pub(crate) struct PollState {
+    /// Frames waiting for the next GET.
+    pub(crate) frames: Vec<Frame>,
+    /// A GET is waiting right now.
+    pub(crate) get_active: bool,
+    /// A POST is being handled right now.
+    pub(crate) post_active: bool,
+    /// The session moved to WebSocket: polling requests are refused.
+    pub(crate) upgraded: bool,
+    /// The session is over; the next GET gets a close packet.
+    pub(crate) closed: bool,
+    /// Send a close packet to the client when closing.
+    pub(crate) close_packet: bool,
+}
+
+/// The inbound decoding state; guarded by `Session::inbound`.
+#[derive(Default)]
+struct InboundState {
+    /// A binary packet waiting for attachments.
+    partial: Option<Reassembly>,
+}
+
+pub(crate) struct Session {
+    pub(crate) sid: String,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) conn: Connection,
+    ctrl: mpsc::UnboundedSender<Ctrl>,
+    /// Polling buffer and flags.
+    pub(crate) poll: Mutex<PollState>,
+    /// Woken when `poll` gets frames or closes.
+    pub(crate) poll_notify: Notify,
+    inbound: Mutex<InboundState>,
+    /// Namespaces whose join is running: the writer holds their messages
+    /// back until the CONNECT reply is out.
+    joining: Mutex<Vec<String>>,
+    /// Pongs received so far.
+    pongs: AtomicU64,
+    /// Notified when a pong arrives.
+    pong: Notify,
+    /// Set to true once the session is over; the timers stop on it.
+    done: watch::Sender<bool>,
+    /// Notified when a GET takes the polling buffer.
+    pub(crate) poll_taken: Notify,
+    /// Some namespace was joined (the connect timer checks it).
+    joined_any: AtomicBool,
+    /// An upgrade is in progress or done.
+    pub(crate) upgrading: AtomicBool,
+    /// The handshake data of the opening request (headers, query, address).
+    base: Handshake,
+}
+
+impl Session {
+    /// Creates a session and starts its writer, heartbeat and connect timer.
+    /// `ws` is the WebSocket for a session opened directly over WebSocket.
+    pub(crate) fn start(shared: Arc<Shared>, base: Handshake, ws: Option<WsSink>) -> Arc<Session> {
+        let (conn, outbox) = shared.engine.connect();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sid = eio::new_sid();
+        let sess = Arc::new(Session {
+            sid: sid.clone(),
+            shared: shared.clone(),
+            conn,
+            ctrl: tx,
+            // A WebSocket session never polls.
+            poll: Mutex::new(PollState { upgraded: ws.is_some(), ..PollState::default() }),
+            poll_notify: Notify::new(),
+            inbound: Mutex::new(InboundState::default()),
+            joining: Mutex::new(Vec::new()),
+            pongs: AtomicU64::new(0),
+            pong: Notify::new(),
+            done: watch::channel(false).0,
+            poll_taken: Notify::new(),
+            joined_any: AtomicBool::new(false),
+            upgrading: AtomicBool::new(ws.is_some()),
+            base,
+        });
+        shared.sessions.lock().insert(sid, sess.clone());
+        let o = &shared.opts;
+        let open = eio::open_packet(
+            &sess.sid,
+            ws.is_none(),
+            o.ping_interval.as_millis(),
+            o.ping_timeout.as_millis(),
+            o.max_payload,
+        );
+        if ws.is_none() {
+            sess.poll.lock().frames.push(open);
+        }
+        tokio::spawn(writer(sess.clone(), outbox, rx, ws));
+        tokio::spawn(heartbeat(sess.clone()));
+        tokio::spawn(connect_timer(sess.clone()));
+        sess
+    }
+
+    fn send(&self, c: Ctrl) {
+        let _ = self.ctrl.send(c);
+    }
+
+    /// Closes the session: every socket disconnects with `reason`; the
+    /// writer sends what is queued (and a close packet for server-side
+    /// reasons), then ends the transport.
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        {
+            let mut p = self.poll.lock();
+            p.close_packet |= reason.is_server_side();
+        }
+        // Unknown from now on: a request with this sid gets error 1 even
+        // before the writer has finished.
+        self.shared.sessions.lock().remove(&self.sid);
+        self.conn.close(reason);
+    }
+
+    /// Handles one inbound Engine.IO packet. `Err` carries the reason the
+    /// session must close for.
+    pub(crate) fn on_packet(&self, p: eio::Packet) -> Result<(), DisconnectReason> {
+        match p {
+            eio::Packet::Close => Err(DisconnectReason::TransportClose),
+            // In v4 only the server pings (a client's probe ping belongs to
+            // the upgrade, handled there). Not answering also keeps a client
+            // that pings without reading from growing the writer's queue.
+            eio::Packet::Ping(_) => Ok(()),
+            eio::Packet::Pong(_) => {
+                self.pongs.fetch_add(1, Ordering::AcqRel);
+                self.pong.notify_one();
+                Ok(())
+            }
+            eio::Packet::Noop => Ok(()),
+            // An upgrade packet outside an upgrade.
+            eio::Packet::Upgrade => Err(DisconnectReason::ParseError),
+            eio::Packet::Message(text) => {
+                let mut st = self.inbound.lock();
+                if st.partial.is_some() {
+                    return Err(DisconnectReason::ParseError);
+                }
+                let packet =
+                    sio::decode(&text, self.shared.opts.max_attachments).map_err(|_| DisconnectReason::ParseError)?;
+                if packet.kind.is_binary() && packet.attachments > 0 {
+                    st.partial = Some(Reassembly::new(packet));
+                    return Ok(());
+                }
+                drop(st);
+                self.on_sio(packet, Vec::new())
+            }
+            eio::Packet::Binary(data) => {
+                let mut st = self.inbound.lock();
+                let Some(partial) = st.partial.as_mut() else { return Err(DisconnectReason::ParseError) };
+                if !partial.push(data) {
+                    return Ok(());
+                }
+                let done = st.partial.take();
+                drop(st);
+                match done {
+                    Some(r) => self.on_sio(r.packet, r.buffers),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn on_sio(&self, packet: sio::Packet, attachments: Vec<Bytes>) -> Result<(), DisconnectReason> {
+        match packet.kind {
+            PacketType::Connect => {
+                self.connect(packet);
+                Ok(())
+            }
+            PacketType::Disconnect => {
+                if let Some(s) = self.conn.socket(&packet.nsp) {
+                    s.disconnect_with(DisconnectReason::ClientNamespaceDisconnect);
+                }
+                Ok(())
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                let Some(socket) = self.conn.socket(&packet.nsp) else { return Ok(()) };
+                let (name, list) = packet.event_args().map_err(|_| DisconnectReason::ParseError)?;
+                let mut ev = Inbound::event(name, args::to_payload(list, attachments));
+                if let Some(id) = packet.id {
+                    ev = ev.with_ack(id);
+                }
+                // A refused event (invalid name, too large, socket gone) is
+                // dropped like Socket.IO drops events nobody can take.
+                let _ = socket.dispatch(ev);
+                Ok(())
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                let Some(socket) = self.conn.socket(&packet.nsp) else { return Ok(()) };
+                let (_, list) = packet.event_args().map_err(|_| DisconnectReason::ParseError)?;
+                if let Some(id) = packet.id {
+                    let _ = socket.receive_ack(id, args::to_payload(list, attachments));
+                }
+                Ok(())
+            }
+            PacketType::ConnectError => Err(DisconnectReason::ParseError),
+        }
+    }
+
+    fn connect(&self, packet: sio::Packet) {
+        let nsp = packet.nsp;
+        let mut hs = self.base.clone();
+        if let Some(d) = packet.data {
+            hs = hs.auth(args::to_payload(vec![d], Vec::new()));
+        }
+        self.joining.lock().push(nsp.clone());
+        let result = self.conn.join_namespace(&nsp, hs);
+        let reply = |kind, data: String| {
+            Frame::Text(Bytes::from(format!("4{}", sio::encode(kind, &nsp, None, 0, Some(&data)))))
+        };
+        match result {
+            Ok(socket) => {
+                self.joined_any.store(true, Ordering::Release);
+                let data = format!(r#"{{"sid":{}}}"#, serde_json::to_string(socket.id()).unwrap_or_default());
+                self.send(Ctrl::Connected(nsp.clone(), reply(PacketType::Connect, data)));
+            }
+            Err(JoinError::AlreadyJoined(_)) => {
+                let id = self.conn.socket(&nsp).map(|s| s.id().to_string()).unwrap_or_default();
+                let data = format!(r#"{{"sid":{}}}"#, serde_json::to_string(&id).unwrap_or_default());
+                self.send(Ctrl::Connected(nsp.clone(), reply(PacketType::Connect, data)));
+            }
+            Err(JoinError::ConnectionClosed) => self.send(Ctrl::Refused(nsp.clone(), Frame::Text(Bytes::new()))),
+            Err(e) => {
+                let (message, data) = match e {
+                    JoinError::Refused(c) => (c.message, c.data),
+                    _ => ("Invalid namespace".to_string(), None),
+                };
+                let mut s = format!(r#"{{"message":{}"#, serde_json::to_string(&message).unwrap_or_default());
+                if let Some(d) = data {
+                    s.push_str(r#","data":"#);
+                    s.push_str(&args::as_json_value(&d));
+                }
+                s.push('}');
+                self.send(Ctrl::Refused(nsp.clone(), reply(PacketType::ConnectError, s)));
+            }
+        }
+    }
+
+    /// The WebSocket reader loop (direct WebSocket, or after an upgrade).
+    pub(crate) async fn read_ws(self: Arc<Self>, mut stream: SplitStream<WebSocket>) {
+        let mut done = self.done.subscribe();
+        let reason = loop {
+            let next = tokio::select! {
+                m = stream.next() => m,
+                // The session ended elsewhere: drop this half too, so the
+                // socket closes even if the client is silent.
+                _ = done.wait_for(|d| *d) => return,
+            };
+            let Some(msg) = next else { break DisconnectReason::TransportClose };
+            let packet = match msg {
+                Ok(WsMessage::Text(t)) => match eio::decode_text(t.as_str()) {
+                    Ok(p) => p,
+                    Err(_) => break DisconnectReason::ParseError,
+                },
+                Ok(WsMessage::Binary(b)) => eio::Packet::Binary(b),
+                Ok(WsMessage::Close(_)) => break DisconnectReason::TransportClose,
+                Ok(_) => continue,
+                Err(_) => break DisconnectReason::TransportError,
+            };
+            if let Err(r) = self.on_packet(packet) {
+                break r;
+            }
+            if self.conn.is_closed() {
+                return;
+            }
+        };
+        self.close(reason);
+    }
+
+    /// Frames waiting for the next GET.
+    fn poll_backlog(&self) -> usize {
+        self.poll.lock().frames.len()
+    }
+
+    /// Queues a noop so a GET pending during an upgrade returns.
+    pub(crate) fn push_noop(&self) {
+        let mut p = self.poll.lock();
+        if !p.upgraded {
+            p.frames.push(Frame::text_static("6"));
+            drop(p);
+            self.poll_notify.notify_one();
+        }
+    }
+
+    /// Completes an upgrade: the writer moves to the WebSocket.
+    pub(crate) fn upgrade(&self, sink: WsSink) {
+        self.send(Ctrl::Upgrade(sink));
+    }
+}
+
+async fn write_ws(sink: &mut WsSink, frames: Vec<Frame>) -> bool {
+    for f in frames {
+        let m = match f {
+            Frame::Text(t) => match Utf8Bytes::try_from(t) {
+                Ok(u) => WsMessage::Text(u),
+                Err(_) => continue,
+            },
+            Frame::Binary(b) => WsMessage::Binary(b),
+        };
+        if sink.feed(m).await.is_err() {
+            return false;
+        }
+    }
+    sink.flush().await.is_ok()
+}
+
+/// The writer: see the module doc.
+async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedReceiver<Ctrl>, mut ws: Option<WsSink>) {
+    let mut buf: Vec<Message> = Vec::with_capacity(BATCH);
+    let mut out: Vec<Frame> = Vec::new();
+    let mut held: HashMap<String, Vec<Message>> = HashMap::new();
+    if let Some(sink) = ws.as_mut() {
+        let o = &sess.shared.opts;
+        let open =
+            eio::open_packet(&sess.sid, false, o.ping_interval.as_millis(), o.ping_timeout.as_millis(), o.max_payload);
+        if !write_ws(sink, vec![open]).await {
+            sess.close(DisconnectReason::TransportError);
+        }
+    }
+    let mut open = true;
+    let mut dead = false;
+    while open {
+        tokio::select! {
+            biased;
+            c = rx.recv() => match c {
+                Some(c) => handle_ctrl(&sess, c, &mut out, &mut held, &mut ws),
+                None => open = false,
+            },
+            r = outbox.recv_many_async(&mut buf, BATCH), if ws.is_some() || sess.poll_backlog() < POLL_BACKLOG => {
+                if r.is_err() {
+                    open = false;
+                    // Closed by the server side (shutdown, overflow, forced):
+                    // tell the client with a close packet.
+                    if outbox.close_reason().is_some_and(|r| r.is_server_side() || r == DisconnectReason::QueueOverflow) {
+                        sess.poll.lock().close_packet = true;
+                    }
+                }
+            }
+            // A slow poller: messages wait in the outbox (where its bounds
+            // and overflow policy apply) until a GET takes the backlog.
+            _ = sess.poll_taken.notified(), if ws.is_none() && sess.poll_backlog() >= POLL_BACKLOG => {}
+        }
+        // Take whatever else is ready without waiting: one flush for all.
+        while let Ok(c) = rx.try_recv() {
+            handle_ctrl(&sess, c, &mut out, &mut held, &mut ws);
+        }
+        if open && buf.len() < BATCH && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
+            let room = BATCH - buf.len();
+            let _ = outbox.try_recv_many(&mut buf, room);
+        }
+        if !buf.is_empty() {
+            let joining = {
+                let j = sess.joining.lock();
+                if j.is_empty() {
+                    Vec::new()
+                } else {
+                    j.clone()
+                }
+            };
+            for msg in buf.drain(..) {
+                match msg.namespace() {
+                    Some(n) if joining.iter().any(|j| j == n) => held.entry(n.to_string()).or_default().push(msg),
+                    _ => wire::message_frames(&msg, &mut out),
+                }
+            }
+        }
+        if !open && sess.poll.lock().close_packet {
+            out.push(Frame::text_static("1"));
+        }
+        if out.is_empty() {
+            continue;
+        }
+        let frames = std::mem::take(&mut out);
+        match ws.as_mut() {
+            Some(sink) => {
+                // A client that stops reading blocks the write; past a
+                // heartbeat period it is as dead as one that stops answering.
+                let limit = sess.shared.opts.ping_interval + sess.shared.opts.ping_timeout;
+                if !matches!(tokio::time::timeout(limit, write_ws(sink, frames)).await, Ok(true)) {
+                    sess.close(DisconnectReason::TransportError);
+                    dead = true;
+                    break;
+                }
+            }
+            None => {
+                sess.poll.lock().frames.extend(frames);
+                sess.poll_notify.notify_one();
+            }
+        }
+    }
+    // The connection is closed: end the transport and forget the session.
+    sess.close(DisconnectReason::TransportClose);
+    if let Some(mut sink) = ws.filter(|_| !dead) {
+        let limit = sess.shared.opts.ping_timeout;
+        let _ = tokio::time::timeout(limit, async {
+            let _ = sink.send(WsMessage::Close(None)).await;
+            let _ = sink.close().await;
+        })
+        .await;
+    }
+    sess.poll.lock().closed = true;
+    sess.poll_notify.notify_one();
+    sess.done.send_replace(true);
+    sess.shared.sessions.lock().remove(&sess.sid);
+}
+
+fn handle_ctrl(
+    sess: &Session,
+    c: Ctrl,
+    out: &mut Vec<Frame>,
+    held: &mut HashMap<String, Vec<Message>>,
+    ws: &mut Option<WsSink>,
+) {
+    match c {
+        Ctrl::Frame(f) => out.push(f),
+        Ctrl::Connected(nsp, f) => {
+            out.push(f);
+            sess.joining.lock().retain(|n| n != &nsp);
+            for msg in held.remove(&nsp).unwrap_or_default() {
+                wire::message_frames(&msg, out);
+            }
+        }
+        Ctrl::Refused(nsp, f) => {
+            if !f.is_empty() {
+                out.push(f);
+            }
+            sess.joining.lock().retain(|n| n != &nsp);
+            held.remove(&nsp);
+        }
+        Ctrl::Upgrade(sink) => {
+            // Frames no GET has taken go out first, over the WebSocket.
+            let mut p = sess.poll.lock();
+            p.upgraded = true;
+            let mut pending = std::mem::take(&mut p.frames);
+            drop(p);
+            sess.poll_notify.notify_one();
+            pending.retain(|f| f != &Frame::text_static("6"));
+            pending.append(out);
+            *out = pending;
+            *ws = Some(sink);
+        }
+    }
+}
+
+async fn heartbeat(sess: Arc<Session>) {
+    let (interval, timeout) = (sess.shared.opts.ping_interval, sess.shared.opts.ping_timeout);
+    let mut done = sess.done.subscribe();
+    let alive = async {
+        loop {
+            tokio::time::sleep(interval).await;
+            let before = sess.pongs.load(Ordering::Acquire);
+            sess.send(Ctrl::Frame(Frame::text_static("2")));
+            // The next ping goes `interval` after the pong, as the client
+            // expects; a pong counted before this ping does not count.
+            let deadline = tokio::time::Instant::now() + timeout;
+            while sess.pongs.load(Ordering::Acquire) == before {
+                if tokio::time::timeout_at(deadline, sess.pong.notified()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = alive => {
+            if !sess.conn.is_closed() {
+                sess.close(DisconnectReason::PingTimeout);
+            }
+        }
+        _ = done.wait_for(|d| *d) => {}
+    }
+}
+
+async fn connect_timer(sess: Arc<Session>) {
+    let mut done = sess.done.subscribe();
+    tokio::select! {
+        _ = tokio::time::sleep(sess.shared.opts.connect_timeout) => {
+            if !sess.joined_any.load(Ordering::Acquire) && !sess.conn.is_closed() {
+                sess.close(DisconnectReason::ForcedServerClose);
+            }
+        }
+        _ = done.wait_for(|d| *d) => {}
+    }
+}

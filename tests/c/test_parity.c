@@ -1,0 +1,804 @@
+/* The rest of the Rust API through C: every lifecycle hook, event
+ * middleware, room events, failures, dynamic namespaces, queries, socket
+ * data, full handshakes, connect options, shutdown, userdata ownership and
+ * zero-copy messages; with their error paths. */
+#include <stdlib.h>
+#include "runner.h"
+
+/* ---- helpers ---- */
+
+static int streq(const char *p, size_t len, const char *want) {
+    return p != NULL && len == strlen(want) && memcmp(p, want, len) == 0;
+}
+
+/* Counts frees of userdata: each registration gets a struct freed once. */
+static int g_frees;
+static void count_free(void *ud) {
+    g_frees++;
+    free(ud);
+}
+static int *new_counter(void) {
+    int *c = calloc(1, sizeof *c);
+    return c;
+}
+
+/* Is `want` one of the entries of `list`? */
+static int strings_has(const roomcast_strings *list, const char *want) {
+    for (size_t i = 0; i < roomcast_strings_len(list); i++) {
+        const char *s; size_t len;
+        if (roomcast_strings_get(list, i, &s, &len) == ROOMCAST_RESULT_OK && streq(s, len, want)) return 1;
+    }
+    return 0;
+}
+
+static int drain_count(roomcast_conn *c) {
+    int n = 0;
+    roomcast_message *m;
+    while (roomcast_conn_try_recv(c, &m) == ROOMCAST_RESULT_OK) { n++; roomcast_message_free(m); }
+    return n;
+}
+
+/* ---- lifecycle and event hooks ---- */
+
+struct log { char buf[512]; };
+static void log_add(struct log *l, const char *what, const char *s, size_t len) {
+    size_t used = strlen(l->buf);
+    snprintf(l->buf + used, sizeof l->buf - used, "%s%s:%.*s", used ? " " : "", what, (int)len, s);
+}
+
+static int on_any(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+                  const uint8_t *data, size_t len) {
+    (void)fmt; (void)data; (void)len;
+    log_add(ud, "any", ev, ev_len);
+    /* re-enter: join a room and emit to it from inside the hook */
+    if (roomcast_socket_join(s, "seen") != ROOMCAST_RESULT_OK) return 1;
+    return roomcast_socket_emit(s, "echo", ROOMCAST_FORMAT_TEXT, (const uint8_t *)ev, ev_len, NULL) == ROOMCAST_RESULT_OK
+               ? 0 : 2;
+}
+static int on_event(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+                    const uint8_t *data, size_t len, const roomcast_ack *ack) {
+    (void)s; (void)fmt; (void)data; (void)len; (void)ack;
+    log_add(ud, "on", ev, ev_len);
+    return 0;
+}
+static int on_fallback(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+                       const uint8_t *data, size_t len, const roomcast_ack *ack) {
+    (void)s; (void)fmt; (void)data; (void)len;
+    log_add(ud, "fallback", ev, ev_len);
+    if (ack) roomcast_ack_send(ack, ROOMCAST_FORMAT_TEXT, (const uint8_t *)"?", 1);
+    return 0;
+}
+static int failing(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+                   const uint8_t *data, size_t len, const roomcast_ack *ack) {
+    (void)ud; (void)s; (void)ev; (void)ev_len; (void)fmt; (void)data; (void)len; (void)ack;
+    return 42;
+}
+/* event middleware: the payload's first byte picks the flow */
+static int flow_mw(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+                   const uint8_t *data, size_t len) {
+    (void)s; (void)fmt;
+    log_add(ud, "mw", ev, ev_len);
+    if (len == 0) return ROOMCAST_FLOW_CONTINUE;
+    switch (data[0]) {
+    case 'd': return ROOMCAST_FLOW_DROP;
+    case 'r': return ROOMCAST_FLOW_REJECT;
+    case 'x': return 77; /* not a flow code: rejects too */
+    default: return ROOMCAST_FLOW_CONTINUE;
+    }
+}
+
+struct failures { int count; uint32_t site, kind; char event[32], message[96], socket_id[32]; };
+static void on_error(void *ud, const roomcast_failure *f) {
+    struct failures *fl = ud;
+    fl->count++;
+    fl->site = f->site;
+    fl->kind = f->kind;
+    snprintf(fl->event, sizeof fl->event, "%.*s", (int)f->event_len, f->event ? f->event : "");
+    snprintf(fl->message, sizeof fl->message, "%.*s", (int)f->message_len, f->message);
+    snprintf(fl->socket_id, sizeof fl->socket_id, "%.*s", (int)f->socket_id_len, f->socket_id ? f->socket_id : "");
+}
+
+TEST(any_off_fallback_and_event_middleware) {
+    struct log lg; memset(&lg, 0, sizeof lg);
+    struct failures fl; memset(&fl, 0, sizeof fl);
+    roomcast_engine *e = NULL; roomcast_namespace *ns = NULL; roomcast_conn *c = NULL; roomcast_socket *s = NULL;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    ASSERT_OK(roomcast_namespace_use_event(ns, flow_mw, &lg, NULL));
+    ASSERT_OK(roomcast_namespace_on_any(ns, on_any, &lg, NULL));
+    ASSERT_OK(roomcast_namespace_on(ns, "ev", on_event, &lg, NULL));
+    ASSERT_OK(roomcast_namespace_on(ns, "bad", failing, NULL, NULL));
+    ASSERT_OK(roomcast_namespace_on_fallback(ns, on_fallback, &lg, NULL));
+    ASSERT_OK(roomcast_namespace_on_error(ns, on_error, &fl, NULL));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
+
+    uint32_t out = 99;
+    ASSERT_OK(roomcast_socket_dispatch(s, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"go", 2, false, 0, &out));
+    EXPECT(out == ROOMCAST_DISPATCHED_HANDLED);
+    EXPECT(strcmp(lg.buf, "mw:ev any:ev on:ev") == 0);
+    bool in = false;
+    ASSERT_OK(roomcast_socket_in_room(s, "seen", &in));
+    EXPECT(in); /* on_any joined it */
+    roomcast_message *m = NULL;
+    ASSERT_OK(roomcast_conn_try_recv(c, &m));
+    const char *ev; size_t ev_len;
+    ASSERT_OK(roomcast_message_event(m, &ev, &ev_len));
+    EXPECT(streq(ev, ev_len, "echo"));
+    roomcast_message_free(m);
+
+    /* event middleware: drop, reject, and a non-flow value */
+    lg.buf[0] = 0;
+    ASSERT_OK(roomcast_socket_dispatch(s, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"d", 1, false, 0, &out));
+    EXPECT(out == ROOMCAST_DISPATCHED_DROPPED);
+    EXPECT(strcmp(lg.buf, "mw:ev") == 0 && fl.count == 0);
+    ASSERT_OK(roomcast_socket_dispatch(s, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"r", 1, false, 0, &out));
+    EXPECT(out == ROOMCAST_DISPATCHED_REJECTED);
+    EXPECT(fl.count == 1 && fl.site == ROOMCAST_SITE_EVENT_MIDDLEWARE && fl.kind == ROOMCAST_FAILURE_KIND_REJECTED);
+    EXPECT(strcmp(fl.event, "ev") == 0);
+    ASSERT_OK(roomcast_socket_dispatch(s, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, false, 0, &out));
+    EXPECT(out == ROOMCAST_DISPATCHED_REJECTED);
+    EXPECT(fl.count == 2 && strstr(fl.message, "77") != NULL);
+
+    /* a failing handler is reported with its site, event and socket */
+    ASSERT_OK(roomcast_socket_dispatch(s, "bad", ROOMCAST_FORMAT_BINARY, NULL, 0, false, 0, &out));
+    EXPECT(out == ROOMCAST_DISPATCHED_HANDLED);
+    EXPECT(fl.count == 3 && fl.site == ROOMCAST_SITE_EVENT && fl.kind == ROOMCAST_FAILURE_KIND_ERROR);
+    EXPECT(strcmp(fl.event, "bad") == 0 && strstr(fl.message, "42") != NULL);
+    const char *id; size_t id_len;
+    ASSERT_OK(roomcast_socket_id(s, &id, &id_len));
+    EXPECT(streq(id, id_len, fl.socket_id));
+
+    /* fallback takes unknown events (and answers their acks) */
+    lg.buf[0] = 0;
+    ASSERT_OK(roomcast_socket_dispatch(s, "mystery", ROOMCAST_FORMAT_BINARY, NULL, 0, true, 5, &out));
+    EXPECT(out == ROOMCAST_DISPATCHED_FALLBACK);
+    EXPECT(strcmp(lg.buf, "mw:mystery any:mystery fallback:mystery") == 0);
+    drain_count(c);
+
+    /* off: "ev" now goes to the fallback */
+    ASSERT_OK(roomcast_namespace_off(ns, "ev"));
+    ASSERT_OK(roomcast_namespace_off(ns, "never-registered"));
+    ASSERT_OK(roomcast_socket_dispatch(s, "ev", ROOMCAST_FORMAT_BINARY, NULL, 0, false, 0, &out));
+    EXPECT(out == ROOMCAST_DISPATCHED_FALLBACK);
+
+    /* error paths */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on_any(ns, NULL, NULL, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on_any(NULL, on_any, NULL, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on_fallback(ns, NULL, NULL, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_use_event(ns, NULL, NULL, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on_error(ns, NULL, NULL, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on_room_event(ns, NULL, NULL, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on_disconnecting(ns, NULL, NULL, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_off(ns, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_off(NULL, "ev"));
+    const char bad[] = {'e', (char)0xc3, 0};
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_namespace_off(ns, bad));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_namespace_on(ns, bad, on_event, NULL, NULL));
+
+    /* after close, dispatch fails */
+    ASSERT_OK(roomcast_conn_close(c, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED,
+              roomcast_socket_dispatch(s, "ev", ROOMCAST_FORMAT_BINARY, NULL, 0, false, 0, &out));
+    roomcast_socket_free(s); roomcast_conn_free(c); roomcast_namespace_free(ns); roomcast_engine_free(e);
+}
+
+/* disconnecting sees the rooms; disconnect no longer does */
+struct disc { int disconnecting_saw_room, disconnect_saw_room, calls; char reason[64]; };
+static void on_disconnecting(void *ud, const roomcast_socket *s, const char *reason) {
+    struct disc *d = ud;
+    bool in = false;
+    roomcast_socket_in_room(s, "r", &in);
+    d->disconnecting_saw_room = in;
+    d->calls++;
+    snprintf(d->reason, sizeof d->reason, "%s", reason);
+}
+static void on_disconnect(void *ud, const roomcast_socket *s, const char *reason) {
+    struct disc *d = ud;
+    roomcast_strings *rooms = NULL;
+    (void)reason;
+    if (roomcast_socket_rooms(s, &rooms) == ROOMCAST_RESULT_OK) {
+        d->disconnect_saw_room = strings_has(rooms, "r");
+        roomcast_strings_free(rooms);
+    }
+    d->calls++;
+}
+
+struct rooms_log { int created, deleted, joined, left; char last_room[32]; size_t size_seen; roomcast_namespace *ns; };
+static void on_room(void *ud, uint32_t change, const char *room, size_t room_len, const char *id, size_t id_len) {
+    struct rooms_log *r = ud;
+    if (!streq(room, room_len, "r")) return; /* ignore own-id rooms */
+    switch (change) {
+    case ROOMCAST_ROOM_CHANGE_CREATED: r->created++; if (id != NULL || id_len != 0) r->created += 100; break;
+    case ROOMCAST_ROOM_CHANGE_DELETED: r->deleted++; break;
+    case ROOMCAST_ROOM_CHANGE_JOINED: r->joined++; if (id == NULL || id_len != 20) r->joined += 100; break;
+    case ROOMCAST_ROOM_CHANGE_LEFT: r->left++; break;
+    default: r->created += 1000;
+    }
+    snprintf(r->last_room, sizeof r->last_room, "%.*s", (int)room_len, room);
+    /* re-enter: query the namespace from the observer */
+    roomcast_namespace_room_size(r->ns, "r", &r->size_seen);
+}
+
+TEST(disconnecting_and_room_events) {
+    struct disc d; memset(&d, 0, sizeof d);
+    struct rooms_log rl; memset(&rl, 0, sizeof rl);
+    roomcast_engine *e = NULL; roomcast_namespace *ns = NULL; roomcast_conn *c = NULL; roomcast_socket *s = NULL;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/p", &ns));
+    rl.ns = ns;
+    ASSERT_OK(roomcast_namespace_on_disconnecting(ns, on_disconnecting, &d, NULL));
+    ASSERT_OK(roomcast_namespace_on_disconnect(ns, on_disconnect, &d, NULL));
+    ASSERT_OK(roomcast_namespace_on_room_event(ns, on_room, &rl, NULL));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/p", 0, NULL, 0, &s));
+    ASSERT_OK(roomcast_socket_join(s, "r"));
+    EXPECT(rl.created == 1 && rl.joined == 1 && rl.size_seen == 1);
+    ASSERT_OK(roomcast_socket_leave(s, "r"));
+    EXPECT(rl.left == 1 && rl.deleted == 1 && rl.size_seen == 0);
+    ASSERT_OK(roomcast_socket_join(s, "r"));
+    bool connected = false;
+    ASSERT_OK(roomcast_socket_is_connected(s, &connected));
+    EXPECT(connected);
+    const char *reason = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_socket_disconnect_reason(s, &reason));
+    ASSERT_OK(roomcast_socket_disconnect(s));
+    EXPECT(d.calls == 2 && d.disconnecting_saw_room == 1 && d.disconnect_saw_room == 0);
+    EXPECT(strcmp(d.reason, "server namespace disconnect") == 0);
+    EXPECT(rl.left == 2 && rl.deleted == 2);
+    ASSERT_OK(roomcast_socket_is_connected(s, &connected));
+    EXPECT(!connected);
+    ASSERT_OK(roomcast_socket_disconnect_reason(s, &reason));
+    EXPECT(strcmp(reason, "server namespace disconnect") == 0);
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED, roomcast_socket_join(s, "r"));
+    roomcast_socket_free(s); roomcast_conn_free(c); roomcast_namespace_free(ns); roomcast_engine_free(e);
+}
+
+/* ---- dynamic namespaces and handshakes ---- */
+
+static bool accept_all_pred(void *ud, const char *n, size_t l, const roomcast_handshake *hs) {
+    (void)ud; (void)n; (void)l; (void)hs;
+    return true;
+}
+
+struct pred { int calls; char last_name[64]; };
+static bool tenant_predicate(void *ud, const char *name, size_t len, const roomcast_handshake *hs) {
+    struct pred *p = ud;
+    p->calls++;
+    snprintf(p->last_name, sizeof p->last_name, "%.*s", (int)len, name);
+    const char *v; size_t vlen;
+    /* the client must say which tenant it is in the query */
+    if (roomcast_handshake_query(hs, "tenant", &v, &vlen) != ROOMCAST_RESULT_OK) return false;
+    return len > 8 && memcmp(name, "/tenant-", 8) == 0 && vlen == len - 8 && memcmp(v, name + 8, vlen) == 0;
+}
+static int join_everyone(void *ud, const roomcast_socket *s) {
+    (void)ud;
+    return roomcast_socket_join(s, "everyone") == ROOMCAST_RESULT_OK ? 0 : 1;
+}
+
+struct seen_hs { int calls; char auth[32], agent[32], addr[32]; };
+static int read_handshake(void *ud, const roomcast_handshake *hs, roomcast_refusal *refusal) {
+    struct seen_hs *h = ud;
+    const uint8_t *p; size_t len; uint32_t fmt = 99;
+    const char *v; size_t vlen;
+    h->calls++;
+    if (roomcast_handshake_auth(hs, &p, &len, &fmt) == ROOMCAST_RESULT_OK && fmt == ROOMCAST_FORMAT_JSON)
+        snprintf(h->auth, sizeof h->auth, "%.*s", (int)len, (const char *)p);
+    if (roomcast_handshake_header(hs, "User-Agent", &v, &vlen) == ROOMCAST_RESULT_OK)
+        snprintf(h->agent, sizeof h->agent, "%.*s", (int)vlen, v);
+    if (roomcast_handshake_address(hs, &v, &vlen) == ROOMCAST_RESULT_OK)
+        snprintf(h->addr, sizeof h->addr, "%.*s", (int)vlen, v);
+    (void)refusal;
+    return 0;
+}
+
+TEST(dynamic_namespaces_and_handshakes) {
+    struct pred pr; memset(&pr, 0, sizeof pr);
+    struct seen_hs sh; memset(&sh, 0, sizeof sh);
+    roomcast_engine *e = NULL; roomcast_namespace *parent = NULL, *child = NULL, *p2 = NULL;
+    roomcast_conn *c = NULL; roomcast_socket *s = NULL, *s2 = NULL; roomcast_handshake *hs = NULL;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_of_dynamic(e, NULL, NULL, NULL, &parent));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_of_dynamic(e, tenant_predicate, &pr, NULL, NULL));
+    ASSERT_OK(roomcast_engine_of_dynamic(e, tenant_predicate, &pr, NULL, &parent));
+    bool is_parent = false;
+    ASSERT_OK(roomcast_namespace_is_dynamic_parent(parent, &is_parent));
+    EXPECT(is_parent);
+    ASSERT_OK(roomcast_namespace_use(parent, read_handshake, &sh, NULL));
+    ASSERT_OK(roomcast_namespace_on_connection(parent, join_everyone, NULL, NULL));
+
+    ASSERT_OK(roomcast_handshake_new(&hs));
+    ASSERT_OK(roomcast_handshake_set_auth(hs, ROOMCAST_FORMAT_JSON, (const uint8_t *)"{\"t\":1}", 7));
+    ASSERT_OK(roomcast_handshake_add_header(hs, "User-Agent", "ctest"));
+    ASSERT_OK(roomcast_handshake_add_query(hs, "tenant", "42"));
+    ASSERT_OK(roomcast_handshake_set_address(hs, "127.0.0.1:5000"));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_PAYLOAD, roomcast_handshake_set_auth(hs, ROOMCAST_FORMAT_JSON, (const uint8_t *)"{", 1));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_add_header(hs, NULL, "x"));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_add_query(NULL, "a", "b"));
+    const char bad[] = {'a', (char)0xff, 0};
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_handshake_set_address(hs, bad));
+    const char *v; size_t vlen;
+    ASSERT_OK(roomcast_handshake_header(hs, "user-agent", &v, &vlen));
+    EXPECT(streq(v, vlen, "ctest"));
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_query(hs, "nope", &v, &vlen));
+
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    /* "/tenant-7" does not match the query's tenant: refused, nothing created */
+    EXPECT_RC(ROOMCAST_RESULT_REFUSED, roomcast_conn_join_namespace_with(c, "/tenant-7", hs, &s));
+    EXPECT(s == NULL && pr.calls == 1 && strcmp(pr.last_name, "/tenant-7") == 0);
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_engine_namespace(e, "/tenant-7", &child));
+    ASSERT_OK(roomcast_conn_join_namespace_with(c, "/tenant-42", hs, &s));
+    roomcast_handshake_free(hs); /* the join kept its own copy */
+    EXPECT(sh.calls == 1 && strcmp(sh.auth, "{\"t\":1}") == 0 && strcmp(sh.agent, "ctest") == 0);
+    EXPECT(strcmp(sh.addr, "127.0.0.1:5000") == 0);
+    bool in = false;
+    ASSERT_OK(roomcast_socket_in_room(s, "everyone", &in));
+    EXPECT(in); /* the parent's connection handler ran for the child */
+
+    /* the socket keeps a copy of its handshake */
+    roomcast_handshake *kept = NULL;
+    ASSERT_OK(roomcast_socket_handshake(s, &kept));
+    ASSERT_OK(roomcast_handshake_query(kept, "tenant", &v, &vlen));
+    EXPECT(streq(v, vlen, "42"));
+    roomcast_handshake_free(kept);
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_handshake(s, NULL));
+
+    ASSERT_OK(roomcast_engine_namespace(e, "/tenant-42", &child));
+    /* find a socket of the namespace by id */
+    const char *sid; size_t sid_len;
+    char idbuf[64];
+    ASSERT_OK(roomcast_socket_id(s, &sid, &sid_len));
+    snprintf(idbuf, sizeof idbuf, "%.*s", (int)sid_len, sid);
+    roomcast_socket *by_id = NULL;
+    ASSERT_OK(roomcast_namespace_socket(child, idbuf, &by_id));
+    const char *bid; size_t bid_len;
+    ASSERT_OK(roomcast_socket_id(by_id, &bid, &bid_len));
+    EXPECT(bid_len == sid_len && memcmp(bid, sid, sid_len) == 0);
+    roomcast_socket_free(by_id);
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_namespace_socket(child, "no-such-socket", &by_id));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_socket(child, NULL, &by_id));
+    const char *name; size_t name_len;
+    ASSERT_OK(roomcast_namespace_name(child, &name, &name_len));
+    EXPECT(streq(name, name_len, "/tenant-42"));
+    ASSERT_OK(roomcast_namespace_is_dynamic_parent(child, &is_parent));
+    EXPECT(!is_parent);
+    ASSERT_OK(roomcast_namespace_parent(child, &p2));
+    ASSERT_OK(roomcast_namespace_name(p2, &name, &name_len));
+    const char *pname; size_t pname_len;
+    ASSERT_OK(roomcast_namespace_name(parent, &pname, &pname_len));
+    EXPECT(name_len == pname_len && memcmp(name, pname, name_len) == 0);
+    roomcast_namespace *none = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_namespace_parent(parent, &none));
+    roomcast_strings *kids = NULL, *all = NULL;
+    ASSERT_OK(roomcast_namespace_children(parent, &kids));
+    EXPECT(roomcast_strings_len(kids) == 1 && strings_has(kids, "/tenant-42"));
+    ASSERT_OK(roomcast_engine_namespaces(e, &all));
+    EXPECT(strings_has(all, "/") && strings_has(all, "/tenant-42") && !strings_has(all, "/tenant-7"));
+
+    /* the socket knows its namespace; the connection finds its sockets */
+    roomcast_namespace *sns = NULL;
+    ASSERT_OK(roomcast_socket_namespace(s, &sns));
+    ASSERT_OK(roomcast_namespace_name(sns, &name, &name_len));
+    EXPECT(streq(name, name_len, "/tenant-42"));
+    ASSERT_OK(roomcast_conn_join_namespace_with(c, "/", NULL, &s2)); /* NULL: empty handshake */
+    roomcast_socket *found[4] = {NULL};
+    size_t n = 0, total = 0;
+    ASSERT_OK(roomcast_conn_sockets(c, found, 1, &n, &total));
+    EXPECT(n == 1 && total == 2);
+    roomcast_socket_free(found[0]);
+    ASSERT_OK(roomcast_conn_sockets(c, found, 4, &n, NULL));
+    EXPECT(n == 2);
+    for (size_t i = 0; i < n; i++) roomcast_socket_free(found[i]);
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_sockets(c, NULL, 4, &n, NULL));
+    ASSERT_OK(roomcast_conn_sockets(c, NULL, 0, &n, &total));
+    EXPECT(n == 0 && total == 2);
+    roomcast_socket *one = NULL;
+    ASSERT_OK(roomcast_conn_socket(c, "/tenant-42", &one));
+    const char *id1, *id2; size_t l1, l2;
+    ASSERT_OK(roomcast_socket_id(one, &id1, &l1));
+    ASSERT_OK(roomcast_socket_id(s, &id2, &l2));
+    EXPECT(l1 == l2 && memcmp(id1, id2, l1) == 0);
+    roomcast_socket_free(one);
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_conn_socket(c, "/elsewhere", &one));
+    uint64_t cid = 0;
+    ASSERT_OK(roomcast_conn_id(c, &cid));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_id(c, NULL));
+
+    roomcast_strings_free(kids); roomcast_strings_free(all);
+    roomcast_namespace_free(sns); roomcast_namespace_free(p2); roomcast_namespace_free(child);
+    roomcast_socket_free(s); roomcast_socket_free(s2); roomcast_conn_free(c);
+    roomcast_namespace_free(parent); roomcast_engine_free(e);
+}
+
+/* ---- queries, strings, socket data ---- */
+
+TEST(queries_strings_and_socket_data) {
+    roomcast_config *cfg = NULL; roomcast_engine *e = NULL; roomcast_namespace *ns = NULL;
+    roomcast_conn *c = NULL; roomcast_socket *s = NULL;
+    ASSERT_OK(roomcast_config_new(&cfg));
+    ASSERT_OK(roomcast_config_set(cfg, "max_payload", "16"));
+    ASSERT_OK(roomcast_config_set(cfg, "max_name_len", "8"));
+    ASSERT_OK(roomcast_engine_new(cfg, &e));
+    roomcast_config_free(cfg);
+    ASSERT_OK(roomcast_engine_of(e, "/q", &ns));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/q", 0, NULL, 0, &s));
+    ASSERT_OK(roomcast_socket_join(s, "a"));
+    ASSERT_OK(roomcast_socket_join(s, "b"));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_socket_join(s, "waytoolongname"));
+
+    roomcast_strings *rooms = NULL;
+    ASSERT_OK(roomcast_socket_rooms(s, &rooms));
+    EXPECT(roomcast_strings_len(rooms) == 3); /* own id, a, b */
+    const char *r0; size_t r0_len;
+    ASSERT_OK(roomcast_strings_get(rooms, 0, &r0, &r0_len));
+    const char *id; size_t id_len;
+    ASSERT_OK(roomcast_socket_id(s, &id, &id_len));
+    EXPECT(r0_len == id_len && memcmp(r0, id, id_len) == 0 && r0[r0_len] == '\0');
+    const char *r1;
+    ASSERT_OK(roomcast_strings_get(rooms, 1, &r1, NULL)); /* length optional; NUL-terminated */
+    EXPECT(strcmp(r1, "a") == 0);
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_strings_get(rooms, 3, &r1, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_strings_get(rooms, 0, NULL, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_strings_get(NULL, 0, &r1, NULL));
+    EXPECT(roomcast_strings_len(NULL) == 0);
+    roomcast_strings_free(rooms);
+    roomcast_strings_free(NULL);
+
+    roomcast_strings *ns_rooms = NULL;
+    ASSERT_OK(roomcast_namespace_rooms(ns, &ns_rooms));
+    EXPECT(roomcast_strings_len(ns_rooms) == 3 && strings_has(ns_rooms, "b"));
+    roomcast_strings_free(ns_rooms);
+    size_t count = 0;
+    ASSERT_OK(roomcast_namespace_socket_count(ns, &count));
+    EXPECT(count == 1);
+    bool in = true;
+    ASSERT_OK(roomcast_socket_in_room(s, "zzz", &in));
+    EXPECT(!in);
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_in_room(s, "a", NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_rooms(NULL, &rooms));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_rooms(ns, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_socket_count(NULL, &count));
+
+    /* socket data: set, read back (shared, no copy), replace, limits */
+    roomcast_payload *p = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_socket_data(s, &p));
+    EXPECT(p == NULL);
+    ASSERT_OK(roomcast_socket_set_data(s, ROOMCAST_FORMAT_JSON, (const uint8_t *)"{\"u\":1}", 7));
+    ASSERT_OK(roomcast_socket_data(s, &p));
+    const uint8_t *d1, *d2; size_t n1, n2; uint32_t fmt = 99;
+    ASSERT_OK(roomcast_payload_data(p, &d1, &n1, &fmt));
+    EXPECT(n1 == 7 && memcmp(d1, "{\"u\":1}", 7) == 0 && fmt == ROOMCAST_FORMAT_JSON);
+    roomcast_payload *p2 = NULL;
+    ASSERT_OK(roomcast_socket_data(s, &p2));
+    ASSERT_OK(roomcast_payload_data(p2, &d2, &n2, NULL));
+    EXPECT(d1 == d2); /* both views share the socket's bytes */
+    ASSERT_OK(roomcast_socket_set_data(s, ROOMCAST_FORMAT_BINARY, NULL, 0));
+    /* the old payload handle stays valid after the data is replaced */
+    EXPECT(memcmp(d1, "{\"u\":1}", 7) == 0);
+    roomcast_payload_free(p); roomcast_payload_free(p2); roomcast_payload_free(NULL);
+    ASSERT_OK(roomcast_socket_data(s, &p));
+    ASSERT_OK(roomcast_payload_data(p, &d1, &n1, &fmt));
+    EXPECT(n1 == 0 && d1 != NULL && fmt == ROOMCAST_FORMAT_BINARY);
+    roomcast_payload_free(p);
+    uint8_t big[17] = {0};
+    /* data stays on the server: max_payload limits what is sent, not this */
+    ASSERT_OK(roomcast_socket_set_data(s, ROOMCAST_FORMAT_BINARY, big, sizeof big));
+    EXPECT_RC(ROOMCAST_RESULT_PAYLOAD_TOO_LARGE, roomcast_socket_emit(s, "m", ROOMCAST_FORMAT_BINARY, big, sizeof big, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_PAYLOAD, roomcast_socket_set_data(s, ROOMCAST_FORMAT_TEXT, (const uint8_t *)"\xff", 1));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_socket_set_data(s, 9, big, 1));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_set_data(s, 0, NULL, 3));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_payload_data(NULL, &d1, &n1, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_data(s, NULL));
+
+    roomcast_socket_free(s); roomcast_conn_free(c); roomcast_namespace_free(ns); roomcast_engine_free(e);
+}
+
+/* ---- connect options, shutdown ---- */
+
+TEST(connect_with_options) {
+    roomcast_engine *e = NULL; roomcast_namespace *ns = NULL; roomcast_conn *c = NULL; roomcast_socket *s = NULL;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    roomcast_connect_options bad = {0, 0, "sometimes"};
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_CONFIG, roomcast_engine_connect_with(e, &bad, &c));
+    roomcast_connect_options small_bytes = {0, 10, NULL}; /* below max_payload */
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_CONFIG, roomcast_engine_connect_with(e, &small_bytes, &c));
+    EXPECT(c == NULL);
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_connect_with(e, NULL, NULL));
+    roomcast_connect_options opts = {2, 0, "drop_newest"};
+    ASSERT_OK(roomcast_engine_connect_with(e, &opts, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
+    roomcast_emit_report rep;
+    for (int i = 0; i < 3; i++) ASSERT_OK(roomcast_emit(ns, NULL, "m", 0, (const uint8_t *)"x", 1, &rep));
+    EXPECT(rep.dropped == 1);
+    EXPECT(drain_count(c) == 2); /* drop_newest: no lagged notice */
+    roomcast_socket_free(s); roomcast_conn_free(c);
+    ASSERT_OK(roomcast_engine_connect_with(e, NULL, &c)); /* NULL: the engine's settings */
+    roomcast_conn_free(c);
+    roomcast_namespace_free(ns); roomcast_engine_free(e);
+}
+
+/* ---- userdata ownership ---- */
+
+static void notify_nop(void *ud) { (void)ud; }
+static int conn_nop(void *ud, const roomcast_socket *s) { (void)ud; (void)s; return 0; }
+static void disc_nop(void *ud, const roomcast_socket *s, const char *r) { (void)ud; (void)s; (void)r; }
+static bool accept_all(void *ud, const char *n, size_t l, const roomcast_handshake *hs) {
+    (void)ud; (void)n; (void)l; (void)hs;
+    return true;
+}
+static int mw_nop(void *ud, const roomcast_handshake *hs, roomcast_refusal *r) { (void)ud; (void)hs; (void)r; return 0; }
+static void room_nop(void *ud, uint32_t c, const char *r, size_t rl, const char *i, size_t il) {
+    (void)ud; (void)c; (void)r; (void)rl; (void)i; (void)il;
+}
+static void err_nop(void *ud, const roomcast_failure *f) { (void)ud; (void)f; }
+static int any_nop(void *ud, const roomcast_socket *s, const char *e, size_t el, uint32_t f, const uint8_t *d, size_t l) {
+    (void)ud; (void)s; (void)e; (void)el; (void)f; (void)d; (void)l;
+    return 0;
+}
+
+TEST(userdata_is_freed_once_when_dropped) {
+    roomcast_engine *e = NULL; roomcast_namespace *ns = NULL, *dyn = NULL; roomcast_conn *c = NULL;
+    g_frees = 0;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/u", &ns));
+    /* a failed registration does not take the userdata */
+    int *kept = new_counter();
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_namespace_on(ns, "\xff", on_event, kept, count_free));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on(ns, "ev", NULL, kept, count_free));
+    EXPECT(g_frees == 0);
+    free(kept);
+
+    /* off frees the handlers' userdata, on this thread, right away */
+    ASSERT_OK(roomcast_namespace_on(ns, "ev", on_event, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_on(ns, "ev", on_event, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_off(ns, "ev"));
+    EXPECT(g_frees == 2);
+
+    /* notify: replaced, removed */
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_set_notify(c, notify_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_conn_set_notify(c, notify_nop, new_counter(), count_free));
+    EXPECT(g_frees == 3);
+    ASSERT_OK(roomcast_conn_set_notify(c, NULL, NULL, NULL));
+    EXPECT(g_frees == 4);
+    /* removing with a userdata and free function frees that userdata too */
+    ASSERT_OK(roomcast_conn_set_notify(c, NULL, new_counter(), count_free));
+    EXPECT(g_frees == 5);
+    /* a callback still installed is released when the connection closes */
+    ASSERT_OK(roomcast_conn_set_notify(c, notify_nop, new_counter(), count_free));
+    roomcast_conn_free(c);
+    EXPECT(g_frees == 6);
+
+    /* every other kind: released by shutdown */
+    g_frees = 0;
+    ASSERT_OK(roomcast_namespace_on(ns, "ev", on_event, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_on_fallback(ns, on_event, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_on_any(ns, any_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_use_event(ns, any_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_use(ns, mw_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_on_connection(ns, conn_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_on_disconnecting(ns, disc_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_on_disconnect(ns, disc_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_on_room_event(ns, room_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_on_error(ns, err_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_engine_of_dynamic(e, accept_all, new_counter(), count_free, &dyn));
+    ASSERT_OK(roomcast_namespace_on(dyn, "ev", on_event, new_counter(), count_free));
+    EXPECT(g_frees == 0);
+    size_t closed = 99;
+    ASSERT_OK(roomcast_engine_shutdown(e, &closed));
+    EXPECT(closed == 0);
+    /* namespace hooks go at shutdown; the predicate goes with the engine */
+    EXPECT(g_frees == 11);
+    roomcast_namespace_free(dyn);
+    roomcast_namespace_free(ns);
+    roomcast_engine_free(e);
+    EXPECT(g_frees == 12);
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_shutdown(NULL, NULL));
+}
+
+TEST(userdata_freed_when_the_engine_goes) {
+    roomcast_engine *e = NULL; roomcast_namespace *ns = NULL; roomcast_conn *c = NULL; roomcast_socket *s = NULL;
+    g_frees = 0;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    ASSERT_OK(roomcast_namespace_on(ns, "ev", on_event, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_on_disconnect(ns, disc_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
+    roomcast_engine_free(e);
+    roomcast_namespace_free(ns);
+    EXPECT(g_frees == 0); /* the connection and socket still hold the engine */
+    roomcast_socket_free(s);
+    roomcast_conn_free(c);
+    EXPECT(g_frees == 2);
+}
+
+/* ---- shutdown closes connections ---- */
+
+TEST(shutdown_closes_connections) {
+    roomcast_engine *e = NULL; roomcast_namespace *ns = NULL; roomcast_conn *c = NULL; roomcast_socket *s = NULL;
+    struct disc d; memset(&d, 0, sizeof d);
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    ASSERT_OK(roomcast_namespace_on_disconnecting(ns, on_disconnecting, &d, NULL));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
+    const char *why = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_conn_close_reason(c, &why));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_close_reason(c, NULL));
+    size_t closed = 0;
+    ASSERT_OK(roomcast_engine_shutdown(e, &closed));
+    EXPECT(closed == 1 && d.calls == 1 && strcmp(d.reason, "server shutting down") == 0);
+    ASSERT_OK(roomcast_conn_close_reason(c, &why));
+    EXPECT(strcmp(why, "server shutting down") == 0);
+    bool is_closed = false;
+    ASSERT_OK(roomcast_conn_is_closed(c, &is_closed));
+    EXPECT(is_closed);
+    roomcast_message *m = NULL;
+    ASSERT_OK(roomcast_conn_try_recv(c, &m)); /* the disconnect notice stays readable */
+    uint32_t kind = 99;
+    ASSERT_OK(roomcast_message_kind(m, &kind));
+    EXPECT(kind == ROOMCAST_KIND_DISCONNECT);
+    roomcast_message_free(m);
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED, roomcast_conn_try_recv(c, &m));
+    roomcast_socket_free(s); roomcast_conn_free(c); roomcast_namespace_free(ns); roomcast_engine_free(e);
+}
+
+/* ---- messages are the shared message, not copies ---- */
+
+TEST(messages_are_zero_copy_and_outlive_everything) {
+    roomcast_engine *e = NULL; roomcast_namespace *ns = NULL;
+    roomcast_conn *c1 = NULL, *c2 = NULL; roomcast_socket *s1 = NULL, *s2 = NULL;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/z", &ns));
+    ASSERT_OK(roomcast_engine_connect(e, &c1));
+    ASSERT_OK(roomcast_engine_connect(e, &c2));
+    ASSERT_OK(roomcast_conn_join_namespace(c1, "/z", 0, NULL, 0, &s1));
+    ASSERT_OK(roomcast_conn_join_namespace(c2, "/z", 0, NULL, 0, &s2));
+    const char payload[] = "shared by every recipient";
+    ASSERT_OK(roomcast_emit(ns, NULL, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)payload, sizeof payload - 1, NULL));
+    roomcast_message *m1 = NULL, *m2 = NULL;
+    ASSERT_OK(roomcast_conn_recv(c1, 1000, &m1));
+    ASSERT_OK(roomcast_conn_recv(c2, 1000, &m2));
+    EXPECT(m1 == m2); /* the handle is the one shared message */
+    const uint8_t *d1, *d2; size_t n1, n2;
+    ASSERT_OK(roomcast_message_data(m1, &d1, &n1, NULL));
+    ASSERT_OK(roomcast_message_data(m2, &d2, &n2, NULL));
+    EXPECT(d1 == d2 && n1 == sizeof payload - 1);
+    EXPECT((const void *)d1 != (const void *)payload); /* copied once, at emit */
+    /* each recipient releases its own reference; the last one frees it */
+    roomcast_message_free(m1);
+    roomcast_socket_free(s1); roomcast_socket_free(s2);
+    roomcast_conn_free(c1); roomcast_conn_free(c2);
+    roomcast_namespace_free(ns); roomcast_engine_free(e);
+    EXPECT(memcmp(d2, payload, n2) == 0); /* still valid: m2 holds it */
+    const char *ev; size_t ev_len;
+    ASSERT_OK(roomcast_message_event(m2, &ev, &ev_len));
+    EXPECT(streq(ev, ev_len, "ev"));
+    roomcast_message_free(m2);
+}
+
+/* ---- NULL arguments, bad UTF-8, oversized names and closed objects, for
+ * the functions this file covers ---- */
+
+TEST(error_paths_of_queries_and_builders) {
+    roomcast_engine *e = NULL; roomcast_namespace *ns = NULL, *out_ns = NULL; roomcast_conn *c = NULL;
+    roomcast_socket *s = NULL, *out_s = NULL; roomcast_handshake *hs = NULL; roomcast_strings *list = NULL;
+    roomcast_payload *p = NULL;
+    const char *str; size_t len, n; bool flag; uint64_t id;
+    const char bad[] = {'/', (char)0xe2, (char)0x28, 0};
+    char longname[300];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[0] = '/';
+    longname[sizeof longname - 1] = '\0';
+
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/x", &ns));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/x", 0, NULL, 0, &s));
+
+    /* engine */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_namespace(NULL, "/x", &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_namespace(e, NULL, &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_namespace(e, "/x", NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_engine_namespace(e, bad, &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_namespaces(NULL, &list));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_namespaces(e, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_of_dynamic(NULL, accept_all_pred, NULL, NULL, &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_connect_with(NULL, NULL, &c));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_engine_of(e, longname, &out_ns)); /* over max_name_len */
+    roomcast_connect_options bad_policy = {0, 0, bad};
+    roomcast_conn *c2 = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_engine_connect_with(e, &bad_policy, &c2));
+    EXPECT(out_ns == NULL && c2 == NULL);
+
+    /* namespace */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_name(NULL, &str, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_name(ns, NULL, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_name(ns, &str, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_is_dynamic_parent(ns, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_parent(NULL, &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_children(ns, NULL));
+    ASSERT_OK(roomcast_namespace_children(ns, &list)); /* not a parent: empty */
+    EXPECT(roomcast_strings_len(list) == 0);
+    roomcast_strings_free(list);
+
+    /* handshake */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_new(NULL));
+    ASSERT_OK(roomcast_handshake_new(&hs));
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_address(hs, &str, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_header(hs, "x", &str, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_header(hs, "x", NULL, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_query(NULL, "x", &str, &len));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_handshake_query(hs, bad, &str, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_set_auth(NULL, 0, NULL, 0));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_handshake_set_auth(hs, 7, (const uint8_t *)"x", 1));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_handshake_add_header(hs, "h", bad));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_set_address(NULL, "a"));
+    const uint8_t *d;
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_auth(hs, &d, &len, NULL));
+    roomcast_handshake_free(NULL);
+
+    /* connection */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_join_namespace_with(NULL, "/x", hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_join_namespace_with(c, NULL, hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_join_namespace_with(c, "/x", hs, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_conn_join_namespace_with(c, bad, hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_ALREADY_JOINED, roomcast_conn_join_namespace_with(c, "/x", hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_REFUSED, roomcast_conn_join_namespace_with(c, "/nobody-made-this", hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_conn_join_namespace_with(c, "no-slash", hs, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_socket(c, NULL, &out_s));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_socket(c, "/x", NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_sockets(NULL, NULL, 0, &n, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_sockets(c, NULL, 0, NULL, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_id(NULL, &id));
+    EXPECT(out_s == NULL);
+
+    /* socket */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_namespace(NULL, &out_ns));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_namespace(s, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_is_connected(NULL, &flag));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_disconnect_reason(s, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_socket_in_room(s, bad, &flag));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_socket_join(s, longname)); /* over max_name_len */
+
+    /* after close: queries answer, changes fail, joins are refused */
+    ASSERT_OK(roomcast_socket_set_data(s, ROOMCAST_FORMAT_TEXT, (const uint8_t *)"kept", 4));
+    ASSERT_OK(roomcast_conn_close(c, "server shutting down"));
+    ASSERT_OK(roomcast_socket_is_connected(s, &flag));
+    EXPECT(!flag);
+    ASSERT_OK(roomcast_socket_rooms(s, &list));
+    EXPECT(roomcast_strings_len(list) == 0); /* it left every room */
+    roomcast_strings_free(list);
+    ASSERT_OK(roomcast_socket_data(s, &p)); /* its data stays readable */
+    ASSERT_OK(roomcast_payload_data(p, &d, &len, NULL));
+    EXPECT(len == 4 && memcmp(d, "kept", 4) == 0);
+    roomcast_payload_free(p);
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED, roomcast_socket_join(s, "r"));
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED, roomcast_conn_join_namespace_with(c, "/", hs, &out_s));
+    ASSERT_OK(roomcast_conn_sockets(c, NULL, 0, &n, NULL));
+    EXPECT(n == 0);
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_conn_socket(c, "/x", &out_s));
+    ASSERT_OK(roomcast_conn_id(c, &id));
+    EXPECT_RC(ROOMCAST_RESULT_CLOSED,
+              roomcast_socket_emit(s, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, NULL));
+
+    roomcast_handshake_free(hs);
+    roomcast_socket_free(s); roomcast_conn_free(c); roomcast_namespace_free(ns); roomcast_engine_free(e);
+}
+
+int main(void) {
+    RUN(any_off_fallback_and_event_middleware);
+    RUN(disconnecting_and_room_events);
+    RUN(dynamic_namespaces_and_handshakes);
+    RUN(queries_strings_and_socket_data);
+    RUN(connect_with_options);
+    RUN(userdata_is_freed_once_when_dropped);
+    RUN(userdata_freed_when_the_engine_goes);
+    RUN(shutdown_closes_connections);
+    RUN(messages_are_zero_copy_and_outlive_everything);
+    RUN(error_paths_of_queries_and_builders);
+    return REPORT();
+}
