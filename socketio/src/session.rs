@@ -30,7 +30,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use roomcast::{Connection, DisconnectReason, Handshake, Inbound, JoinError, Message, Outbox};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::args;
@@ -106,7 +106,9 @@ pub(crate) struct Session {
     /// Pongs received so far.
     pongs: AtomicU64,
     /// Set to true once the session is over; the reader stops on it.
-    done: watch::Sender<bool>,
+    done: AtomicBool,
+    /// Wakes the reader when `done` is set (one permit: a single reader).
+    done_notify: Notify,
     /// Notified when a GET takes the polling buffer.
     pub(crate) poll_taken: Notify,
     /// Some namespace was joined (the connect timeout checks it).
@@ -135,7 +137,8 @@ impl Session {
             inbound: Mutex::new(InboundState::default()),
             joining: Mutex::new(Vec::new()),
             pongs: AtomicU64::new(0),
-            done: watch::channel(false).0,
+            done: AtomicBool::new(false),
+            done_notify: Notify::new(),
             poll_taken: Notify::new(),
             joined_any: AtomicBool::new(false),
             upgrading: AtomicBool::new(ws.is_some()),
@@ -311,13 +314,15 @@ impl Session {
 
     /// The WebSocket reader loop (direct WebSocket, or after an upgrade).
     pub(crate) async fn read_ws(self: Arc<Self>, mut stream: SplitStream<WebSocket>) {
-        let mut done = self.done.subscribe();
         let reason = loop {
+            if self.done.load(Ordering::Acquire) {
+                return;
+            }
             let next = tokio::select! {
                 m = stream.next() => m,
                 // The session ended elsewhere: drop this half too, so the
                 // socket closes even if the client is silent.
-                _ = done.wait_for(|d| *d) => return,
+                () = self.done_notify.notified() => return,
             };
             let Some(msg) = next else { break DisconnectReason::TransportClose };
             let packet = match msg {
@@ -571,7 +576,8 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut ws: Option<WsSink>) {
     }
     sess.poll.lock().closed = true;
     sess.poll_notify.notify_one();
-    sess.done.send_replace(true);
+    sess.done.store(true, Ordering::Release);
+    sess.done_notify.notify_one();
     sess.shared.sessions.lock().remove(&sess.sid);
 }
 
