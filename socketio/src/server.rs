@@ -18,6 +18,9 @@ use tokio::sync::watch;
 use crate::eio::{self, HttpError};
 use crate::session::{PollState, Session};
 
+/// The WebSocket read buffer each connection holds, in bytes.
+const WS_READ_BUFFER: usize = 1024;
+
 /// Which browser origins may reach the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cors {
@@ -432,10 +435,13 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
     }
     let upgrade = if is_ws {
         match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-            // A 4 KiB read buffer instead of the WebSocket library's 128 KiB
+            // A 1 KiB read buffer instead of the WebSocket library's 128 KiB
             // default, which every idle connection would otherwise hold
-            // (chat frames are small; a large frame still reads in pieces).
-            Ok(u) => Some(u.max_message_size(opts.max_payload).max_frame_size(opts.max_payload).read_buffer_size(4096)),
+            // (Socket.IO frames are mostly small; a large frame still reads
+            // whole, in 1 KiB reads).
+            Ok(u) => Some(
+                u.max_message_size(opts.max_payload).max_frame_size(opts.max_payload).read_buffer_size(WS_READ_BUFFER),
+            ),
             Err(_) => return error_response(HttpError::BadRequest, cors, origin),
         }
     } else {

@@ -7,13 +7,18 @@
 //!   turns messages into frames (encoded once per message, see `wire`),
 //!   merges the session's own packets (CONNECT replies, pings, probes) and
 //!   writes everything gathered in one flush: WebSocket frames, or the
-//!   polling buffer the next GET takes;
+//!   polling buffer the next GET takes. It also runs the session's timers
+//!   (one `Sleep`, re-armed): the **heartbeat** sends a ping every
+//!   `ping_interval` and closes the session with `ping timeout` when no
+//!   pong came within `ping_timeout`; the **connect timeout** closes a
+//!   session that joined no namespace;
 //! * the **reader** (a WebSocket task, or each polling POST) decodes
 //!   packets and calls the engine: `join_namespace`, `dispatch`,
-//!   `receive_ack`, `disconnect_with`;
-//! * the **heartbeat** sends a ping every `ping_interval` and closes the
-//!   session with `ping timeout` when no pong came within `ping_timeout`;
-//! * a **connect timer** closes a session that joined no namespace.
+//!   `receive_ack`, `disconnect_with`.
+//!
+//! An idle WebSocket session is two tasks (reader and writer) and a few
+//! small allocations: the writer's buffers are allocated while it writes,
+//! and commands to it wait in a plain vector that is empty when idle.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,7 +30,8 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use roomcast::{Connection, DisconnectReason, Handshake, Inbound, JoinError, Message, Outbox};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::args;
 use crate::eio::{self, Frame};
@@ -42,10 +48,12 @@ const POLL_BACKLOG: usize = 1024;
 
 pub(crate) type WsSink = SplitSink<WebSocket, WsMessage>;
 
+/// A writer batch keeps at most this capacity between rounds (a larger
+/// one, grown by a burst, is freed).
+const KEEP_BATCH_CAPACITY: usize = 16;
+
 /// Commands to the writer.
 pub(crate) enum Ctrl {
-    /// A frame of the session's own (ping, pong, noop).
-    Frame(Frame),
     /// The CONNECT reply for `nsp`: written, then the messages held back
     /// while the join ran.
     Connected(String, Frame),
@@ -83,7 +91,10 @@ pub(crate) struct Session {
     pub(crate) sid: String,
     pub(crate) shared: Arc<Shared>,
     pub(crate) conn: Connection,
-    ctrl: mpsc::UnboundedSender<Ctrl>,
+    /// Commands waiting for the writer (`None`: the writer has ended).
+    ctrl: Mutex<Option<Vec<Ctrl>>>,
+    /// Wakes the writer: a command or a pong arrived.
+    wake: Notify,
     /// Polling buffer and flags.
     pub(crate) poll: Mutex<PollState>,
     /// Woken when `poll` gets frames or closes.
@@ -94,13 +105,13 @@ pub(crate) struct Session {
     joining: Mutex<Vec<String>>,
     /// Pongs received so far.
     pongs: AtomicU64,
-    /// Notified when a pong arrives.
-    pong: Notify,
-    /// Set to true once the session is over; the timers stop on it.
-    done: watch::Sender<bool>,
+    /// Set to true once the session is over; the reader stops on it.
+    done: AtomicBool,
+    /// Wakes the reader when `done` is set (one permit: a single reader).
+    done_notify: Notify,
     /// Notified when a GET takes the polling buffer.
     pub(crate) poll_taken: Notify,
-    /// Some namespace was joined (the connect timer checks it).
+    /// Some namespace was joined (the connect timeout checks it).
     joined_any: AtomicBool,
     /// An upgrade is in progress or done.
     pub(crate) upgrading: AtomicBool,
@@ -109,25 +120,25 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Creates a session and starts its writer, heartbeat and connect timer.
+    /// Creates a session and starts its writer (which runs the timers).
     /// `ws` is the WebSocket for a session opened directly over WebSocket.
     pub(crate) fn start(shared: Arc<Shared>, base: Handshake, ws: Option<WsSink>) -> Arc<Session> {
         let (conn, outbox) = shared.engine.connect();
-        let (tx, rx) = mpsc::unbounded_channel();
         let sid = eio::new_sid();
         let sess = Arc::new(Session {
             sid: sid.clone(),
             shared: shared.clone(),
             conn,
-            ctrl: tx,
+            ctrl: Mutex::new(Some(Vec::new())),
+            wake: Notify::new(),
             // A WebSocket session never polls.
             poll: Mutex::new(PollState { upgraded: ws.is_some(), ..PollState::default() }),
             poll_notify: Notify::new(),
             inbound: Mutex::new(InboundState::default()),
             joining: Mutex::new(Vec::new()),
             pongs: AtomicU64::new(0),
-            pong: Notify::new(),
-            done: watch::channel(false).0,
+            done: AtomicBool::new(false),
+            done_notify: Notify::new(),
             poll_taken: Notify::new(),
             joined_any: AtomicBool::new(false),
             upgrading: AtomicBool::new(ws.is_some()),
@@ -145,14 +156,24 @@ impl Session {
         if ws.is_none() {
             sess.poll.lock().frames.push(open);
         }
-        tokio::spawn(writer(sess.clone(), outbox, rx, ws));
-        tokio::spawn(heartbeat(sess.clone()));
-        tokio::spawn(connect_timer(sess.clone()));
+        tokio::spawn(writer(sess.clone(), outbox, ws));
         sess
     }
 
     fn send(&self, c: Ctrl) {
-        let _ = self.ctrl.send(c);
+        let mut guard = self.ctrl.lock();
+        // After the writer has ended a command has nobody to act on it.
+        if let Some(q) = guard.as_mut() {
+            q.push(c);
+            drop(guard);
+            self.wake.notify_one();
+        }
+    }
+
+    /// The commands waiting for the writer (their vector goes with them, so
+    /// an idle session holds none).
+    fn take_ctrl(&self) -> Vec<Ctrl> {
+        self.ctrl.lock().as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Closes the session: every socket disconnects with `reason`; the
@@ -180,7 +201,7 @@ impl Session {
             eio::Packet::Ping(_) => Ok(()),
             eio::Packet::Pong(_) => {
                 self.pongs.fetch_add(1, Ordering::AcqRel);
-                self.pong.notify_one();
+                self.wake.notify_one();
                 Ok(())
             }
             eio::Packet::Noop => Ok(()),
@@ -293,13 +314,15 @@ impl Session {
 
     /// The WebSocket reader loop (direct WebSocket, or after an upgrade).
     pub(crate) async fn read_ws(self: Arc<Self>, mut stream: SplitStream<WebSocket>) {
-        let mut done = self.done.subscribe();
         let reason = loop {
+            if self.done.load(Ordering::Acquire) {
+                return;
+            }
             let next = tokio::select! {
                 m = stream.next() => m,
                 // The session ended elsewhere: drop this half too, so the
                 // socket closes even if the client is silent.
-                _ = done.wait_for(|d| *d) => return,
+                () = self.done_notify.notified() => return,
             };
             let Some(msg) = next else { break DisconnectReason::TransportClose };
             let packet = match msg {
@@ -359,11 +382,96 @@ async fn write_ws(sink: &mut WsSink, frames: Vec<Frame>) -> bool {
     sink.flush().await.is_ok()
 }
 
+/// The session's timers: the heartbeat and the connect timeout, driven by
+/// one `Sleep` in the writer.
+struct Timers {
+    /// When the next ping goes out (while no pong is awaited).
+    next_ping: Instant,
+    /// The ping in flight: its deadline and the pong count before it.
+    awaiting: Option<(Instant, u64)>,
+    /// The connect timeout, until a namespace is joined or it fired.
+    connect: Option<Instant>,
+    /// The heartbeat gave up (the session is closing).
+    stopped: bool,
+}
+
+impl Timers {
+    fn new(sess: &Session) -> Timers {
+        let now = Instant::now();
+        let o = &sess.shared.opts;
+        Timers {
+            next_ping: now + o.ping_interval,
+            awaiting: None,
+            connect: Some(now + o.connect_timeout),
+            stopped: false,
+        }
+    }
+
+    /// The earliest instant something is due.
+    fn deadline(&self) -> Instant {
+        let beat = match (self.stopped, self.awaiting) {
+            // Far enough never to fire while the session closes.
+            (true, _) => self.next_ping + std::time::Duration::from_secs(86_400 * 365),
+            (false, Some((d, _))) => d,
+            (false, None) => self.next_ping,
+        };
+        self.connect.map_or(beat, |c| c.min(beat))
+    }
+
+    /// A pong counted since the ping: the next ping goes `ping_interval`
+    /// after it, as the client expects. Returns whether anything changed.
+    fn on_pong(&mut self, sess: &Session) -> bool {
+        match self.awaiting {
+            Some((_, before)) if sess.pongs.load(Ordering::Acquire) != before => {
+                self.awaiting = None;
+                self.next_ping = Instant::now() + sess.shared.opts.ping_interval;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Acts on what is due: queues a ping into `out`, or closes the session.
+    fn fire(&mut self, sess: &Session, out: &mut Vec<Frame>) {
+        let now = Instant::now();
+        if self.connect.is_some_and(|c| c <= now) {
+            self.connect = None;
+            if !sess.joined_any.load(Ordering::Acquire) && !sess.conn.is_closed() {
+                sess.close(DisconnectReason::ForcedServerClose);
+            }
+        }
+        if self.stopped || self.on_pong(sess) {
+            return;
+        }
+        match self.awaiting {
+            Some((deadline, _)) if deadline <= now => {
+                self.stopped = true;
+                if !sess.conn.is_closed() {
+                    sess.close(DisconnectReason::PingTimeout);
+                }
+            }
+            Some(_) => {}
+            None if self.next_ping <= now => {
+                // A pong counted before this ping does not count.
+                let before = sess.pongs.load(Ordering::Acquire);
+                out.push(Frame::text_static("2"));
+                self.awaiting = Some((now + sess.shared.opts.ping_timeout, before));
+            }
+            None => {}
+        }
+    }
+}
+
 /// The writer: see the module doc.
-async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedReceiver<Ctrl>, mut ws: Option<WsSink>) {
-    let mut buf: Vec<Message> = Vec::with_capacity(BATCH);
+async fn writer(sess: Arc<Session>, outbox: Outbox, mut ws: Option<WsSink>) {
+    // Allocated when messages come and freed after a burst: an idle
+    // session holds no batch buffer.
+    let mut buf: Vec<Message> = Vec::new();
     let mut out: Vec<Frame> = Vec::new();
     let mut held: HashMap<String, Vec<Message>> = HashMap::new();
+    let mut timers = Timers::new(&sess);
+    let timer = tokio::time::sleep_until(timers.deadline());
+    tokio::pin!(timer);
     if let Some(sink) = ws.as_mut() {
         let o = &sess.shared.opts;
         let open =
@@ -375,12 +483,10 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedRecei
     let mut open = true;
     let mut dead = false;
     while open {
+        let mut fired = false;
         tokio::select! {
             biased;
-            c = rx.recv() => match c {
-                Some(c) => handle_ctrl(&sess, c, &mut out, &mut held, &mut ws),
-                None => open = false,
-            },
+            _ = sess.wake.notified() => {}
             r = outbox.recv_many_async(&mut buf, BATCH), if ws.is_some() || sess.poll_backlog() < POLL_BACKLOG => {
                 if r.is_err() {
                     open = false;
@@ -394,10 +500,20 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedRecei
             // A slow poller: messages wait in the outbox (where its bounds
             // and overflow policy apply) until a GET takes the backlog.
             _ = sess.poll_taken.notified(), if ws.is_none() && sess.poll_backlog() >= POLL_BACKLOG => {}
+            () = &mut timer => fired = true,
         }
         // Take whatever else is ready without waiting: one flush for all.
-        while let Ok(c) = rx.try_recv() {
+        for c in sess.take_ctrl() {
             handle_ctrl(&sess, c, &mut out, &mut held, &mut ws);
+        }
+        let rearm = if fired {
+            timers.fire(&sess, &mut out);
+            true
+        } else {
+            timers.on_pong(&sess)
+        };
+        if rearm {
+            timer.as_mut().reset(timers.deadline());
         }
         if open && buf.len() < BATCH && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
             let room = BATCH - buf.len();
@@ -418,6 +534,9 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedRecei
                     _ => wire::message_frames(&msg, &mut out),
                 }
             }
+        }
+        if buf.capacity() > KEEP_BATCH_CAPACITY {
+            buf = Vec::new();
         }
         if !open && sess.poll.lock().close_packet {
             out.push(Frame::text_static("1"));
@@ -443,6 +562,8 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedRecei
             }
         }
     }
+    // No command is taken from now on; a sink waiting among them closes.
+    drop(sess.ctrl.lock().take());
     // The connection is closed: end the transport and forget the session.
     sess.close(DisconnectReason::TransportClose);
     if let Some(mut sink) = ws.filter(|_| !dead) {
@@ -455,8 +576,19 @@ async fn writer(sess: Arc<Session>, outbox: Outbox, mut rx: mpsc::UnboundedRecei
     }
     sess.poll.lock().closed = true;
     sess.poll_notify.notify_one();
-    sess.done.send_replace(true);
+    sess.done.store(true, Ordering::Release);
+    sess.done_notify.notify_one();
     sess.shared.sessions.lock().remove(&sess.sid);
+}
+
+/// The join of `nsp` is over (its CONNECT reply is out).
+fn leave_joining(sess: &Session, nsp: &str) {
+    let mut j = sess.joining.lock();
+    j.retain(|n| n != nsp);
+    if j.is_empty() {
+        // Free the list: an idle session keeps no capacity here.
+        *j = Vec::new();
+    }
 }
 
 fn handle_ctrl(
@@ -467,10 +599,9 @@ fn handle_ctrl(
     ws: &mut Option<WsSink>,
 ) {
     match c {
-        Ctrl::Frame(f) => out.push(f),
         Ctrl::Connected(nsp, f) => {
             out.push(f);
-            sess.joining.lock().retain(|n| n != &nsp);
+            leave_joining(sess, &nsp);
             for msg in held.remove(&nsp).unwrap_or_default() {
                 wire::message_frames(&msg, out);
             }
@@ -479,7 +610,7 @@ fn handle_ctrl(
             if !f.is_empty() {
                 out.push(f);
             }
-            sess.joining.lock().retain(|n| n != &nsp);
+            leave_joining(sess, &nsp);
             held.remove(&nsp);
         }
         Ctrl::Upgrade(sink) => {
@@ -494,45 +625,5 @@ fn handle_ctrl(
             *out = pending;
             *ws = Some(sink);
         }
-    }
-}
-
-async fn heartbeat(sess: Arc<Session>) {
-    let (interval, timeout) = (sess.shared.opts.ping_interval, sess.shared.opts.ping_timeout);
-    let mut done = sess.done.subscribe();
-    let alive = async {
-        loop {
-            tokio::time::sleep(interval).await;
-            let before = sess.pongs.load(Ordering::Acquire);
-            sess.send(Ctrl::Frame(Frame::text_static("2")));
-            // The next ping goes `interval` after the pong, as the client
-            // expects; a pong counted before this ping does not count.
-            let deadline = tokio::time::Instant::now() + timeout;
-            while sess.pongs.load(Ordering::Acquire) == before {
-                if tokio::time::timeout_at(deadline, sess.pong.notified()).await.is_err() {
-                    return;
-                }
-            }
-        }
-    };
-    tokio::select! {
-        _ = alive => {
-            if !sess.conn.is_closed() {
-                sess.close(DisconnectReason::PingTimeout);
-            }
-        }
-        _ = done.wait_for(|d| *d) => {}
-    }
-}
-
-async fn connect_timer(sess: Arc<Session>) {
-    let mut done = sess.done.subscribe();
-    tokio::select! {
-        _ = tokio::time::sleep(sess.shared.opts.connect_timeout) => {
-            if !sess.joined_any.load(Ordering::Acquire) && !sess.conn.is_closed() {
-                sess.close(DisconnectReason::ForcedServerClose);
-            }
-        }
-        _ = done.wait_for(|d| *d) => {}
     }
 }
