@@ -336,6 +336,20 @@ impl RoomStore {
     /// A member of several targeted rooms is visited once: while walking
     /// room *i*, members of rooms *0..i* are skipped.
     pub(crate) fn for_each_selected(&self, sel: &Selection<'_>, mut f: impl FnMut(&Member)) {
+        if let ([room], []) = (sel.rooms, sel.except) {
+            // One room, no except rooms (`to(room)`, `socket.to(room)`): one
+            // shard, no lists to build.
+            let hash = room_hash(room);
+            let shard = self.rooms[shard_of_hash(hash)].read();
+            if let Some(set) = shard.get(hash, room) {
+                walk(set.as_slice(), |m| {
+                    if sel.except_key != Some(m.key) {
+                        f(m);
+                    }
+                });
+            }
+            return;
+        }
         let rooms_h: SmallVec<[u64; 4]> = sel.rooms.iter().map(|r| room_hash(r)).collect();
         let except_h: SmallVec<[u64; 4]> = sel.except.iter().map(|r| room_hash(r)).collect();
         let mut ids: SmallVec<[usize; 8]> = rooms_h.iter().chain(except_h.iter()).map(|&h| shard_of_hash(h)).collect();
