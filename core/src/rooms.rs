@@ -157,9 +157,22 @@ impl MemberSet {
 
 #[derive(Default)]
 struct RoomShard {
-    /// `hashbrown` for `get_key_value_mut`: a join finds the room and the
-    /// shared name to keep in the socket's list in one lookup.
-    rooms: hashbrown::HashMap<Arc<str>, MemberSet, FxBuildHasher>,
+    /// `(name, members)` keyed by [`room_hash`] of the name. A raw table so
+    /// the hash a socket keeps with each room name is reused (no rehash on
+    /// join, leave or lookup) and a join finds the room and the shared name
+    /// to keep in the socket's list in one probe.
+    rooms: hashbrown::HashTable<(Arc<str>, MemberSet)>,
+}
+
+impl RoomShard {
+    fn get(&self, hash: u64, name: &str) -> Option<&MemberSet> {
+        self.rooms.find(hash, |(k, _)| **k == *name).map(|(_, set)| set)
+    }
+}
+
+/// Rehash function of [`RoomShard::rooms`] (used when the table grows).
+fn entry_hash(e: &(Arc<str>, MemberSet)) -> u64 {
+    room_hash(&e.0)
 }
 
 /// A room name with its hash, as a socket keeps it: membership checks
@@ -221,10 +234,6 @@ pub(crate) struct RoomStore {
     sockets: Box<[RwLock<SocketShard>]>,
 }
 
-fn room_shard(name: &str) -> usize {
-    shard_of_hash(room_hash(name))
-}
-
 fn shard_of_hash(h: u64) -> usize {
     // Bits 32.. pick the shard; the map inside uses the low and top bits.
     ((h >> 32) as usize) & (SHARDS - 1)
@@ -248,7 +257,7 @@ impl RoomStore {
     /// the room is new.
     pub(crate) fn add(&self, room: &str, hash: u64, name: Option<&Arc<str>>, member: Member) -> (Added, RoomName) {
         let mut shard = self.rooms[shard_of_hash(hash)].write();
-        if let Some((key, set)) = shard.rooms.get_key_value_mut(room) {
+        if let Some((key, set)) = shard.rooms.find_mut(hash, |(k, _)| **k == *room) {
             let added = set.insert(member);
             return (Added { added, created: false }, RoomName { hash, name: key.clone() });
         }
@@ -256,21 +265,22 @@ impl RoomStore {
         // Exactly one slot: many rooms (every own-id room) never grow.
         let mut set = MemberSet { members: Vec::with_capacity(1), index: None };
         set.insert(member);
-        shard.rooms.insert(name.clone(), set);
+        shard.rooms.insert_unique(hash, (name.clone(), set), entry_hash);
         (Added { added: true, created: true }, RoomName { hash, name })
     }
 
     /// Removes socket `key` from `room`, deleting the room when it empties.
     pub(crate) fn remove(&self, room: &RoomName, key: u64) -> Removed {
         let mut shard = self.rooms[shard_of_hash(room.hash)].write();
-        let room: &str = &room.name;
-        let Some(set) = shard.rooms.get_mut(room) else {
+        let name: &str = &room.name;
+        let Ok(mut entry) = shard.rooms.find_entry(room.hash, |(k, _)| **k == *name) else {
             return Removed { removed: false, deleted: false };
         };
+        let set = &mut entry.get_mut().1;
         let removed = set.remove(key);
         let deleted = set.len() == 0;
         if deleted {
-            shard.rooms.remove(room);
+            entry.remove();
         }
         Removed { removed, deleted }
     }
@@ -301,14 +311,15 @@ impl RoomStore {
 
     /// Members in `room` (0 when it does not exist).
     pub(crate) fn room_size(&self, room: &str) -> usize {
-        self.rooms[room_shard(room)].read().rooms.get(room).map_or(0, MemberSet::len)
+        let hash = room_hash(room);
+        self.rooms[shard_of_hash(hash)].read().get(hash, room).map_or(0, MemberSet::len)
     }
 
     /// Every room name (own-id rooms included), in no particular order.
     pub(crate) fn room_names(&self) -> Vec<String> {
         let mut out = Vec::new();
         for shard in self.rooms.iter() {
-            out.extend(shard.read().rooms.keys().map(|k| k.to_string()));
+            out.extend(shard.read().rooms.iter().map(|(k, _)| k.to_string()));
         }
         out
     }
@@ -325,16 +336,33 @@ impl RoomStore {
     /// A member of several targeted rooms is visited once: while walking
     /// room *i*, members of rooms *0..i* are skipped.
     pub(crate) fn for_each_selected(&self, sel: &Selection<'_>, mut f: impl FnMut(&Member)) {
-        let mut ids: SmallVec<[usize; 8]> = sel.rooms.iter().chain(sel.except.iter()).map(|r| room_shard(r)).collect();
+        if let ([room], []) = (sel.rooms, sel.except) {
+            // One room, no except rooms (`to(room)`, `socket.to(room)`): one
+            // shard, no lists to build.
+            let hash = room_hash(room);
+            let shard = self.rooms[shard_of_hash(hash)].read();
+            if let Some(set) = shard.get(hash, room) {
+                walk(set.as_slice(), |m| {
+                    if sel.except_key != Some(m.key) {
+                        f(m);
+                    }
+                });
+            }
+            return;
+        }
+        let rooms_h: SmallVec<[u64; 4]> = sel.rooms.iter().map(|r| room_hash(r)).collect();
+        let except_h: SmallVec<[u64; 4]> = sel.except.iter().map(|r| room_hash(r)).collect();
+        let mut ids: SmallVec<[usize; 8]> = rooms_h.iter().chain(except_h.iter()).map(|&h| shard_of_hash(h)).collect();
         ids.sort_unstable();
         ids.dedup();
         let guards: SmallVec<[(usize, RwLockReadGuard<'_, RoomShard>); 8]> =
             ids.iter().map(|&i| (i, self.rooms[i].read())).collect();
-        let lookup = |name: &str| -> Option<&MemberSet> {
-            let s = room_shard(name);
-            guards.iter().find(|(i, _)| *i == s).and_then(|(_, g)| g.rooms.get(name))
+        let lookup = |hash: u64, name: &str| -> Option<&MemberSet> {
+            let s = shard_of_hash(hash);
+            guards.iter().find(|(i, _)| *i == s).and_then(|(_, g)| g.get(hash, name))
         };
-        let except: SmallVec<[&MemberSet; 4]> = sel.except.iter().filter_map(|r| lookup(r)).collect();
+        let except: SmallVec<[&MemberSet; 4]> =
+            sel.except.iter().zip(&except_h).filter_map(|(r, &h)| lookup(h, r)).collect();
         let excluded = |key: u64| sel.except_key == Some(key) || except.iter().any(|s| s.contains(key));
 
         if sel.rooms.is_empty() {
@@ -353,7 +381,8 @@ impl RoomStore {
             }
             return;
         }
-        let targets: SmallVec<[Option<&MemberSet>; 4]> = sel.rooms.iter().map(|r| lookup(r)).collect();
+        let targets: SmallVec<[Option<&MemberSet>; 4]> =
+            sel.rooms.iter().zip(&rooms_h).map(|(r, &h)| lookup(h, r)).collect();
         for (i, set) in targets.iter().enumerate() {
             let Some(set) = set else { continue };
             let earlier = &targets[..i];

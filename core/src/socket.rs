@@ -198,6 +198,9 @@ impl Socket {
     /// is a no-op.
     pub fn join<'a>(&self, rooms: impl Rooms<'a>) -> Result<(), RoomError> {
         let names = room_list(rooms);
+        if let [one] = names.as_slice() {
+            return self.join_one(one);
+        }
         let inner = &self.inner;
         let shared = &inner.ns.inner.shared;
         for n in &names {
@@ -246,6 +249,9 @@ impl Socket {
     /// left ([`RoomError::OwnRoom`]; nothing changes).
     pub fn leave<'a>(&self, rooms: impl Rooms<'a>) -> Result<(), RoomError> {
         let names = room_list(rooms);
+        if let [one] = names.as_slice() {
+            return self.leave_one(one);
+        }
         let inner = &self.inner;
         let shared = &inner.ns.inner.shared;
         for n in &names {
@@ -277,6 +283,79 @@ impl Socket {
             }
         }
         drop(st);
+        inner.ns.fire_room_events(&events);
+        Ok(())
+    }
+
+    /// `join` of exactly one room: the same steps and checks, without the
+    /// lists a multi-room call needs (the common case, and the hot path of
+    /// membership churn).
+    fn join_one(&self, n: &str) -> Result<(), RoomError> {
+        let inner = &self.inner;
+        let shared = &inner.ns.inner.shared;
+        names::check_room(n, shared.config.max_name_len())?;
+        let h = room_hash(n);
+        let mut st = inner.state.lock();
+        if st.status != Status::Connected {
+            return Err(RoomError::Closed);
+        }
+        let fresh = !st.rooms.iter().any(|r| r.is(h, n));
+        // The own-id room does not count against the limit.
+        let limit = shared.config.max_rooms_per_socket();
+        if st.rooms.len() - 1 + usize::from(fresh) > limit {
+            return Err(RoomError::TooManyRooms { limit });
+        }
+        if !fresh {
+            return Ok(());
+        }
+        let (added, name) = inner.ns.inner.store.add(n, h, None, inner.member());
+        if added.created {
+            Counters::add(&shared.stats.rooms, 1);
+        }
+        st.rooms.push(name);
+        if !inner.ns.wants_room_events() {
+            return Ok(());
+        }
+        drop(st);
+        let mut events = Vec::with_capacity(2);
+        if added.created {
+            events.push(RoomEvent::Created { room: n.to_string() });
+        }
+        events.push(RoomEvent::Joined { room: n.to_string(), socket_id: inner.id.to_string() });
+        inner.ns.fire_room_events(&events);
+        Ok(())
+    }
+
+    /// `leave` of exactly one room (see [`Socket::join_one`]).
+    fn leave_one(&self, n: &str) -> Result<(), RoomError> {
+        let inner = &self.inner;
+        let shared = &inner.ns.inner.shared;
+        names::check_room(n, shared.config.max_name_len())?;
+        if *n == *inner.id {
+            return Err(RoomError::OwnRoom);
+        }
+        let h = room_hash(n);
+        let mut st = inner.state.lock();
+        if st.status != Status::Connected {
+            return Err(RoomError::Closed);
+        }
+        let Some(pos) = st.rooms.iter().position(|r| r.is(h, n)) else { return Ok(()) };
+        let room = st.rooms.remove(pos);
+        let removed = inner.ns.inner.store.remove(&room, inner.key);
+        if removed.deleted {
+            Counters::sub(&shared.stats.rooms, 1);
+        }
+        let want = inner.ns.wants_room_events();
+        drop(st);
+        drop(room);
+        if !want {
+            return Ok(());
+        }
+        let mut events = Vec::with_capacity(2);
+        events.push(RoomEvent::Left { room: n.to_string(), socket_id: inner.id.to_string() });
+        if removed.deleted {
+            events.push(RoomEvent::Deleted { room: n.to_string() });
+        }
         inner.ns.fire_room_events(&events);
         Ok(())
     }
