@@ -328,13 +328,35 @@ pub unsafe extern "C" fn roomcast_emit(
     len: usize,
     report_out: *mut roomcast_emit_report,
 ) -> roomcast_result {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe { emit_target(ns, target, event, format, data, len, report_out, false) }
+}
+
+/// The body of `roomcast_emit` and `roomcast_emit_local` (`local`: nothing
+/// is published to other nodes).
+///
+/// # Safety
+///
+/// As `roomcast_emit`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn emit_target(
+    ns: *const roomcast_namespace,
+    target: *const roomcast_target,
+    event: *const c_char,
+    format: u32,
+    data: *const u8,
+    len: usize,
+    report_out: *mut roomcast_emit_report,
+    local: bool,
+) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
         // SAFETY: per the contract.
         let payload = unsafe { payload(format, data, len)? };
         // SAFETY: per the contract.
-        let report = unsafe { operator(ns, target)? }.emit(event, payload)?;
+        let op = unsafe { operator(ns, target)? };
+        let report = if local { op.local() } else { op }.emit(event, payload)?;
         // SAFETY: NULL or valid per the contract.
         unsafe { write_opt(report_out, report.into()) };
         Ok(())

@@ -215,17 +215,8 @@ pub unsafe extern "C" fn roomcast_emit_local(
     len: usize,
     report_out: *mut roomcast_emit_report,
 ) -> roomcast_result {
-    guard(|| {
-        // SAFETY: per the contract.
-        let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
-        // SAFETY: per the contract.
-        let payload = unsafe { payload(format, data, len)? };
-        // SAFETY: per the contract.
-        let report = unsafe { operator(ns, target)? }.local().emit(event, payload)?;
-        // SAFETY: NULL or valid per the contract.
-        unsafe { write_opt(report_out, report.into()) };
-        Ok(())
-    })
+    // SAFETY: the caller upholds this function's contract.
+    unsafe { crate::engine::emit_target(ns, target, event, format, data, len, report_out, true) }
 }
 
 /// Counts the sockets `target` selects on every node of the cluster
