@@ -2177,9 +2177,27 @@ roomcast_result roomcast_socket_emit(const struct roomcast_socket *socket,
                                      struct roomcast_emit_report *report_out);
 
 /**
+ * Emits `event` to this socket only, volatile: when its outbox is full
+ * the message is dropped (counted in the report's `dropped`) instead of
+ * applying the overflow policy — Socket.IO's `socket.volatile.emit`.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit`.
+ */
+roomcast_result roomcast_socket_emit_volatile(const struct roomcast_socket *socket,
+                                              const char *event,
+                                              uint32_t format,
+                                              const uint8_t *data,
+                                              size_t len,
+                                              struct roomcast_emit_report *report_out);
+
+/**
  * Emits `event` to room `room` (or the whole namespace when `room` is
  * NULL), leaving out the sender — Socket.IO's `socket.to(room).emit` /
- * `socket.broadcast.emit`.
+ * `socket.broadcast.emit`. For several rooms, excepted rooms or a
+ * volatile broadcast, use `roomcast_emit` with `target.exclude = socket`:
+ * it selects the same recipients.
  *
  * # Safety
  *
@@ -2203,6 +2221,28 @@ roomcast_result roomcast_socket_broadcast(const struct roomcast_socket *socket,
  * `socket` must be NULL or live.
  */
 roomcast_result roomcast_socket_disconnect(const struct roomcast_socket *socket);
+
+/**
+ * Disconnects the socket from its namespace (server side) with a
+ * Socket.IO reason string, which its disconnect handlers and
+ * `roomcast_socket_disconnect_reason` then report. NULL means "server
+ * namespace disconnect" (as `roomcast_socket_disconnect`); the others are
+ * the strings `roomcast_conn_close` accepts. Server-side reasons ("server
+ * namespace disconnect", "server shutting down", "forced server close")
+ * queue a disconnect notice for the client; the others report what a
+ * transport saw and queue none. An unknown reason gives
+ * `ROOMCAST_RESULT_INVALID_ARGUMENT` and leaves the socket connected.
+ * `*disconnected_out` (if not NULL) receives 1 when this call disconnected
+ * it, 0 when it already was. Runs the disconnect handlers on this thread.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `reason` NULL or NUL-terminated;
+ * `disconnected_out` NULL or valid for a write.
+ */
+roomcast_result roomcast_socket_disconnect_with(const struct roomcast_socket *socket,
+                                                const char *reason,
+                                                bool *disconnected_out);
 
 /**
  * Writes a new list of the rooms the socket is in (own-id room first, then

@@ -139,9 +139,39 @@ pub unsafe extern "C" fn roomcast_socket_emit(
     })
 }
 
+/// Emits `event` to this socket only, volatile: when its outbox is full
+/// the message is dropped (counted in the report's `dropped`) instead of
+/// applying the overflow policy — Socket.IO's `socket.volatile.emit`.
+///
+/// # Safety
+///
+/// As `roomcast_emit`.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_socket_emit_volatile(
+    socket: *const roomcast_socket,
+    event: *const c_char,
+    format: u32,
+    data: *const u8,
+    len: usize,
+    report_out: *mut roomcast_emit_report,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let (s, event) = unsafe { (handle(socket, "socket")?, string(event, "event")?) };
+        // SAFETY: per the contract.
+        let payload = unsafe { payload(format, data, len)? };
+        let report = s.socket.emit_volatile(event, payload)?;
+        // SAFETY: NULL or valid per the contract.
+        unsafe { write_opt(report_out, report.into()) };
+        Ok(())
+    })
+}
+
 /// Emits `event` to room `room` (or the whole namespace when `room` is
 /// NULL), leaving out the sender — Socket.IO's `socket.to(room).emit` /
-/// `socket.broadcast.emit`.
+/// `socket.broadcast.emit`. For several rooms, excepted rooms or a
+/// volatile broadcast, use `roomcast_emit` with `target.exclude = socket`:
+/// it selects the same recipients.
 ///
 /// # Safety
 ///
@@ -187,6 +217,47 @@ pub unsafe extern "C" fn roomcast_socket_disconnect(socket: *const roomcast_sock
         // SAFETY: per the contract.
         let s = unsafe { handle(socket, "socket")? };
         s.socket.disconnect();
+        Ok(())
+    })
+}
+
+/// Disconnects the socket from its namespace (server side) with a
+/// Socket.IO reason string, which its disconnect handlers and
+/// `roomcast_socket_disconnect_reason` then report. NULL means "server
+/// namespace disconnect" (as `roomcast_socket_disconnect`); the others are
+/// the strings `roomcast_conn_close` accepts. Server-side reasons ("server
+/// namespace disconnect", "server shutting down", "forced server close")
+/// queue a disconnect notice for the client; the others report what a
+/// transport saw and queue none. An unknown reason gives
+/// `ROOMCAST_RESULT_INVALID_ARGUMENT` and leaves the socket connected.
+/// `*disconnected_out` (if not NULL) receives 1 when this call disconnected
+/// it, 0 when it already was. Runs the disconnect handlers on this thread.
+///
+/// # Safety
+///
+/// `socket` must be NULL or live; `reason` NULL or NUL-terminated;
+/// `disconnected_out` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn roomcast_socket_disconnect_with(
+    socket: *const roomcast_socket,
+    reason: *const c_char,
+    disconnected_out: *mut bool,
+) -> roomcast_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let s = unsafe { handle(socket, "socket")? };
+        let reason = if reason.is_null() {
+            core::DisconnectReason::ServerNamespaceDisconnect
+        } else {
+            // SAFETY: non-NULL and NUL-terminated per the contract.
+            let r = unsafe { string(reason, "reason")? };
+            core::DisconnectReason::parse(r).ok_or_else(|| {
+                Error::new(roomcast_result::InvalidArgument, format!("unknown disconnect reason {r:?}"))
+            })?
+        };
+        let done = s.socket.disconnect_with(reason);
+        // SAFETY: NULL or valid per the contract.
+        unsafe { write_opt(disconnected_out, done) };
         Ok(())
     })
 }

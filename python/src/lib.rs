@@ -1371,6 +1371,13 @@ impl Socket {
         let p = encode(data)?;
         py.detach(|| self.inner.emit(event, p)).map(EmitReport::from).map_err(emit_err)
     }
+    /// Emits to this socket only, volatile: dropped (counted in the
+    /// report's `dropped`) when its outbox is full, instead of applying the
+    /// overflow policy.
+    fn emit_volatile(&self, py: Python<'_>, event: &str, data: &Bound<'_, PyAny>) -> PyResult<EmitReport> {
+        let p = encode(data)?;
+        py.detach(|| self.inner.emit_volatile(event, p)).map(EmitReport::from).map_err(emit_err)
+    }
     /// Every other socket of the namespace.
     #[getter]
     fn broadcast(&self) -> Operator {
@@ -1468,9 +1475,17 @@ impl Socket {
             Err(e @ rc::AckReceiveError::PayloadTooLarge { .. }) => Err(err_too_large(e)),
         }
     }
-    /// Disconnects the socket from its namespace; False if it already was.
-    fn disconnect(&self, py: Python<'_>) -> bool {
-        py.detach(|| self.inner.disconnect())
+    /// Disconnects the socket from its namespace with a Socket.IO reason
+    /// string (default "server namespace disconnect"); False if it already
+    /// was. Server-side reasons ("server namespace disconnect", "server
+    /// shutting down", "forced server close") queue a disconnect notice for
+    /// the client; the others report what a transport saw and queue none.
+    /// An unknown reason raises ValueError and changes nothing.
+    #[pyo3(signature = (reason="server namespace disconnect"))]
+    fn disconnect(&self, py: Python<'_>, reason: &str) -> PyResult<bool> {
+        let r = rc::DisconnectReason::parse(reason)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown disconnect reason {reason:?}")))?;
+        Ok(py.detach(|| self.inner.disconnect_with(r)))
     }
     fn __repr__(&self) -> String {
         format!("<roomcast.Socket {} in {:?}>", self.inner.id(), self.inner.namespace().name())

@@ -283,6 +283,50 @@ def test_socket_disconnect_message(engine, chat):
     assert chat.socket_count() == 0
 
 
+def test_socket_disconnect_with_a_reason(engine, chat):
+    seen = []
+    chat.on_disconnect(lambda sock, reason: seen.append((sock.id, reason)))
+    c = engine.connect()
+    s = c.join_namespace("/chat")
+    s.join("r")
+    with pytest.raises(ValueError, match='unknown disconnect reason "bored"'):
+        s.disconnect("bored")
+    with pytest.raises(TypeError):
+        s.disconnect(7)
+    assert s.connected and sorted(s.rooms) == sorted([s.id, "r"])
+    assert seen == []
+    assert s.disconnect("ping timeout") is True
+    assert s.disconnect("transport close") is False
+    assert s.disconnect_reason == "ping timeout"
+    assert seen == [(s.id, "ping timeout")]
+    assert chat.room_size("r") == 0
+    # a transport-side reason tells nobody; a server-side one queues a notice
+    assert drain(c) == []
+    t = c.join_namespace("/")
+    assert t.disconnect("server shutting down") is True
+    [m] = drain(c)
+    assert (m.kind, m.namespace, m.reason) == ("disconnect", "/", "server shutting down")
+
+
+def test_socket_emit_volatile_drops_instead_of_overflowing():
+    e = roomcast.Engine(max_queue=2, overflow="disconnect")
+    c = e.connect()
+    s = c.join_namespace("/")
+    r = s.emit_volatile("v", 1)
+    assert (r.recipients, r.queued, r.dropped) == (1, 1, 0)
+    s.emit("n", 2)
+    r = s.emit_volatile("v", 3)
+    assert (r.recipients, r.queued, r.dropped) == (1, 0, 1)
+    assert s.connected and not c.closed
+    assert [m.data for m in drain(c)] == [1, 2]
+    with pytest.raises(TypeError):
+        s.emit_volatile(None, 1)
+    # the same overflow through a plain emit applies the policy
+    for i in range(3):
+        s.emit("n", i)
+    assert c.closed and c.close_reason == "queue overflow"
+
+
 def test_unknown_namespace_refused(engine):
     c = engine.connect()
     with pytest.raises(roomcast.ConnectRefused) as info:

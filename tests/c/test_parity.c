@@ -789,6 +789,91 @@ TEST(error_paths_of_queries_and_builders) {
     roomcast_socket_free(s); roomcast_conn_free(c); roomcast_namespace_free(ns); roomcast_engine_free(e);
 }
 
+/* ---- disconnect with a reason, volatile emit from a socket ---- */
+
+TEST(socket_disconnect_with_a_reason) {
+    struct disc d; memset(&d, 0, sizeof d);
+    roomcast_engine *e = NULL; roomcast_namespace *ns = NULL; roomcast_conn *c = NULL;
+    roomcast_socket *s = NULL, *t = NULL;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    ASSERT_OK(roomcast_namespace_on_disconnecting(ns, on_disconnecting, &d, NULL));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
+    ASSERT_OK(roomcast_socket_join(s, "r"));
+    bool done = true, connected = false;
+    /* bad input: clear errors, the socket stays as it was */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_disconnect_with(NULL, "ping timeout", &done));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_socket_disconnect_with(s, "bored", &done));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_socket_disconnect_with(s, "\xff\xfe", &done));
+    EXPECT(done == true); /* outputs written only on success */
+    EXPECT(d.calls == 0);
+    ASSERT_OK(roomcast_socket_is_connected(s, &connected));
+    EXPECT(connected);
+    /* the reason reaches the handlers, the socket and the client's notice */
+    ASSERT_OK(roomcast_socket_disconnect_with(s, "ping timeout", &done));
+    EXPECT(done == true);
+    EXPECT(d.calls == 1 && d.disconnecting_saw_room == 1);
+    EXPECT(strcmp(d.reason, "ping timeout") == 0);
+    const char *reason = NULL;
+    ASSERT_OK(roomcast_socket_disconnect_reason(s, &reason));
+    EXPECT(strcmp(reason, "ping timeout") == 0);
+    size_t members = 99;
+    ASSERT_OK(roomcast_namespace_room_size(ns, "r", &members));
+    EXPECT(members == 0);
+    EXPECT(drain_count(c) == 0); /* a transport-side reason queues no notice */
+    /* twice: not an error, reports that nothing happened, keeps the first reason */
+    ASSERT_OK(roomcast_socket_disconnect_with(s, "transport close", &done));
+    EXPECT(done == false);
+    ASSERT_OK(roomcast_socket_disconnect_reason(s, &reason));
+    EXPECT(strcmp(reason, "ping timeout") == 0);
+    EXPECT(d.calls == 1);
+    /* NULL reason = server namespace disconnect; NULL out-pointer allowed */
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &t));
+    ASSERT_OK(roomcast_socket_disconnect_with(t, NULL, NULL));
+    EXPECT(strcmp(d.reason, "server namespace disconnect") == 0);
+    EXPECT(drain_count(c) == 1); /* a server-side one does */
+    roomcast_socket_free(t);
+    roomcast_socket_free(s); roomcast_conn_free(c); roomcast_namespace_free(ns); roomcast_engine_free(e);
+}
+
+TEST(socket_volatile_emit_drops_instead_of_overflowing) {
+    roomcast_config *cfg = NULL;
+    roomcast_engine *e = NULL; roomcast_namespace *ns = NULL; roomcast_conn *c = NULL; roomcast_socket *s = NULL;
+    ASSERT_OK(roomcast_config_new(&cfg));
+    ASSERT_OK(roomcast_config_set(cfg, "max_queue", "2"));
+    ASSERT_OK(roomcast_config_set(cfg, "overflow", "disconnect"));
+    ASSERT_OK(roomcast_engine_new(cfg, &e));
+    roomcast_config_free(cfg);
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
+    roomcast_emit_report rep;
+    memset(&rep, 0xff, sizeof rep);
+    ASSERT_OK(roomcast_socket_emit_volatile(s, "v", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"1", 1, &rep));
+    EXPECT(rep.recipients == 1 && rep.queued == 1 && rep.dropped == 0);
+    ASSERT_OK(roomcast_socket_emit(s, "n", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"2", 1, NULL));
+    /* full: the volatile emit is dropped and the connection stays open */
+    ASSERT_OK(roomcast_socket_emit_volatile(s, "v", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"3", 1, &rep));
+    EXPECT(rep.recipients == 1 && rep.queued == 0 && rep.dropped == 1);
+    bool closed = true;
+    ASSERT_OK(roomcast_conn_is_closed(c, &closed));
+    EXPECT(!closed);
+    EXPECT(drain_count(c) == 2);
+    /* bad input is refused before anything is queued */
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_emit_volatile(NULL, "v", 0, NULL, 0, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_emit_volatile(s, NULL, 0, NULL, 0, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_socket_emit_volatile(s, "v", 77, NULL, 0, NULL));
+    EXPECT(drain_count(c) == 0);
+    /* the same overflow through a normal emit applies the policy */
+    ASSERT_OK(roomcast_socket_emit(s, "n", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"4", 1, NULL));
+    ASSERT_OK(roomcast_socket_emit(s, "n", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"5", 1, NULL));
+    roomcast_socket_emit(s, "n", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"6", 1, NULL);
+    ASSERT_OK(roomcast_conn_is_closed(c, &closed));
+    EXPECT(closed);
+    roomcast_socket_free(s); roomcast_conn_free(c); roomcast_namespace_free(ns); roomcast_engine_free(e);
+}
+
 int main(void) {
     RUN(any_off_fallback_and_event_middleware);
     RUN(disconnecting_and_room_events);
@@ -800,5 +885,7 @@ int main(void) {
     RUN(shutdown_closes_connections);
     RUN(messages_are_zero_copy_and_outlive_everything);
     RUN(error_paths_of_queries_and_builders);
+    RUN(socket_disconnect_with_a_reason);
+    RUN(socket_volatile_emit_drops_instead_of_overflowing);
     return REPORT();
 }
