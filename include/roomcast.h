@@ -466,6 +466,13 @@ typedef struct roomcast_namespace roomcast_namespace;
 typedef struct roomcast_payload roomcast_payload;
 
 /**
+ * Replies collected by `roomcast_namespace_server_side_emit_with_ack`.
+ * Box-owned, freed with `roomcast_payloads_free`; immutable, readable from
+ * any thread.
+ */
+typedef struct roomcast_payloads roomcast_payloads;
+
+/**
  * A Redis cluster adapter (`roomcast_redis::RedisAdapter`). Box-owned:
  * create with `roomcast_redis_new`, free with `roomcast_redis_free`.
  * Thread-safe. The adapter lives until both its handle and the engines
@@ -478,6 +485,12 @@ typedef struct roomcast_redis roomcast_redis;
  * only valid during the middleware callback that received it.
  */
 typedef struct roomcast_refusal roomcast_refusal;
+
+/**
+ * Where a `roomcast_server_side_reply_callback` writes its reply. Valid
+ * only during the callback; fill it with `roomcast_reply_set`.
+ */
+typedef struct roomcast_reply roomcast_reply;
 
 /**
  * A socket (core's `Socket`). Box-owned: obtained from
@@ -818,6 +831,18 @@ typedef void (*roomcast_server_side_callback)(void *userdata,
                                               uint32_t format,
                                               const uint8_t *data,
                                               size_t len);
+
+/**
+ * Called for another node's `roomcast_namespace_server_side_emit_with_ack`
+ * (and its plain emit), on the cluster adapter's thread, with the payload
+ * borrowed for the call. Calling `roomcast_reply_set(reply, ..)` answers;
+ * a handler that sets nothing sends no reply.
+ */
+typedef void (*roomcast_server_side_reply_callback)(void *userdata,
+                                                    uint32_t format,
+                                                    const uint8_t *data,
+                                                    size_t len,
+                                                    struct roomcast_reply *reply);
 
 #ifdef __cplusplus
 extern "C" {
@@ -2120,6 +2145,99 @@ roomcast_result roomcast_namespace_server_side_emit(const struct roomcast_namesp
                                                     uint32_t format,
                                                     const uint8_t *data,
                                                     size_t len);
+
+/**
+ * Registers `callback(userdata, format, data, len, reply)` for `event`
+ * sent by `roomcast_namespace_server_side_emit[_with_ack]` on *another*
+ * node; what it puts in `reply` goes back to the emitting node. It runs on
+ * the cluster adapter's thread with no engine lock held. `free_userdata`
+ * (may be NULL) runs once when the engine drops the handler; not when
+ * this call fails.
+ *
+ * # Safety
+ *
+ * `ns` NULL or live; `event` NULL or NUL-terminated; `callback` and
+ * `free_userdata` callable with `userdata` from any thread.
+ */
+roomcast_result roomcast_namespace_on_server_side_reply(const struct roomcast_namespace *ns,
+                                                        const char *event,
+                                                        roomcast_server_side_reply_callback callback,
+                                                        void *userdata,
+                                                        roomcast_free_callback free_userdata);
+
+/**
+ * Sets the reply of a server-side handler to a copy of `data` in
+ * `format` (`ROOMCAST_FORMAT_*`; JSON is checked). Setting it again
+ * replaces it. On error the reply stays as it was.
+ *
+ * # Safety
+ *
+ * `reply` must be NULL or the pointer the callback received, during the
+ * callback; `data` valid for `len` bytes (NULL when `len` is 0).
+ */
+roomcast_result roomcast_reply_set(struct roomcast_reply *reply,
+                                   uint32_t format,
+                                   const uint8_t *data,
+                                   size_t len);
+
+/**
+ * Runs the server-side handlers of `event` on every other node and waits
+ * up to `timeout_ms` (at least 1) for their replies,
+ * written to `*replies_out` (one per handler that set a reply; free with
+ * `roomcast_payloads_free`). `*missing_out` (if not NULL) receives how
+ * many nodes did not answer in time. `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`
+ * when Redis is unreachable. Blocks the calling thread; don't call it from
+ * a server-side handler.
+ *
+ * # Safety
+ *
+ * `ns` NULL or live; `event` NULL or NUL-terminated; `data` valid for
+ * `len` bytes (NULL when `len` is 0); `replies_out` valid for a pointer
+ * write; `missing_out` NULL or valid.
+ */
+roomcast_result roomcast_namespace_server_side_emit_with_ack(const struct roomcast_namespace *ns,
+                                                             const char *event,
+                                                             uint32_t format,
+                                                             const uint8_t *data,
+                                                             size_t len,
+                                                             uint64_t timeout_ms,
+                                                             struct roomcast_payloads **replies_out,
+                                                             size_t *missing_out);
+
+/**
+ * The number of replies in `list` (0 for NULL).
+ *
+ * # Safety
+ *
+ * `list` must be NULL or live.
+ */
+size_t roomcast_payloads_len(const struct roomcast_payloads *list);
+
+/**
+ * Writes a view of reply `index` (valid until `list` is freed; never NULL,
+ * even when empty), its length and, when `format_out` is not NULL, its
+ * `ROOMCAST_FORMAT_*`. `ROOMCAST_RESULT_INVALID_ARGUMENT` when `index` is
+ * out of range.
+ *
+ * # Safety
+ *
+ * `list` must be NULL or live; `data_out` and `len_out` valid for writes;
+ * `format_out` NULL or valid.
+ */
+roomcast_result roomcast_payloads_get(const struct roomcast_payloads *list,
+                                      size_t index,
+                                      const uint8_t **data_out,
+                                      size_t *len_out,
+                                      uint32_t *format_out);
+
+/**
+ * Frees a reply list. NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `list` must be NULL or from this library, not used afterwards.
+ */
+void roomcast_payloads_free(struct roomcast_payloads *list);
 
 /**
  * Frees a socket handle. NULL is a no-op.

@@ -5,6 +5,8 @@
 # tests/c/chat_test.py) under ASan/UBSan (static lib) and under valgrind
 # (shared lib; definite leaks are errors: the core's ack timer thread may
 # still be running at exit, which valgrind calls "possibly lost").
+# test_redis_live.c runs two cluster nodes against a redis-server this
+# script starts (installed with apt-get when missing) and stops.
 # Build outputs go to target/ctest/.
 # Prints "N passed, N failed" per suite; exits non-zero on any failure.
 set -euo pipefail
@@ -37,6 +39,13 @@ for f in $(grep -E "^[a-z].*roomcast_[a-z0-9_]+\(" include/roomcast.h | grep -oE
   grep -q "$f(" tests/c/*.c examples/c/*.c || { echo "never called: $f"; uncalled=1; }
 done
 [ "$uncalled" -eq 0 ] && echo "all called" || fail "header functions without a C caller"
+
+echo "== C: a redis-server on a free loopback port for tests/c/test_redis_live.c"
+. scripts/redis-server.sh
+trap stop_redis EXIT
+start_redis
+export ROOMCAST_REDIS_URL="$REDIS_URL"
+echo "redis-server on $REDIS_URL"
 
 echo "== C: build libroomcast"
 cargo build --quiet -p roomcast-ffi
