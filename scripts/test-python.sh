@@ -28,6 +28,12 @@ echo "== python: build and install the package (pip install ./python)"
 # The crate is its own cargo workspace; its target dir stays under target/.
 CARGO_TARGET_DIR="$root/target/python" "$py" -m pip install --quiet "$root/python"
 
+echo "== python: a redis-server on a free loopback port for tests/test_redis_live.py"
+. "$root/scripts/redis-server.sh"
+trap stop_redis EXIT
+start_redis
+export ROOMCAST_REDIS_URL="$REDIS_URL"
+
 echo "== python: pytest"
 # Run from the tests directory so the installed package (not the source
 # tree) is imported.
@@ -44,7 +50,7 @@ fi
 echo "== python: stubtest"
 # From an empty directory, so mypy sees only the installed package.
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+trap 'rm -rf "$scratch"; stop_redis' EXIT
 (cd "$scratch" && "$py" -m mypy.stubtest roomcast._roomcast && "$py" -m mypy.stubtest roomcast)
 
 echo "== python: mypy on the tests and the example (the stubs as a user sees them)"

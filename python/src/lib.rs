@@ -638,6 +638,25 @@ impl Namespace {
         redis::server_side_emit(py, &self.inner, event, data, timeout)
     }
 
+    /// `server_side_emit` awaitable on asyncio: the wait for replies runs
+    /// in the loop's default executor with the GIL released. Arguments are
+    /// checked now (TypeError/ValueError at the call, not at the await).
+    #[pyo3(signature = (event, data=None, timeout=None))]
+    fn server_side_emit_async<'py>(
+        slf: &Bound<'py, Self>,
+        event: &str,
+        data: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        encode_opt(data)?;
+        if let Some(t) = timeout {
+            redis::secs(t, "timeout")?;
+        }
+        let args = (event, data.map(|d| d.clone().unbind()), timeout).into_pyobject(py)?;
+        in_executor(py, slf.getattr("server_side_emit")?, args)
+    }
+
     /// Decorator factory: `@ns.on_server_side("event")` registers
     /// `handler(data)` for other nodes' `server_side_emit`; a non-None return
     /// value is the ack reply.
@@ -657,6 +676,21 @@ impl Namespace {
         let rooms = rooms.map(rooms_arg).transpose()?.unwrap_or_default();
         let except = except_.map(rooms_arg).transpose()?.unwrap_or_default();
         redis::cluster_fetch_sockets(py, &self.inner, rooms, except)
+    }
+
+    /// `cluster_fetch_sockets` awaitable on asyncio (run in the loop's
+    /// default executor with the GIL released).
+    #[pyo3(signature = (rooms=None, except_=None))]
+    fn cluster_fetch_sockets_async<'py>(
+        slf: &Bound<'py, Self>,
+        rooms: Option<&Bound<'py, PyAny>>,
+        except_: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        rooms.map(rooms_arg).transpose()?;
+        except_.map(rooms_arg).transpose()?;
+        let args = (rooms.map(|r| r.clone().unbind()), except_.map(|r| r.clone().unbind())).into_pyobject(py)?;
+        in_executor(py, slf.getattr("cluster_fetch_sockets")?, args)
     }
 
     /// Names of the rooms (own-id rooms included).
@@ -1099,6 +1133,43 @@ impl Operator {
     fn cluster_disconnect_sockets(&self, py: Python<'_>) -> PyResult<usize> {
         py.detach(|| self.run(|op| op.cluster_disconnect_sockets())).map(|r| r.value).map_err(redis::cluster_err)
     }
+    /// `cluster_fetch_sockets` awaitable on asyncio (run in the loop's
+    /// default executor with the GIL released).
+    fn cluster_fetch_sockets_async<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        in_executor(slf.py(), slf.getattr("cluster_fetch_sockets")?, PyTuple::empty(slf.py()))
+    }
+    /// `cluster_sockets_join` awaitable on asyncio.
+    fn cluster_sockets_join_async<'py>(
+        slf: &Bound<'py, Self>,
+        rooms: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        rooms_arg(rooms)?;
+        let args = PyTuple::new(slf.py(), [rooms])?;
+        in_executor(slf.py(), slf.getattr("cluster_sockets_join")?, args)
+    }
+    /// `cluster_sockets_leave` awaitable on asyncio.
+    fn cluster_sockets_leave_async<'py>(
+        slf: &Bound<'py, Self>,
+        rooms: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        rooms_arg(rooms)?;
+        let args = PyTuple::new(slf.py(), [rooms])?;
+        in_executor(slf.py(), slf.getattr("cluster_sockets_leave")?, args)
+    }
+    /// `cluster_disconnect_sockets` awaitable on asyncio.
+    fn cluster_disconnect_sockets_async<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        in_executor(slf.py(), slf.getattr("cluster_disconnect_sockets")?, PyTuple::empty(slf.py()))
+    }
+}
+
+/// Runs a blocking method (one that releases the GIL while it waits) in
+/// the running loop's default executor: the awaitable of an `*_async` twin.
+fn in_executor<'py>(
+    py: Python<'py>,
+    method: Bound<'py, PyAny>,
+    args: Bound<'py, PyTuple>,
+) -> PyResult<Bound<'py, PyAny>> {
+    py.import("roomcast._aio")?.call_method1("call_blocking", (method, args))
 }
 
 /// A pending ack emit, waited on by a worker thread for `emit_with_ack_async`.

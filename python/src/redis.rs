@@ -24,7 +24,7 @@ impl RedisAdapter {
     }
 }
 
-fn secs(v: f64, what: &str) -> PyResult<Duration> {
+pub(crate) fn secs(v: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(v).map_err(|_| PyValueError::new_err(format!("{what} must be a finite number >= 0")))
 }
 

@@ -92,6 +92,13 @@ async def wait_acks(pending: "AckWait") -> List["AckReply"]:
     return list(result)
 
 
+async def call_blocking(method: Callable[..., Any], args: "tuple[Any, ...]") -> Any:
+    """Runs ``method(*args)`` (a call that releases the GIL while it waits)
+    in the default executor: the body of the ``*_async`` cluster twins."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(method, *args))
+
+
 async def wait_ack(pending: "AckWait") -> "AckReply":
     """Waits for the one reply of a single-socket ack emit."""
     from ._roomcast import RoomcastError
