@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 pub(crate) const MAGIC: [u8; 2] = *b"RC";
 /// Format version; a node ignores (and counts) other versions.
 pub(crate) const VERSION: u8 = 1;
+/// Version byte of a batch frame: several encoded envelopes of one node,
+/// in publish order, as one bus message (one PUBLISH instead of many). After
+/// the header come the node id (postcard varint, as in an envelope, so
+/// [`peek_node`] reads both) and then, per envelope, its length as a
+/// little-endian u32 and its bytes (with their own header).
+pub(crate) const BATCH_VERSION: u8 = 0x81;
 
 /// One bus message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,13 +176,66 @@ pub(crate) fn encode(env: &Envelope) -> Vec<u8> {
     postcard::to_extend(env, out).unwrap_or_default()
 }
 
-/// The sending node of a message of ours, read without decoding the rest
-/// (the node id is the envelope's first field).
+/// The sending node of a message or batch of ours, read without decoding
+/// the rest (the node id is the first field after the header).
 pub(crate) fn peek_node(bytes: &[u8]) -> Option<u64> {
-    if bytes.len() < 3 || bytes[..2] != MAGIC || bytes[2] != VERSION {
+    if bytes.len() < 3 || bytes[..2] != MAGIC || (bytes[2] != VERSION && bytes[2] != BATCH_VERSION) {
         return None;
     }
     postcard::take_from_bytes::<u64>(&bytes[3..]).ok().map(|(n, _)| n)
+}
+
+/// True for a batch frame (which [`batch_items`] splits).
+pub(crate) fn is_batch(bytes: &[u8]) -> bool {
+    bytes.len() >= 3 && bytes[..2] == MAGIC && bytes[2] == BATCH_VERSION
+}
+
+/// Starts a batch frame of `node`'s messages in `out` (cleared first).
+pub(crate) fn batch_start(out: &mut Vec<u8>, node: u64) {
+    out.clear();
+    out.extend_from_slice(&MAGIC);
+    out.push(BATCH_VERSION);
+    let mut buf = [0u8; 10];
+    // A u64 varint takes at most 10 bytes: this cannot fail.
+    if let Ok(used) = postcard::to_slice(&node, &mut buf) {
+        out.extend_from_slice(used);
+    }
+}
+
+/// Appends one encoded envelope to a batch frame.
+pub(crate) fn batch_push(out: &mut Vec<u8>, msg: &[u8]) {
+    out.extend_from_slice(&(msg.len() as u32).to_le_bytes());
+    out.extend_from_slice(msg);
+}
+
+/// The encoded envelopes of a batch frame, in order. All or nothing: a
+/// frame whose lengths do not add up exactly is `Corrupt`, so a damaged
+/// batch delivers none of its messages rather than a guessed part.
+pub(crate) fn batch_items(bytes: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
+    if bytes.len() < 3 || bytes[..2] != MAGIC {
+        return Err(DecodeError::Foreign);
+    }
+    if bytes[2] != BATCH_VERSION {
+        return Err(DecodeError::Version(bytes[2]));
+    }
+    let Ok((_node, mut rest)) = postcard::take_from_bytes::<u64>(&bytes[3..]) else {
+        return Err(DecodeError::Corrupt);
+    };
+    let mut items = Vec::new();
+    while !rest.is_empty() {
+        let Some((len, tail)) = rest.split_first_chunk::<4>() else { return Err(DecodeError::Corrupt) };
+        let len = u32::from_le_bytes(*len) as usize;
+        if len == 0 || len > tail.len() {
+            return Err(DecodeError::Corrupt);
+        }
+        let (item, tail) = tail.split_at(len);
+        items.push(item);
+        rest = tail;
+    }
+    if items.is_empty() {
+        return Err(DecodeError::Corrupt);
+    }
+    Ok(items)
 }
 
 /// Decodes one bus message.
@@ -254,6 +313,70 @@ mod tests {
             let i = (next() as usize) % m.len();
             m[i] = next() as u8;
             let _ = decode(&m);
+        }
+    }
+
+    fn batch_of(msgs: &[Vec<u8>]) -> Vec<u8> {
+        let mut frame = Vec::new();
+        batch_start(&mut frame, 42);
+        for m in msgs {
+            batch_push(&mut frame, m);
+        }
+        frame
+    }
+
+    #[test]
+    fn a_batch_splits_into_its_messages_in_order() {
+        let mut second = sample();
+        second.ns = "/other".into();
+        let msgs = vec![encode(&sample()), encode(&second), encode(&sample())];
+        let frame = batch_of(&msgs);
+        assert!(is_batch(&frame) && !is_batch(&msgs[0]));
+        assert_eq!(peek_node(&frame), Some(42));
+        let items = batch_items(&frame).unwrap();
+        assert_eq!(items, msgs.iter().map(|m| m.as_slice()).collect::<Vec<_>>());
+        assert_eq!(decode(items[1]).unwrap().ns, "/other");
+        // A batch is not an envelope, and an envelope is not a batch.
+        assert_eq!(decode(&frame), Err(DecodeError::Version(BATCH_VERSION)));
+        assert_eq!(batch_items(&msgs[0]), Err(DecodeError::Version(VERSION)));
+        assert_eq!(batch_items(b"hello"), Err(DecodeError::Foreign));
+    }
+
+    #[test]
+    fn a_damaged_batch_delivers_nothing() {
+        let frame = batch_of(&[encode(&sample()), encode(&sample())]);
+        // Every truncation except the one ending exactly after the first
+        // message is refused whole; that one is a valid batch of one.
+        let first_end = 3 + 1 + 4 + encode(&sample()).len();
+        for n in 0..frame.len() {
+            if let Ok(items) = batch_items(&frame[..n]) {
+                assert_eq!((n, items.len()), (first_end, 1));
+            }
+        }
+        let mut trailing = frame.clone();
+        trailing.push(7);
+        assert_eq!(batch_items(&trailing), Err(DecodeError::Corrupt));
+        let mut zero = Vec::new();
+        batch_start(&mut zero, 1);
+        zero.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(batch_items(&zero), Err(DecodeError::Corrupt));
+        let mut empty = Vec::new();
+        batch_start(&mut empty, 1);
+        assert_eq!(batch_items(&empty), Err(DecodeError::Corrupt));
+        // Random mutations never panic.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut m = frame.clone();
+            let i = (x as usize) % m.len();
+            m[i] = (x >> 32) as u8;
+            if let Ok(items) = batch_items(&m) {
+                for it in items {
+                    let _ = decode(it);
+                }
+            }
         }
     }
 

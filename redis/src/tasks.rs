@@ -88,15 +88,23 @@ async fn publisher(inner: Arc<Inner>, client: redis::Client, mut rx: mpsc::Recei
         let mut pipe = redis::pipe();
         let mut n = 0u64;
         let mut flushes = Vec::new();
+        // Consecutive messages to one channel travel as one batch frame (one
+        // PUBLISH, one delivery per subscriber), in order; a lone message
+        // goes as it is.
+        let mut group = Group::default();
         for item in buf.drain(..) {
             match item {
                 Outgoing::Publish { channel, bytes } => {
-                    pipe.cmd("PUBLISH").arg(&*channel).arg(bytes).ignore();
                     n += 1;
+                    if !group.add(inner.node, &channel, bytes) {
+                        group.flush_into(&mut pipe);
+                        group.add(inner.node, &channel, Vec::new());
+                    }
                 }
                 Outgoing::Flush(tx) => flushes.push(tx),
             }
         }
+        group.flush_into(&mut pipe);
         if n > 0 {
             match conn.as_mut() {
                 Some(c) => match pipe.query_async::<()>(c).await {
@@ -115,6 +123,63 @@ async fn publisher(inner: Arc<Inner>, client: redis::Client, mut rx: mpsc::Recei
         for f in flushes {
             let _ = f.send(());
         }
+    }
+}
+
+/// Largest batch frame built by the publisher (a lone larger message is
+/// sent on its own).
+const MAX_FRAME: usize = 64 * 1024;
+
+/// Messages of one channel waiting to be published together.
+#[derive(Default)]
+struct Group {
+    channel: Option<Arc<str>>,
+    /// The first message, kept as is while it is alone.
+    first: Vec<u8>,
+    /// The batch frame, once a second message joined.
+    frame: Vec<u8>,
+    /// A message that did not fit, for the next group.
+    spill: Option<Vec<u8>>,
+}
+
+impl Group {
+    /// Adds `bytes` for `channel`; false when it belongs to a new group
+    /// (other channel, or the frame is full) — then the caller flushes and
+    /// calls again with an empty `bytes` to start that group from `spill`.
+    fn add(&mut self, node: u64, channel: &Arc<str>, bytes: Vec<u8>) -> bool {
+        let bytes = if bytes.is_empty() { self.spill.take().unwrap_or_default() } else { bytes };
+        match &self.channel {
+            None => {
+                self.channel = Some(channel.clone());
+                self.first = bytes;
+                true
+            }
+            Some(c) if c == channel => {
+                let size = if self.frame.is_empty() { 3 + 10 + 4 + self.first.len() } else { self.frame.len() };
+                if size + 4 + bytes.len() > MAX_FRAME {
+                    self.spill = Some(bytes);
+                    return false;
+                }
+                if self.frame.is_empty() {
+                    envelope::batch_start(&mut self.frame, node);
+                    envelope::batch_push(&mut self.frame, &self.first);
+                }
+                envelope::batch_push(&mut self.frame, &bytes);
+                true
+            }
+            Some(_) => {
+                self.spill = Some(bytes);
+                false
+            }
+        }
+    }
+
+    /// Adds the group's PUBLISH to `pipe` and empties the group.
+    fn flush_into(&mut self, pipe: &mut redis::Pipeline) {
+        let Some(channel) = self.channel.take() else { return };
+        let msg = if self.frame.is_empty() { std::mem::take(&mut self.first) } else { std::mem::take(&mut self.frame) };
+        self.first.clear();
+        pipe.cmd("PUBLISH").arg(&*channel).arg(msg).ignore();
     }
 }
 
@@ -187,13 +252,25 @@ async fn subscriber(inner: Arc<Inner>, client: redis::Client) {
     }
 }
 
-/// One bus message: membership and answers here, the rest to the
-/// dispatcher thread.
+/// One bus message, or each message of a batch frame.
 fn handle(inner: &Arc<Inner>, bytes: &[u8]) {
     // This node's own messages come back too; skip them before decoding.
     if envelope::peek_node(bytes) == Some(inner.node) {
         return;
     }
+    if envelope::is_batch(bytes) {
+        match envelope::batch_items(bytes) {
+            Ok(items) => items.into_iter().for_each(|m| handle_one(inner, m)),
+            Err(_) => bump(&inner.stats.decode_errors, 1),
+        }
+        return;
+    }
+    handle_one(inner, bytes);
+}
+
+/// One message: membership and answers here, the rest to the dispatcher
+/// thread.
+fn handle_one(inner: &Arc<Inner>, bytes: &[u8]) {
     let env = match envelope::decode(bytes) {
         Ok(env) => env,
         Err(DecodeError::Foreign | DecodeError::Version(_) | DecodeError::Corrupt) => {
