@@ -91,6 +91,7 @@ mod server;
 mod session;
 pub mod sio;
 mod wire;
+mod ws;
 
 pub use server::{Bound, Cors, ShutdownHandle, SocketIoServer};
 
