@@ -87,6 +87,7 @@
 
 pub mod args;
 pub mod eio;
+mod packed;
 mod server;
 mod session;
 pub mod sio;

@@ -10,10 +10,11 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use axum::Router;
 use parking_lot::Mutex;
-use roomcast::{DisconnectReason, Engine, Handshake};
+use roomcast::{DisconnectReason, Engine};
 use tokio::sync::watch;
 
 use crate::eio::{self, HttpError};
+use crate::packed::PackedHandshake;
 use crate::session::{PollState, Session};
 use crate::ws::{self, Event};
 
@@ -383,20 +384,13 @@ fn decode_component(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn base_handshake(parts: &Parts, q: &HashMap<String, String>) -> Handshake {
-    let mut hs = Handshake::new();
-    for (name, value) in &parts.headers {
-        if let Ok(v) = value.to_str() {
-            hs = hs.header(name.as_str(), v);
-        }
-    }
-    for (k, v) in q {
-        hs = hs.query(k.clone(), v.clone());
-    }
-    if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-        hs = hs.address(addr.to_string());
-    }
-    hs
+fn base_handshake(parts: &Parts, q: &HashMap<String, String>) -> PackedHandshake {
+    let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.to_string());
+    PackedHandshake::new(
+        parts.headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+        q.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        address.as_deref(),
+    )
 }
 
 async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
@@ -502,7 +496,7 @@ async fn poll_get(sess: &Arc<Session>, cors: &Cors, origin: Option<&HeaderValue>
             if !p.frames.is_empty() {
                 let frames = std::mem::take(&mut p.frames);
                 drop(p);
-                sess.poll_taken.notify_one();
+                sess.wake.notify_one();
                 break frames;
             }
             if p.closed || p.upgraded {
@@ -666,4 +660,10 @@ async fn upgrade_ws(sess: Arc<Session>, mut conn: ws::Conn, timeout: Duration) {
             let _ = tokio::time::timeout(timeout, conn.close(None)).await;
         }
     }
+}
+
+/// The shared state of a server with default options (unit tests).
+#[cfg(test)]
+pub(crate) fn test_shared(engine: Engine) -> Arc<Shared> {
+    SocketIoServer::new(engine).shared()
 }

@@ -26,12 +26,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use roomcast::{Connection, DisconnectReason, Handshake, Inbound, JoinError, Message, Outbox};
+use roomcast::{Connection, DisconnectReason, Inbound, JoinError, Message, Outbox};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::args;
 use crate::eio::{self, Frame};
+use crate::packed::PackedHandshake;
 use crate::server::Shared;
 use crate::sio::{self, PacketType, Reassembly};
 use crate::wire;
@@ -81,7 +82,7 @@ pub(crate) struct PollState {
 #[derive(Default)]
 struct InboundState {
     /// A binary packet waiting for attachments.
-    partial: Option<Reassembly>,
+    partial: Option<Box<Reassembly>>,
 }
 
 pub(crate) struct Session {
@@ -90,8 +91,10 @@ pub(crate) struct Session {
     pub(crate) conn: Connection,
     /// Commands waiting for the writer (`None`: the writer has ended).
     ctrl: Mutex<Option<Vec<Ctrl>>>,
-    /// Wakes the writer: a command or a pong arrived.
-    wake: Notify,
+    /// Wakes the session task: a command or a pong arrived, or a GET took
+    /// the polling backlog (a slow poller's messages wait in the outbox,
+    /// where its bounds and overflow policy apply, until then).
+    pub(crate) wake: Notify,
     /// Polling buffer and flags.
     pub(crate) poll: Mutex<PollState>,
     /// Woken when `poll` gets frames or closes.
@@ -102,19 +105,17 @@ pub(crate) struct Session {
     joining: Mutex<Vec<String>>,
     /// Pongs received so far.
     pongs: AtomicU64,
-    /// Notified when a GET takes the polling buffer.
-    pub(crate) poll_taken: Notify,
     /// Some namespace was joined (the connect timeout checks it).
     joined_any: AtomicBool,
     /// An upgrade is in progress or done.
     pub(crate) upgrading: AtomicBool,
     /// The handshake data of the opening request (headers, query, address).
-    base: Handshake,
+    base: PackedHandshake,
 }
 
 impl Session {
     /// Creates a polling session and spawns its task.
-    pub(crate) fn start_polling(shared: Arc<Shared>, base: Handshake) -> Arc<Session> {
+    pub(crate) fn start_polling(shared: Arc<Shared>, base: PackedHandshake) -> Arc<Session> {
         let (sess, outbox) = Session::create(shared, base, false);
         tokio::spawn(run(sess.clone(), outbox, None));
         sess
@@ -122,12 +123,12 @@ impl Session {
 
     /// Runs a session opened directly over WebSocket, in the calling task,
     /// until it ends.
-    pub(crate) async fn run_websocket(shared: Arc<Shared>, base: Handshake, conn: ws::Conn) {
+    pub(crate) async fn run_websocket(shared: Arc<Shared>, base: PackedHandshake, conn: ws::Conn) {
         let (sess, outbox) = Session::create(shared, base, true);
         run(sess, outbox, Some(conn)).await;
     }
 
-    fn create(shared: Arc<Shared>, base: Handshake, websocket: bool) -> (Arc<Session>, Outbox) {
+    fn create(shared: Arc<Shared>, base: PackedHandshake, websocket: bool) -> (Arc<Session>, Outbox) {
         let (conn, outbox) = shared.engine.connect();
         let sid = eio::new_sid();
         let sess = Arc::new(Session {
@@ -142,7 +143,6 @@ impl Session {
             inbound: Mutex::new(InboundState::default()),
             joining: Mutex::new(Vec::new()),
             pongs: AtomicU64::new(0),
-            poll_taken: Notify::new(),
             joined_any: AtomicBool::new(false),
             upgrading: AtomicBool::new(websocket),
             base,
@@ -217,7 +217,7 @@ impl Session {
                 let packet =
                     sio::decode(&text, self.shared.opts.max_attachments).map_err(|_| DisconnectReason::ParseError)?;
                 if packet.kind.is_binary() && packet.attachments > 0 {
-                    st.partial = Some(Reassembly::new(packet));
+                    st.partial = Some(Box::new(Reassembly::new(packet)));
                     return Ok(());
                 }
                 drop(st);
@@ -277,7 +277,7 @@ impl Session {
 
     fn connect(&self, packet: sio::Packet) {
         let nsp = packet.nsp;
-        let mut hs = self.base.clone();
+        let mut hs = self.base.unpack();
         if let Some(d) = packet.data {
             hs = hs.auth(args::to_payload(vec![d], Vec::new()));
         }
@@ -385,14 +385,6 @@ fn on_events(sess: &Session, events: Vec<Event>, raw: &mut Vec<u8>) -> Option<Re
     None
 }
 
-/// Reads the WebSocket, if any and still read (never completes otherwise).
-async fn read_ws(conn: Option<&mut ws::Conn>) -> ws::ReadOutcome {
-    match conn {
-        Some(c) => c.read().await,
-        None => std::future::pending().await,
-    }
-}
-
 /// The session's timers: the heartbeat and the connect timeout, driven by
 /// one `Sleep` in the writer.
 struct Timers {
@@ -473,166 +465,190 @@ impl Timers {
     }
 }
 
+/// Sends the closing frame and shuts the stream (boxed: the task does not
+/// carry this state while the session runs).
+fn close_ws(
+    mut conn: ws::Conn,
+    code: Option<u16>,
+    limit: std::time::Duration,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let _ = tokio::time::timeout(limit, conn.close(code)).await;
+    })
+}
+
 /// The session task: see the module doc.
-async fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) {
-    // Allocated when messages come and freed after a burst: an idle
-    // session holds no batch buffer.
-    let mut buf: Vec<Message> = Vec::new();
-    let mut out: Vec<Frame> = Vec::new();
-    let mut held: HashMap<String, Vec<Message>> = HashMap::new();
-    // Control frames (pongs) for the next flush.
-    let mut raw: Vec<u8> = Vec::new();
-    // Events read during an upgrade, after its upgrade packet.
-    let mut events: Vec<Event> = Vec::new();
-    let mut timers = Timers::new(&sess);
-    let timer = tokio::time::sleep_until(timers.deadline());
-    tokio::pin!(timer);
-    if let Some(conn) = ws.as_mut() {
-        let o = &sess.shared.opts;
-        let open =
-            eio::open_packet(&sess.sid, false, o.ping_interval.as_millis(), o.ping_timeout.as_millis(), o.max_payload);
-        if !write_ws(conn, &mut raw, vec![open]).await {
-            sess.close(DisconnectReason::TransportError);
+/// (Not an `async fn`: its arguments would be stored twice in the task,
+/// once as arguments and once as locals.)
+#[allow(clippy::manual_async_fn)]
+fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        // Allocated when messages come and freed after a burst: an idle
+        // session holds no batch buffer.
+        let mut buf: Vec<Message> = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
+        let mut held: HashMap<String, Vec<Message>> = HashMap::new();
+        // Control frames (pongs) for the next flush.
+        let mut raw: Vec<u8> = Vec::new();
+        // Events read during an upgrade, after its upgrade packet.
+        let mut events: Vec<Event> = Vec::new();
+        let mut timers = Timers::new(&sess);
+        let timer = tokio::time::sleep_until(timers.deadline());
+        tokio::pin!(timer);
+        if let Some(conn) = ws.as_mut() {
+            let o = &sess.shared.opts;
+            let open = eio::open_packet(
+                &sess.sid,
+                false,
+                o.ping_interval.as_millis(),
+                o.ping_timeout.as_millis(),
+                o.max_payload,
+            );
+            if !Box::pin(write_ws(conn, &mut raw, vec![open])).await {
+                sess.close(DisconnectReason::TransportError);
+            }
         }
-    }
-    let mut open = true;
-    // The stream failed or ended: nothing more is written to it.
-    let mut dead = false;
-    // The WebSocket is still read (until the client closes or errs).
-    let mut reading = true;
-    // The code of the closing WebSocket frame (`None`: an empty one).
-    let mut close_code: Option<u16> = None;
-    while open {
-        let mut fired = false;
-        let mut read = None;
-        let has_ws = ws.is_some();
-        let drain = has_ws || sess.poll_backlog() < POLL_BACKLOG;
-        tokio::select! {
-            biased;
-            _ = sess.wake.notified() => {}
-            // Reads come before the outbox so a busy outbox cannot starve
-            // them; the outbox is drained every round below anyway.
-            r = read_ws(ws.as_mut()), if has_ws && reading => read = Some(r),
-            r = outbox.recv_many_async(&mut buf, BATCH), if drain => {
-                if r.is_err() {
-                    open = false;
-                    // Closed by the server side (shutdown, overflow, forced):
-                    // tell the client with a close packet.
-                    if outbox.close_reason().is_some_and(|r| r.is_server_side() || r == DisconnectReason::QueueOverflow) {
-                        sess.poll.lock().close_packet = true;
+        let mut open = true;
+        // The stream failed or ended: nothing more is written to it.
+        let mut dead = false;
+        // The WebSocket is still read (until the client closes or errs).
+        let mut reading = true;
+        // The code of the closing WebSocket frame (`None`: an empty one).
+        let mut close_code: Option<u16> = None;
+        while open {
+            let mut fired = false;
+            let mut read = None;
+            let has_ws = ws.is_some();
+            let drain = has_ws || sess.poll_backlog() < POLL_BACKLOG;
+            tokio::select! {
+                biased;
+                _ = sess.wake.notified() => {}
+                // Reads come before the outbox so a busy outbox cannot starve
+                // them; the outbox is drained every round below anyway.
+                r = std::future::poll_fn(|cx| match ws.as_mut() {
+                    Some(c) => c.poll_read(cx),
+                    None => std::task::Poll::Pending,
+                }), if has_ws && reading => read = Some(r),
+                r = outbox.recv_many_async(&mut buf, BATCH), if drain => {
+                    if r.is_err() {
+                        open = false;
+                        // Closed by the server side (shutdown, overflow, forced):
+                        // tell the client with a close packet.
+                        if outbox.close_reason().is_some_and(|r| r.is_server_side() || r == DisconnectReason::QueueOverflow) {
+                            sess.poll.lock().close_packet = true;
+                        }
+                    }
+                }
+                () = &mut timer => fired = true,
+            }
+            // Take whatever else is ready without waiting: one flush for all.
+            for c in sess.take_ctrl() {
+                handle_ctrl(&sess, c, &mut out, &mut held, &mut ws, &mut events);
+            }
+            let mut end = None;
+            let evs = match read {
+                Some(ws::ReadOutcome::Events(e)) if events.is_empty() => e,
+                Some(ws::ReadOutcome::Events(e)) => {
+                    events.extend(e);
+                    std::mem::take(&mut events)
+                }
+                Some(ws::ReadOutcome::Eof) => {
+                    dead = true;
+                    end = Some(ReadEnd { reason: DisconnectReason::TransportClose, code: None });
+                    std::mem::take(&mut events)
+                }
+                Some(ws::ReadOutcome::Failed) => {
+                    dead = true;
+                    end = Some(ReadEnd { reason: DisconnectReason::TransportError, code: None });
+                    std::mem::take(&mut events)
+                }
+                Some(ws::ReadOutcome::Violation(code)) => {
+                    end = Some(ReadEnd { reason: DisconnectReason::TransportError, code: Some(code) });
+                    std::mem::take(&mut events)
+                }
+                None => std::mem::take(&mut events),
+            };
+            if !evs.is_empty() {
+                if let Some(e) = on_events(&sess, evs, &mut raw) {
+                    end = Some(e);
+                }
+            }
+            if let Some(e) = end {
+                reading = false;
+                close_code = e.code;
+                sess.close(e.reason);
+            }
+            let rearm = if fired {
+                timers.fire(&sess, &mut out);
+                true
+            } else {
+                timers.on_pong(&sess)
+            };
+            if rearm {
+                timer.as_mut().reset(timers.deadline());
+            }
+            if open && buf.len() < BATCH && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
+                let room = BATCH - buf.len();
+                let _ = outbox.try_recv_many(&mut buf, room);
+            }
+            if !buf.is_empty() {
+                let joining = {
+                    let j = sess.joining.lock();
+                    if j.is_empty() {
+                        Vec::new()
+                    } else {
+                        j.clone()
+                    }
+                };
+                for msg in buf.drain(..) {
+                    match msg.namespace() {
+                        Some(n) if joining.iter().any(|j| j == n) => held.entry(n.to_string()).or_default().push(msg),
+                        _ => wire::message_frames(&msg, &mut out),
                     }
                 }
             }
-            // A slow poller: messages wait in the outbox (where its bounds
-            // and overflow policy apply) until a GET takes the backlog.
-            _ = sess.poll_taken.notified(), if !drain => {}
-            () = &mut timer => fired = true,
-        }
-        // Take whatever else is ready without waiting: one flush for all.
-        for c in sess.take_ctrl() {
-            handle_ctrl(&sess, c, &mut out, &mut held, &mut ws, &mut events);
-        }
-        let mut end = None;
-        let evs = match read {
-            Some(ws::ReadOutcome::Events(e)) if events.is_empty() => e,
-            Some(ws::ReadOutcome::Events(e)) => {
-                events.extend(e);
-                std::mem::take(&mut events)
+            if buf.capacity() > KEEP_BATCH_CAPACITY {
+                buf = Vec::new();
             }
-            Some(ws::ReadOutcome::Eof) => {
-                dead = true;
-                end = Some(ReadEnd { reason: DisconnectReason::TransportClose, code: None });
-                std::mem::take(&mut events)
+            if !open && sess.poll.lock().close_packet {
+                out.push(Frame::text_static("1"));
             }
-            Some(ws::ReadOutcome::Failed) => {
-                dead = true;
-                end = Some(ReadEnd { reason: DisconnectReason::TransportError, code: None });
-                std::mem::take(&mut events)
+            if out.is_empty() && raw.is_empty() {
+                continue;
             }
-            Some(ws::ReadOutcome::Violation(code)) => {
-                end = Some(ReadEnd { reason: DisconnectReason::TransportError, code: Some(code) });
-                std::mem::take(&mut events)
-            }
-            None => std::mem::take(&mut events),
-        };
-        if !evs.is_empty() {
-            if let Some(e) = on_events(&sess, evs, &mut raw) {
-                end = Some(e);
-            }
-        }
-        if let Some(e) = end {
-            reading = false;
-            close_code = e.code;
-            sess.close(e.reason);
-        }
-        let rearm = if fired {
-            timers.fire(&sess, &mut out);
-            true
-        } else {
-            timers.on_pong(&sess)
-        };
-        if rearm {
-            timer.as_mut().reset(timers.deadline());
-        }
-        if open && buf.len() < BATCH && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
-            let room = BATCH - buf.len();
-            let _ = outbox.try_recv_many(&mut buf, room);
-        }
-        if !buf.is_empty() {
-            let joining = {
-                let j = sess.joining.lock();
-                if j.is_empty() {
-                    Vec::new()
-                } else {
-                    j.clone()
+            let frames = std::mem::take(&mut out);
+            match ws.as_mut() {
+                Some(_) if dead => {}
+                Some(conn) => {
+                    // A client that stops reading blocks the write; past a
+                    // heartbeat period it is as dead as one that stops answering.
+                    let limit = sess.shared.opts.ping_interval + sess.shared.opts.ping_timeout;
+                    // Boxed: the write's state exists only while it runs, not in
+                    // every idle session's task.
+                    let write = Box::pin(tokio::time::timeout(limit, write_ws(conn, &mut raw, frames)));
+                    if !matches!(write.await, Ok(true)) {
+                        sess.close(DisconnectReason::TransportError);
+                        dead = true;
+                        break;
+                    }
                 }
-            };
-            for msg in buf.drain(..) {
-                match msg.namespace() {
-                    Some(n) if joining.iter().any(|j| j == n) => held.entry(n.to_string()).or_default().push(msg),
-                    _ => wire::message_frames(&msg, &mut out),
+                None => {
+                    sess.poll.lock().frames.extend(frames);
+                    sess.poll_notify.notify_one();
                 }
             }
         }
-        if buf.capacity() > KEEP_BATCH_CAPACITY {
-            buf = Vec::new();
+        // No command is taken from now on; a WebSocket waiting among them closes.
+        drop(sess.ctrl.lock().take());
+        // The connection is closed: end the transport and forget the session.
+        sess.close(DisconnectReason::TransportClose);
+        if let Some(conn) = ws.take().filter(|_| !dead) {
+            close_ws(conn, close_code, sess.shared.opts.ping_timeout).await;
         }
-        if !open && sess.poll.lock().close_packet {
-            out.push(Frame::text_static("1"));
-        }
-        if out.is_empty() && raw.is_empty() {
-            continue;
-        }
-        let frames = std::mem::take(&mut out);
-        match ws.as_mut() {
-            Some(_) if dead => {}
-            Some(conn) => {
-                // A client that stops reading blocks the write; past a
-                // heartbeat period it is as dead as one that stops answering.
-                let limit = sess.shared.opts.ping_interval + sess.shared.opts.ping_timeout;
-                if !matches!(tokio::time::timeout(limit, write_ws(conn, &mut raw, frames)).await, Ok(true)) {
-                    sess.close(DisconnectReason::TransportError);
-                    dead = true;
-                    break;
-                }
-            }
-            None => {
-                sess.poll.lock().frames.extend(frames);
-                sess.poll_notify.notify_one();
-            }
-        }
+        sess.poll.lock().closed = true;
+        sess.poll_notify.notify_one();
+        sess.shared.sessions.lock().remove(&sess.sid);
     }
-    // No command is taken from now on; a WebSocket waiting among them closes.
-    drop(sess.ctrl.lock().take());
-    // The connection is closed: end the transport and forget the session.
-    sess.close(DisconnectReason::TransportClose);
-    if let Some(mut conn) = ws.filter(|_| !dead) {
-        let limit = sess.shared.opts.ping_timeout;
-        let _ = tokio::time::timeout(limit, conn.close(close_code)).await;
-    }
-    sess.poll.lock().closed = true;
-    sess.poll_notify.notify_one();
-    sess.shared.sessions.lock().remove(&sess.sid);
 }
 
 /// The join of `nsp` is over (its CONNECT reply is out).
@@ -681,5 +697,32 @@ fn handle_ctrl(
             *ws = Some(conn);
             *events = rest;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What an idle WebSocket session holds besides the engine's connection:
+    /// its task's state and the session. Measured here so a change that
+    /// grows them (a buffer kept across awaits, a field per session) shows.
+    #[test]
+    fn idle_session_state_stays_small() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let engine = roomcast::Engine::new(roomcast::Config::default());
+            let shared = crate::server::test_shared(engine);
+            let (sess, outbox) = Session::create(shared.clone(), PackedHandshake::new([], [], None), true);
+            let task = run(sess.clone(), outbox, None);
+            let (task_size, session_size) = (std::mem::size_of_val(&task), std::mem::size_of::<Session>());
+            eprintln!("session task state {task_size} B, session {session_size} B");
+            assert!(task_size <= 768, "session task state {task_size} B");
+            assert!(session_size <= 320, "session {session_size} B");
+            // The per-session buffers are empty and own no heap while idle.
+            assert!(sess.ctrl.lock().as_ref().is_some_and(|v| v.capacity() == 0));
+            assert_eq!(sess.joining.lock().capacity(), 0);
+            assert_eq!(sess.poll.lock().frames.capacity(), 0);
+        });
     }
 }

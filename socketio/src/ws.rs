@@ -11,9 +11,9 @@
 //!   `max_payload` bytes. A violation yields the close code to send
 //!   (1002, 1007 or 1009); no input panics it.
 //! * [`encode_frame`] writes one unmasked server frame.
-//! * [`Conn`] is a WebSocket over any byte stream: it reads with a stack
-//!   buffer inside a poll function (nothing is held across an await) and
-//!   writes through a vector that exists only during a flush.
+//! * [`Conn`] is a WebSocket over the upgraded connection: it reads with
+//!   a stack buffer inside a poll function (nothing is held across an
+//!   await); its writer builds a vector that exists only during a flush.
 
 use std::future::poll_fn;
 use std::io;
@@ -316,9 +316,40 @@ pub(crate) fn close_frame(out: &mut Vec<u8>, code: Option<u16>) {
     }
 }
 
-/// The byte stream under a WebSocket.
-pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+/// The byte stream under a WebSocket: the TCP stream itself when the
+/// HTTP server hands it back, else the upgraded stream (held inline, not
+/// boxed: one allocation less per connection).
+enum Stream {
+    Tcp(tokio::net::TcpStream),
+    Upgraded(hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>),
+}
+
+macro_rules! each {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Stream::Tcp($s) => $e,
+            Stream::Upgraded($s) => $e,
+        }
+    };
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        each!(self, s => Pin::new(s).poll_write(cx, buf))
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_flush(cx))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}
 
 /// What a read round produced.
 pub(crate) enum ReadOutcome {
@@ -334,35 +365,29 @@ pub(crate) enum ReadOutcome {
 
 /// A server WebSocket over a byte stream.
 pub(crate) struct Conn {
-    io: Box<dyn IoObj>,
+    io: Stream,
     decoder: Decoder,
     max_payload: usize,
     /// Bytes the HTTP server read past the opening request.
     prefix: Option<Bytes>,
 }
 
-/// Object-safe stream (one boxed stream per connection).
-pub(crate) trait IoObj: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: Io> IoObj for T {}
-
 impl Conn {
-    /// A WebSocket over `io` whose handshake is done.
-    pub(crate) fn new(io: impl Io, max_payload: usize) -> Conn {
-        Conn { io: Box::new(io), decoder: Decoder::new(), max_payload, prefix: None }
-    }
-
     /// The WebSocket over an upgraded HTTP connection: the TCP stream
     /// itself when the server is a plain tokio TCP server (one layer and
-    /// one allocation less per connection), the upgraded stream otherwise.
+    /// a layer less per connection), the upgraded stream otherwise.
     pub(crate) fn from_upgraded(up: hyper::upgrade::Upgraded, max_payload: usize) -> Conn {
         use hyper_util::rt::TokioIo;
         match up.downcast::<TokioIo<tokio::net::TcpStream>>() {
-            Ok(parts) => {
-                let mut c = Conn::new(parts.io.into_inner(), max_payload);
-                c.prefix = Some(parts.read_buf).filter(|b| !b.is_empty());
-                c
+            Ok(parts) => Conn {
+                io: Stream::Tcp(parts.io.into_inner()),
+                decoder: Decoder::new(),
+                max_payload,
+                prefix: Some(parts.read_buf).filter(|b| !b.is_empty()),
+            },
+            Err(up) => {
+                Conn { io: Stream::Upgraded(TokioIo::new(up)), decoder: Decoder::new(), max_payload, prefix: None }
             }
-            Err(up) => Conn::new(TokioIo::new(up), max_payload),
         }
     }
 
@@ -373,7 +398,8 @@ impl Conn {
         poll_fn(|cx| self.poll_read(cx)).await
     }
 
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<ReadOutcome> {
+    /// Polls for the next read and decodes it (see [`read`](Conn::read)).
+    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<ReadOutcome> {
         let mut events = Vec::new();
         let max = self.max_payload;
         if let Some(prefix) = self.prefix.take() {
