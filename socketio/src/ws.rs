@@ -414,11 +414,15 @@ impl Conn {
                 return Poll::Ready(ReadOutcome::Events(events));
             }
         }
+        let mut waiting = false;
         for _ in 0..READS_PER_POLL {
             let mut stack = [0u8; READ_CHUNK];
             let mut rb = ReadBuf::new(&mut stack);
             match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
-                Poll::Pending => break,
+                Poll::Pending => {
+                    waiting = true;
+                    break;
+                }
                 Poll::Ready(Err(_)) => return Poll::Ready(ReadOutcome::Failed),
                 Poll::Ready(Ok(())) => {
                     let data = rb.filled();
@@ -445,9 +449,12 @@ impl Conn {
                 }
             }
         }
-        if events.is_empty() {
+        if events.is_empty() && waiting {
+            // The stream will wake the task when more comes.
             Poll::Pending
         } else {
+            // Events, or a large frame still coming in: the caller polls
+            // again after a turn of its loop (nothing registered a wakeup).
             Poll::Ready(ReadOutcome::Events(events))
         }
     }
