@@ -418,6 +418,10 @@ fn main() {
     }
     md.push('\n');
     for (key, l, lower_better, _) in METRICS {
+        if o.memory_only && !key.starts_with("rss_") {
+            // Not measured in this run.
+            continue;
+        }
         md.push_str(&format!("| {} |", label(l)));
         for n in &names {
             md.push_str(&format!(" {} |", fmt_num(medians[*n][key])));
@@ -445,7 +449,7 @@ fn main() {
             "machine": { "nproc": nproc, "cpu": cpu, "loadavg_before": load_before, "loadavg_after": load_after },
             "workload": {
                 "clients": o.clients, "room_size": o.room_size, "seconds": o.seconds,
-                "memory_connections": [o.mem_counts.0, o.mem_counts.1], "repetitions": o.reps,
+                "memory_connections": [o.mem_counts.0, o.mem_counts.1], "memory_only": o.memory_only, "repetitions": o.reps,
             },
             "medians": medians,
             "repetitions": results,
