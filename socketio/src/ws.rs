@@ -210,9 +210,9 @@ fn message(opcode: u8, payload: Vec<u8>) -> Result<Event, u16> {
     }
 }
 
-/// Close codes a peer may send (RFC 6455 7.4).
+/// Close codes a peer may send (RFC 6455 7.4 and the IANA registry).
 fn valid_close_code(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999)
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 /// Parses a frame header; `Ok(None)` when more bytes are needed. `frag` is
@@ -597,6 +597,11 @@ mod tests {
         assert_eq!(evs, vec![Event::Close(Some(1001))]);
         let evs = decode_all(&mut Decoder::new(), &client(true, OP_CLOSE, b""), 10).unwrap();
         assert_eq!(evs, vec![Event::Close(None)]);
+        // Registered codes are taken; reserved ones (never sent on the wire) are not.
+        for (code, ok) in [(1012u16, true), (4999, true), (1004, false), (1006, false), (1015, false), (2999, false)] {
+            let r = decode_all(&mut Decoder::new(), &client(true, OP_CLOSE, &code.to_be_bytes()), 10);
+            assert_eq!(r.is_ok(), ok, "{code}");
+        }
         // One byte, a reserved code, invalid UTF-8 reason.
         assert_eq!(decode_all(&mut Decoder::new(), &client(true, OP_CLOSE, &[3]), 10), Err(CLOSE_PROTOCOL));
         assert_eq!(
