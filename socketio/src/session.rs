@@ -20,7 +20,6 @@
 //! exists only during a flush, and commands to the task wait in a plain
 //! vector that is empty when idle.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -487,7 +486,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
         // session holds no batch buffer.
         let mut buf: Vec<Message> = Vec::new();
         let mut out: Vec<Frame> = Vec::new();
-        let mut held: HashMap<String, Vec<Message>> = HashMap::new();
+        let mut held = Held::default();
         // Control frames (pongs) for the next flush.
         let mut raw: Vec<u8> = Vec::new();
         // Events read during an upgrade, after its upgrade packet.
@@ -602,7 +601,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                 };
                 for msg in buf.drain(..) {
                     match msg.namespace() {
-                        Some(n) if joining.iter().any(|j| j == n) => held.entry(n.to_string()).or_default().push(msg),
+                        Some(n) if joining.iter().any(|j| j == n) => held.push(n.to_string(), msg),
                         _ => wire::message_frames(&msg, &mut out),
                     }
                 }
@@ -651,6 +650,30 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
     }
 }
 
+/// Messages held back per namespace while its join runs (a short list: one
+/// entry per namespace joining at once).
+#[derive(Default)]
+struct Held(Vec<(String, Vec<Message>)>);
+
+impl Held {
+    fn push(&mut self, nsp: String, msg: Message) {
+        match self.0.iter_mut().find(|(n, _)| *n == nsp) {
+            Some((_, list)) => list.push(msg),
+            None => self.0.push((nsp, vec![msg])),
+        }
+    }
+
+    /// Removes and returns the messages held for `nsp`.
+    fn take(&mut self, nsp: &str) -> Vec<Message> {
+        let Some(i) = self.0.iter().position(|(n, _)| n == nsp) else { return Vec::new() };
+        let (_, list) = self.0.swap_remove(i);
+        if self.0.is_empty() {
+            self.0 = Vec::new();
+        }
+        list
+    }
+}
+
 /// The join of `nsp` is over (its CONNECT reply is out).
 fn leave_joining(sess: &Session, nsp: &str) {
     let mut j = sess.joining.lock();
@@ -665,7 +688,7 @@ fn handle_ctrl(
     sess: &Session,
     c: Ctrl,
     out: &mut Vec<Frame>,
-    held: &mut HashMap<String, Vec<Message>>,
+    held: &mut Held,
     ws: &mut Option<ws::Conn>,
     events: &mut Vec<Event>,
 ) {
@@ -673,7 +696,7 @@ fn handle_ctrl(
         Ctrl::Connected(nsp, f) => {
             out.push(f);
             leave_joining(sess, &nsp);
-            for msg in held.remove(&nsp).unwrap_or_default() {
+            for msg in held.take(&nsp) {
                 wire::message_frames(&msg, out);
             }
         }
@@ -682,7 +705,7 @@ fn handle_ctrl(
                 out.push(f);
             }
             leave_joining(sess, &nsp);
-            held.remove(&nsp);
+            held.take(&nsp);
         }
         Ctrl::Upgrade(conn, rest) => {
             // Frames no GET has taken go out first, over the WebSocket.
@@ -717,7 +740,7 @@ mod tests {
             let task = run(sess.clone(), outbox, None);
             let (task_size, session_size) = (std::mem::size_of_val(&task), std::mem::size_of::<Session>());
             eprintln!("session task state {task_size} B, session {session_size} B");
-            assert!(task_size <= 768, "session task state {task_size} B");
+            assert!(task_size <= 640, "session task state {task_size} B");
             assert!(session_size <= 320, "session {session_size} B");
             // The per-session buffers are empty and own no heap while idle.
             assert!(sess.ctrl.lock().as_ref().is_some_and(|v| v.capacity() == 0));

@@ -368,8 +368,9 @@ pub(crate) struct Conn {
     io: Stream,
     decoder: Decoder,
     max_payload: usize,
-    /// Bytes the HTTP server read past the opening request.
-    prefix: Option<Bytes>,
+    /// The decoder holds bytes the HTTP server read past the opening
+    /// request, not decoded yet.
+    prefix: bool,
 }
 
 impl Conn {
@@ -381,12 +382,12 @@ impl Conn {
         match up.downcast::<TokioIo<tokio::net::TcpStream>>() {
             Ok(parts) => Conn {
                 io: Stream::Tcp(parts.io.into_inner()),
-                decoder: Decoder::new(),
+                decoder: Decoder { pending: parts.read_buf.to_vec(), ..Decoder::default() },
                 max_payload,
-                prefix: Some(parts.read_buf).filter(|b| !b.is_empty()),
+                prefix: !parts.read_buf.is_empty(),
             },
             Err(up) => {
-                Conn { io: Stream::Upgraded(TokioIo::new(up)), decoder: Decoder::new(), max_payload, prefix: None }
+                Conn { io: Stream::Upgraded(TokioIo::new(up)), decoder: Decoder::new(), max_payload, prefix: false }
             }
         }
     }
@@ -402,8 +403,8 @@ impl Conn {
     pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<ReadOutcome> {
         let mut events = Vec::new();
         let max = self.max_payload;
-        if let Some(prefix) = self.prefix.take() {
-            let r = self.decoder.feed(&prefix, max, |ev| {
+        if std::mem::take(&mut self.prefix) {
+            let r = self.decoder.feed(&[], max, |ev| {
                 events.push(ev);
                 true
             });
