@@ -1,6 +1,6 @@
 //! One Engine.IO session: one roomcast [`Connection`], its sockets in every
 //! namespace the client joined, the transport (long-polling, WebSocket, or
-//! polling upgraded to WebSocket), the heartbeat and the writer.
+//! polling upgraded to WebSocket), the heartbeat and the session task.
 //!
 //! A session is **one task** (`run`). It owns the [`Outbox`]: it drains it
 //! with `recv_many`, turns messages into frames (encoded once per message,
@@ -37,18 +37,18 @@ use crate::sio::{self, PacketType, Reassembly};
 use crate::wire;
 use crate::ws::{self, Event};
 
-/// Messages taken from the outbox per writer round.
+/// Messages taken from the outbox per round of the session task.
 const BATCH: usize = 256;
 
-/// Frames a polling session may have waiting for a GET before the writer
+/// Frames a polling session may have waiting for a GET before the task
 /// stops draining the outbox.
 const POLL_BACKLOG: usize = 1024;
 
-/// A writer batch keeps at most this capacity between rounds (a larger
+/// A batch keeps at most this capacity between rounds (a larger
 /// one, grown by a burst, is freed).
 const KEEP_BATCH_CAPACITY: usize = 16;
 
-/// Commands to the writer.
+/// Commands to the session task.
 pub(crate) enum Ctrl {
     /// The CONNECT reply for `nsp`: written, then the messages held back
     /// while the join ran.
@@ -88,7 +88,7 @@ pub(crate) struct Session {
     pub(crate) sid: String,
     pub(crate) shared: Arc<Shared>,
     pub(crate) conn: Connection,
-    /// Commands waiting for the writer (`None`: the writer has ended).
+    /// Commands waiting for the session task (`None`: it has ended).
     ctrl: Mutex<Option<Vec<Ctrl>>>,
     /// Wakes the session task: a command or a pong arrived, or a GET took
     /// the polling backlog (a slow poller's messages wait in the outbox,
@@ -99,7 +99,7 @@ pub(crate) struct Session {
     /// Woken when `poll` gets frames or closes.
     pub(crate) poll_notify: Notify,
     inbound: Mutex<InboundState>,
-    /// Namespaces whose join is running: the writer holds their messages
+    /// Namespaces whose join is running: the task holds their messages
     /// back until the CONNECT reply is out.
     joining: Mutex<Vec<String>>,
     /// Pongs received so far.
@@ -163,7 +163,7 @@ impl Session {
 
     fn send(&self, c: Ctrl) {
         let mut guard = self.ctrl.lock();
-        // After the writer has ended a command has nobody to act on it.
+        // After the task has ended a command has nobody to act on it.
         if let Some(q) = guard.as_mut() {
             q.push(c);
             drop(guard);
@@ -171,14 +171,14 @@ impl Session {
         }
     }
 
-    /// The commands waiting for the writer (their vector goes with them, so
+    /// The commands waiting for the task (their vector goes with them, so
     /// an idle session holds none).
     fn take_ctrl(&self) -> Vec<Ctrl> {
         self.ctrl.lock().as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Closes the session: every socket disconnects with `reason`; the
-    /// writer sends what is queued (and a close packet for server-side
+    /// task sends what is queued (and a close packet for server-side
     /// reasons), then ends the transport.
     pub(crate) fn close(&self, reason: DisconnectReason) {
         {
@@ -186,7 +186,7 @@ impl Session {
             p.close_packet |= reason.is_server_side();
         }
         // Unknown from now on: a request with this sid gets error 1 even
-        // before the writer has finished.
+        // before the task has finished.
         self.shared.sessions.lock().remove(&self.sid);
         self.conn.close(reason);
     }
@@ -198,7 +198,7 @@ impl Session {
             eio::Packet::Close => Err(DisconnectReason::TransportClose),
             // In v4 only the server pings (a client's probe ping belongs to
             // the upgrade, handled there). Not answering also keeps a client
-            // that pings without reading from growing the writer's queue.
+            // that pings without reading from growing the task's queue.
             eio::Packet::Ping(_) => Ok(()),
             eio::Packet::Pong(_) => {
                 self.pongs.fetch_add(1, Ordering::AcqRel);
@@ -385,7 +385,7 @@ fn on_events(sess: &Session, events: Vec<Event>, raw: &mut Vec<u8>) -> Option<Re
 }
 
 /// The session's timers: the heartbeat and the connect timeout, driven by
-/// one `Sleep` in the writer.
+/// one `Sleep` in the session task.
 struct Timers {
     /// When the next ping goes out (while no pong is awaited).
     next_ping: Instant,
