@@ -44,8 +44,10 @@
 //! roomcast runs them on the transport's thread; keep them short (hand
 //! long work to a task). In particular a handler must not block on an ack
 //! from its own client (`wait_one`): that reply arrives through the very
-//! reader the handler is holding up. Await the [`AckStream`](roomcast::AckStream)
-//! in a spawned task instead:
+//! reader the handler is holding up (over WebSocket a session is one task
+//! that reads and writes, so a slow handler also delays its own client's
+//! deliveries). Await the [`AckStream`](roomcast::AckStream) in a spawned
+//! task instead:
 //!
 //! ```no_run
 //! # let engine = roomcast::Engine::new(roomcast::Config::default());
@@ -61,11 +63,19 @@
 //! });
 //! ```
 //!
-//! Socket.IO has no packet for roomcast's "lagged by N" notice; the writer
+//! Socket.IO has no packet for roomcast's "lagged by N" notice; the session
 //! skips it (the drops are counted in the engine's statistics).
 //!
 //! A message is encoded to its frames once and the encoding is cached on
 //! the shared message, so a broadcast to N clients costs one encoding.
+//!
+//! WebSocket framing (RFC 6455, no extensions) is done by the crate over the
+//! upgraded TCP stream, so an idle WebSocket connection is one task and
+//! holds no read or write buffer: reads go through a stack buffer, and a
+//! write buffer exists only while a batch of frames is written. Client
+//! frames are checked strictly (masking, reserved bits and opcodes,
+//! fragmentation, UTF-8 text, `max_payload`); a violation closes the
+//! connection with close code 1002, 1007 or 1009.
 //!
 //! ```no_run
 //! use roomcast::{Config, Engine};
@@ -87,10 +97,12 @@
 
 pub mod args;
 pub mod eio;
+mod packed;
 mod server;
 mod session;
 pub mod sio;
 mod wire;
+mod ws;
 
 pub use server::{Bound, Cors, ShutdownHandle, SocketIoServer};
 

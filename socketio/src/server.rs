@@ -6,20 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use axum::Router;
-use futures_util::StreamExt;
 use parking_lot::Mutex;
-use roomcast::{DisconnectReason, Engine, Handshake};
+use roomcast::{DisconnectReason, Engine};
 use tokio::sync::watch;
 
 use crate::eio::{self, HttpError};
+use crate::packed::PackedHandshake;
 use crate::session::{PollState, Session};
-
-/// The WebSocket read buffer each connection holds, in bytes.
-const WS_READ_BUFFER: usize = 1024;
+use crate::ws::{self, Event};
 
 /// Which browser origins may reach the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -387,20 +384,13 @@ fn decode_component(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn base_handshake(parts: &Parts, q: &HashMap<String, String>) -> Handshake {
-    let mut hs = Handshake::new();
-    for (name, value) in &parts.headers {
-        if let Ok(v) = value.to_str() {
-            hs = hs.header(name.as_str(), v);
-        }
-    }
-    for (k, v) in q {
-        hs = hs.query(k.clone(), v.clone());
-    }
-    if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-        hs = hs.address(addr.to_string());
-    }
-    hs
+fn base_handshake(parts: &Parts, q: &HashMap<String, String>) -> PackedHandshake {
+    let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.to_string());
+    PackedHandshake::new(
+        parts.headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+        q.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        address.as_deref(),
+    )
 }
 
 async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
@@ -434,15 +424,9 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
         return error_response(HttpError::UnsupportedProtocolVersion, cors, origin);
     }
     let upgrade = if is_ws {
-        match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-            // A 1 KiB read buffer instead of the WebSocket library's 128 KiB
-            // default, which every idle connection would otherwise hold
-            // (Socket.IO frames are mostly small; a large frame still reads
-            // whole, in 1 KiB reads).
-            Ok(u) => Some(
-                u.max_message_size(opts.max_payload).max_frame_size(opts.max_payload).read_buffer_size(WS_READ_BUFFER),
-            ),
-            Err(_) => return error_response(HttpError::BadRequest, cors, origin),
+        match WsUpgrade::from_parts(&mut parts, opts.max_payload) {
+            Some(u) => Some(u),
+            None => return error_response(HttpError::BadRequest, cors, origin),
         }
     } else {
         None
@@ -459,13 +443,9 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
             }
             let base = base_handshake(&parts, &q);
             match upgrade {
-                Some(u) => u.on_upgrade(move |ws| async move {
-                    let (sink, stream) = ws.split();
-                    let sess = Session::start(shared, base, Some(sink));
-                    sess.read_ws(stream).await;
-                }),
+                Some(u) => u.on_upgrade(move |conn| Session::run_websocket(shared, base, conn)),
                 None => {
-                    let sess = Session::start(shared.clone(), base, None);
+                    let sess = Session::start_polling(shared.clone(), base);
                     poll_get(&sess, cors, origin).await
                 }
             }
@@ -480,7 +460,7 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
                         return error_response(HttpError::BadRequest, cors, origin);
                     }
                     let timeout = opts.upgrade_timeout;
-                    u.on_upgrade(move |ws| upgrade_ws(sess, ws, timeout))
+                    u.on_upgrade(move |conn| upgrade_ws(sess, conn, timeout))
                 }
                 None if parts.method == Method::GET => poll_get(&sess, cors, origin).await,
                 None if parts.method == Method::POST => poll_post(&sess, body, cors, origin).await,
@@ -516,7 +496,7 @@ async fn poll_get(sess: &Arc<Session>, cors: &Cors, origin: Option<&HeaderValue>
             if !p.frames.is_empty() {
                 let frames = std::mem::take(&mut p.frames);
                 drop(p);
-                sess.poll_taken.notify_one();
+                sess.wake.notify_one();
                 break frames;
             }
             if p.closed || p.upgraded {
@@ -583,39 +563,107 @@ async fn poll_post_inner(sess: &Arc<Session>, body: Body, cors: &Cors, origin: O
     text_response(StatusCode::OK, "ok", cors, origin)
 }
 
+/// A valid WebSocket opening request, answered by [`on_upgrade`](WsUpgrade::on_upgrade).
+struct WsUpgrade {
+    on: hyper::upgrade::OnUpgrade,
+    accept: HeaderValue,
+    max_payload: usize,
+}
+
+impl WsUpgrade {
+    /// Checks the opening handshake (RFC 6455 4.2.1); `None` if invalid.
+    fn from_parts(parts: &mut Parts, max_payload: usize) -> Option<WsUpgrade> {
+        let h = &parts.headers;
+        let has_token = |name: header::HeaderName, token: &str| {
+            h.get_all(name)
+                .iter()
+                .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))))
+        };
+        if parts.method != Method::GET
+            || !has_token(header::CONNECTION, "upgrade")
+            || !has_token(header::UPGRADE, "websocket")
+            || h.get(header::SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13")
+        {
+            return None;
+        }
+        let key = h.get(header::SEC_WEBSOCKET_KEY)?;
+        let accept = HeaderValue::from_str(&ws::accept_key(key.as_bytes())).ok()?;
+        let on = parts.extensions.remove::<hyper::upgrade::OnUpgrade>()?;
+        Some(WsUpgrade { on, accept, max_payload })
+    }
+
+    /// The 101 response; `f` runs on the WebSocket in a new task once the
+    /// connection is handed over.
+    fn on_upgrade<F, Fut>(self, f: F) -> Response<Body>
+    where
+        F: FnOnce(ws::Conn) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let WsUpgrade { on, accept, max_payload } = self;
+        tokio::spawn(async move {
+            if let Ok(upgraded) = on.await {
+                f(ws::Conn::from_upgraded(upgraded, max_payload)).await;
+            }
+        });
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let h = r.headers_mut();
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        r
+    }
+}
+
 /// The WebSocket side of an upgrade: probe ping/pong, a noop for the
-/// pending GET, then the upgrade packet moves the session to WebSocket.
-async fn upgrade_ws(sess: Arc<Session>, ws: axum::extract::ws::WebSocket, timeout: Duration) {
-    use axum::extract::ws::Message as M;
-    use futures_util::SinkExt;
-    let (mut sink, mut stream) = ws.split();
+/// pending GET, then the upgrade packet moves the session to WebSocket
+/// (with what was read after it).
+async fn upgrade_ws(sess: Arc<Session>, mut conn: ws::Conn, timeout: Duration) {
     let probe = async {
         let mut probed = false;
-        while let Some(Ok(m)) = stream.next().await {
-            let M::Text(t) = m else { continue };
-            match (t.as_str(), probed) {
-                ("2probe", false) => {
-                    if sink.send(M::Text("3probe".into())).await.is_err() {
-                        return false;
-                    }
-                    probed = true;
-                    sess.push_noop();
+        loop {
+            let ws::ReadOutcome::Events(events) = conn.read().await else { return None };
+            let mut it = events.into_iter();
+            while let Some(ev) = it.next() {
+                let mut reply = Vec::new();
+                let mut noop = false;
+                match ev {
+                    Event::Text(t) => match (t.as_str(), probed) {
+                        ("2probe", false) => {
+                            ws::text_frame(&mut reply, b"3probe");
+                            probed = true;
+                            noop = true;
+                        }
+                        ("5", true) => return Some(it.collect::<Vec<_>>()),
+                        _ => return None,
+                    },
+                    Event::Ping(p) => ws::pong_frame(&mut reply, &p),
+                    Event::Binary(_) => {}
+                    Event::Close(_) => return None,
                 }
-                ("5", true) => return true,
-                _ => return false,
+                if !reply.is_empty() {
+                    if conn.write_all(&reply).await.is_err() {
+                        return None;
+                    }
+                    if noop {
+                        sess.push_noop();
+                    }
+                }
             }
         }
-        false
     };
     match tokio::time::timeout(timeout, probe).await {
-        Ok(true) => {
-            sess.upgrade(sink);
-            sess.read_ws(stream).await;
-        }
+        Ok(Some(rest)) => sess.upgrade(conn, rest),
         _ => {
             // A failed upgrade leaves the session on polling.
             sess.upgrading.store(false, std::sync::atomic::Ordering::Release);
-            let _ = sink.close().await;
+            let _ = tokio::time::timeout(timeout, conn.close(None)).await;
         }
     }
+}
+
+/// The shared state of a server with default options (unit tests).
+#[cfg(test)]
+pub(crate) fn test_shared(engine: Engine) -> Arc<Shared> {
+    SocketIoServer::new(engine).shared()
 }

@@ -1,66 +1,63 @@
 //! One Engine.IO session: one roomcast [`Connection`], its sockets in every
 //! namespace the client joined, the transport (long-polling, WebSocket, or
-//! polling upgraded to WebSocket), the heartbeat and the writer.
+//! polling upgraded to WebSocket), the heartbeat and the session task.
 //!
-//! Tasks of a session:
-//! * the **writer** owns the [`Outbox`]: it drains it with `recv_many`,
-//!   turns messages into frames (encoded once per message, see `wire`),
-//!   merges the session's own packets (CONNECT replies, pings, probes) and
-//!   writes everything gathered in one flush: WebSocket frames, or the
-//!   polling buffer the next GET takes. It also runs the session's timers
-//!   (one `Sleep`, re-armed): the **heartbeat** sends a ping every
-//!   `ping_interval` and closes the session with `ping timeout` when no
-//!   pong came within `ping_timeout`; the **connect timeout** closes a
-//!   session that joined no namespace;
-//! * the **reader** (a WebSocket task, or each polling POST) decodes
-//!   packets and calls the engine: `join_namespace`, `dispatch`,
-//!   `receive_ack`, `disconnect_with`.
+//! A session is **one task** (`run`). It owns the [`Outbox`]: it drains it
+//! with `recv_many`, turns messages into frames (encoded once per message,
+//! see `wire`), merges the session's own packets (CONNECT replies, pings,
+//! probes) and writes everything gathered in one flush: WebSocket frames,
+//! or the polling buffer the next GET takes. On WebSocket the same task
+//! reads the socket (see `ws`), decodes packets and calls the engine:
+//! `join_namespace`, `dispatch`, `receive_ack`, `disconnect_with` (over
+//! polling each POST does that). It also runs the session's timers (one
+//! `Sleep`, re-armed): the **heartbeat** sends a ping every
+//! `ping_interval` and closes the session with `ping timeout` when no pong
+//! came within `ping_timeout`; the **connect timeout** closes a session
+//! that joined no namespace.
 //!
-//! An idle WebSocket session is two tasks (reader and writer) and a few
-//! small allocations: the writer's buffers are allocated while it writes,
-//! and commands to it wait in a plain vector that is empty when idle.
+//! An idle WebSocket session is one task and a few small allocations: the
+//! read buffer is on the stack of the poll that reads, the write buffer
+//! exists only during a flush, and commands to the task wait in a plain
+//! vector that is empty when idle.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket};
 use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
-use roomcast::{Connection, DisconnectReason, Handshake, Inbound, JoinError, Message, Outbox};
+use roomcast::{Connection, DisconnectReason, Inbound, JoinError, Message, Outbox};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::args;
 use crate::eio::{self, Frame};
+use crate::packed::PackedHandshake;
 use crate::server::Shared;
 use crate::sio::{self, PacketType, Reassembly};
 use crate::wire;
+use crate::ws::{self, Event};
 
-/// Messages taken from the outbox per writer round.
+/// Messages taken from the outbox per round of the session task.
 const BATCH: usize = 256;
 
-/// Frames a polling session may have waiting for a GET before the writer
+/// Frames a polling session may have waiting for a GET before the task
 /// stops draining the outbox.
 const POLL_BACKLOG: usize = 1024;
 
-pub(crate) type WsSink = SplitSink<WebSocket, WsMessage>;
-
-/// A writer batch keeps at most this capacity between rounds (a larger
+/// A batch keeps at most this capacity between rounds (a larger
 /// one, grown by a burst, is freed).
 const KEEP_BATCH_CAPACITY: usize = 16;
 
-/// Commands to the writer.
+/// Commands to the session task.
 pub(crate) enum Ctrl {
     /// The CONNECT reply for `nsp`: written, then the messages held back
     /// while the join ran.
     Connected(String, Frame),
     /// A CONNECT_ERROR for `nsp`.
     Refused(String, Frame),
-    /// The upgrade completed: write to this WebSocket from now on.
-    Upgrade(WsSink),
+    /// The upgrade completed: use this WebSocket from now on, starting
+    /// with the events read after the upgrade packet.
+    Upgrade(ws::Conn, Vec<Event>),
 }
 
 /// What the polling side of a session holds; guarded by `Session::poll`.
@@ -84,45 +81,53 @@ pub(crate) struct PollState {
 #[derive(Default)]
 struct InboundState {
     /// A binary packet waiting for attachments.
-    partial: Option<Reassembly>,
+    partial: Option<Box<Reassembly>>,
 }
 
 pub(crate) struct Session {
     pub(crate) sid: String,
     pub(crate) shared: Arc<Shared>,
     pub(crate) conn: Connection,
-    /// Commands waiting for the writer (`None`: the writer has ended).
+    /// Commands waiting for the session task (`None`: it has ended).
     ctrl: Mutex<Option<Vec<Ctrl>>>,
-    /// Wakes the writer: a command or a pong arrived.
-    wake: Notify,
+    /// Wakes the session task: a command or a pong arrived, or a GET took
+    /// the polling backlog (a slow poller's messages wait in the outbox,
+    /// where its bounds and overflow policy apply, until then).
+    pub(crate) wake: Notify,
     /// Polling buffer and flags.
     pub(crate) poll: Mutex<PollState>,
     /// Woken when `poll` gets frames or closes.
     pub(crate) poll_notify: Notify,
     inbound: Mutex<InboundState>,
-    /// Namespaces whose join is running: the writer holds their messages
+    /// Namespaces whose join is running: the task holds their messages
     /// back until the CONNECT reply is out.
     joining: Mutex<Vec<String>>,
     /// Pongs received so far.
     pongs: AtomicU64,
-    /// Set to true once the session is over; the reader stops on it.
-    done: AtomicBool,
-    /// Wakes the reader when `done` is set (one permit: a single reader).
-    done_notify: Notify,
-    /// Notified when a GET takes the polling buffer.
-    pub(crate) poll_taken: Notify,
     /// Some namespace was joined (the connect timeout checks it).
     joined_any: AtomicBool,
     /// An upgrade is in progress or done.
     pub(crate) upgrading: AtomicBool,
     /// The handshake data of the opening request (headers, query, address).
-    base: Handshake,
+    base: PackedHandshake,
 }
 
 impl Session {
-    /// Creates a session and starts its writer (which runs the timers).
-    /// `ws` is the WebSocket for a session opened directly over WebSocket.
-    pub(crate) fn start(shared: Arc<Shared>, base: Handshake, ws: Option<WsSink>) -> Arc<Session> {
+    /// Creates a polling session and spawns its task.
+    pub(crate) fn start_polling(shared: Arc<Shared>, base: PackedHandshake) -> Arc<Session> {
+        let (sess, outbox) = Session::create(shared, base, false);
+        tokio::spawn(run(sess.clone(), outbox, None));
+        sess
+    }
+
+    /// Runs a session opened directly over WebSocket, in the calling task,
+    /// until it ends.
+    pub(crate) async fn run_websocket(shared: Arc<Shared>, base: PackedHandshake, conn: ws::Conn) {
+        let (sess, outbox) = Session::create(shared, base, true);
+        run(sess, outbox, Some(conn)).await;
+    }
+
+    fn create(shared: Arc<Shared>, base: PackedHandshake, websocket: bool) -> (Arc<Session>, Outbox) {
         let (conn, outbox) = shared.engine.connect();
         let sid = eio::new_sid();
         let sess = Arc::new(Session {
@@ -132,37 +137,33 @@ impl Session {
             ctrl: Mutex::new(Some(Vec::new())),
             wake: Notify::new(),
             // A WebSocket session never polls.
-            poll: Mutex::new(PollState { upgraded: ws.is_some(), ..PollState::default() }),
+            poll: Mutex::new(PollState { upgraded: websocket, ..PollState::default() }),
             poll_notify: Notify::new(),
             inbound: Mutex::new(InboundState::default()),
             joining: Mutex::new(Vec::new()),
             pongs: AtomicU64::new(0),
-            done: AtomicBool::new(false),
-            done_notify: Notify::new(),
-            poll_taken: Notify::new(),
             joined_any: AtomicBool::new(false),
-            upgrading: AtomicBool::new(ws.is_some()),
+            upgrading: AtomicBool::new(websocket),
             base,
         });
         shared.sessions.lock().insert(sid, sess.clone());
-        let o = &shared.opts;
-        let open = eio::open_packet(
-            &sess.sid,
-            ws.is_none(),
-            o.ping_interval.as_millis(),
-            o.ping_timeout.as_millis(),
-            o.max_payload,
-        );
-        if ws.is_none() {
+        if !websocket {
+            let o = &shared.opts;
+            let open = eio::open_packet(
+                &sess.sid,
+                true,
+                o.ping_interval.as_millis(),
+                o.ping_timeout.as_millis(),
+                o.max_payload,
+            );
             sess.poll.lock().frames.push(open);
         }
-        tokio::spawn(writer(sess.clone(), outbox, ws));
-        sess
+        (sess, outbox)
     }
 
     fn send(&self, c: Ctrl) {
         let mut guard = self.ctrl.lock();
-        // After the writer has ended a command has nobody to act on it.
+        // After the task has ended a command has nobody to act on it.
         if let Some(q) = guard.as_mut() {
             q.push(c);
             drop(guard);
@@ -170,14 +171,14 @@ impl Session {
         }
     }
 
-    /// The commands waiting for the writer (their vector goes with them, so
+    /// The commands waiting for the task (their vector goes with them, so
     /// an idle session holds none).
     fn take_ctrl(&self) -> Vec<Ctrl> {
         self.ctrl.lock().as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Closes the session: every socket disconnects with `reason`; the
-    /// writer sends what is queued (and a close packet for server-side
+    /// task sends what is queued (and a close packet for server-side
     /// reasons), then ends the transport.
     pub(crate) fn close(&self, reason: DisconnectReason) {
         {
@@ -185,7 +186,7 @@ impl Session {
             p.close_packet |= reason.is_server_side();
         }
         // Unknown from now on: a request with this sid gets error 1 even
-        // before the writer has finished.
+        // before the task has finished.
         self.shared.sessions.lock().remove(&self.sid);
         self.conn.close(reason);
     }
@@ -197,7 +198,7 @@ impl Session {
             eio::Packet::Close => Err(DisconnectReason::TransportClose),
             // In v4 only the server pings (a client's probe ping belongs to
             // the upgrade, handled there). Not answering also keeps a client
-            // that pings without reading from growing the writer's queue.
+            // that pings without reading from growing the task's queue.
             eio::Packet::Ping(_) => Ok(()),
             eio::Packet::Pong(_) => {
                 self.pongs.fetch_add(1, Ordering::AcqRel);
@@ -215,7 +216,7 @@ impl Session {
                 let packet =
                     sio::decode(&text, self.shared.opts.max_attachments).map_err(|_| DisconnectReason::ParseError)?;
                 if packet.kind.is_binary() && packet.attachments > 0 {
-                    st.partial = Some(Reassembly::new(packet));
+                    st.partial = Some(Box::new(Reassembly::new(packet)));
                     return Ok(());
                 }
                 drop(st);
@@ -275,7 +276,7 @@ impl Session {
 
     fn connect(&self, packet: sio::Packet) {
         let nsp = packet.nsp;
-        let mut hs = self.base.clone();
+        let mut hs = self.base.unpack();
         if let Some(d) = packet.data {
             hs = hs.auth(args::to_payload(vec![d], Vec::new()));
         }
@@ -312,39 +313,6 @@ impl Session {
         }
     }
 
-    /// The WebSocket reader loop (direct WebSocket, or after an upgrade).
-    pub(crate) async fn read_ws(self: Arc<Self>, mut stream: SplitStream<WebSocket>) {
-        let reason = loop {
-            if self.done.load(Ordering::Acquire) {
-                return;
-            }
-            let next = tokio::select! {
-                m = stream.next() => m,
-                // The session ended elsewhere: drop this half too, so the
-                // socket closes even if the client is silent.
-                () = self.done_notify.notified() => return,
-            };
-            let Some(msg) = next else { break DisconnectReason::TransportClose };
-            let packet = match msg {
-                Ok(WsMessage::Text(t)) => match eio::decode_text(t.as_str()) {
-                    Ok(p) => p,
-                    Err(_) => break DisconnectReason::ParseError,
-                },
-                Ok(WsMessage::Binary(b)) => eio::Packet::Binary(b),
-                Ok(WsMessage::Close(_)) => break DisconnectReason::TransportClose,
-                Ok(_) => continue,
-                Err(_) => break DisconnectReason::TransportError,
-            };
-            if let Err(r) = self.on_packet(packet) {
-                break r;
-            }
-            if self.conn.is_closed() {
-                return;
-            }
-        };
-        self.close(reason);
-    }
-
     /// Frames waiting for the next GET.
     fn poll_backlog(&self) -> usize {
         self.poll.lock().frames.len()
@@ -360,30 +328,64 @@ impl Session {
         }
     }
 
-    /// Completes an upgrade: the writer moves to the WebSocket.
-    pub(crate) fn upgrade(&self, sink: WsSink) {
-        self.send(Ctrl::Upgrade(sink));
+    /// Completes an upgrade: the session task moves to the WebSocket.
+    pub(crate) fn upgrade(&self, conn: ws::Conn, rest: Vec<Event>) {
+        self.send(Ctrl::Upgrade(conn, rest));
     }
 }
 
-async fn write_ws(sink: &mut WsSink, frames: Vec<Frame>) -> bool {
-    for f in frames {
-        let m = match f {
-            Frame::Text(t) => match Utf8Bytes::try_from(t) {
-                Ok(u) => WsMessage::Text(u),
-                Err(_) => continue,
-            },
-            Frame::Binary(b) => WsMessage::Binary(b),
-        };
-        if sink.feed(m).await.is_err() {
-            return false;
+/// Writes `raw` (control frames) then `frames` in one flush.
+async fn write_ws(conn: &mut ws::Conn, raw: &mut Vec<u8>, frames: Vec<Frame>) -> bool {
+    let size: usize = frames.iter().map(|f| f.len() + 10).sum();
+    // Allocated for this flush only: an idle session holds no write buffer.
+    let mut out = std::mem::take(raw);
+    out.reserve_exact(size);
+    for f in &frames {
+        match f {
+            Frame::Text(t) => ws::text_frame(&mut out, t),
+            Frame::Binary(b) => ws::binary_frame(&mut out, b),
         }
     }
-    sink.flush().await.is_ok()
+    drop(frames);
+    conn.write_all(&out).await.is_ok()
+}
+
+/// How reading the WebSocket ended the session.
+struct ReadEnd {
+    reason: DisconnectReason,
+    /// The close frame to send (`None`: an empty one).
+    code: Option<u16>,
+}
+
+/// Acts on events read from the WebSocket: packets to the session, pongs
+/// into `raw`. Returns how the session ends when it does.
+fn on_events(sess: &Session, events: Vec<Event>, raw: &mut Vec<u8>) -> Option<ReadEnd> {
+    for ev in events {
+        let packet = match ev {
+            Event::Text(t) => match eio::decode_text(&t) {
+                Ok(p) => p,
+                Err(_) => return Some(ReadEnd { reason: DisconnectReason::ParseError, code: Some(ws::CLOSE_NORMAL) }),
+            },
+            Event::Binary(b) => eio::Packet::Binary(b),
+            Event::Ping(p) => {
+                ws::pong_frame(raw, &p);
+                continue;
+            }
+            // The close handshake: echo the client's code.
+            Event::Close(code) => return Some(ReadEnd { reason: DisconnectReason::TransportClose, code }),
+        };
+        if let Err(reason) = sess.on_packet(packet) {
+            return Some(ReadEnd { reason, code: Some(ws::CLOSE_NORMAL) });
+        }
+        if sess.conn.is_closed() {
+            return None;
+        }
+    }
+    None
 }
 
 /// The session's timers: the heartbeat and the connect timeout, driven by
-/// one `Sleep` in the writer.
+/// one `Sleep` in the session task.
 struct Timers {
     /// When the next ping goes out (while no pong is awaited).
     next_ping: Instant,
@@ -462,123 +464,214 @@ impl Timers {
     }
 }
 
-/// The writer: see the module doc.
-async fn writer(sess: Arc<Session>, outbox: Outbox, mut ws: Option<WsSink>) {
-    // Allocated when messages come and freed after a burst: an idle
-    // session holds no batch buffer.
-    let mut buf: Vec<Message> = Vec::new();
-    let mut out: Vec<Frame> = Vec::new();
-    let mut held: HashMap<String, Vec<Message>> = HashMap::new();
-    let mut timers = Timers::new(&sess);
-    let timer = tokio::time::sleep_until(timers.deadline());
-    tokio::pin!(timer);
-    if let Some(sink) = ws.as_mut() {
-        let o = &sess.shared.opts;
-        let open =
-            eio::open_packet(&sess.sid, false, o.ping_interval.as_millis(), o.ping_timeout.as_millis(), o.max_payload);
-        if !write_ws(sink, vec![open]).await {
-            sess.close(DisconnectReason::TransportError);
+/// Sends the closing frame and shuts the stream (boxed: the task does not
+/// carry this state while the session runs).
+fn close_ws(
+    mut conn: ws::Conn,
+    code: Option<u16>,
+    limit: std::time::Duration,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let _ = tokio::time::timeout(limit, conn.close(code)).await;
+    })
+}
+
+/// The session task: see the module doc.
+/// (Not an `async fn`: its arguments would be stored twice in the task,
+/// once as arguments and once as locals.)
+#[allow(clippy::manual_async_fn)]
+fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        // Allocated when messages come and freed after a burst: an idle
+        // session holds no batch buffer.
+        let mut buf: Vec<Message> = Vec::new();
+        let mut out: Vec<Frame> = Vec::new();
+        let mut held = Held::default();
+        // Control frames (pongs) for the next flush.
+        let mut raw: Vec<u8> = Vec::new();
+        // Events read during an upgrade, after its upgrade packet.
+        let mut events: Vec<Event> = Vec::new();
+        let mut timers = Timers::new(&sess);
+        let timer = tokio::time::sleep_until(timers.deadline());
+        tokio::pin!(timer);
+        if let Some(conn) = ws.as_mut() {
+            let o = &sess.shared.opts;
+            let open = eio::open_packet(
+                &sess.sid,
+                false,
+                o.ping_interval.as_millis(),
+                o.ping_timeout.as_millis(),
+                o.max_payload,
+            );
+            if !Box::pin(write_ws(conn, &mut raw, vec![open])).await {
+                sess.close(DisconnectReason::TransportError);
+            }
         }
-    }
-    let mut open = true;
-    let mut dead = false;
-    while open {
-        let mut fired = false;
-        tokio::select! {
-            biased;
-            _ = sess.wake.notified() => {}
-            r = outbox.recv_many_async(&mut buf, BATCH), if ws.is_some() || sess.poll_backlog() < POLL_BACKLOG => {
-                if r.is_err() {
-                    open = false;
-                    // Closed by the server side (shutdown, overflow, forced):
-                    // tell the client with a close packet.
-                    if outbox.close_reason().is_some_and(|r| r.is_server_side() || r == DisconnectReason::QueueOverflow) {
-                        sess.poll.lock().close_packet = true;
+        let mut open = true;
+        // The stream failed or ended: nothing more is written to it.
+        let mut dead = false;
+        // The WebSocket is still read (until the client closes or errs).
+        let mut reading = true;
+        // The code of the closing WebSocket frame (`None`: an empty one).
+        let mut close_code: Option<u16> = None;
+        while open {
+            let mut fired = false;
+            let mut read = None;
+            let has_ws = ws.is_some();
+            let drain = has_ws || sess.poll_backlog() < POLL_BACKLOG;
+            tokio::select! {
+                biased;
+                _ = sess.wake.notified() => {}
+                // Reads come before the outbox so a busy outbox cannot starve
+                // them; the outbox is drained every round below anyway.
+                r = std::future::poll_fn(|cx| match ws.as_mut() {
+                    Some(c) => c.poll_read(cx),
+                    None => std::task::Poll::Pending,
+                }), if has_ws && reading => read = Some(r),
+                r = outbox.recv_many_async(&mut buf, BATCH), if drain => {
+                    if r.is_err() {
+                        open = false;
+                        // Closed by the server side (shutdown, overflow, forced):
+                        // tell the client with a close packet.
+                        if outbox.close_reason().is_some_and(|r| r.is_server_side() || r == DisconnectReason::QueueOverflow) {
+                            sess.poll.lock().close_packet = true;
+                        }
+                    }
+                }
+                () = &mut timer => fired = true,
+            }
+            // Take whatever else is ready without waiting: one flush for all.
+            for c in sess.take_ctrl() {
+                handle_ctrl(&sess, c, &mut out, &mut held, &mut ws, &mut events);
+            }
+            let mut end = None;
+            let evs = match read {
+                Some(ws::ReadOutcome::Events(e)) if events.is_empty() => e,
+                Some(ws::ReadOutcome::Events(e)) => {
+                    events.extend(e);
+                    std::mem::take(&mut events)
+                }
+                Some(ws::ReadOutcome::Eof) => {
+                    dead = true;
+                    end = Some(ReadEnd { reason: DisconnectReason::TransportClose, code: None });
+                    std::mem::take(&mut events)
+                }
+                Some(ws::ReadOutcome::Failed) => {
+                    dead = true;
+                    end = Some(ReadEnd { reason: DisconnectReason::TransportError, code: None });
+                    std::mem::take(&mut events)
+                }
+                Some(ws::ReadOutcome::Violation(code)) => {
+                    end = Some(ReadEnd { reason: DisconnectReason::TransportError, code: Some(code) });
+                    std::mem::take(&mut events)
+                }
+                None => std::mem::take(&mut events),
+            };
+            if !evs.is_empty() {
+                if let Some(e) = on_events(&sess, evs, &mut raw) {
+                    end = Some(e);
+                }
+            }
+            if let Some(e) = end {
+                reading = false;
+                close_code = e.code;
+                sess.close(e.reason);
+            }
+            let rearm = if fired {
+                timers.fire(&sess, &mut out);
+                true
+            } else {
+                timers.on_pong(&sess)
+            };
+            if rearm {
+                timer.as_mut().reset(timers.deadline());
+            }
+            if open && buf.len() < BATCH && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
+                let room = BATCH - buf.len();
+                let _ = outbox.try_recv_many(&mut buf, room);
+            }
+            if !buf.is_empty() {
+                let joining = {
+                    let j = sess.joining.lock();
+                    if j.is_empty() {
+                        Vec::new()
+                    } else {
+                        j.clone()
+                    }
+                };
+                for msg in buf.drain(..) {
+                    match msg.namespace() {
+                        Some(n) if joining.iter().any(|j| j == n) => held.push(n.to_string(), msg),
+                        _ => wire::message_frames(&msg, &mut out),
                     }
                 }
             }
-            // A slow poller: messages wait in the outbox (where its bounds
-            // and overflow policy apply) until a GET takes the backlog.
-            _ = sess.poll_taken.notified(), if ws.is_none() && sess.poll_backlog() >= POLL_BACKLOG => {}
-            () = &mut timer => fired = true,
-        }
-        // Take whatever else is ready without waiting: one flush for all.
-        for c in sess.take_ctrl() {
-            handle_ctrl(&sess, c, &mut out, &mut held, &mut ws);
-        }
-        let rearm = if fired {
-            timers.fire(&sess, &mut out);
-            true
-        } else {
-            timers.on_pong(&sess)
-        };
-        if rearm {
-            timer.as_mut().reset(timers.deadline());
-        }
-        if open && buf.len() < BATCH && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
-            let room = BATCH - buf.len();
-            let _ = outbox.try_recv_many(&mut buf, room);
-        }
-        if !buf.is_empty() {
-            let joining = {
-                let j = sess.joining.lock();
-                if j.is_empty() {
-                    Vec::new()
-                } else {
-                    j.clone()
+            if buf.capacity() > KEEP_BATCH_CAPACITY {
+                buf = Vec::new();
+            }
+            if !open && sess.poll.lock().close_packet {
+                out.push(Frame::text_static("1"));
+            }
+            if out.is_empty() && raw.is_empty() {
+                continue;
+            }
+            let frames = std::mem::take(&mut out);
+            match ws.as_mut() {
+                Some(_) if dead => {}
+                Some(conn) => {
+                    // A client that stops reading blocks the write; past a
+                    // heartbeat period it is as dead as one that stops answering.
+                    let limit = sess.shared.opts.ping_interval + sess.shared.opts.ping_timeout;
+                    // Boxed: the write's state exists only while it runs, not in
+                    // every idle session's task.
+                    let write = Box::pin(tokio::time::timeout(limit, write_ws(conn, &mut raw, frames)));
+                    if !matches!(write.await, Ok(true)) {
+                        sess.close(DisconnectReason::TransportError);
+                        dead = true;
+                        break;
+                    }
                 }
-            };
-            for msg in buf.drain(..) {
-                match msg.namespace() {
-                    Some(n) if joining.iter().any(|j| j == n) => held.entry(n.to_string()).or_default().push(msg),
-                    _ => wire::message_frames(&msg, &mut out),
+                None => {
+                    sess.poll.lock().frames.extend(frames);
+                    sess.poll_notify.notify_one();
                 }
             }
         }
-        if buf.capacity() > KEEP_BATCH_CAPACITY {
-            buf = Vec::new();
+        // No command is taken from now on; a WebSocket waiting among them closes.
+        drop(sess.ctrl.lock().take());
+        // The connection is closed: end the transport and forget the session.
+        sess.close(DisconnectReason::TransportClose);
+        if let Some(conn) = ws.take().filter(|_| !dead) {
+            close_ws(conn, close_code, sess.shared.opts.ping_timeout).await;
         }
-        if !open && sess.poll.lock().close_packet {
-            out.push(Frame::text_static("1"));
-        }
-        if out.is_empty() {
-            continue;
-        }
-        let frames = std::mem::take(&mut out);
-        match ws.as_mut() {
-            Some(sink) => {
-                // A client that stops reading blocks the write; past a
-                // heartbeat period it is as dead as one that stops answering.
-                let limit = sess.shared.opts.ping_interval + sess.shared.opts.ping_timeout;
-                if !matches!(tokio::time::timeout(limit, write_ws(sink, frames)).await, Ok(true)) {
-                    sess.close(DisconnectReason::TransportError);
-                    dead = true;
-                    break;
-                }
-            }
-            None => {
-                sess.poll.lock().frames.extend(frames);
-                sess.poll_notify.notify_one();
-            }
+        sess.poll.lock().closed = true;
+        sess.poll_notify.notify_one();
+        sess.shared.sessions.lock().remove(&sess.sid);
+    }
+}
+
+/// Messages held back per namespace while its join runs (a short list: one
+/// entry per namespace joining at once).
+#[derive(Default)]
+struct Held(Vec<(String, Vec<Message>)>);
+
+impl Held {
+    fn push(&mut self, nsp: String, msg: Message) {
+        match self.0.iter_mut().find(|(n, _)| *n == nsp) {
+            Some((_, list)) => list.push(msg),
+            None => self.0.push((nsp, vec![msg])),
         }
     }
-    // No command is taken from now on; a sink waiting among them closes.
-    drop(sess.ctrl.lock().take());
-    // The connection is closed: end the transport and forget the session.
-    sess.close(DisconnectReason::TransportClose);
-    if let Some(mut sink) = ws.filter(|_| !dead) {
-        let limit = sess.shared.opts.ping_timeout;
-        let _ = tokio::time::timeout(limit, async {
-            let _ = sink.send(WsMessage::Close(None)).await;
-            let _ = sink.close().await;
-        })
-        .await;
+
+    /// Removes and returns the messages held for `nsp`.
+    fn take(&mut self, nsp: &str) -> Vec<Message> {
+        let Some(i) = self.0.iter().position(|(n, _)| n == nsp) else { return Vec::new() };
+        let (_, list) = self.0.swap_remove(i);
+        if self.0.is_empty() {
+            self.0 = Vec::new();
+        }
+        list
     }
-    sess.poll.lock().closed = true;
-    sess.poll_notify.notify_one();
-    sess.done.store(true, Ordering::Release);
-    sess.done_notify.notify_one();
-    sess.shared.sessions.lock().remove(&sess.sid);
 }
 
 /// The join of `nsp` is over (its CONNECT reply is out).
@@ -595,14 +688,15 @@ fn handle_ctrl(
     sess: &Session,
     c: Ctrl,
     out: &mut Vec<Frame>,
-    held: &mut HashMap<String, Vec<Message>>,
-    ws: &mut Option<WsSink>,
+    held: &mut Held,
+    ws: &mut Option<ws::Conn>,
+    events: &mut Vec<Event>,
 ) {
     match c {
         Ctrl::Connected(nsp, f) => {
             out.push(f);
             leave_joining(sess, &nsp);
-            for msg in held.remove(&nsp).unwrap_or_default() {
+            for msg in held.take(&nsp) {
                 wire::message_frames(&msg, out);
             }
         }
@@ -611,9 +705,9 @@ fn handle_ctrl(
                 out.push(f);
             }
             leave_joining(sess, &nsp);
-            held.remove(&nsp);
+            held.take(&nsp);
         }
-        Ctrl::Upgrade(sink) => {
+        Ctrl::Upgrade(conn, rest) => {
             // Frames no GET has taken go out first, over the WebSocket.
             let mut p = sess.poll.lock();
             p.upgraded = true;
@@ -623,7 +717,35 @@ fn handle_ctrl(
             pending.retain(|f| f != &Frame::text_static("6"));
             pending.append(out);
             *out = pending;
-            *ws = Some(sink);
+            *ws = Some(conn);
+            *events = rest;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What an idle WebSocket session holds besides the engine's connection:
+    /// its task's state and the session. Measured here so a change that
+    /// grows them (a buffer kept across awaits, a field per session) shows.
+    #[test]
+    fn idle_session_state_stays_small() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let engine = roomcast::Engine::new(roomcast::Config::default());
+            let shared = crate::server::test_shared(engine);
+            let (sess, outbox) = Session::create(shared.clone(), PackedHandshake::new([], [], None), true);
+            let task = run(sess.clone(), outbox, None);
+            let (task_size, session_size) = (std::mem::size_of_val(&task), std::mem::size_of::<Session>());
+            eprintln!("session task state {task_size} B, session {session_size} B");
+            assert!(task_size <= 640, "session task state {task_size} B");
+            assert!(session_size <= 320, "session {session_size} B");
+            // The per-session buffers are empty and own no heap while idle.
+            assert!(sess.ctrl.lock().as_ref().is_some_and(|v| v.capacity() == 0));
+            assert_eq!(sess.joining.lock().capacity(), 0);
+            assert_eq!(sess.poll.lock().frames.capacity(), 0);
+        });
     }
 }

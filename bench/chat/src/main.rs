@@ -7,6 +7,7 @@
 //! ```text
 //! chat-bench --server NAME='COMMAND {port}' [--server ...] [--reps 3]
 //!            [--clients 1000] [--room-size 10] [--seconds 3]
+//!            [--memory 1000,10000] [--memory-only]
 //!            [--json docs/bench/chat.json] [--markdown docs/bench/chat.md]
 //! ```
 //!
@@ -16,7 +17,8 @@
 //! rooms of `room-size`, every client a sender emitting to its room except
 //! itself, at most `window` messages in flight per sender (50, then 1):
 //! 1 s warm-up, `seconds` measured, then a drain and an exact check of every
-//! delivery. Medians over the repetitions.
+//! delivery. Medians over the repetitions. `--memory-only` skips the load
+//! phase (quick memory measurements).
 
 mod client;
 mod procfs;
@@ -41,6 +43,8 @@ struct Options {
     room_size: u32,
     seconds: f64,
     mem_counts: (u32, u32),
+    /// Run only the memory phase (the load columns stay empty).
+    memory_only: bool,
     json: Option<String>,
     markdown: Option<String>,
     command: String,
@@ -54,6 +58,7 @@ fn parse_args() -> Result<Options, String> {
         room_size: 10,
         seconds: 3.0,
         mem_counts: (1_000, 10_000),
+        memory_only: false,
         json: None,
         markdown: None,
         command: std::env::var("CHAT_BENCH_COMMAND").unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" ")),
@@ -76,6 +81,7 @@ fn parse_args() -> Result<Options, String> {
                 let (a, b) = v.split_once(',').ok_or("--memory takes SMALL,LARGE")?;
                 o.mem_counts = (a.parse().map_err(|_| "bad --memory")?, b.parse().map_err(|_| "bad --memory")?);
             }
+            "--memory-only" => o.memory_only = true,
             "--json" => o.json = Some(value()?),
             "--markdown" => o.markdown = Some(value()?),
             "-h" | "--help" => {
@@ -332,7 +338,11 @@ fn main() {
         for (name, template) in &o.servers {
             let r = rt.block_on(async {
                 let (idle, small, large) = memory_phase(&o, template).await?;
-                let (w50, w1) = load_phase(&o, template).await?;
+                let (w50, w1) = if o.memory_only {
+                    (LoadResult::default(), LoadResult::default())
+                } else {
+                    load_phase(&o, template).await?
+                };
                 Ok::<_, BoxError>(RepResult {
                     idle_rss_bytes: idle,
                     rss_per_conn_small: small,
@@ -408,6 +418,10 @@ fn main() {
     }
     md.push('\n');
     for (key, l, lower_better, _) in METRICS {
+        if o.memory_only && !key.starts_with("rss_") {
+            // Not measured in this run.
+            continue;
+        }
         md.push_str(&format!("| {} |", label(l)));
         for n in &names {
             md.push_str(&format!(" {} |", fmt_num(medians[*n][key])));
@@ -435,7 +449,7 @@ fn main() {
             "machine": { "nproc": nproc, "cpu": cpu, "loadavg_before": load_before, "loadavg_after": load_after },
             "workload": {
                 "clients": o.clients, "room_size": o.room_size, "seconds": o.seconds,
-                "memory_connections": [o.mem_counts.0, o.mem_counts.1], "repetitions": o.reps,
+                "memory_connections": [o.mem_counts.0, o.mem_counts.1], "memory_only": o.memory_only, "repetitions": o.reps,
             },
             "medians": medians,
             "repetitions": results,
