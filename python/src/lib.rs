@@ -1343,11 +1343,11 @@ impl Handshake {
     }
     #[getter]
     fn headers(&self) -> std::collections::BTreeMap<String, String> {
-        self.inner.headers().clone()
+        self.inner.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
     }
     #[getter]
     fn query(&self) -> std::collections::BTreeMap<String, String> {
-        self.inner.query_params().clone()
+        self.inner.query_params().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
     }
     #[getter]
     fn address(&self) -> Option<String> {
