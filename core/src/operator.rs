@@ -25,6 +25,13 @@ use crate::socket::Socket;
 pub trait Rooms<'a> {
     /// Appends the names to `out`.
     fn push_into(self, out: &mut RoomList<'a>);
+
+    /// The name, when this is exactly one name (lets `join`/`leave` of one
+    /// room skip building a list). `None` means "use `push_into`".
+    #[doc(hidden)]
+    fn single(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A short list of room names.
@@ -34,20 +41,32 @@ impl<'a> Rooms<'a> for &'a str {
     fn push_into(self, out: &mut RoomList<'a>) {
         out.push(Cow::Borrowed(self));
     }
+    fn single(&self) -> Option<&str> {
+        Some(self)
+    }
 }
 impl<'a> Rooms<'a> for &'a String {
     fn push_into(self, out: &mut RoomList<'a>) {
         out.push(Cow::Borrowed(self.as_str()));
+    }
+    fn single(&self) -> Option<&str> {
+        Some(self.as_str())
     }
 }
 impl<'a> Rooms<'a> for String {
     fn push_into(self, out: &mut RoomList<'a>) {
         out.push(Cow::Owned(self));
     }
+    fn single(&self) -> Option<&str> {
+        Some(self.as_str())
+    }
 }
 impl<'a> Rooms<'a> for Cow<'a, str> {
     fn push_into(self, out: &mut RoomList<'a>) {
         out.push(self);
+    }
+    fn single(&self) -> Option<&str> {
+        Some(self)
     }
 }
 impl<'a, T: Rooms<'a>> Rooms<'a> for Vec<T> {

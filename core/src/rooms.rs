@@ -38,8 +38,10 @@ use crate::socket::Socket;
 
 /// Number of shards per table (a power of two).
 pub(crate) const SHARDS: usize = 16;
-/// Sets up to this size are searched linearly and carry no index.
-const SMALL: usize = 8;
+/// Sets up to this size are searched linearly and carry no index (a scan
+/// of up to 32 contiguous 16-byte entries costs less than keeping a hash
+/// index in step on every join and leave).
+const SMALL: usize = 32;
 
 /// How many members ahead a fan-out prefetches the recipient's queue
 /// header, and (half as far) the slot its push will write.
@@ -98,7 +100,9 @@ impl MemberSet {
     fn position(&self, key: u64) -> Option<usize> {
         match &self.index {
             Some(ix) => ix.get(&key).map(|&i| i as usize),
-            None => self.members.iter().position(|m| m.key == key),
+            // From the back: a member that leaves soon after joining (the
+            // churn pattern) sits at or near the end.
+            None => self.members.iter().rposition(|m| m.key == key),
         }
     }
 
@@ -106,25 +110,21 @@ impl MemberSet {
         self.position(key).is_some()
     }
 
-    /// Adds a member; false if it was already there.
-    fn insert(&mut self, m: Member) -> bool {
+    /// Adds a member that is not in the set. The caller knows: a socket's
+    /// own room list (kept under its state mutex, which every join and
+    /// leave holds while it updates a room) says whether it is a member, so
+    /// the set does not search itself again.
+    fn insert(&mut self, m: Member) {
+        debug_assert!(!self.contains(m.key), "socket {} added to a room twice", m.key);
         let pos = self.members.len();
-        match &mut self.index {
-            Some(ix) => match ix.entry(m.key) {
-                std::collections::hash_map::Entry::Occupied(_) => return false,
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(pos as u32);
-                }
-            },
-            None if self.members.iter().any(|x| x.key == m.key) => return false,
-            None => {}
+        if let Some(ix) = &mut self.index {
+            ix.insert(m.key, pos as u32);
         }
         self.members.push(m);
         if self.index.is_none() && self.members.len() > SMALL {
             let ix = self.members.iter().enumerate().map(|(i, m)| (m.key, i as u32)).collect();
             self.index = Some(Box::new(ix));
         }
-        true
     }
 
     /// Removes a member; false if it was not there.
@@ -217,7 +217,6 @@ pub(crate) struct Selection<'a> {
 /// Result of adding a socket to a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Added {
-    pub(crate) added: bool,
     pub(crate) created: bool,
 }
 
@@ -228,10 +227,23 @@ pub(crate) struct Removed {
     pub(crate) deleted: bool,
 }
 
+/// A shard on a cache line of its own: join/leave on one shard and an
+/// emit reading its neighbour do not bounce a shared line between cores.
+#[repr(align(64))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// The sharded tables of one namespace.
 pub(crate) struct RoomStore {
-    rooms: Box<[RwLock<RoomShard>]>,
-    sockets: Box<[RwLock<SocketShard>]>,
+    rooms: Box<[Padded<RwLock<RoomShard>>]>,
+    sockets: Box<[Padded<RwLock<SocketShard>>]>,
 }
 
 fn shard_of_hash(h: u64) -> usize {
@@ -246,34 +258,39 @@ fn socket_shard(key: u64) -> usize {
 impl RoomStore {
     pub(crate) fn new() -> RoomStore {
         RoomStore {
-            rooms: (0..SHARDS).map(|_| RwLock::new(RoomShard::default())).collect(),
-            sockets: (0..SHARDS).map(|_| RwLock::new(SocketShard::default())).collect(),
+            rooms: (0..SHARDS).map(|_| Padded(RwLock::new(RoomShard::default()))).collect(),
+            sockets: (0..SHARDS).map(|_| Padded(RwLock::new(SocketShard::default()))).collect(),
         }
     }
 
-    /// Adds `member` to `room` (whose `room_hash` is `hash`). Returns the
+    /// Adds `member` to `room` (whose `room_hash` is `hash`); the caller
+    /// holds the socket's state mutex and has checked it is not a member
+    /// (see [`MemberSet::insert`]). Returns the
     /// room name to keep in the socket's own list: the table's key, shared,
     /// or `name` (the own-id room reuses the socket id's allocation) when
     /// the room is new.
     pub(crate) fn add(&self, room: &str, hash: u64, name: Option<&Arc<str>>, member: Member) -> (Added, RoomName) {
         let mut shard = self.rooms[shard_of_hash(hash)].write();
         if let Some((key, set)) = shard.rooms.find_mut(hash, |(k, _)| **k == *room) {
-            let added = set.insert(member);
-            return (Added { added, created: false }, RoomName { hash, name: key.clone() });
+            set.insert(member);
+            return (Added { created: false }, RoomName { hash, name: key.clone() });
         }
         let name: Arc<str> = name.cloned().unwrap_or_else(|| Arc::from(room));
         // Exactly one slot: many rooms (every own-id room) never grow.
         let mut set = MemberSet { members: Vec::with_capacity(1), index: None };
         set.insert(member);
         shard.rooms.insert_unique(hash, (name.clone(), set), entry_hash);
-        (Added { added: true, created: true }, RoomName { hash, name })
+        (Added { created: true }, RoomName { hash, name })
     }
 
     /// Removes socket `key` from `room`, deleting the room when it empties.
     pub(crate) fn remove(&self, room: &RoomName, key: u64) -> Removed {
         let mut shard = self.rooms[shard_of_hash(room.hash)].write();
         let name: &str = &room.name;
-        let Ok(mut entry) = shard.rooms.find_entry(room.hash, |(k, _)| **k == *name) else {
+        // The socket keeps the table's own key: pointer equality settles
+        // the comparison without reading the name's bytes.
+        let Ok(mut entry) = shard.rooms.find_entry(room.hash, |(k, _)| Arc::ptr_eq(k, &room.name) || **k == *name)
+        else {
             return Removed { removed: false, deleted: false };
         };
         let set = &mut entry.get_mut().1;
@@ -423,9 +440,9 @@ mod tests {
         let (conn, _outbox) = engine.connect();
         let mut set = MemberSet::default();
         for k in 0..100u64 {
-            assert!(set.insert(Member { key: k, conn: conn.inner.clone() }));
+            set.insert(Member { key: k, conn: conn.inner.clone() });
         }
-        assert!(!set.insert(Member { key: 5, conn: conn.inner.clone() }));
+        assert!(set.index.is_some());
         for k in (0..100u64).step_by(3) {
             assert!(set.remove(k));
             assert!(!set.remove(k));

@@ -197,6 +197,9 @@ impl Socket {
     /// limit fail the whole call and change nothing. Joining a room twice
     /// is a no-op.
     pub fn join<'a>(&self, rooms: impl Rooms<'a>) -> Result<(), RoomError> {
+        if let Some(one) = rooms.single() {
+            return self.join_one(one);
+        }
         let names = room_list(rooms);
         if let [one] = names.as_slice() {
             return self.join_one(one);
@@ -248,6 +251,9 @@ impl Socket {
     /// is deleted when its last member leaves. The own-id room cannot be
     /// left ([`RoomError::OwnRoom`]; nothing changes).
     pub fn leave<'a>(&self, rooms: impl Rooms<'a>) -> Result<(), RoomError> {
+        if let Some(one) = rooms.single() {
+            return self.leave_one(one);
+        }
         let names = room_list(rooms);
         if let [one] = names.as_slice() {
             return self.leave_one(one);

@@ -1,0 +1,144 @@
+//! Bounded single-threaded loops over roomcast's hot operations, for
+//! instruction counts under callgrind (wall-clock numbers come from the
+//! benchmark program, not from here).
+//!
+//! ```text
+//! cargo build --release -p roomcast-bench --example ops_profile
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='ops_profile::churn_loop' \
+//!     target/release/examples/ops_profile churn
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='ops_profile::emit_loop' \
+//!     target/release/examples/ops_profile many
+//! ```
+//!
+//! `churn`: 10,000 sockets in 3 of 1,000 rooms each, then 20,000 join+leave
+//! pairs on rooms the socket is not in. `many`: the same layout, 20,000
+//! `socket.to(room)` emits from a member (sender excluded), outboxes drained
+//! outside the measured loop. Each loop runs once uncounted first. Divide the collected Ir by 20,000.
+
+use roomcast::{Config, Engine, Handshake, Outbox, Payload, Socket};
+
+const SOCKETS: usize = 10_000;
+const ROOMS: usize = 1_000;
+const OPS: usize = 20_000;
+
+/// A fixed-seed xorshift, so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+#[inline(always)]
+fn churn_ops(sockets: &[Socket], names: &[String], ops: &[(usize, usize)]) {
+    for &(s, r) in ops {
+        sockets[s].join(names[r].as_str()).expect("join");
+        sockets[s].leave(names[r].as_str()).expect("leave");
+    }
+}
+
+/// The same pairs once, uncounted: one-time growth (a socket's room list,
+/// a room's member vector) is paid here, not in the measured loop.
+#[inline(never)]
+fn churn_warmup(sockets: &[Socket], names: &[String], ops: &[(usize, usize)]) {
+    // Its own body (not merged with `churn_loop` by the linker): halves.
+    let (a, b) = ops.split_at(ops.len() / 2);
+    churn_ops(sockets, names, b);
+    churn_ops(sockets, names, a);
+}
+
+#[inline(never)]
+fn churn_loop(sockets: &[Socket], names: &[String], ops: &[(usize, usize)]) {
+    churn_ops(sockets, names, ops);
+}
+
+#[inline(never)]
+fn emit_loop_warmup(sockets: &[Socket], names: &[String], emits: &[(usize, usize)], payload: &Payload) -> usize {
+    // Its own body (not merged with `emit_loop` by the linker): halves.
+    let (a, b) = emits.split_at(emits.len() / 2);
+    emit_ops(sockets, names, b, payload) + emit_ops(sockets, names, a, payload)
+}
+
+#[inline(never)]
+fn emit_loop(sockets: &[Socket], names: &[String], emits: &[(usize, usize)], payload: &Payload) -> usize {
+    emit_ops(sockets, names, emits, payload)
+}
+
+#[inline(always)]
+fn emit_ops(sockets: &[Socket], names: &[String], emits: &[(usize, usize)], payload: &Payload) -> usize {
+    let mut queued = 0;
+    for &(s, r) in emits {
+        queued += sockets[s].to(names[r].as_str()).emit("m", payload.clone()).expect("emit").queued;
+    }
+    queued
+}
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "churn".into());
+    let engine = Engine::new(Config::builder().max_queue(1 << 16).max_queue_bytes(1 << 24).build().expect("config"));
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut conns = Vec::with_capacity(SOCKETS);
+    let mut outboxes: Vec<Outbox> = Vec::with_capacity(SOCKETS);
+    let mut sockets = Vec::with_capacity(SOCKETS);
+    for _ in 0..SOCKETS {
+        let (conn, outbox) = engine.connect();
+        sockets.push(conn.join_namespace("/", Handshake::new()).expect("join_namespace"));
+        conns.push(conn);
+        outboxes.push(outbox);
+    }
+    let names: Vec<String> = (0..ROOMS).map(|i| format!("r{i}")).collect();
+    let mut mine = Vec::with_capacity(SOCKETS);
+    let mut members = vec![Vec::new(); ROOMS];
+    for (i, s) in sockets.iter().enumerate() {
+        let mut rooms = Vec::new();
+        while rooms.len() < 3 {
+            let r = rng.below(ROOMS);
+            if !rooms.contains(&r) {
+                rooms.push(r);
+                members[r].push(i);
+                s.join(names[r].as_str()).expect("join");
+            }
+        }
+        mine.push(rooms);
+    }
+    let mut ops = Vec::with_capacity(OPS);
+    while ops.len() < OPS {
+        let (s, r) = (rng.below(SOCKETS), rng.below(ROOMS));
+        match mode.as_str() {
+            "churn" if !mine[s].contains(&r) => ops.push((s, r)),
+            "many" if members[r].len() >= 2 => ops.push((members[r][rng.below(members[r].len())], r)),
+            _ => {}
+        }
+    }
+    match mode.as_str() {
+        "churn" => {
+            churn_warmup(&sockets, &names, &ops);
+            churn_loop(&sockets, &names, &ops);
+            for (r, m) in members.iter().enumerate() {
+                assert_eq!(engine.of("/").expect("ns").room_size(&names[r]), m.len());
+            }
+        }
+        "many" => {
+            let payload = Payload::binary(vec![7u8; 64]);
+            // Uncounted pass: outbox rings reach their working size.
+            let warm = emit_loop_warmup(&sockets, &names, &ops, &payload);
+            let mut buf = Vec::new();
+            for o in &outboxes {
+                o.try_recv_many(&mut buf, usize::MAX).expect("drain");
+                buf.clear();
+            }
+            assert_eq!(warm, ops.iter().map(|&(_, r)| members[r].len() - 1).sum::<usize>());
+            let queued = emit_loop(&sockets, &names, &ops, &payload);
+            let want: usize = ops.iter().map(|&(_, r)| members[r].len() - 1).sum();
+            assert_eq!(queued, want);
+            let received: usize = outboxes.iter().map(Outbox::len).sum();
+            assert_eq!(received, want);
+        }
+        other => panic!("unknown mode {other:?} (churn | many)"),
+    }
+    println!("{mode}: {OPS} ops done");
+}
