@@ -135,11 +135,19 @@ impl<'m> Fanout<'m> {
     /// Pushes into one member's outbox; returns whether it was queued.
     #[inline]
     pub(crate) fn send(&mut self, m: &Member) -> bool {
-        self.send_conn(&m.conn, false)
+        self.push(m.conn.get(), false, || m.conn.to_arc())
     }
 
     #[inline]
     pub(crate) fn send_conn(&mut self, conn: &Arc<ConnInner>, control: bool) -> bool {
+        self.push(conn, control, || conn.clone())
+    }
+
+    /// Pushes into `conn`'s outbox; `owned` makes the handle a follow-up
+    /// keeps past the locks (rare: overflow or an empty -> non-empty
+    /// transition with a notify callback).
+    #[inline(always)]
+    fn push(&mut self, conn: &ConnInner, control: bool, owned: impl Fn() -> Arc<ConnInner>) -> bool {
         self.report.recipients += 1;
         let out = conn.queue.push(&mut self.refs, self.volatile, control);
         let queued = match out.pushed {
@@ -154,12 +162,12 @@ impl<'m> Fanout<'m> {
             }
             Pushed::Overflow => {
                 self.report.dropped += 1;
-                self.followups.push((conn.clone(), Followup::Overflow));
+                self.followups.push((owned(), Followup::Overflow));
                 false
             }
         };
         if out.notify {
-            self.followups.push((conn.clone(), Followup::Notify));
+            self.followups.push((owned(), Followup::Notify));
         }
         queued
     }

@@ -27,6 +27,7 @@
 
 use std::borrow::Cow;
 use std::hash::BuildHasher;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use parking_lot::{RwLock, RwLockReadGuard};
@@ -39,9 +40,9 @@ use crate::socket::Socket;
 /// Number of shards per table (a power of two).
 pub(crate) const SHARDS: usize = 16;
 /// Sets up to this size are searched linearly and carry no index (a scan
-/// of up to 32 contiguous 16-byte entries costs less than keeping a hash
+/// of up to 64 contiguous 16-byte entries costs less than keeping a hash
 /// index in step on every join and leave).
-const SMALL: usize = 32;
+const SMALL: usize = 64;
 
 /// How many members ahead a fan-out prefetches the recipient's queue
 /// header, and (half as far) the slot its push will write.
@@ -67,23 +68,119 @@ fn prefetch<T>(p: *const T) {
 fn walk(members: &[Member], mut f: impl FnMut(&Member)) {
     for (i, m) in members.iter().enumerate() {
         if let Some(ahead) = members.get(i + PREFETCH_AHEAD) {
-            prefetch(ahead.conn.queue.hot_ptr());
+            prefetch(ahead.conn.get().queue.hot_ptr());
         }
         if let Some(near) = members.get(i + PREFETCH_AHEAD / 2) {
             // The header line arrived by now; it names the slot to write.
-            prefetch(near.conn.queue.slot_hint());
+            prefetch(near.conn.get().queue.slot_hint());
         }
         f(m);
     }
 }
 
 /// One entry of a room: who, and where to deliver.
-#[derive(Clone)]
+///
+/// Not `Clone`: a member is created by its socket ([`ConnPin::member_ref`])
+/// and lives only inside the tables of this module, which is what makes its
+/// non-owning connection pointer sound (see [`ConnRef`]).
 pub(crate) struct Member {
     /// The socket's engine-wide key.
     pub(crate) key: u64,
-    /// Its connection (owner of the outbox).
-    pub(crate) conn: Arc<ConnInner>,
+    /// Its connection (owner of the outbox), not reference-counted.
+    pub(crate) conn: ConnRef,
+}
+
+/// One strong reference to a connection, held by a socket as a raw pointer
+/// for as long as the socket exists, so that the socket's room entries can
+/// point at the connection without a reference count of their own.
+pub(crate) struct ConnPin(NonNull<ConnInner>);
+
+// SAFETY: a `ConnPin` is an `Arc<ConnInner>` in raw form (it owns one strong
+// count and only hands out shared access); `Arc<ConnInner>` is Send + Sync.
+unsafe impl Send for ConnPin {}
+// SAFETY: as above.
+unsafe impl Sync for ConnPin {}
+
+impl ConnPin {
+    pub(crate) fn new(conn: Arc<ConnInner>) -> ConnPin {
+        // SAFETY: `Arc::into_raw` never returns null.
+        ConnPin(unsafe { NonNull::new_unchecked(Arc::into_raw(conn).cast_mut()) })
+    }
+
+    /// A room entry for socket `key` pointing at this connection.
+    pub(crate) fn member_ref(&self, key: u64) -> Member {
+        Member { key, conn: ConnRef(self.0) }
+    }
+}
+
+impl Drop for ConnPin {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Arc::into_raw` in `ConnPin::new` and
+        // this is the only place its strong count is given back.
+        drop(unsafe { Arc::from_raw(self.0.as_ptr().cast_const()) });
+    }
+}
+
+/// A room entry's pointer to its connection: no reference count, so a join
+/// or leave does not write the connection's cache line.
+///
+/// # Why it never dangles
+///
+/// A `ConnRef` is only ever stored in a [`Member`], and a `Member` only in
+/// the [`RoomStore`] sets of the namespace of socket `key` (neither type is
+/// `Clone`/`Copy`; the fan-out receives `&Member` borrowed from a set). So:
+///
+/// 1. Room sets: a socket's entries are added only after `add_socket` put
+///    the `Socket` in its socket shard (`Socket::register`, then joins, which
+///    refuse unless the status is `Connected`), and all of them are removed
+///    before `remove_socket` takes it out (`Socket::disconnect_with`); the
+///    socket's state mutex is held across each of these steps, so a join
+///    cannot slip in after the removals. Socket-shard set: the entry and the
+///    `Socket` go in and out together under the same write lock.
+/// 2. While the `Socket` is in its shard, its `SocketInner` is alive, and
+///    with it its [`ConnPin`], which holds a strong count of the connection.
+/// 3. Every read of a member's `conn` happens under a read (or write) lock
+///    of the shard whose set holds the entry ([`RoomStore::for_each_selected`]
+///    and the fan-out it drives). Removing the entry needs that shard's write
+///    lock, so while the reader holds its lock the entry is present, hence
+///    (1) the socket is registered, hence (2) the connection is alive.
+///    A pointer that must outlive the lock (a fan-out's follow-up) is turned
+///    into an owned `Arc` with [`ConnRef::to_arc`] while the lock is held.
+///
+/// The engine drops a namespace's tables only when nothing can read them
+/// any more; dropping a `ConnRef` does nothing. `stress.rs`
+/// (`connections_die_while_their_rooms_are_emitted_to`) races connection
+/// teardown against emits to the rooms they were in, with exact counts.
+pub(crate) struct ConnRef(NonNull<ConnInner>);
+
+// SAFETY: only shared access is given out (`get`), and `ConnInner` is Sync;
+// see the type docs for why the pointee outlives every access.
+unsafe impl Send for ConnRef {}
+// SAFETY: as above.
+unsafe impl Sync for ConnRef {}
+
+impl ConnRef {
+    /// The connection. Call only while holding a lock of the shard whose set
+    /// holds this entry (all callers borrow the `Member` from such a set).
+    #[inline(always)]
+    pub(crate) fn get(&self) -> &ConnInner {
+        // SAFETY: see the type docs: the entry is in a set under a lock the
+        // caller holds, so the socket's `ConnPin` keeps the connection alive
+        // for at least as long as the borrow of `self`.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// An owned handle, for use after the shard lock is released.
+    pub(crate) fn to_arc(&self) -> Arc<ConnInner> {
+        let p = self.0.as_ptr().cast_const();
+        // SAFETY: `p` came from `Arc::into_raw` (`ConnPin::new`) and the
+        // connection is alive (type docs), so its strong count is >= 1; the
+        // new count is owned by the returned `Arc`.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        }
+    }
 }
 
 /// Members of one room (or of one socket shard).
@@ -438,9 +535,10 @@ mod tests {
         // MemberSet needs a connection handle; build a throwaway engine.
         let engine = crate::Engine::new(crate::Config::default());
         let (conn, _outbox) = engine.connect();
+        let pin = ConnPin::new(conn.inner.clone());
         let mut set = MemberSet::default();
         for k in 0..100u64 {
-            set.insert(Member { key: k, conn: conn.inner.clone() });
+            set.insert(pin.member_ref(k));
         }
         assert!(set.index.is_some());
         for k in (0..100u64).step_by(3) {

@@ -21,7 +21,7 @@ use crate::names;
 use crate::namespace::Namespace;
 use crate::operator::{check_emit, room_list, start_ack, BroadcastOperator, EmitReport, Fanout, Rooms};
 use crate::payload::Payload;
-use crate::rooms::{room_hash, Member, RoomName};
+use crate::rooms::{room_hash, ConnPin, Member, RoomName};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -54,6 +54,9 @@ pub(crate) struct SocketInner {
     pub(crate) id: Arc<str>,
     pub(crate) ns: Namespace,
     pub(crate) conn: Arc<ConnInner>,
+    /// A second strong count of `conn`, in the raw form the room entries
+    /// point into (see `rooms::ConnRef` for the lifetime argument).
+    pin: ConnPin,
     /// `None` for an empty handshake (see `handshake::EMPTY`).
     pub(crate) handshake: Option<Box<Handshake>>,
     pub(crate) state: Mutex<SocketState>,
@@ -66,6 +69,7 @@ impl SocketInner {
             key,
             id: Arc::from(names::new_socket_id()),
             ns,
+            pin: ConnPin::new(conn.clone()),
             conn,
             handshake: if handshake.is_empty() { None } else { Some(Box::new(handshake)) },
             state: Mutex::new(SocketState {
@@ -79,7 +83,7 @@ impl SocketInner {
     }
 
     fn member(&self) -> Member {
-        Member { key: self.key, conn: self.conn.clone() }
+        self.pin.member_ref(self.key)
     }
 }
 
