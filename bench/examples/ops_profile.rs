@@ -10,6 +10,10 @@
 //!     target/release/examples/ops_profile many
 //! ```
 //!
+//! A second argument sets the number of sockets (rooms: a tenth); the
+//! program also prints wall-clock times of the loops (single runs: take the
+//! best of several on a busy machine).
+//!
 //! `churn`: 10,000 sockets in 3 of 1,000 rooms each, then 20,000 join+leave
 //! pairs on rooms the socket is not in. `many`: the same layout, 20,000
 //! `socket.to(room)` emits from a member (sender excluded), outboxes drained
@@ -17,8 +21,6 @@
 
 use roomcast::{Config, Engine, Handshake, Outbox, Payload, Socket};
 
-const SOCKETS: usize = 10_000;
-const ROOMS: usize = 1_000;
 const OPS: usize = 20_000;
 
 /// A fixed-seed xorshift, so runs are comparable.
@@ -56,6 +58,19 @@ fn churn_loop(sockets: &[Socket], names: &[String], ops: &[(usize, usize)]) {
     churn_ops(sockets, names, ops);
 }
 
+/// Drains every outbox (`--toggle-collect='ops_profile::drain_loop'` counts
+/// the receiving side of `many`).
+#[inline(never)]
+fn drain_loop(outboxes: &[Outbox]) -> usize {
+    let mut buf = Vec::with_capacity(64);
+    let mut n = 0;
+    for o in outboxes {
+        n += o.try_recv_many(&mut buf, usize::MAX).expect("drain");
+        buf.clear();
+    }
+    n
+}
+
 #[inline(never)]
 fn emit_loop_warmup(sockets: &[Socket], names: &[String], emits: &[(usize, usize)], payload: &Payload) -> usize {
     // Its own body (not merged with `emit_loop` by the linker): halves.
@@ -79,24 +94,27 @@ fn emit_ops(sockets: &[Socket], names: &[String], emits: &[(usize, usize)], payl
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "churn".into());
+    // Optional: number of sockets (rooms: a tenth of it); default 10,000.
+    let sockets_n: usize = std::env::args().nth(2).map_or(10_000, |s| s.parse().expect("sockets"));
+    let (n_sockets, n_rooms) = (sockets_n, sockets_n / 10);
     let engine = Engine::new(Config::builder().max_queue(1 << 16).max_queue_bytes(1 << 24).build().expect("config"));
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut conns = Vec::with_capacity(SOCKETS);
-    let mut outboxes: Vec<Outbox> = Vec::with_capacity(SOCKETS);
-    let mut sockets = Vec::with_capacity(SOCKETS);
-    for _ in 0..SOCKETS {
+    let mut conns = Vec::with_capacity(n_sockets);
+    let mut outboxes: Vec<Outbox> = Vec::with_capacity(n_sockets);
+    let mut sockets = Vec::with_capacity(n_sockets);
+    for _ in 0..n_sockets {
         let (conn, outbox) = engine.connect();
         sockets.push(conn.join_namespace("/", Handshake::new()).expect("join_namespace"));
         conns.push(conn);
         outboxes.push(outbox);
     }
-    let names: Vec<String> = (0..ROOMS).map(|i| format!("r{i}")).collect();
-    let mut mine = Vec::with_capacity(SOCKETS);
-    let mut members = vec![Vec::new(); ROOMS];
+    let names: Vec<String> = (0..n_rooms).map(|i| format!("r{i}")).collect();
+    let mut mine = Vec::with_capacity(n_sockets);
+    let mut members = vec![Vec::new(); n_rooms];
     for (i, s) in sockets.iter().enumerate() {
         let mut rooms = Vec::new();
         while rooms.len() < 3 {
-            let r = rng.below(ROOMS);
+            let r = rng.below(n_rooms);
             if !rooms.contains(&r) {
                 rooms.push(r);
                 members[r].push(i);
@@ -107,7 +125,7 @@ fn main() {
     }
     let mut ops = Vec::with_capacity(OPS);
     while ops.len() < OPS {
-        let (s, r) = (rng.below(SOCKETS), rng.below(ROOMS));
+        let (s, r) = (rng.below(n_sockets), rng.below(n_rooms));
         match mode.as_str() {
             "churn" if !mine[s].contains(&r) => ops.push((s, r)),
             "many" if members[r].len() >= 2 => ops.push((members[r][rng.below(members[r].len())], r)),
@@ -117,7 +135,9 @@ fn main() {
     match mode.as_str() {
         "churn" => {
             churn_warmup(&sockets, &names, &ops);
+            let t = std::time::Instant::now();
             churn_loop(&sockets, &names, &ops);
+            println!("churn: {:.1} ns per join+leave pair", t.elapsed().as_nanos() as f64 / OPS as f64);
             for (r, m) in members.iter().enumerate() {
                 assert_eq!(engine.of("/").expect("ns").room_size(&names[r]), m.len());
             }
@@ -132,11 +152,19 @@ fn main() {
                 buf.clear();
             }
             assert_eq!(warm, ops.iter().map(|&(_, r)| members[r].len() - 1).sum::<usize>());
+            let t = std::time::Instant::now();
             let queued = emit_loop(&sockets, &names, &ops, &payload);
+            let emit_ns = t.elapsed().as_nanos() as f64;
             let want: usize = ops.iter().map(|&(_, r)| members[r].len() - 1).sum();
             assert_eq!(queued, want);
-            let received: usize = outboxes.iter().map(Outbox::len).sum();
-            assert_eq!(received, want);
+            let t = std::time::Instant::now();
+            assert_eq!(drain_loop(&outboxes), want);
+            let drain_ns = t.elapsed().as_nanos() as f64;
+            println!(
+                "many: {:.1} ns per delivery to emit, {:.1} ns per delivery to drain ({want} deliveries)",
+                emit_ns / want as f64,
+                drain_ns / want as f64
+            );
         }
         other => panic!("unknown mode {other:?} (churn | many)"),
     }

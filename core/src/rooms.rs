@@ -61,14 +61,28 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// Prefetches the fields of `m`'s queue a push touches (two lines at most,
+/// one when they share a line).
+#[inline(always)]
+fn prefetch_queue(m: &Member) {
+    let q = &m.conn.get().queue;
+    prefetch(q.hot_ptr());
+    prefetch(q.hot_end());
+}
+
 /// Calls `f` for each member, prefetching the queue of the member
 /// `PREFETCH_AHEAD` places further on, so the cache misses of successive
 /// recipients overlap instead of queueing behind each push's atomics.
 #[inline(always)]
 fn walk(members: &[Member], mut f: impl FnMut(&Member)) {
+    // The loop prefetches members `i + PREFETCH_AHEAD`; start the first
+    // ones here, or a small room (the common case) walks mostly cold.
+    for m in members.iter().take(PREFETCH_AHEAD) {
+        prefetch_queue(m);
+    }
     for (i, m) in members.iter().enumerate() {
         if let Some(ahead) = members.get(i + PREFETCH_AHEAD) {
-            prefetch(ahead.conn.get().queue.hot_ptr());
+            prefetch_queue(ahead);
         }
         if let Some(near) = members.get(i + PREFETCH_AHEAD / 2) {
             // The header line arrived by now; it names the slot to write.
