@@ -1,5 +1,5 @@
-//! Bounded single-threaded loops over roomcast's hot operations, for
-//! instruction counts under callgrind (wall-clock numbers come from the
+//! Bounded loops over roomcast's hot operations, for instruction counts
+//! under callgrind (the published wall-clock numbers come from the
 //! benchmark program, not from here).
 //!
 //! ```text
@@ -17,7 +17,9 @@
 //! `churn`: 10,000 sockets in 3 of 1,000 rooms each, then 20,000 join+leave
 //! pairs on rooms the socket is not in. `many`: the same layout, 20,000
 //! `socket.to(room)` emits from a member (sender excluded), outboxes drained
-//! outside the measured loop. Each loop runs once uncounted first. Divide the collected Ir by 20,000.
+//! outside the measured loop. Each loop runs once uncounted first. Divide the
+//! collected Ir by 20,000. `churn2` (wall clock only): the churn pairs split
+//! over two threads, 20 passes each, no emitter.
 
 use roomcast::{Config, Engine, Handshake, Outbox, Payload, Socket};
 
@@ -127,7 +129,7 @@ fn main() {
     while ops.len() < OPS {
         let (s, r) = (rng.below(n_sockets), rng.below(n_rooms));
         match mode.as_str() {
-            "churn" if !mine[s].contains(&r) => ops.push((s, r)),
+            "churn" | "churn2" if !mine[s].contains(&r) => ops.push((s, r)),
             "many" if members[r].len() >= 2 => ops.push((members[r][rng.below(members[r].len())], r)),
             _ => {}
         }
@@ -141,6 +143,19 @@ fn main() {
             for (r, m) in members.iter().enumerate() {
                 assert_eq!(engine.of("/").expect("ns").room_size(&names[r]), m.len());
             }
+        }
+        "churn2" => {
+            // Two threads, each its own half of the pairs (wall clock only).
+            let (a, b) = ops.split_at(OPS / 2);
+            churn_warmup(&sockets, &names, &ops);
+            let t = std::time::Instant::now();
+            std::thread::scope(|sc| {
+                for half in [a, b] {
+                    sc.spawn(|| (0..20).for_each(|_| churn_ops(&sockets, &names, half)));
+                }
+            });
+            let rate = 20.0 * 2.0 * OPS as f64 / t.elapsed().as_secs_f64() / 1e6;
+            println!("churn2: {rate:.1} M join+leave ops/s on 2 threads");
         }
         "many" => {
             let payload = Payload::binary(vec![7u8; 64]);
@@ -166,7 +181,7 @@ fn main() {
                 drain_ns / want as f64
             );
         }
-        other => panic!("unknown mode {other:?} (churn | many)"),
+        other => panic!("unknown mode {other:?} (churn | churn2 | many)"),
     }
     println!("{mode}: {OPS} ops done");
 }
