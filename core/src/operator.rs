@@ -25,6 +25,13 @@ use crate::socket::Socket;
 pub trait Rooms<'a> {
     /// Appends the names to `out`.
     fn push_into(self, out: &mut RoomList<'a>);
+
+    /// The name, when this is exactly one name (lets `join`/`leave` of one
+    /// room skip building a list). `None` means "use `push_into`".
+    #[doc(hidden)]
+    fn single(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A short list of room names.
@@ -34,20 +41,32 @@ impl<'a> Rooms<'a> for &'a str {
     fn push_into(self, out: &mut RoomList<'a>) {
         out.push(Cow::Borrowed(self));
     }
+    fn single(&self) -> Option<&str> {
+        Some(self)
+    }
 }
 impl<'a> Rooms<'a> for &'a String {
     fn push_into(self, out: &mut RoomList<'a>) {
         out.push(Cow::Borrowed(self.as_str()));
+    }
+    fn single(&self) -> Option<&str> {
+        Some(self.as_str())
     }
 }
 impl<'a> Rooms<'a> for String {
     fn push_into(self, out: &mut RoomList<'a>) {
         out.push(Cow::Owned(self));
     }
+    fn single(&self) -> Option<&str> {
+        Some(self.as_str())
+    }
 }
 impl<'a> Rooms<'a> for Cow<'a, str> {
     fn push_into(self, out: &mut RoomList<'a>) {
         out.push(self);
+    }
+    fn single(&self) -> Option<&str> {
+        Some(self)
     }
 }
 impl<'a, T: Rooms<'a>> Rooms<'a> for Vec<T> {
@@ -116,11 +135,19 @@ impl<'m> Fanout<'m> {
     /// Pushes into one member's outbox; returns whether it was queued.
     #[inline]
     pub(crate) fn send(&mut self, m: &Member) -> bool {
-        self.send_conn(&m.conn, false)
+        self.push(m.conn.get(), false, || m.conn.to_arc())
     }
 
     #[inline]
     pub(crate) fn send_conn(&mut self, conn: &Arc<ConnInner>, control: bool) -> bool {
+        self.push(conn, control, || conn.clone())
+    }
+
+    /// Pushes into `conn`'s outbox; `owned` makes the handle a follow-up
+    /// keeps past the locks (rare: overflow or an empty -> non-empty
+    /// transition with a notify callback).
+    #[inline(always)]
+    fn push(&mut self, conn: &ConnInner, control: bool, owned: impl Fn() -> Arc<ConnInner>) -> bool {
         self.report.recipients += 1;
         let out = conn.queue.push(&mut self.refs, self.volatile, control);
         let queued = match out.pushed {
@@ -135,12 +162,12 @@ impl<'m> Fanout<'m> {
             }
             Pushed::Overflow => {
                 self.report.dropped += 1;
-                self.followups.push((conn.clone(), Followup::Overflow));
+                self.followups.push((owned(), Followup::Overflow));
                 false
             }
         };
         if out.notify {
-            self.followups.push((conn.clone(), Followup::Notify));
+            self.followups.push((owned(), Followup::Notify));
         }
         queued
     }

@@ -27,6 +27,7 @@
 
 use std::borrow::Cow;
 use std::hash::BuildHasher;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use parking_lot::{RwLock, RwLockReadGuard};
@@ -38,8 +39,10 @@ use crate::socket::Socket;
 
 /// Number of shards per table (a power of two).
 pub(crate) const SHARDS: usize = 16;
-/// Sets up to this size are searched linearly and carry no index.
-const SMALL: usize = 8;
+/// Sets up to this size are searched linearly and carry no index (a scan
+/// of up to 64 contiguous 16-byte entries costs less than keeping a hash
+/// index in step on every join and leave).
+const SMALL: usize = 64;
 
 /// How many members ahead a fan-out prefetches the recipient's queue
 /// header, and (half as far) the slot its push will write.
@@ -58,30 +61,140 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// Prefetches the fields of `m`'s queue a push touches (two lines at most,
+/// one when they share a line).
+#[inline(always)]
+fn prefetch_queue(m: &Member) {
+    let q = &m.conn.get().queue;
+    prefetch(q.hot_ptr());
+    prefetch(q.hot_end());
+}
+
 /// Calls `f` for each member, prefetching the queue of the member
 /// `PREFETCH_AHEAD` places further on, so the cache misses of successive
 /// recipients overlap instead of queueing behind each push's atomics.
 #[inline(always)]
 fn walk(members: &[Member], mut f: impl FnMut(&Member)) {
+    // The loop prefetches members `i + PREFETCH_AHEAD`; start the first
+    // ones here, or a small room (the common case) walks mostly cold.
+    for m in members.iter().take(PREFETCH_AHEAD) {
+        prefetch_queue(m);
+    }
     for (i, m) in members.iter().enumerate() {
         if let Some(ahead) = members.get(i + PREFETCH_AHEAD) {
-            prefetch(ahead.conn.queue.hot_ptr());
+            prefetch_queue(ahead);
         }
         if let Some(near) = members.get(i + PREFETCH_AHEAD / 2) {
             // The header line arrived by now; it names the slot to write.
-            prefetch(near.conn.queue.slot_hint());
+            prefetch(near.conn.get().queue.slot_hint());
         }
         f(m);
     }
 }
 
 /// One entry of a room: who, and where to deliver.
-#[derive(Clone)]
+///
+/// Not `Clone`: a member is created by its socket ([`ConnPin::member_ref`])
+/// and lives only inside the tables of this module, which is what makes its
+/// non-owning connection pointer sound (see [`ConnRef`]).
 pub(crate) struct Member {
     /// The socket's engine-wide key.
     pub(crate) key: u64,
-    /// Its connection (owner of the outbox).
-    pub(crate) conn: Arc<ConnInner>,
+    /// Its connection (owner of the outbox), not reference-counted.
+    pub(crate) conn: ConnRef,
+}
+
+/// One strong reference to a connection, held by a socket as a raw pointer
+/// for as long as the socket exists, so that the socket's room entries can
+/// point at the connection without a reference count of their own.
+pub(crate) struct ConnPin(NonNull<ConnInner>);
+
+// SAFETY: a `ConnPin` is an `Arc<ConnInner>` in raw form (it owns one strong
+// count and only hands out shared access); `Arc<ConnInner>` is Send + Sync.
+unsafe impl Send for ConnPin {}
+// SAFETY: as above.
+unsafe impl Sync for ConnPin {}
+
+impl ConnPin {
+    pub(crate) fn new(conn: Arc<ConnInner>) -> ConnPin {
+        // SAFETY: `Arc::into_raw` never returns null.
+        ConnPin(unsafe { NonNull::new_unchecked(Arc::into_raw(conn).cast_mut()) })
+    }
+
+    /// A room entry for socket `key` pointing at this connection.
+    pub(crate) fn member_ref(&self, key: u64) -> Member {
+        Member { key, conn: ConnRef(self.0) }
+    }
+}
+
+impl Drop for ConnPin {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Arc::into_raw` in `ConnPin::new` and
+        // this is the only place its strong count is given back.
+        drop(unsafe { Arc::from_raw(self.0.as_ptr().cast_const()) });
+    }
+}
+
+/// A room entry's pointer to its connection: no reference count, so a join
+/// or leave does not write the connection's cache line.
+///
+/// # Why it never dangles
+///
+/// A `ConnRef` is only ever stored in a [`Member`], and a `Member` only in
+/// the [`RoomStore`] sets of the namespace of socket `key` (neither type is
+/// `Clone`/`Copy`; the fan-out receives `&Member` borrowed from a set). So:
+///
+/// 1. Room sets: a socket's entries are added only after `add_socket` put
+///    the `Socket` in its socket shard (`Socket::register`, then joins, which
+///    refuse unless the status is `Connected`), and all of them are removed
+///    before `remove_socket` takes it out (`Socket::disconnect_with`); the
+///    socket's state mutex is held across each of these steps, so a join
+///    cannot slip in after the removals. Socket-shard set: the entry and the
+///    `Socket` go in and out together under the same write lock.
+/// 2. While the `Socket` is in its shard, its `SocketInner` is alive, and
+///    with it its [`ConnPin`], which holds a strong count of the connection.
+/// 3. Every read of a member's `conn` happens under a read (or write) lock
+///    of the shard whose set holds the entry ([`RoomStore::for_each_selected`]
+///    and the fan-out it drives). Removing the entry needs that shard's write
+///    lock, so while the reader holds its lock the entry is present, hence
+///    (1) the socket is registered, hence (2) the connection is alive.
+///    A pointer that must outlive the lock (a fan-out's follow-up) is turned
+///    into an owned `Arc` with [`ConnRef::to_arc`] while the lock is held.
+///
+/// The engine drops a namespace's tables only when nothing can read them
+/// any more; dropping a `ConnRef` does nothing. `stress.rs`
+/// (`connections_die_while_their_rooms_are_emitted_to`) races connection
+/// teardown against emits to the rooms they were in, with exact counts.
+pub(crate) struct ConnRef(NonNull<ConnInner>);
+
+// SAFETY: only shared access is given out (`get`), and `ConnInner` is Sync;
+// see the type docs for why the pointee outlives every access.
+unsafe impl Send for ConnRef {}
+// SAFETY: as above.
+unsafe impl Sync for ConnRef {}
+
+impl ConnRef {
+    /// The connection. Call only while holding a lock of the shard whose set
+    /// holds this entry (all callers borrow the `Member` from such a set).
+    #[inline(always)]
+    pub(crate) fn get(&self) -> &ConnInner {
+        // SAFETY: see the type docs: the entry is in a set under a lock the
+        // caller holds, so the socket's `ConnPin` keeps the connection alive
+        // for at least as long as the borrow of `self`.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// An owned handle, for use after the shard lock is released.
+    pub(crate) fn to_arc(&self) -> Arc<ConnInner> {
+        let p = self.0.as_ptr().cast_const();
+        // SAFETY: `p` came from `Arc::into_raw` (`ConnPin::new`) and the
+        // connection is alive (type docs), so its strong count is >= 1; the
+        // new count is owned by the returned `Arc`.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        }
+    }
 }
 
 /// Members of one room (or of one socket shard).
@@ -98,7 +211,9 @@ impl MemberSet {
     fn position(&self, key: u64) -> Option<usize> {
         match &self.index {
             Some(ix) => ix.get(&key).map(|&i| i as usize),
-            None => self.members.iter().position(|m| m.key == key),
+            // From the back: a member that leaves soon after joining (the
+            // churn pattern) sits at or near the end.
+            None => self.members.iter().rposition(|m| m.key == key),
         }
     }
 
@@ -106,25 +221,21 @@ impl MemberSet {
         self.position(key).is_some()
     }
 
-    /// Adds a member; false if it was already there.
-    fn insert(&mut self, m: Member) -> bool {
+    /// Adds a member that is not in the set. The caller knows: a socket's
+    /// own room list (kept under its state mutex, which every join and
+    /// leave holds while it updates a room) says whether it is a member, so
+    /// the set does not search itself again.
+    fn insert(&mut self, m: Member) {
+        debug_assert!(!self.contains(m.key), "socket {} added to a room twice", m.key);
         let pos = self.members.len();
-        match &mut self.index {
-            Some(ix) => match ix.entry(m.key) {
-                std::collections::hash_map::Entry::Occupied(_) => return false,
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(pos as u32);
-                }
-            },
-            None if self.members.iter().any(|x| x.key == m.key) => return false,
-            None => {}
+        if let Some(ix) = &mut self.index {
+            ix.insert(m.key, pos as u32);
         }
         self.members.push(m);
         if self.index.is_none() && self.members.len() > SMALL {
             let ix = self.members.iter().enumerate().map(|(i, m)| (m.key, i as u32)).collect();
             self.index = Some(Box::new(ix));
         }
-        true
     }
 
     /// Removes a member; false if it was not there.
@@ -217,7 +328,6 @@ pub(crate) struct Selection<'a> {
 /// Result of adding a socket to a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Added {
-    pub(crate) added: bool,
     pub(crate) created: bool,
 }
 
@@ -228,10 +338,23 @@ pub(crate) struct Removed {
     pub(crate) deleted: bool,
 }
 
+/// A shard on a cache line of its own: join/leave on one shard and an
+/// emit reading its neighbour do not bounce a shared line between cores.
+#[repr(align(64))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// The sharded tables of one namespace.
 pub(crate) struct RoomStore {
-    rooms: Box<[RwLock<RoomShard>]>,
-    sockets: Box<[RwLock<SocketShard>]>,
+    rooms: Box<[Padded<RwLock<RoomShard>>]>,
+    sockets: Box<[Padded<RwLock<SocketShard>>]>,
 }
 
 fn shard_of_hash(h: u64) -> usize {
@@ -246,34 +369,39 @@ fn socket_shard(key: u64) -> usize {
 impl RoomStore {
     pub(crate) fn new() -> RoomStore {
         RoomStore {
-            rooms: (0..SHARDS).map(|_| RwLock::new(RoomShard::default())).collect(),
-            sockets: (0..SHARDS).map(|_| RwLock::new(SocketShard::default())).collect(),
+            rooms: (0..SHARDS).map(|_| Padded(RwLock::new(RoomShard::default()))).collect(),
+            sockets: (0..SHARDS).map(|_| Padded(RwLock::new(SocketShard::default()))).collect(),
         }
     }
 
-    /// Adds `member` to `room` (whose `room_hash` is `hash`). Returns the
+    /// Adds `member` to `room` (whose `room_hash` is `hash`); the caller
+    /// holds the socket's state mutex and has checked it is not a member
+    /// (see [`MemberSet::insert`]). Returns the
     /// room name to keep in the socket's own list: the table's key, shared,
     /// or `name` (the own-id room reuses the socket id's allocation) when
     /// the room is new.
     pub(crate) fn add(&self, room: &str, hash: u64, name: Option<&Arc<str>>, member: Member) -> (Added, RoomName) {
         let mut shard = self.rooms[shard_of_hash(hash)].write();
         if let Some((key, set)) = shard.rooms.find_mut(hash, |(k, _)| **k == *room) {
-            let added = set.insert(member);
-            return (Added { added, created: false }, RoomName { hash, name: key.clone() });
+            set.insert(member);
+            return (Added { created: false }, RoomName { hash, name: key.clone() });
         }
         let name: Arc<str> = name.cloned().unwrap_or_else(|| Arc::from(room));
         // Exactly one slot: many rooms (every own-id room) never grow.
         let mut set = MemberSet { members: Vec::with_capacity(1), index: None };
         set.insert(member);
         shard.rooms.insert_unique(hash, (name.clone(), set), entry_hash);
-        (Added { added: true, created: true }, RoomName { hash, name })
+        (Added { created: true }, RoomName { hash, name })
     }
 
     /// Removes socket `key` from `room`, deleting the room when it empties.
     pub(crate) fn remove(&self, room: &RoomName, key: u64) -> Removed {
         let mut shard = self.rooms[shard_of_hash(room.hash)].write();
         let name: &str = &room.name;
-        let Ok(mut entry) = shard.rooms.find_entry(room.hash, |(k, _)| **k == *name) else {
+        // The socket keeps the table's own key: pointer equality settles
+        // the comparison without reading the name's bytes.
+        let Ok(mut entry) = shard.rooms.find_entry(room.hash, |(k, _)| Arc::ptr_eq(k, &room.name) || **k == *name)
+        else {
             return Removed { removed: false, deleted: false };
         };
         let set = &mut entry.get_mut().1;
@@ -421,11 +549,12 @@ mod tests {
         // MemberSet needs a connection handle; build a throwaway engine.
         let engine = crate::Engine::new(crate::Config::default());
         let (conn, _outbox) = engine.connect();
+        let pin = ConnPin::new(conn.inner.clone());
         let mut set = MemberSet::default();
         for k in 0..100u64 {
-            assert!(set.insert(Member { key: k, conn: conn.inner.clone() }));
+            set.insert(pin.member_ref(k));
         }
-        assert!(!set.insert(Member { key: 5, conn: conn.inner.clone() }));
+        assert!(set.index.is_some());
         for k in (0..100u64).step_by(3) {
             assert!(set.remove(k));
             assert!(!set.remove(k));

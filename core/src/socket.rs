@@ -21,7 +21,7 @@ use crate::names;
 use crate::namespace::Namespace;
 use crate::operator::{check_emit, room_list, start_ack, BroadcastOperator, EmitReport, Fanout, Rooms};
 use crate::payload::Payload;
-use crate::rooms::{room_hash, Member, RoomName};
+use crate::rooms::{room_hash, ConnPin, Member, RoomName};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -54,6 +54,9 @@ pub(crate) struct SocketInner {
     pub(crate) id: Arc<str>,
     pub(crate) ns: Namespace,
     pub(crate) conn: Arc<ConnInner>,
+    /// A second strong count of `conn`, in the raw form the room entries
+    /// point into (see `rooms::ConnRef` for the lifetime argument).
+    pin: ConnPin,
     /// `None` for an empty handshake (see `handshake::EMPTY`).
     pub(crate) handshake: Option<Box<Handshake>>,
     pub(crate) state: Mutex<SocketState>,
@@ -66,6 +69,7 @@ impl SocketInner {
             key,
             id: Arc::from(names::new_socket_id()),
             ns,
+            pin: ConnPin::new(conn.clone()),
             conn,
             handshake: if handshake.is_empty() { None } else { Some(Box::new(handshake)) },
             state: Mutex::new(SocketState {
@@ -79,7 +83,7 @@ impl SocketInner {
     }
 
     fn member(&self) -> Member {
-        Member { key: self.key, conn: self.conn.clone() }
+        self.pin.member_ref(self.key)
     }
 }
 
@@ -197,6 +201,9 @@ impl Socket {
     /// limit fail the whole call and change nothing. Joining a room twice
     /// is a no-op.
     pub fn join<'a>(&self, rooms: impl Rooms<'a>) -> Result<(), RoomError> {
+        if let Some(one) = rooms.single() {
+            return self.join_one(one);
+        }
         let names = room_list(rooms);
         if let [one] = names.as_slice() {
             return self.join_one(one);
@@ -248,6 +255,9 @@ impl Socket {
     /// is deleted when its last member leaves. The own-id room cannot be
     /// left ([`RoomError::OwnRoom`]; nothing changes).
     pub fn leave<'a>(&self, rooms: impl Rooms<'a>) -> Result<(), RoomError> {
+        if let Some(one) = rooms.single() {
+            return self.leave_one(one);
+        }
         let names = room_list(rooms);
         if let [one] = names.as_slice() {
             return self.leave_one(one);

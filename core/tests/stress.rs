@@ -1064,3 +1064,143 @@ fn reconnect_during_namespace_emit_delivers_once() {
     churn.join().unwrap();
     assert_eq!(duplicate, None, "emit delivered twice to one connection in one namespace");
 }
+
+/// Drains `outbox` until it reports closed; returns the events received.
+fn drain_until_closed(outbox: &Outbox) -> u64 {
+    let start = Instant::now();
+    let mut n = 0;
+    loop {
+        match outbox.try_recv() {
+            Ok(m) => n += u64::from(m.kind() == MessageKind::Event),
+            Err(TryRecvError::Closed) => return n,
+            Err(TryRecvError::Empty) => {
+                assert!(start.elapsed() < HARD_CAP, "closed outbox never reported closed");
+                thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Room entries point at their connection without a reference count (the
+/// socket holds it). Here connections are created, put in rooms and torn
+/// down (transport close, namespace disconnect, or leave then drop) and
+/// freed, while another thread emits to those rooms through every selection
+/// path: one room, a union, an except room, the whole namespace. A room
+/// entry outliving its connection would be a use-after-free (and shows as
+/// a lost or extra delivery, or a crash); the counts must match exactly:
+/// every message an `EmitReport` says was queued is received by someone.
+#[test]
+fn connections_die_while_their_rooms_are_emitted_to() {
+    let start = Instant::now();
+    const CHURNERS: usize = 2;
+    const STABLE: usize = 20;
+    let engine = Engine::new(
+        Config::builder()
+            .max_queue(1 << 20)
+            .max_queue_bytes(1 << 28)
+            .overflow(OverflowPolicy::DropNewest)
+            .build()
+            .unwrap(),
+    );
+    let ns = engine.of("/").unwrap();
+    let stable: Vec<(Connection, Outbox, Socket)> = (0..STABLE)
+        .map(|_| {
+            let (c, o) = engine.connect();
+            let s = c.join_namespace("/", Handshake::new()).unwrap();
+            s.join(["hot", "hot2"]).unwrap();
+            (c, o, s)
+        })
+        .collect();
+    let done = Arc::new(AtomicBool::new(false));
+    let emitter = {
+        let (ns, done) = (ns.clone(), done.clone());
+        thread::spawn(move || {
+            let (mut queued, mut emits) = (0u64, 0u64);
+            while !done.load(Ordering::Acquire) && start.elapsed() < HARD_CAP {
+                let rep = match emits % 4 {
+                    0 => ns.to("hot").emit("e", "x"),
+                    1 => ns.to(["hot", "hot2"]).emit("e", "x"),
+                    2 => ns.to("hot").except("hot2").emit("e", "x"),
+                    _ => ns.emit("e", "x"),
+                }
+                .unwrap();
+                assert_eq!(rep.dropped, 0);
+                queued += rep.queued as u64;
+                emits += 1;
+            }
+            (queued, emits)
+        })
+    };
+    let iters = budget(500, 20_000);
+    let churners: Vec<_> = (0..CHURNERS)
+        .map(|tid| {
+            let engine = engine.clone();
+            thread::spawn(move || {
+                let mut rng = Rng::new(seed(), 300 + tid as u64);
+                let mut received = 0u64;
+                for _ in 0..iters {
+                    if start.elapsed() > TIME_CAP {
+                        break;
+                    }
+                    let (conn, outbox) = engine.connect();
+                    let s = conn.join_namespace("/", Handshake::new()).unwrap();
+                    s.join("hot").unwrap();
+                    if rng.chance(50) {
+                        s.join("hot2").unwrap();
+                    }
+                    // Let a few emits find it.
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_micros(rng.below(30) as u64) {}
+                    match rng.below(3) {
+                        0 => {
+                            conn.close(DisconnectReason::TransportClose);
+                            received += drain_until_closed(&outbox);
+                        }
+                        1 => {
+                            assert!(s.disconnect());
+                            // Nothing arrives after disconnect returns.
+                            let mut buf = Vec::new();
+                            let _ = outbox.try_recv_many(&mut buf, usize::MAX);
+                            received += buf.iter().filter(|m| m.kind() == MessageKind::Event).count() as u64;
+                            drop(outbox);
+                        }
+                        _ => {
+                            s.leave(["hot", "hot2"]).unwrap();
+                            drop(s);
+                            let mut buf = Vec::new();
+                            let _ = outbox.try_recv_many(&mut buf, usize::MAX);
+                            received += buf.iter().filter(|m| m.kind() == MessageKind::Event).count() as u64;
+                            // The socket is still in the namespace (own-id
+                            // room): namespace-wide emits may still reach it
+                            // until the outbox's drop closes the connection.
+                            drop(conn);
+                            received += {
+                                let c = outbox.connection();
+                                c.close(DisconnectReason::TransportClose);
+                                drain_until_closed(&outbox)
+                            };
+                        }
+                    }
+                }
+                received
+            })
+        })
+        .collect();
+    let mut received: u64 = churners.into_iter().map(|h| h.join().unwrap()).sum();
+    done.store(true, Ordering::Release);
+    let (queued, emits) = emitter.join().unwrap();
+    for (_, o, _) in &stable {
+        let mut buf = Vec::new();
+        o.try_recv_many(&mut buf, usize::MAX).unwrap();
+        received += buf.iter().filter(|m| m.kind() == MessageKind::Event).count() as u64;
+    }
+    eprintln!("{emits} emits, {queued} deliveries, in {:?}", start.elapsed());
+    assert!(emits > 0);
+    assert_eq!(received, queued, "{emits} emits queued {queued} messages but {received} were received");
+    // Only the stable sockets are left, in their rooms.
+    assert_eq!(ns.room_size("hot"), STABLE);
+    assert_eq!(ns.room_size("hot2"), STABLE);
+    assert_eq!(engine.stats().sockets, STABLE as u64);
+    drop(stable);
+    assert_eq!(engine.stats().sockets, 0);
+}

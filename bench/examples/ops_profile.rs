@@ -1,0 +1,187 @@
+//! Bounded loops over roomcast's hot operations, for instruction counts
+//! under callgrind (the published wall-clock numbers come from the
+//! benchmark program, not from here).
+//!
+//! ```text
+//! cargo build --release -p roomcast-bench --example ops_profile
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='ops_profile::churn_loop' \
+//!     target/release/examples/ops_profile churn
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='ops_profile::emit_loop' \
+//!     target/release/examples/ops_profile many
+//! ```
+//!
+//! A second argument sets the number of sockets (rooms: a tenth); the
+//! program also prints wall-clock times of the loops (single runs: take the
+//! best of several on a busy machine).
+//!
+//! `churn`: 10,000 sockets in 3 of 1,000 rooms each, then 20,000 join+leave
+//! pairs on rooms the socket is not in. `many`: the same layout, 20,000
+//! `socket.to(room)` emits from a member (sender excluded), outboxes drained
+//! outside the measured loop. Each loop runs once uncounted first. Divide the
+//! collected Ir by 20,000. `churn2` (wall clock only): the churn pairs split
+//! over two threads, 20 passes each, no emitter.
+
+use roomcast::{Config, Engine, Handshake, Outbox, Payload, Socket};
+
+const OPS: usize = 20_000;
+
+/// A fixed-seed xorshift, so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+#[inline(always)]
+fn churn_ops(sockets: &[Socket], names: &[String], ops: &[(usize, usize)]) {
+    for &(s, r) in ops {
+        sockets[s].join(names[r].as_str()).expect("join");
+        sockets[s].leave(names[r].as_str()).expect("leave");
+    }
+}
+
+/// The same pairs once, uncounted: one-time growth (a socket's room list,
+/// a room's member vector) is paid here, not in the measured loop.
+#[inline(never)]
+fn churn_warmup(sockets: &[Socket], names: &[String], ops: &[(usize, usize)]) {
+    // Its own body (not merged with `churn_loop` by the linker): halves.
+    let (a, b) = ops.split_at(ops.len() / 2);
+    churn_ops(sockets, names, b);
+    churn_ops(sockets, names, a);
+}
+
+#[inline(never)]
+fn churn_loop(sockets: &[Socket], names: &[String], ops: &[(usize, usize)]) {
+    churn_ops(sockets, names, ops);
+}
+
+/// Drains every outbox (`--toggle-collect='ops_profile::drain_loop'` counts
+/// the receiving side of `many`).
+#[inline(never)]
+fn drain_loop(outboxes: &[Outbox]) -> usize {
+    let mut buf = Vec::with_capacity(64);
+    let mut n = 0;
+    for o in outboxes {
+        n += o.try_recv_many(&mut buf, usize::MAX).expect("drain");
+        buf.clear();
+    }
+    n
+}
+
+#[inline(never)]
+fn emit_loop_warmup(sockets: &[Socket], names: &[String], emits: &[(usize, usize)], payload: &Payload) -> usize {
+    // Its own body (not merged with `emit_loop` by the linker): halves.
+    let (a, b) = emits.split_at(emits.len() / 2);
+    emit_ops(sockets, names, b, payload) + emit_ops(sockets, names, a, payload)
+}
+
+#[inline(never)]
+fn emit_loop(sockets: &[Socket], names: &[String], emits: &[(usize, usize)], payload: &Payload) -> usize {
+    emit_ops(sockets, names, emits, payload)
+}
+
+#[inline(always)]
+fn emit_ops(sockets: &[Socket], names: &[String], emits: &[(usize, usize)], payload: &Payload) -> usize {
+    let mut queued = 0;
+    for &(s, r) in emits {
+        queued += sockets[s].to(names[r].as_str()).emit("m", payload.clone()).expect("emit").queued;
+    }
+    queued
+}
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "churn".into());
+    // Optional: number of sockets (rooms: a tenth of it); default 10,000.
+    let sockets_n: usize = std::env::args().nth(2).map_or(10_000, |s| s.parse().expect("sockets"));
+    let (n_sockets, n_rooms) = (sockets_n, sockets_n / 10);
+    let engine = Engine::new(Config::builder().max_queue(1 << 16).max_queue_bytes(1 << 24).build().expect("config"));
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut conns = Vec::with_capacity(n_sockets);
+    let mut outboxes: Vec<Outbox> = Vec::with_capacity(n_sockets);
+    let mut sockets = Vec::with_capacity(n_sockets);
+    for _ in 0..n_sockets {
+        let (conn, outbox) = engine.connect();
+        sockets.push(conn.join_namespace("/", Handshake::new()).expect("join_namespace"));
+        conns.push(conn);
+        outboxes.push(outbox);
+    }
+    let names: Vec<String> = (0..n_rooms).map(|i| format!("r{i}")).collect();
+    let mut mine = Vec::with_capacity(n_sockets);
+    let mut members = vec![Vec::new(); n_rooms];
+    for (i, s) in sockets.iter().enumerate() {
+        let mut rooms = Vec::new();
+        while rooms.len() < 3 {
+            let r = rng.below(n_rooms);
+            if !rooms.contains(&r) {
+                rooms.push(r);
+                members[r].push(i);
+                s.join(names[r].as_str()).expect("join");
+            }
+        }
+        mine.push(rooms);
+    }
+    let mut ops = Vec::with_capacity(OPS);
+    while ops.len() < OPS {
+        let (s, r) = (rng.below(n_sockets), rng.below(n_rooms));
+        match mode.as_str() {
+            "churn" | "churn2" if !mine[s].contains(&r) => ops.push((s, r)),
+            "many" if members[r].len() >= 2 => ops.push((members[r][rng.below(members[r].len())], r)),
+            _ => {}
+        }
+    }
+    match mode.as_str() {
+        "churn" => {
+            churn_warmup(&sockets, &names, &ops);
+            let t = std::time::Instant::now();
+            churn_loop(&sockets, &names, &ops);
+            println!("churn: {:.1} ns per join+leave pair", t.elapsed().as_nanos() as f64 / OPS as f64);
+            for (r, m) in members.iter().enumerate() {
+                assert_eq!(engine.of("/").expect("ns").room_size(&names[r]), m.len());
+            }
+        }
+        "churn2" => {
+            // Two threads, each its own half of the pairs (wall clock only).
+            let (a, b) = ops.split_at(OPS / 2);
+            churn_warmup(&sockets, &names, &ops);
+            let t = std::time::Instant::now();
+            std::thread::scope(|sc| {
+                for half in [a, b] {
+                    sc.spawn(|| (0..20).for_each(|_| churn_ops(&sockets, &names, half)));
+                }
+            });
+            let rate = 20.0 * 2.0 * OPS as f64 / t.elapsed().as_secs_f64() / 1e6;
+            println!("churn2: {rate:.1} M join+leave ops/s on 2 threads");
+        }
+        "many" => {
+            let payload = Payload::binary(vec![7u8; 64]);
+            // Uncounted pass: outbox rings reach their working size.
+            let warm = emit_loop_warmup(&sockets, &names, &ops, &payload);
+            let mut buf = Vec::new();
+            for o in &outboxes {
+                o.try_recv_many(&mut buf, usize::MAX).expect("drain");
+                buf.clear();
+            }
+            assert_eq!(warm, ops.iter().map(|&(_, r)| members[r].len() - 1).sum::<usize>());
+            let t = std::time::Instant::now();
+            let queued = emit_loop(&sockets, &names, &ops, &payload);
+            let emit_ns = t.elapsed().as_nanos() as f64;
+            let want: usize = ops.iter().map(|&(_, r)| members[r].len() - 1).sum();
+            assert_eq!(queued, want);
+            let t = std::time::Instant::now();
+            assert_eq!(drain_loop(&outboxes), want);
+            let drain_ns = t.elapsed().as_nanos() as f64;
+            println!(
+                "many: {:.1} ns per delivery to emit, {:.1} ns per delivery to drain ({want} deliveries)",
+                emit_ns / want as f64,
+                drain_ns / want as f64
+            );
+        }
+        other => panic!("unknown mode {other:?} (churn | churn2 | many)"),
+    }
+    println!("{mode}: {OPS} ops done");
+}
