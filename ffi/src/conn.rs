@@ -232,18 +232,30 @@ pub unsafe extern "C" fn roomcast_conn_close(conn: *const roomcast_conn, reason:
     guard(|| {
         // SAFETY: per the contract.
         let c = unsafe { handle(conn, "conn")? };
-        let reason = if reason.is_null() {
-            core::DisconnectReason::TransportClose
-        } else {
-            // SAFETY: non-NULL and NUL-terminated per the contract.
-            let r = unsafe { string(reason, "reason")? };
-            core::DisconnectReason::parse(r).ok_or_else(|| {
-                Error::new(roomcast_result::InvalidArgument, format!("unknown disconnect reason {r:?}"))
-            })?
-        };
+        // SAFETY: per the contract.
+        let reason = unsafe { disconnect_reason(reason, core::DisconnectReason::TransportClose)? };
         c.conn.close(reason);
         Ok(())
     })
+}
+
+/// A Socket.IO reason string from C (`default` for NULL);
+/// `ROOMCAST_RESULT_INVALID_ARGUMENT` for an unknown one.
+///
+/// # Safety
+///
+/// `reason` NULL or NUL-terminated.
+pub(crate) unsafe fn disconnect_reason(
+    reason: *const c_char,
+    default: core::DisconnectReason,
+) -> Result<core::DisconnectReason, Error> {
+    if reason.is_null() {
+        return Ok(default);
+    }
+    // SAFETY: non-NULL and NUL-terminated per the contract.
+    let r = unsafe { string(reason, "reason")? };
+    core::DisconnectReason::parse(r)
+        .ok_or_else(|| Error::new(roomcast_result::InvalidArgument, format!("unknown disconnect reason {r:?}")))
 }
 
 /// Writes 1 to `*closed_out` when the connection is closed, else 0.

@@ -127,16 +127,8 @@ pub unsafe extern "C" fn roomcast_socket_emit(
     len: usize,
     report_out: *mut roomcast_emit_report,
 ) -> roomcast_result {
-    guard(|| {
-        // SAFETY: per the contract.
-        let (s, event) = unsafe { (handle(socket, "socket")?, string(event, "event")?) };
-        // SAFETY: per the contract.
-        let payload = unsafe { payload(format, data, len)? };
-        let report = s.socket.emit(event, payload)?;
-        // SAFETY: NULL or valid per the contract.
-        unsafe { write_opt(report_out, report.into()) };
-        Ok(())
-    })
+    // SAFETY: per the contract.
+    unsafe { emit_to_self(socket, event, format, data, len, report_out, false) }
 }
 
 /// Emits `event` to this socket only, volatile: when its outbox is full
@@ -155,12 +147,30 @@ pub unsafe extern "C" fn roomcast_socket_emit_volatile(
     len: usize,
     report_out: *mut roomcast_emit_report,
 ) -> roomcast_result {
+    // SAFETY: per the contract.
+    unsafe { emit_to_self(socket, event, format, data, len, report_out, true) }
+}
+
+/// The body of `roomcast_socket_emit` and `roomcast_socket_emit_volatile`.
+///
+/// # Safety
+///
+/// As `roomcast_emit`.
+unsafe fn emit_to_self(
+    socket: *const roomcast_socket,
+    event: *const c_char,
+    format: u32,
+    data: *const u8,
+    len: usize,
+    report_out: *mut roomcast_emit_report,
+    volatile: bool,
+) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let (s, event) = unsafe { (handle(socket, "socket")?, string(event, "event")?) };
         // SAFETY: per the contract.
         let payload = unsafe { payload(format, data, len)? };
-        let report = s.socket.emit_volatile(event, payload)?;
+        let report = if volatile { s.socket.emit_volatile(event, payload)? } else { s.socket.emit(event, payload)? };
         // SAFETY: NULL or valid per the contract.
         unsafe { write_opt(report_out, report.into()) };
         Ok(())
@@ -246,15 +256,9 @@ pub unsafe extern "C" fn roomcast_socket_disconnect_with(
     guard(|| {
         // SAFETY: per the contract.
         let s = unsafe { handle(socket, "socket")? };
-        let reason = if reason.is_null() {
-            core::DisconnectReason::ServerNamespaceDisconnect
-        } else {
-            // SAFETY: non-NULL and NUL-terminated per the contract.
-            let r = unsafe { string(reason, "reason")? };
-            core::DisconnectReason::parse(r).ok_or_else(|| {
-                Error::new(roomcast_result::InvalidArgument, format!("unknown disconnect reason {r:?}"))
-            })?
-        };
+        // SAFETY: per the contract.
+        let reason =
+            unsafe { crate::conn::disconnect_reason(reason, core::DisconnectReason::ServerNamespaceDisconnect)? };
         let done = s.socket.disconnect_with(reason);
         // SAFETY: NULL or valid per the contract.
         unsafe { write_opt(disconnected_out, done) };
