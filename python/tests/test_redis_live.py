@@ -43,16 +43,22 @@ def recv_event(conn: roomcast.Connection):
     return msg.event, msg.data
 
 
+def one_socket_each_in_room(a: roomcast.Engine, b: roomcast.Engine, room: str):
+    """A connection with a socket in "/" on each node, both sockets in `room`."""
+    ca, cb = a.connect(), b.connect()
+    sa, sb = ca.join_namespace("/"), cb.join_namespace("/")
+    sa.join(room)
+    sb.join(room)
+    return ca, cb, sa, sb
+
+
 def test_the_url_is_given():
     assert redis_url().startswith("redis://127.0.0.1:")
 
 
 def test_a_room_spans_both_nodes_with_the_sender_excluded(nodes):
     a, b = nodes
-    ca, cb = a.connect(), b.connect()
-    sa, sb = ca.join_namespace("/"), cb.join_namespace("/")
-    sa.join("r")
-    sb.join("r")
+    ca, cb, sa, sb = one_socket_each_in_room(a, b, "r")
     a.of("/").to("r").emit("all", 1)
     assert recv_event(ca) == ("all", 1)
     assert recv_event(cb) == ("all", 1)
@@ -75,10 +81,7 @@ def test_a_room_spans_both_nodes_with_the_sender_excluded(nodes):
 
 def test_cluster_queries_merge_both_nodes(nodes):
     a, b = nodes
-    ca, cb = a.connect(), b.connect()
-    sa, sb = ca.join_namespace("/"), cb.join_namespace("/")
-    sa.join("r")
-    sb.join("r")
+    ca, cb, sa, sb = one_socket_each_in_room(a, b, "r")
     sb.set_data({"user": "bo"})
     got = a.of("/").cluster_fetch_sockets("r")
     assert sorted(s["id"] for s in got) == sorted([sa.id, sb.id])
@@ -118,10 +121,7 @@ def test_server_side_emit_with_replies_from_the_other_node(nodes):
 
 def test_async_twins_do_not_block_the_loop(nodes):
     a, b = nodes
-    ca, cb = a.connect(), b.connect()
-    sa, sb = ca.join_namespace("/"), cb.join_namespace("/")
-    sa.join("r")
-    sb.join("r")
+    ca, cb, sa, sb = one_socket_each_in_room(a, b, "r")
 
     @b.of("/").on_server_side("slow")
     def slow(data):

@@ -96,9 +96,10 @@ async fn publisher(inner: Arc<Inner>, client: redis::Client, mut rx: mpsc::Recei
             match item {
                 Outgoing::Publish { channel, bytes } => {
                     n += 1;
-                    if !group.add(inner.node, &channel, bytes) {
+                    if let Err(bytes) = group.add(inner.node, &channel, bytes) {
                         group.flush_into(&mut pipe);
-                        group.add(inner.node, &channel, Vec::new());
+                        // An empty group takes any message.
+                        let _ = group.add(inner.node, &channel, bytes);
                     }
                 }
                 Outgoing::Flush(tx) => flushes.push(tx),
@@ -138,39 +139,32 @@ struct Group {
     first: Vec<u8>,
     /// The batch frame, once a second message joined.
     frame: Vec<u8>,
-    /// A message that did not fit, for the next group.
-    spill: Option<Vec<u8>>,
 }
 
 impl Group {
-    /// Adds `bytes` for `channel`; false when it belongs to a new group
-    /// (other channel, or the frame is full) — then the caller flushes and
-    /// calls again with an empty `bytes` to start that group from `spill`.
-    fn add(&mut self, node: u64, channel: &Arc<str>, bytes: Vec<u8>) -> bool {
-        let bytes = if bytes.is_empty() { self.spill.take().unwrap_or_default() } else { bytes };
+    /// Adds `bytes` for `channel`; gives them back when they belong to a
+    /// new group (another channel, or the frame is full): the caller
+    /// flushes this one and adds them again.
+    fn add(&mut self, node: u64, channel: &Arc<str>, bytes: Vec<u8>) -> Result<(), Vec<u8>> {
         match &self.channel {
             None => {
                 self.channel = Some(channel.clone());
                 self.first = bytes;
-                true
+                Ok(())
             }
             Some(c) if c == channel => {
                 let size = if self.frame.is_empty() { 3 + 10 + 4 + self.first.len() } else { self.frame.len() };
                 if size + 4 + bytes.len() > MAX_FRAME {
-                    self.spill = Some(bytes);
-                    return false;
+                    return Err(bytes);
                 }
                 if self.frame.is_empty() {
                     envelope::batch_start(&mut self.frame, node);
                     envelope::batch_push(&mut self.frame, &self.first);
                 }
                 envelope::batch_push(&mut self.frame, &bytes);
-                true
+                Ok(())
             }
-            Some(_) => {
-                self.spill = Some(bytes);
-                false
-            }
+            Some(_) => Err(bytes),
         }
     }
 

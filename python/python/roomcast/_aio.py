@@ -85,18 +85,17 @@ async def anext(conn: "Connection") -> "Message":
         raise StopAsyncIteration from None
 
 
-async def wait_acks(pending: "AckWait") -> List["AckReply"]:
-    """Waits for an ack emit's replies in the default executor."""
-    loop = asyncio.get_running_loop()
-    result: Any = await loop.run_in_executor(None, pending.wait)
-    return list(result)
-
-
 async def call_blocking(method: Callable[..., Any], args: "tuple[Any, ...]") -> Any:
     """Runs ``method(*args)`` (a call that releases the GIL while it waits)
     in the default executor: the body of the ``*_async`` cluster twins."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(None, functools.partial(method, *args))
+
+
+async def wait_acks(pending: "AckWait") -> List["AckReply"]:
+    """Waits for an ack emit's replies in the default executor."""
+    result: Any = await call_blocking(pending.wait, ())
+    return list(result)
 
 
 async def wait_ack(pending: "AckWait") -> "AckReply":
