@@ -19,7 +19,10 @@
 //! `socket.to(room)` emits from a member (sender excluded), outboxes drained
 //! outside the measured loop. Each loop runs once uncounted first. Divide the
 //! collected Ir by 20,000. `churn2` (wall clock only): the churn pairs split
-//! over two threads, 20 passes each, no emitter.
+//! over two threads, 20 passes each, no emitter. `many-batched` (wall clock
+//! only): the `many` emits in scenario 3's pattern, batches of 64 then a
+//! drain of those rooms' members in random order, emit and drain timed
+//! apart (`ops_profile many-batched 100000` is scenario 3's size).
 
 use roomcast::{Config, Engine, Handshake, Outbox, Payload, Socket};
 
@@ -130,7 +133,7 @@ fn main() {
         let (s, r) = (rng.below(n_sockets), rng.below(n_rooms));
         match mode.as_str() {
             "churn" | "churn2" if !mine[s].contains(&r) => ops.push((s, r)),
-            "many" if members[r].len() >= 2 => ops.push((members[r][rng.below(members[r].len())], r)),
+            "many" | "many-batched" if members[r].len() >= 2 => ops.push((members[r][rng.below(members[r].len())], r)),
             _ => {}
         }
     }
@@ -181,7 +184,38 @@ fn main() {
                 drain_ns / want as f64
             );
         }
-        other => panic!("unknown mode {other:?} (churn | churn2 | many)"),
+        "many-batched" => {
+            // Scenario 3's pattern: batches of 64 emits, then drain the
+            // members of those emits' rooms (random order), timed apart.
+            let payload = Payload::binary(vec![7u8; 64]);
+            let mut buf = Vec::with_capacity(64);
+            let (mut emit_ns, mut drain_ns, mut total) = (0u128, 0u128, 0usize);
+            for pass in 0..6 {
+                let (mut e, mut d, mut n) = (0u128, 0u128, 0usize);
+                for batch in ops.chunks(64) {
+                    let t = std::time::Instant::now();
+                    n += emit_ops(&sockets, &names, batch, &payload);
+                    e += t.elapsed().as_nanos();
+                    let t = std::time::Instant::now();
+                    for &(_, r) in batch {
+                        for &m in &members[r] {
+                            outboxes[m].try_recv_many(&mut buf, usize::MAX).expect("drain");
+                            buf.clear();
+                        }
+                    }
+                    d += t.elapsed().as_nanos();
+                }
+                if pass > 0 {
+                    (emit_ns, drain_ns, total) = (emit_ns + e, drain_ns + d, total + n);
+                }
+            }
+            println!(
+                "many-batched: {:.1} ns per delivery to emit, {:.1} ns to drain ({total} deliveries)",
+                emit_ns as f64 / total as f64,
+                drain_ns as f64 / total as f64
+            );
+        }
+        other => panic!("unknown mode {other:?} (churn | churn2 | many | many-batched)"),
     }
     println!("{mode}: {OPS} ops done");
 }

@@ -102,22 +102,29 @@ pub(crate) struct PushOutcome {
 /// The queue itself, owned by the connection.
 ///
 /// `repr(C)`: the fields every push reads or writes come first, in one run
-/// of memory that [`Queue::hot_ptr`] names and a fan-out prefetches (two
-/// cache lines); the rarely used ones (blocking receivers, the notify
-/// callback) follow.
-#[repr(C)]
+/// of memory that [`Queue::hot_ptr`] names and a fan-out prefetches; the
+/// alignment makes that run exactly two cache lines (the lock, the ring
+/// with its inline slots, the bounds). The rarely used fields (wakers,
+/// blocking receivers, the notify callback) follow.
+#[repr(C, align(64))]
 pub(crate) struct Queue {
     state: SpinMutex<State>,
-    /// Address of the slot the next push writes (or 0), refreshed under the
-    /// lock after every push and pop. Only ever used as a prefetch hint, so
-    /// a stale value is harmless; Relaxed for the same reason.
+    /// Address of the heap slot the next push writes (or 0), refreshed
+    /// under the lock after every push. Only ever used as a prefetch hint,
+    /// so a stale value is harmless; Relaxed for the same reason.
     slot_hint: AtomicUsize,
     max_len: usize,
     max_bytes: usize,
     /// Mirrors `notify.is_some()` so producers skip the lock when unset.
     has_notify: AtomicBool,
+    /// Set (for good) before an async receiver first registers a waker, so
+    /// pushes to outboxes nobody awaits skip the waker's atomic
+    /// read-modify-write. A receiver sets it before the re-check that takes
+    /// the queue lock; a push reads it after releasing that lock, so a push
+    /// ordered after the re-check always sees it.
+    has_waker: AtomicBool,
     policy: OverflowPolicy,
-    /// Woken on every empty -> non-empty push.
+    /// Woken on every empty -> non-empty push, once `has_waker` is set.
     waker: AtomicWaker,
     /// Blocked receivers sleep here. Lock order: `sleep`, then `state`.
     /// A receiver registers in `State::waiting` (under `state`), takes
@@ -147,6 +154,7 @@ impl Queue {
             waker: AtomicWaker::new(),
             notify: RwLock::new(None),
             has_notify: AtomicBool::new(false),
+            has_waker: AtomicBool::new(false),
             max_len,
             max_bytes,
             policy,
@@ -164,7 +172,7 @@ impl Queue {
     /// `hot_ptr`, the span a fan-out prefetches.
     #[inline(always)]
     pub(crate) fn hot_end(&self) -> *const u8 {
-        std::ptr::from_ref(&self.waker).cast::<u8>().wrapping_add(std::mem::size_of::<AtomicWaker>() - 1)
+        std::ptr::from_ref(&self.policy).cast::<u8>().wrapping_add(std::mem::size_of::<OverflowPolicy>() - 1)
     }
 
     /// Where the next push will write, as last published (a hint).
@@ -225,7 +233,9 @@ impl Queue {
         }
         let mut notify = false;
         if was_empty {
-            self.waker.wake();
+            if self.has_waker.load(Ordering::Relaxed) {
+                self.waker.wake();
+            }
             // Relaxed: a stale `false` only means a callback installed
             // concurrently with this push misses this one transition, which
             // `set_notify` covers by firing once if the queue is non-empty.
@@ -407,13 +417,20 @@ impl Queue {
         })
     }
 
+    /// Registers the task to wake on the next empty -> non-empty push (the
+    /// caller re-checks the queue afterwards).
+    fn register_waker(&self, cx: &Context<'_>) {
+        self.has_waker.store(true, Ordering::Relaxed);
+        self.waker.register(cx.waker());
+    }
+
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Message, RecvError>> {
         match self.try_recv() {
             Ok(m) => return Poll::Ready(Ok(m)),
             Err(TryRecvError::Closed) => return Poll::Ready(Err(RecvError::Closed)),
             Err(TryRecvError::Empty) => {}
         }
-        self.waker.register(cx.waker());
+        self.register_waker(cx);
         // Re-check after registering: a push between the first check and the
         // registration saw an empty queue and woke the previous waker.
         match self.try_recv() {
@@ -441,7 +458,7 @@ impl Queue {
                 }
             }
             if attempt == 0 {
-                self.waker.register(cx.waker());
+                self.register_waker(cx);
             }
         }
         Poll::Pending
@@ -628,5 +645,17 @@ impl Future for RecvManyFuture<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         this.outbox.q().poll_recv_many(cx, this.buf, this.max)
+    }
+}
+#[cfg(test)]
+mod layout {
+    use super::*;
+
+    #[test]
+    fn a_push_touches_two_cache_lines() {
+        let q = Queue::new(8, 1024, OverflowPolicy::DropOldest);
+        let base = std::ptr::from_ref(&q) as usize;
+        assert_eq!(base % 64, 0, "the queue starts a cache line");
+        assert!(q.hot_end() as usize - base < 128, "the fields a push touches fit two lines");
     }
 }

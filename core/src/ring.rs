@@ -1,20 +1,32 @@
 //! A growable FIFO ring of messages that can tell where its next push will
 //! land, so a fan-out can prefetch that cache line before it gets there.
+//!
+//! The first [`INLINE`] slots live inside the ring itself (and so inside the
+//! outbox's hot cache lines): an outbox that never holds more than that
+//! needs no buffer of its own, and a push or pop touches no memory beyond
+//! the lines the outbox lock already brought in. Past that the ring moves to
+//! a heap buffer, which it keeps (a busy connection stays busy).
 
 use crate::message::Message;
 
-/// FIFO of messages. Capacity is zero (no allocation: idle connections stay
-/// small) or a power of two; it doubles when full.
+/// Slots stored in the ring itself.
+pub(crate) const INLINE: usize = 4;
+
+/// FIFO of messages. Capacity is [`INLINE`] (no allocation) or a larger
+/// power of two on the heap; it doubles when full.
 pub(crate) struct Ring {
-    /// Slots; `None` outside `head .. head + len` (mod capacity).
-    buf: Box<[Option<Message>]>,
+    /// Slots while the inline ones suffice; `None` outside
+    /// `head .. head + len` (mod capacity).
+    inline: [Option<Message>; INLINE],
+    /// The slots once grown past [`INLINE`]; empty before.
+    heap: Box<[Option<Message>]>,
     head: usize,
     len: usize,
 }
 
 impl Ring {
     pub(crate) fn new() -> Ring {
-        Ring { buf: Box::new([]), head: 0, len: 0 }
+        Ring { inline: Default::default(), heap: Box::new([]), head: 0, len: 0 }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -25,25 +37,47 @@ impl Ring {
         self.len == 0
     }
 
-    fn mask(&self) -> usize {
-        self.buf.len().wrapping_sub(1)
+    #[inline(always)]
+    fn slots(&self) -> &[Option<Message>] {
+        if self.heap.is_empty() {
+            &self.inline
+        } else {
+            &self.heap
+        }
     }
 
-    /// The slot the next `push_back` writes, if no growth is needed first.
+    #[inline(always)]
+    fn slots_mut(&mut self) -> &mut [Option<Message>] {
+        if self.heap.is_empty() {
+            &mut self.inline
+        } else {
+            &mut self.heap
+        }
+    }
+
+    /// Position of the `i`-th slot from the front.
+    #[inline(always)]
+    fn at(&self, i: usize) -> usize {
+        (self.head + i) & (self.slots().len() - 1)
+    }
+
+    /// The slot the next `push_back` writes, if no growth is needed first
+    /// and it is outside the ring itself (a slot inside it is already in
+    /// cache whenever the ring is): null otherwise.
     pub(crate) fn next_slot(&self) -> *const Option<Message> {
-        if self.len < self.buf.len() {
-            &self.buf[(self.head + self.len) & self.mask()]
+        if !self.heap.is_empty() && self.len < self.heap.len() {
+            &self.heap[self.at(self.len)]
         } else {
             std::ptr::null()
         }
     }
 
     pub(crate) fn push_back(&mut self, m: Message) {
-        if self.len == self.buf.len() {
+        if self.len == self.slots().len() {
             self.grow();
         }
-        let i = (self.head + self.len) & self.mask();
-        self.buf[i] = Some(m);
+        let i = self.at(self.len);
+        self.slots_mut()[i] = Some(m);
         self.len += 1;
     }
 
@@ -51,8 +85,9 @@ impl Ring {
         if self.len == 0 {
             return None;
         }
-        let m = self.buf[self.head].take();
-        self.head = (self.head + 1) & self.mask();
+        let head = self.head;
+        let m = self.slots_mut()[head].take();
+        self.head = self.at(1);
         self.len -= 1;
         m
     }
@@ -62,7 +97,7 @@ impl Ring {
         if i >= self.len {
             return None;
         }
-        self.buf[(self.head + i) & self.mask()].as_ref()
+        self.slots()[self.at(i)].as_ref()
     }
 
     /// Removes the `i`-th message from the front, shifting the later ones
@@ -71,25 +106,26 @@ impl Ring {
         if i >= self.len {
             return None;
         }
-        let mask = self.mask();
-        let out = self.buf[(self.head + i) & mask].take();
+        let at = self.at(i);
+        let out = self.slots_mut()[at].take();
         for j in i..self.len - 1 {
-            let next = self.buf[(self.head + j + 1) & mask].take();
-            self.buf[(self.head + j) & mask] = next;
+            let (from, to) = (self.at(j + 1), self.at(j));
+            let next = self.slots_mut()[from].take();
+            self.slots_mut()[to] = next;
         }
         self.len -= 1;
         out
     }
 
     fn grow(&mut self) {
-        let cap = (self.buf.len() * 2).max(4);
+        let cap = self.slots().len() * 2;
         let mut buf: Vec<Option<Message>> = Vec::with_capacity(cap);
         while let Some(m) = self.pop_front() {
             buf.push(Some(m));
         }
         let len = buf.len();
         buf.resize_with(cap, || None);
-        self.buf = buf.into_boxed_slice();
+        self.heap = buf.into_boxed_slice();
         self.head = 0;
         self.len = len;
     }
@@ -108,6 +144,14 @@ mod tests {
     fn fifo_across_growth_and_wraparound() {
         let mut r = Ring::new();
         assert!(r.next_slot().is_null(), "no allocation while empty");
+        for i in 0..INLINE as u64 {
+            r.push_back(msg(i));
+            assert!(r.next_slot().is_null(), "inline slots need no prefetch hint");
+        }
+        for i in 0..INLINE as u64 {
+            assert_eq!(r.pop_front().and_then(|m| m.ack_id()), Some(i));
+        }
+        assert!(r.heap.is_empty(), "up to INLINE messages never allocate");
         let mut next_in = 0u64;
         let mut next_out = 0u64;
         for round in 0..50u64 {
@@ -131,16 +175,33 @@ mod tests {
     #[test]
     fn next_slot_is_where_the_push_lands() {
         let mut r = Ring::new();
-        for i in 0..4 {
+        for i in 0..INLINE as u64 + 4 {
             r.push_back(msg(i));
         }
         r.pop_front();
         let slot = r.next_slot();
         assert!(!slot.is_null());
         r.push_back(msg(99));
-        // SAFETY (test): `slot` points into `r.buf`, alive and not resized.
+        // SAFETY (test): `slot` points into `r.heap`, alive and not resized.
         let landed = unsafe { (*slot).as_ref().and_then(Message::ack_id) };
         assert_eq!(landed, Some(99));
+    }
+
+    #[test]
+    fn remove_keeps_order_in_the_inline_slots() {
+        let mut r = Ring::new();
+        for i in 0..3 {
+            r.push_back(msg(i));
+        }
+        r.pop_front();
+        // Wraps around the inline slots: 1 2 3 4 at positions 1 2 3 0.
+        r.push_back(msg(3));
+        r.push_back(msg(4));
+        assert!(r.heap.is_empty());
+        assert_eq!(r.remove(1).and_then(|m| m.ack_id()), Some(2));
+        r.push_back(msg(5));
+        let rest: Vec<_> = std::iter::from_fn(|| r.pop_front()).filter_map(|m| m.ack_id()).collect();
+        assert_eq!(rest, vec![1, 3, 4, 5]);
     }
 
     #[test]

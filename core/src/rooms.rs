@@ -85,8 +85,12 @@ fn walk(members: &[Member], mut f: impl FnMut(&Member)) {
             prefetch_queue(ahead);
         }
         if let Some(near) = members.get(i + PREFETCH_AHEAD / 2) {
-            // The header line arrived by now; it names the slot to write.
-            prefetch(near.conn.get().queue.slot_hint());
+            // The header line arrived by now; it names the slot to write
+            // when that is a heap buffer (inline slots came with the header).
+            let slot = near.conn.get().queue.slot_hint();
+            if !slot.is_null() {
+                prefetch(slot);
+            }
         }
         f(m);
     }

@@ -475,6 +475,75 @@ async fn recv_async_from_task_with_emitting_tasks() {
     assert_eq!(got, (0..N).map(|i| i.to_string()).collect::<Vec<_>>());
 }
 
+/// Wake-ups are never lost when every push finds its outbox empty: each
+/// consumer task takes one message at a time while two OS threads emit to
+/// one socket each in turn, so most pushes race a task that is just going to
+/// sleep. Outboxes first drained synchronously switch to async receivers
+/// half way (the waker is registered only then). A missed wake-up leaves a
+/// consumer waiting for a message that is already queued: `within` fails it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_receivers_are_woken_by_every_empty_to_non_empty_push() {
+    const CONSUMERS: usize = 6;
+    const PER_THREAD: usize = 3_000;
+    const EACH: usize = 2 * PER_THREAD / CONSUMERS;
+    let engine = Engine::new(Config::default());
+    let ns = engine.of("/w").unwrap();
+    let mut sockets = Vec::new();
+    let mut consumers = Vec::new();
+    let mut outboxes = Vec::new();
+    for c in 0..CONSUMERS {
+        let (conn, outbox) = engine.connect();
+        sockets.push(conn.join_namespace("/w", Handshake::new()).unwrap());
+        let outbox = Arc::new(outbox);
+        outboxes.push(outbox.clone());
+        consumers.push(tokio::spawn(async move {
+            let mut got = 0usize;
+            // Odd consumers start synchronous: their first messages come
+            // before any waker exists.
+            if c % 2 == 1 {
+                let deadline = Instant::now() + LONG;
+                while got < 50 {
+                    match outbox.try_recv() {
+                        Ok(_) => got += 1,
+                        Err(TryRecvError::Empty) if Instant::now() < deadline => tokio::task::yield_now().await,
+                        Err(e) => panic!("consumer {c}: {e:?} while draining synchronously"),
+                    }
+                }
+            }
+            // Stops at its exact count, before any close could wake it.
+            while got < EACH {
+                within("async consumer", outbox.recv_async()).await.expect("open while counting");
+                got += 1;
+            }
+            got
+        }));
+    }
+    let producers: Vec<_> = (0..2)
+        .map(|t| {
+            let sockets = sockets.clone();
+            let ns = ns.clone();
+            thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    let to = &sockets[(i + t) % CONSUMERS];
+                    ns.to(to.id()).emit("m", "x").unwrap();
+                    if i % 7 == 0 {
+                        thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    for (c, h) in consumers.into_iter().enumerate() {
+        assert_eq!(within("consumer task", h).await.unwrap(), EACH, "consumer {c}");
+    }
+    for (c, o) in outboxes.iter().enumerate() {
+        assert!(o.is_empty(), "consumer {c}: more queued than emitted to it");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Notify callback
 // ---------------------------------------------------------------------------
