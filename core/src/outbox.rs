@@ -184,42 +184,16 @@ impl Queue {
     /// Pushes one message. `volatile` messages are dropped when full and
     /// never trigger the policy; `control` messages (disconnect notices,
     /// ack replies) bypass the bounds so the client always learns them.
+    #[inline]
     pub(crate) fn push(&self, refs: &mut Prepaid<'_>, volatile: bool, control: bool) -> PushOutcome {
         let cost = refs.message().cost();
         let mut st = self.state.lock();
-        if st.sealed {
-            return PushOutcome { pushed: Pushed::Dropped, notify: false };
-        }
         let was_empty = st.is_empty();
         let mut evicted = 0u32;
-        // An empty outbox always takes one message, so the byte bound can
-        // never starve a connection.
-        let full =
-            |st: &State| !st.items.is_empty() && (st.items.len() >= self.max_len || st.bytes + cost > self.max_bytes);
-        if !control && full(&st) {
-            if volatile {
-                return PushOutcome { pushed: Pushed::Dropped, notify: false };
-            }
-            match self.policy {
-                OverflowPolicy::DropNewest => return PushOutcome { pushed: Pushed::Dropped, notify: false },
-                OverflowPolicy::Disconnect => {
-                    st.sealed = true;
-                    return PushOutcome { pushed: Pushed::Overflow, notify: false };
-                }
-                OverflowPolicy::DropOldest => {
-                    // Evict the oldest *data* messages: control messages
-                    // (ack replies, disconnect notices) are never lost.
-                    while full(&st) {
-                        let Some(i) = (0..st.items.len()).find(|&i| st.items.get(i).is_some_and(|m| !m.is_control()))
-                        else {
-                            break;
-                        };
-                        let Some(old) = st.items.remove(i) else { break };
-                        st.bytes -= old.cost();
-                        st.lost += 1;
-                        evicted += 1;
-                    }
-                }
+        if st.sealed || (!control && self.full(&st, cost)) {
+            match self.make_room(&mut st, volatile, cost) {
+                Ok(n) => evicted = n,
+                Err(pushed) => return PushOutcome { pushed, notify: false },
             }
         }
         st.items.push_back(refs.take());
@@ -228,8 +202,7 @@ impl Queue {
         let wake_blocked = st.waiting > 0;
         drop(st);
         if wake_blocked {
-            let _sleep = self.sleep.lock();
-            self.cond.notify_one();
+            self.wake_one_blocked();
         }
         let mut notify = false;
         if was_empty {
@@ -242,6 +215,56 @@ impl Queue {
             notify = self.has_notify.load(Ordering::Relaxed);
         }
         PushOutcome { pushed: Pushed::Queued { evicted }, notify }
+    }
+
+    /// Whether a data message of `cost` bytes finds no room. An empty
+    /// outbox always takes one message, so the byte bound can never starve
+    /// a connection.
+    #[inline(always)]
+    fn full(&self, st: &State, cost: usize) -> bool {
+        !st.items.is_empty() && (st.items.len() >= self.max_len || st.bytes + cost > self.max_bytes)
+    }
+
+    /// The rare part of a push: a sealed outbox, or a data message that
+    /// does not fit. Either frees room (`drop_oldest`: how many messages it
+    /// evicted) or says what became of the message.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&self, st: &mut State, volatile: bool, cost: usize) -> Result<u32, Pushed> {
+        if st.sealed || volatile {
+            return Err(Pushed::Dropped);
+        }
+        match self.policy {
+            OverflowPolicy::DropNewest => Err(Pushed::Dropped),
+            OverflowPolicy::Disconnect => {
+                st.sealed = true;
+                Err(Pushed::Overflow)
+            }
+            OverflowPolicy::DropOldest => {
+                // Evict the oldest *data* messages: control messages (ack
+                // replies, disconnect notices) are never lost.
+                let mut evicted = 0u32;
+                while self.full(st, cost) {
+                    let Some(i) = (0..st.items.len()).find(|&i| st.items.get(i).is_some_and(|m| !m.is_control()))
+                    else {
+                        break;
+                    };
+                    let Some(old) = st.items.remove(i) else { break };
+                    st.bytes -= old.cost();
+                    st.lost += 1;
+                    evicted += 1;
+                }
+                Ok(evicted)
+            }
+        }
+    }
+
+    /// Wakes one thread blocked in a receive (a push saw one waiting).
+    #[cold]
+    #[inline(never)]
+    fn wake_one_blocked(&self) {
+        let _sleep = self.sleep.lock();
+        self.cond.notify_one();
     }
 
     /// Stops accepting pushes (overflow under `disconnect`) without closing.

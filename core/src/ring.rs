@@ -37,6 +37,16 @@ impl Ring {
         self.len == 0
     }
 
+    /// Number of slots (a power of two).
+    #[inline(always)]
+    fn cap(&self) -> usize {
+        if self.heap.is_empty() {
+            INLINE
+        } else {
+            self.heap.len()
+        }
+    }
+
     #[inline(always)]
     fn slots(&self) -> &[Option<Message>] {
         if self.heap.is_empty() {
@@ -58,12 +68,13 @@ impl Ring {
     /// Position of the `i`-th slot from the front.
     #[inline(always)]
     fn at(&self, i: usize) -> usize {
-        (self.head + i) & (self.slots().len() - 1)
+        (self.head + i) & (self.cap() - 1)
     }
 
     /// The slot the next `push_back` writes, if no growth is needed first
     /// and it is outside the ring itself (a slot inside it is already in
     /// cache whenever the ring is): null otherwise.
+    #[inline]
     pub(crate) fn next_slot(&self) -> *const Option<Message> {
         if !self.heap.is_empty() && self.len < self.heap.len() {
             &self.heap[self.at(self.len)]
@@ -72,15 +83,20 @@ impl Ring {
         }
     }
 
+    #[inline]
     pub(crate) fn push_back(&mut self, m: Message) {
-        if self.len == self.slots().len() {
+        if self.len == self.cap() {
             self.grow();
         }
         let i = self.at(self.len);
-        self.slots_mut()[i] = Some(m);
+        let old = self.slots_mut()[i].replace(m);
+        // Slots outside `head .. head + len` are empty: nothing to drop.
+        debug_assert!(old.is_none());
+        std::mem::forget(old);
         self.len += 1;
     }
 
+    #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<Message> {
         if self.len == 0 {
             return None;
@@ -117,8 +133,10 @@ impl Ring {
         out
     }
 
+    #[cold]
+    #[inline(never)]
     fn grow(&mut self) {
-        let cap = self.slots().len() * 2;
+        let cap = self.cap() * 2;
         let mut buf: Vec<Option<Message>> = Vec::with_capacity(cap);
         while let Some(m) = self.pop_front() {
             buf.push(Some(m));
