@@ -410,19 +410,26 @@ impl Queue {
         self.wait_for(deadline, State::pop)
     }
 
-    /// Moves up to `max` messages into `buf` without blocking.
+    /// Moves up to `max` messages into `buf` without blocking: a pending
+    /// lagged notice first (as `pop` would), then queued messages in one
+    /// bulk move.
     fn drain_into(st: &mut State, buf: &mut Vec<Message>, max: usize) -> usize {
         let mut n = 0;
-        while n < max {
-            match st.pop() {
-                Some(m) => {
-                    buf.push(m);
-                    n += 1;
-                }
-                None => break,
+        if max > 0 && st.lost > 0 {
+            buf.extend(st.pop());
+            n = 1;
+        }
+        let k = (max - n).min(st.items.len());
+        if k == st.items.len() {
+            // Everything goes: no need to read each message's cost.
+            st.bytes = 0;
+        } else {
+            for i in 0..k {
+                st.bytes -= st.items.get(i).map_or(0, Message::cost);
             }
         }
-        n
+        st.items.move_front_into(buf, k);
+        n + k
     }
 
     fn recv_many_deadline(

@@ -108,6 +108,22 @@ impl Ring {
         m
     }
 
+    /// Moves the `k` oldest messages (`k <= len`) to the end of `buf`, in
+    /// order.
+    pub(crate) fn move_front_into(&mut self, buf: &mut Vec<Message>, k: usize) {
+        debug_assert!(k <= self.len);
+        let k = k.min(self.len);
+        let (head, cap) = (self.head, self.cap());
+        let first = k.min(cap - head);
+        let slots = self.slots_mut();
+        let take = |s: &mut Option<Message>| s.take().expect("a slot inside head .. head + len holds a message");
+        buf.reserve(k);
+        buf.extend(slots[head..head + first].iter_mut().map(take));
+        buf.extend(slots[..k - first].iter_mut().map(take));
+        self.head = (head + k) & (cap - 1);
+        self.len -= k;
+    }
+
     /// The `i`-th message from the front.
     pub(crate) fn get(&self, i: usize) -> Option<&Message> {
         if i >= self.len {
@@ -203,6 +219,39 @@ mod tests {
         // SAFETY (test): `slot` points into `r.heap`, alive and not resized.
         let landed = unsafe { (*slot).as_ref().and_then(Message::ack_id) };
         assert_eq!(landed, Some(99));
+    }
+
+    #[test]
+    fn move_front_into_keeps_order_across_the_wrap() {
+        // (fill, pop, refill, move): inline slots wrapped at 2; a heap ring
+        // of 8 wrapped at 5; heap growth; a move of nothing; a partial move.
+        for (fill, pop, refill, k) in
+            [(3, 2, 3, 4), (3, 2, 3, 3), (6, 5, 5, 6), (6, 5, 5, 2), (6, 5, 20, 21), (6, 5, 5, 0)]
+        {
+            let mut r = Ring::new();
+            let mut next = 0u64;
+            for _ in 0..fill {
+                r.push_back(msg(next));
+                next += 1;
+            }
+            for _ in 0..pop {
+                r.pop_front();
+            }
+            for _ in 0..refill {
+                r.push_back(msg(next));
+                next += 1;
+            }
+            let len = r.len();
+            let mut buf = vec![msg(999)];
+            r.move_front_into(&mut buf, k);
+            let got: Vec<_> = buf.iter().filter_map(Message::ack_id).collect();
+            let want: Vec<_> = std::iter::once(999).chain(pop as u64..pop as u64 + k as u64).collect();
+            assert_eq!(got, want, "fill {fill}, pop {pop}, refill {refill}, move {k}");
+            assert_eq!(r.len(), len - k);
+            r.push_back(msg(next));
+            let rest: Vec<_> = std::iter::from_fn(|| r.pop_front()).filter_map(|m| m.ack_id()).collect();
+            assert_eq!(rest, (pop as u64 + k as u64..=next).collect::<Vec<_>>());
+        }
     }
 
     #[test]
