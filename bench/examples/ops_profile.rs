@@ -22,7 +22,10 @@
 //! over two threads, 20 passes each, no emitter. `many-batched` (wall clock
 //! only): the `many` emits in scenario 3's pattern, batches of 64 then a
 //! drain of those rooms' members in random order, emit and drain timed
-//! apart (`ops_profile many-batched 100000` is scenario 3's size).
+//! apart (`ops_profile many-batched 100000` is scenario 3's size). `big`
+//! (wall clock; callgrind with `ops_profile::big_emit` or `big_drain`):
+//! scenario 1a's pattern, every socket in one room, 16 batches of 64
+//! emits, each followed by a drain of every outbox.
 
 use roomcast::{Config, Engine, Handshake, Outbox, Payload, Socket};
 
@@ -71,6 +74,23 @@ fn drain_loop(outboxes: &[Outbox]) -> usize {
     let mut n = 0;
     for o in outboxes {
         n += o.try_recv_many(&mut buf, usize::MAX).expect("drain");
+        buf.clear();
+    }
+    n
+}
+
+/// `big`: 64 emits to the room holding every socket.
+#[inline(never)]
+fn big_emit(ns: &roomcast::Namespace, room: &str, payload: &Payload) -> usize {
+    (0..64).map(|_| ns.to(room).emit("m", payload.clone()).expect("emit").queued).sum()
+}
+
+/// `big`: every outbox drained, messages dropped as a host would.
+#[inline(never)]
+fn big_drain(outboxes: &[Outbox], buf: &mut Vec<roomcast::Message>) -> usize {
+    let mut n = 0;
+    for o in outboxes {
+        n += o.try_recv_many(buf, usize::MAX).expect("drain");
         buf.clear();
     }
     n
@@ -129,7 +149,7 @@ fn main() {
         mine.push(rooms);
     }
     let mut ops = Vec::with_capacity(OPS);
-    while ops.len() < OPS {
+    while ops.len() < OPS && mode != "big" {
         let (s, r) = (rng.below(n_sockets), rng.below(n_rooms));
         match mode.as_str() {
             "churn" | "churn2" if !mine[s].contains(&r) => ops.push((s, r)),
@@ -225,7 +245,35 @@ fn main() {
                 drain_ns as f64 / total as f64
             );
         }
-        other => panic!("unknown mode {other:?} (churn | churn2 | many | many-batched)"),
+        "big" => {
+            // Scenario 1a's pattern: one room holding every socket, batches
+            // of 64 emits, then every outbox drained; 16 batches.
+            let room = "big";
+            for s in &sockets {
+                s.join(room).expect("join");
+            }
+            let ns = engine.of("/").expect("ns");
+            let payload = Payload::binary(vec![7u8; 64]);
+            let mut buf = Vec::with_capacity(64);
+            let (mut emit_ns, mut drain_ns, mut total) = (0u128, 0u128, 0usize);
+            for pass in 0..17 {
+                let t = std::time::Instant::now();
+                let n = big_emit(&ns, room, &payload);
+                let e = t.elapsed().as_nanos();
+                let t = std::time::Instant::now();
+                assert_eq!(big_drain(&outboxes, &mut buf), n);
+                let d = t.elapsed().as_nanos();
+                if pass > 0 {
+                    (emit_ns, drain_ns, total) = (emit_ns + e, drain_ns + d, total + n);
+                }
+            }
+            println!(
+                "big: {:.1} ns per delivery to emit, {:.1} ns to drain ({total} deliveries)",
+                emit_ns as f64 / total as f64,
+                drain_ns as f64 / total as f64
+            );
+        }
+        other => panic!("unknown mode {other:?} (churn | churn2 | many | many-batched | big)"),
     }
     println!("{mode}: {OPS} ops done");
 }

@@ -463,9 +463,7 @@ impl Namespace {
     pub fn deliver_local(&self, target: &Target<'_>, message: &Message) -> EmitReport {
         let sel = Selection { rooms: target.rooms, except: target.except, except_key: target.except_key };
         let mut fan = Fanout::new(message, target.volatile);
-        self.inner.store.for_each_selected(&sel, |m| {
-            fan.send(m);
-        });
+        self.inner.store.for_each_selected(&sel, &mut fan);
         fan.finish(&self.inner.shared.stats)
     }
 

@@ -17,7 +17,7 @@ use crate::names;
 use crate::namespace::Namespace;
 use crate::outbox::Pushed;
 use crate::payload::Payload;
-use crate::rooms::{Member, Selection};
+use crate::rooms::{Member, Selection, Visit};
 use crate::socket::Socket;
 
 /// One or several room names: `"a"`, `String`, `["a", "b"]`, `vec![..]`,
@@ -133,7 +133,7 @@ impl<'m> Fanout<'m> {
     }
 
     /// Pushes into one member's outbox; returns whether it was queued.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn send(&mut self, m: &Member) -> bool {
         self.push(m.conn.get(), false, || m.conn.to_arc())
     }
@@ -185,6 +185,13 @@ impl<'m> Fanout<'m> {
             }
         }
         self.report
+    }
+}
+
+impl Visit for Fanout<'_> {
+    #[inline(always)]
+    fn visit(&mut self, m: &Member) {
+        self.send(m);
     }
 }
 
@@ -435,7 +442,7 @@ impl<'a> BroadcastOperator<'a> {
         let sel = self.selection();
         let store = &self.ns.inner.store;
         start_ack(self.ns, event, payload, self.timeout, self.volatile, |fan, out| {
-            store.for_each_selected(&sel, |m| {
+            store.for_each_selected(&sel, &mut |m: &Member| {
                 let queued = fan.send(m);
                 out.push((m.key, queued));
             });

@@ -184,7 +184,7 @@ impl Queue {
     /// Pushes one message. `volatile` messages are dropped when full and
     /// never trigger the policy; `control` messages (disconnect notices,
     /// ack replies) bypass the bounds so the client always learns them.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&self, refs: &mut Prepaid<'_>, volatile: bool, control: bool) -> PushOutcome {
         let cost = refs.message().cost();
         let mut st = self.state.lock();
@@ -196,9 +196,9 @@ impl Queue {
                 Err(pushed) => return PushOutcome { pushed, notify: false },
             }
         }
-        st.items.push_back(refs.take());
+        let next_slot = st.items.push_back(refs.take());
         st.bytes += cost;
-        self.slot_hint.store(st.items.next_slot() as usize, Ordering::Relaxed);
+        self.slot_hint.store(next_slot as usize, Ordering::Relaxed);
         let wake_blocked = st.waiting > 0;
         drop(st);
         if wake_blocked {

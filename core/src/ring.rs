@@ -7,6 +7,8 @@
 //! the lines the outbox lock already brought in. Past that the ring moves to
 //! a heap buffer, which it keeps (a busy connection stays busy).
 
+use std::ptr::NonNull;
+
 use crate::message::Message;
 
 /// Slots stored in the ring itself.
@@ -14,19 +16,45 @@ pub(crate) const INLINE: usize = 4;
 
 /// FIFO of messages. Capacity is [`INLINE`] (no allocation) or a larger
 /// power of two on the heap; it doubles when full.
+///
+/// The heap buffer is held as a raw pointer plus the mask, so the ring is
+/// as small as with a boxed slice while the hot operations index with
+/// the mask alone (no bounds checks, no second length): a fan-out to a big
+/// room pushes into thousands of rings per emit.
 pub(crate) struct Ring {
     /// Slots while the inline ones suffice; `None` outside
     /// `head .. head + len` (mod capacity).
     inline: [Option<Message>; INLINE],
-    /// The slots once grown past [`INLINE`]; empty before.
-    heap: Box<[Option<Message>]>,
+    /// `mask + 1` slots from `Box<[Option<Message>]>::into_raw` once grown
+    /// past [`INLINE`] (`mask >= INLINE`); dangling before, never read.
+    heap: NonNull<Option<Message>>,
+    /// Capacity - 1.
+    mask: usize,
     head: usize,
     len: usize,
 }
 
+// SAFETY: a `Ring` owns its heap buffer exactly like a `Box<[Option<Message>]>`
+// field would (no aliasing pointer is handed out except as a prefetch hint
+// that is never dereferenced), and `Option<Message>` is Send + Sync.
+unsafe impl Send for Ring {}
+// SAFETY: as above; `&Ring` only gives read access.
+unsafe impl Sync for Ring {}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        if let Some(slots) = self.heap_slots() {
+            // SAFETY: the buffer came from `Box::into_raw` in `grow` with
+            // exactly `mask + 1` slots and is freed only here; dropping the
+            // box drops the messages still queued in it.
+            drop(unsafe { Box::from_raw(slots) });
+        }
+    }
+}
+
 impl Ring {
     pub(crate) fn new() -> Ring {
-        Ring { inline: Default::default(), heap: Box::new([]), head: 0, len: 0 }
+        Ring { inline: Default::default(), heap: NonNull::dangling(), mask: INLINE - 1, head: 0, len: 0 }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -37,63 +65,64 @@ impl Ring {
         self.len == 0
     }
 
-    /// Number of slots (a power of two).
     #[inline(always)]
-    fn cap(&self) -> usize {
-        if self.heap.is_empty() {
-            INLINE
-        } else {
-            self.heap.len()
-        }
+    fn on_heap(&self) -> bool {
+        self.mask >= INLINE
     }
 
+    /// The heap buffer as a raw slice, once there is one.
     #[inline(always)]
-    fn slots(&self) -> &[Option<Message>] {
-        if self.heap.is_empty() {
-            &self.inline
-        } else {
-            &self.heap
-        }
+    fn heap_slots(&self) -> Option<*mut [Option<Message>]> {
+        self.on_heap().then(|| std::ptr::slice_from_raw_parts_mut(self.heap.as_ptr(), self.mask + 1))
     }
 
+    /// The current slots (inline or heap).
     #[inline(always)]
     fn slots_mut(&mut self) -> &mut [Option<Message>] {
-        if self.heap.is_empty() {
-            &mut self.inline
-        } else {
-            &mut self.heap
+        match self.heap_slots() {
+            // SAFETY: a live buffer of `mask + 1` initialised slots owned by
+            // `self` (see `Drop`), borrowed mutably through `&mut self`.
+            Some(slots) => unsafe { &mut *slots },
+            None => &mut self.inline,
         }
     }
 
-    /// Position of the `i`-th slot from the front.
+    /// Pointer to slot `i` of the current slots (`i <= mask`).
     #[inline(always)]
-    fn at(&self, i: usize) -> usize {
-        (self.head + i) & (self.cap() - 1)
+    fn slot_ptr(&mut self, i: usize) -> *mut Option<Message> {
+        debug_assert!(i <= self.mask);
+        if self.on_heap() {
+            // SAFETY: `i <= mask` is within the `mask + 1` heap slots.
+            unsafe { self.heap.as_ptr().add(i) }
+        } else {
+            // `i <= mask == INLINE - 1`.
+            self.inline.as_mut_ptr().wrapping_add(i)
+        }
     }
 
-    /// The slot the next `push_back` writes, if no growth is needed first
-    /// and it is outside the ring itself (a slot inside it is already in
-    /// cache whenever the ring is): null otherwise.
-    #[inline]
-    pub(crate) fn next_slot(&self) -> *const Option<Message> {
-        if !self.heap.is_empty() && self.len < self.heap.len() {
-            &self.heap[self.at(self.len)]
+    /// Appends `m`. Returns where the next push will write when that is a
+    /// heap slot it can write without growing, null otherwise (a slot
+    /// inside the ring is already in cache whenever the ring is): a
+    /// prefetch hint for the next fan-out, never dereferenced.
+    #[inline(always)]
+    pub(crate) fn push_back(&mut self, m: Message) -> *const Option<Message> {
+        if self.len > self.mask {
+            self.grow();
+        }
+        let on_heap = self.on_heap();
+        let base = if on_heap { self.heap.as_ptr() } else { self.inline.as_mut_ptr() };
+        let i = (self.head + self.len) & self.mask;
+        // SAFETY: `i <= mask`, a slot of the current buffer (the inline
+        // array has `mask + 1 == INLINE` slots while `!on_heap`). It is
+        // outside `head .. head + len`, so it holds `None`: overwriting it
+        // without a drop loses nothing.
+        unsafe { base.add(i).write(Some(m)) };
+        self.len += 1;
+        if on_heap && self.len <= self.mask {
+            base.wrapping_add((i + 1) & self.mask)
         } else {
             std::ptr::null()
         }
-    }
-
-    #[inline]
-    pub(crate) fn push_back(&mut self, m: Message) {
-        if self.len == self.cap() {
-            self.grow();
-        }
-        let i = self.at(self.len);
-        let old = self.slots_mut()[i].replace(m);
-        // Slots outside `head .. head + len` are empty: nothing to drop.
-        debug_assert!(old.is_none());
-        std::mem::forget(old);
-        self.len += 1;
     }
 
     #[inline]
@@ -101,9 +130,11 @@ impl Ring {
         if self.len == 0 {
             return None;
         }
-        let head = self.head;
-        let m = self.slots_mut()[head].take();
-        self.head = self.at(1);
+        let slot = self.slot_ptr(self.head);
+        // SAFETY: a valid slot of the current buffer, borrowed through
+        // `&mut self`.
+        let m = unsafe { (*slot).take() };
+        self.head = (self.head + 1) & self.mask;
         self.len -= 1;
         m
     }
@@ -113,7 +144,7 @@ impl Ring {
     pub(crate) fn move_front_into(&mut self, buf: &mut Vec<Message>, k: usize) {
         debug_assert!(k <= self.len);
         let k = k.min(self.len);
-        let (head, cap) = (self.head, self.cap());
+        let (head, cap) = (self.head, self.mask + 1);
         let first = k.min(cap - head);
         let slots = self.slots_mut();
         let take = |s: &mut Option<Message>| s.take().expect("a slot inside head .. head + len holds a message");
@@ -129,7 +160,12 @@ impl Ring {
         if i >= self.len {
             return None;
         }
-        self.slots()[self.at(i)].as_ref()
+        let at = (self.head + i) & self.mask;
+        match self.heap_slots() {
+            // SAFETY: `at <= mask`, within the live heap buffer.
+            Some(slots) => unsafe { (*slots)[at].as_ref() },
+            None => self.inline[at].as_ref(),
+        }
     }
 
     /// Removes the `i`-th message from the front, shifting the later ones
@@ -138,12 +174,12 @@ impl Ring {
         if i >= self.len {
             return None;
         }
-        let at = self.at(i);
-        let out = self.slots_mut()[at].take();
-        for j in i..self.len - 1 {
-            let (from, to) = (self.at(j + 1), self.at(j));
-            let next = self.slots_mut()[from].take();
-            self.slots_mut()[to] = next;
+        let (head, mask, len) = (self.head, self.mask, self.len);
+        let slots = self.slots_mut();
+        let out = slots[(head + i) & mask].take();
+        for j in i..len - 1 {
+            let next = slots[(head + j + 1) & mask].take();
+            slots[(head + j) & mask] = next;
         }
         self.len -= 1;
         out
@@ -152,16 +188,24 @@ impl Ring {
     #[cold]
     #[inline(never)]
     fn grow(&mut self) {
-        let cap = self.cap() * 2;
+        let cap = (self.mask + 1) * 2;
         let mut buf: Vec<Option<Message>> = Vec::with_capacity(cap);
         while let Some(m) = self.pop_front() {
             buf.push(Some(m));
         }
         let len = buf.len();
         buf.resize_with(cap, || None);
-        self.heap = buf.into_boxed_slice();
+        let old = self.heap_slots();
+        // SAFETY: `into_raw` of a boxed slice is never null.
+        self.heap = unsafe { NonNull::new_unchecked(Box::into_raw(buf.into_boxed_slice()).cast::<Option<Message>>()) };
+        self.mask = cap - 1;
         self.head = 0;
         self.len = len;
+        if let Some(old) = old {
+            // SAFETY: the previous buffer (from `into_raw` here, `mask + 1`
+            // slots, now all `None`) is no longer referenced.
+            drop(unsafe { Box::from_raw(old) });
+        }
     }
 }
 
@@ -177,15 +221,13 @@ mod tests {
     #[test]
     fn fifo_across_growth_and_wraparound() {
         let mut r = Ring::new();
-        assert!(r.next_slot().is_null(), "no allocation while empty");
         for i in 0..INLINE as u64 {
-            r.push_back(msg(i));
-            assert!(r.next_slot().is_null(), "inline slots need no prefetch hint");
+            assert!(r.push_back(msg(i)).is_null(), "inline slots need no prefetch hint");
         }
         for i in 0..INLINE as u64 {
             assert_eq!(r.pop_front().and_then(|m| m.ack_id()), Some(i));
         }
-        assert!(r.heap.is_empty(), "up to INLINE messages never allocate");
+        assert!(!r.on_heap(), "up to INLINE messages never allocate");
         let mut next_in = 0u64;
         let mut next_out = 0u64;
         for round in 0..50u64 {
@@ -213,9 +255,10 @@ mod tests {
             r.push_back(msg(i));
         }
         r.pop_front();
-        let slot = r.next_slot();
+        r.pop_front();
+        let slot = r.push_back(msg(98));
         assert!(!slot.is_null());
-        r.push_back(msg(99));
+        assert!(r.push_back(msg(99)).is_null(), "a full ring grows before its next push: no hint");
         // SAFETY (test): `slot` points into `r.heap`, alive and not resized.
         let landed = unsafe { (*slot).as_ref().and_then(Message::ack_id) };
         assert_eq!(landed, Some(99));
@@ -264,7 +307,7 @@ mod tests {
         // Wraps around the inline slots: 1 2 3 4 at positions 1 2 3 0.
         r.push_back(msg(3));
         r.push_back(msg(4));
-        assert!(r.heap.is_empty());
+        assert!(!r.on_heap());
         assert_eq!(r.remove(1).and_then(|m| m.ack_id()), Some(2));
         r.push_back(msg(5));
         let rest: Vec<_> = std::iter::from_fn(|| r.pop_front()).filter_map(|m| m.ack_id()).collect();

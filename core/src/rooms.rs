@@ -70,11 +70,27 @@ fn prefetch_queue(m: &Member) {
     prefetch(q.hot_end());
 }
 
-/// Calls `f` for each member, prefetching the queue of the member
-/// `PREFETCH_AHEAD` places further on, so the cache misses of successive
-/// recipients overlap instead of queueing behind each push's atomics.
+/// What a walk does with each selected member. A trait rather than a
+/// closure so that the fan-out's push ([`Fanout`](crate::operator::Fanout)
+/// implements it with `#[inline(always)]`) is compiled into the walk's
+/// loop instead of being called once per recipient.
+pub(crate) trait Visit {
+    fn visit(&mut self, m: &Member);
+}
+
+impl<F: FnMut(&Member)> Visit for F {
+    #[inline(always)]
+    fn visit(&mut self, m: &Member) {
+        self(m)
+    }
+}
+
+/// Visits each member whose key `skip` does not reject, prefetching the
+/// queue of the member `PREFETCH_AHEAD` places further on, so the cache
+/// misses of successive recipients overlap instead of queueing behind each
+/// push's atomics.
 #[inline(always)]
-fn walk(members: &[Member], mut f: impl FnMut(&Member)) {
+fn walk(members: &[Member], skip: impl Fn(u64) -> bool, v: &mut impl Visit) {
     // The loop prefetches members `i + PREFETCH_AHEAD`; start the first
     // ones here, or a small room (the common case) walks mostly cold.
     for m in members.iter().take(PREFETCH_AHEAD) {
@@ -92,7 +108,9 @@ fn walk(members: &[Member], mut f: impl FnMut(&Member)) {
                 prefetch(slot);
             }
         }
-        f(m);
+        if !skip(m.key) {
+            v.visit(m);
+        }
     }
 }
 
@@ -469,24 +487,20 @@ impl RoomStore {
         self.rooms.iter().map(|s| s.read().rooms.len()).sum()
     }
 
-    /// Calls `f` once for every member `sel` selects, holding the needed
-    /// shard read locks (see the module docs for the order). `f` must not
-    /// call user code or take engine locks other than an outbox's.
+    /// Visits every member `sel` selects once, holding the needed shard
+    /// read locks (see the module docs for the order). `v` must not call
+    /// user code or take engine locks other than an outbox's.
     ///
     /// A member of several targeted rooms is visited once: while walking
     /// room *i*, members of rooms *0..i* are skipped.
-    pub(crate) fn for_each_selected(&self, sel: &Selection<'_>, mut f: impl FnMut(&Member)) {
+    pub(crate) fn for_each_selected(&self, sel: &Selection<'_>, v: &mut impl Visit) {
         if let ([room], []) = (sel.rooms, sel.except) {
             // One room, no except rooms (`to(room)`, `socket.to(room)`): one
             // shard, no lists to build.
             let hash = room_hash(room);
             let shard = self.rooms[shard_of_hash(hash)].read();
             if let Some(set) = shard.get(hash, room) {
-                walk(set.as_slice(), |m| {
-                    if sel.except_key != Some(m.key) {
-                        f(m);
-                    }
-                });
+                walk(set.as_slice(), |key| sel.except_key == Some(key), v);
             }
             return;
         }
@@ -513,11 +527,7 @@ impl RoomStore {
             let shards: SmallVec<[RwLockReadGuard<'_, SocketShard>; SHARDS]> =
                 self.sockets.iter().map(|s| s.read()).collect();
             for g in &shards {
-                walk(g.members.as_slice(), |m| {
-                    if !excluded(m.key) {
-                        f(m);
-                    }
-                });
+                walk(g.members.as_slice(), excluded, v);
             }
             return;
         }
@@ -526,11 +536,8 @@ impl RoomStore {
         for (i, set) in targets.iter().enumerate() {
             let Some(set) = set else { continue };
             let earlier = &targets[..i];
-            walk(set.as_slice(), |m| {
-                if !excluded(m.key) && !earlier.iter().any(|e| e.is_some_and(|e| e.contains(m.key))) {
-                    f(m);
-                }
-            });
+            let skip = |key: u64| excluded(key) || earlier.iter().any(|e| e.is_some_and(|e| e.contains(key)));
+            walk(set.as_slice(), skip, v);
         }
     }
 
@@ -538,7 +545,7 @@ impl RoomStore {
     /// caller can act on them after releasing).
     pub(crate) fn selected_keys(&self, sel: &Selection<'_>) -> Vec<u64> {
         let mut keys = Vec::new();
-        self.for_each_selected(sel, |m| keys.push(m.key));
+        self.for_each_selected(sel, &mut |m: &Member| keys.push(m.key));
         keys
     }
 
