@@ -505,7 +505,12 @@ async fn async_receivers_are_woken_by_every_empty_to_non_empty_push() {
                 while got < 50 {
                     match outbox.try_recv() {
                         Ok(_) => got += 1,
-                        Err(TryRecvError::Empty) if Instant::now() < deadline => tokio::task::yield_now().await,
+                        // Sleep, not yield: a task that only yields keeps its
+                        // worker thread busy and can starve the emitting
+                        // threads on a small or slow (valgrind) machine.
+                        Err(TryRecvError::Empty) if Instant::now() < deadline => {
+                            tokio::time::sleep(Duration::from_millis(1)).await
+                        }
                         Err(e) => panic!("consumer {c}: {e:?} while draining synchronously"),
                     }
                 }
