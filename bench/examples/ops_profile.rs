@@ -79,6 +79,31 @@ fn drain_loop(outboxes: &[Outbox]) -> usize {
     n
 }
 
+/// Runs `f`, returning its result and the nanoseconds it took.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, u128) {
+    let t = std::time::Instant::now();
+    let out = f();
+    (out, t.elapsed().as_nanos())
+}
+
+/// Runs `pass` (emit ns, drain ns, deliveries) `passes + 1` times, the
+/// first uncounted (rings reach their working size), and prints the times
+/// per delivery.
+fn report_split(mode: &str, passes: usize, mut pass: impl FnMut() -> (u128, u128, usize)) {
+    let (mut emit_ns, mut drain_ns, mut total) = (0u128, 0u128, 0usize);
+    for i in 0..=passes {
+        let (e, d, n) = pass();
+        if i > 0 {
+            (emit_ns, drain_ns, total) = (emit_ns + e, drain_ns + d, total + n);
+        }
+    }
+    println!(
+        "{mode}: {:.1} ns per delivery to emit, {:.1} ns to drain ({total} deliveries)",
+        emit_ns as f64 / total as f64,
+        drain_ns as f64 / total as f64
+    );
+}
+
 /// `big`: 64 emits to the room holding every socket.
 #[inline(never)]
 fn big_emit(ns: &roomcast::Namespace, room: &str, payload: &Payload) -> usize {
@@ -219,31 +244,23 @@ fn main() {
             // members of those emits' rooms (random order), timed apart.
             let payload = Payload::binary(vec![7u8; 64]);
             let mut buf = Vec::with_capacity(64);
-            let (mut emit_ns, mut drain_ns, mut total) = (0u128, 0u128, 0usize);
-            for pass in 0..6 {
+            report_split("many-batched", 5, || {
                 let (mut e, mut d, mut n) = (0u128, 0u128, 0usize);
                 for batch in ops.chunks(64) {
-                    let t = std::time::Instant::now();
-                    n += emit_ops(&sockets, &names, batch, &payload);
-                    e += t.elapsed().as_nanos();
-                    let t = std::time::Instant::now();
-                    for &(_, r) in batch {
-                        for &m in &members[r] {
-                            outboxes[m].try_recv_many(&mut buf, usize::MAX).expect("drain");
-                            buf.clear();
+                    let (k, ns) = timed(|| emit_ops(&sockets, &names, batch, &payload));
+                    (n, e) = (n + k, e + ns);
+                    let ((), ns) = timed(|| {
+                        for &(_, r) in batch {
+                            for &m in &members[r] {
+                                outboxes[m].try_recv_many(&mut buf, usize::MAX).expect("drain");
+                                buf.clear();
+                            }
                         }
-                    }
-                    d += t.elapsed().as_nanos();
+                    });
+                    d += ns;
                 }
-                if pass > 0 {
-                    (emit_ns, drain_ns, total) = (emit_ns + e, drain_ns + d, total + n);
-                }
-            }
-            println!(
-                "many-batched: {:.1} ns per delivery to emit, {:.1} ns to drain ({total} deliveries)",
-                emit_ns as f64 / total as f64,
-                drain_ns as f64 / total as f64
-            );
+                (e, d, n)
+            });
         }
         "big" => {
             // Scenario 1a's pattern: one room holding every socket, batches
@@ -255,23 +272,12 @@ fn main() {
             let ns = engine.of("/").expect("ns");
             let payload = Payload::binary(vec![7u8; 64]);
             let mut buf = Vec::with_capacity(64);
-            let (mut emit_ns, mut drain_ns, mut total) = (0u128, 0u128, 0usize);
-            for pass in 0..17 {
-                let t = std::time::Instant::now();
-                let n = big_emit(&ns, room, &payload);
-                let e = t.elapsed().as_nanos();
-                let t = std::time::Instant::now();
-                assert_eq!(big_drain(&outboxes, &mut buf), n);
-                let d = t.elapsed().as_nanos();
-                if pass > 0 {
-                    (emit_ns, drain_ns, total) = (emit_ns + e, drain_ns + d, total + n);
-                }
-            }
-            println!(
-                "big: {:.1} ns per delivery to emit, {:.1} ns to drain ({total} deliveries)",
-                emit_ns as f64 / total as f64,
-                drain_ns as f64 / total as f64
-            );
+            report_split("big", 16, || {
+                let (n, e) = timed(|| big_emit(&ns, room, &payload));
+                let (drained, d) = timed(|| big_drain(&outboxes, &mut buf));
+                assert_eq!(drained, n);
+                (e, d, n)
+            });
         }
         other => panic!("unknown mode {other:?} (churn | churn2 | many | many-batched | big)"),
     }
