@@ -3,11 +3,14 @@
 //!
 //! # Design
 //!
-//! Producers (any emitting thread) push under the queue's mutex; the critical
-//! section is a `VecDeque::push_back` and two counter updates. Consumers are
-//! woken only on the empty to non-empty transition: a blocked `recv` through
-//! the condvar (and only when someone is actually waiting), an async task
-//! through an [`AtomicWaker`], an event-loop host through its notify callback.
+//! Producers (any emitting thread) push under the queue's spin lock; the
+//! critical section is a ring push (the first four slots live inside the
+//! queue, so a connection that rarely has more than that queued never
+//! touches a separate buffer) and two counter updates. Consumers are woken
+//! only on the empty to non-empty transition: a blocked `recv` through the
+//! condvar (and only when someone is actually waiting), an async task
+//! through an [`AtomicWaker`] (only once one has registered), an event-loop
+//! host through its notify callback.
 //! The callback is user code, so it is never called by `push` itself: the
 //! push reports that a notification is due and the emit path fires it after
 //! it has released every engine lock.
@@ -677,6 +680,7 @@ impl Future for RecvManyFuture<'_> {
         this.outbox.q().poll_recv_many(cx, this.buf, this.max)
     }
 }
+
 #[cfg(test)]
 mod layout {
     use super::*;
