@@ -1554,8 +1554,7 @@ impl Socket {
     /// An unknown reason raises ValueError and changes nothing.
     #[pyo3(signature = (reason="server namespace disconnect"))]
     fn disconnect(&self, py: Python<'_>, reason: &str) -> PyResult<bool> {
-        let r = rc::DisconnectReason::parse(reason)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown disconnect reason {reason:?}")))?;
+        let r = parse_reason(reason)?;
         Ok(py.detach(|| self.inner.disconnect_with(r)))
     }
     fn __repr__(&self) -> String {
@@ -1570,6 +1569,13 @@ impl Socket {
         self.inner.id().hash(&mut h);
         h.finish()
     }
+}
+
+/// A Socket.IO disconnect reason string (parsed by the core); ValueError
+/// for an unknown one.
+fn parse_reason(reason: &str) -> PyResult<rc::DisconnectReason> {
+    rc::DisconnectReason::parse(reason)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown disconnect reason {reason:?}")))
 }
 
 // ------------------------------------------------------------------- Message
@@ -1835,8 +1841,7 @@ impl Connection {
     /// Closes the connection (every socket disconnects with `reason`).
     #[pyo3(signature = (reason="transport close"))]
     fn close(&self, py: Python<'_>, reason: &str) -> PyResult<()> {
-        let r = rc::DisconnectReason::parse(reason)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown disconnect reason {reason:?}")))?;
+        let r = parse_reason(reason)?;
         py.detach(|| self.conn.close(r));
         Ok(())
     }
