@@ -113,6 +113,13 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// The Engine.IO open packet for this session: `upgrades` offers the
+    /// WebSocket upgrade (a polling start), with the server's timings.
+    fn open_packet(&self, upgrades: bool) -> eio::Frame {
+        let o = &self.shared.opts;
+        eio::open_packet(&self.sid, upgrades, o.ping_interval.as_millis(), o.ping_timeout.as_millis(), o.max_payload)
+    }
+
     /// Creates a polling session and spawns its task.
     pub(crate) fn start_polling(shared: Arc<Shared>, base: PackedHandshake) -> Arc<Session> {
         let (sess, outbox) = Session::create(shared, base, false);
@@ -148,15 +155,7 @@ impl Session {
         });
         shared.sessions.lock().insert(sid, sess.clone());
         if !websocket {
-            let o = &shared.opts;
-            let open = eio::open_packet(
-                &sess.sid,
-                true,
-                o.ping_interval.as_millis(),
-                o.ping_timeout.as_millis(),
-                o.max_payload,
-            );
-            sess.poll.lock().frames.push(open);
+            sess.poll.lock().frames.push(sess.open_packet(true));
         }
         (sess, outbox)
     }
@@ -495,14 +494,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
         let timer = tokio::time::sleep_until(timers.deadline());
         tokio::pin!(timer);
         if let Some(conn) = ws.as_mut() {
-            let o = &sess.shared.opts;
-            let open = eio::open_packet(
-                &sess.sid,
-                false,
-                o.ping_interval.as_millis(),
-                o.ping_timeout.as_millis(),
-                o.max_payload,
-            );
+            let open = sess.open_packet(false);
             if !Box::pin(write_ws(conn, &mut raw, vec![open])).await {
                 sess.close(DisconnectReason::TransportError);
             }
