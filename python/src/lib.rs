@@ -1143,18 +1143,14 @@ impl Operator {
         slf: &Bound<'py, Self>,
         rooms: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        rooms_arg(rooms)?;
-        let args = PyTuple::new(slf.py(), [rooms])?;
-        in_executor(slf.py(), slf.getattr("cluster_sockets_join")?, args)
+        rooms_in_executor(slf.as_any(), "cluster_sockets_join", rooms)
     }
     /// `cluster_sockets_leave` awaitable on asyncio.
     fn cluster_sockets_leave_async<'py>(
         slf: &Bound<'py, Self>,
         rooms: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        rooms_arg(rooms)?;
-        let args = PyTuple::new(slf.py(), [rooms])?;
-        in_executor(slf.py(), slf.getattr("cluster_sockets_leave")?, args)
+        rooms_in_executor(slf.as_any(), "cluster_sockets_leave", rooms)
     }
     /// `cluster_disconnect_sockets` awaitable on asyncio.
     fn cluster_disconnect_sockets_async<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
@@ -1569,6 +1565,18 @@ impl Socket {
         self.inner.id().hash(&mut h);
         h.finish()
     }
+}
+
+/// `obj.method(rooms)` run in the loop's executor, with `rooms` checked
+/// here first so a bad argument raises at the call.
+fn rooms_in_executor<'py>(
+    obj: &Bound<'py, PyAny>,
+    method: &str,
+    rooms: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    rooms_arg(rooms)?;
+    let args = PyTuple::new(obj.py(), [rooms])?;
+    in_executor(obj.py(), obj.getattr(method)?, args)
 }
 
 /// A Socket.IO disconnect reason string (parsed by the core); ValueError
