@@ -311,16 +311,52 @@ fn entry_hash(e: &(Arc<str>, MemberSet)) -> u64 {
 /// A room name with its hash, as a socket keeps it: membership checks
 /// compare hashes first and read the name's bytes (another cache line)
 /// only on a hash match.
-#[derive(Clone)]
+///
+/// The name is not reference-counted: it points at the room table's own
+/// key, so a join and a leave do not write the name's cache line (with
+/// two threads churning the same rooms, a count would bounce it between
+/// their cores on every operation).
+///
+/// # Why it never dangles
+///
+/// A `RoomName` is created only by [`RoomStore::add`], for the socket it
+/// adds, and is kept only in that socket's room list (`SocketState::rooms`,
+/// under the socket's state lock). The room's table entry, which owns the
+/// name, is deleted only when its member set empties; this socket's entry
+/// leaves that set only through [`RoomStore::remove`], called by the
+/// socket itself under its state lock, after it took the `RoomName` out of
+/// its list. So while a `RoomName` is in the list, the socket is a member,
+/// the room exists and the name is alive. Code that still needs the name
+/// after `RoomStore::remove` copies it first (`Socket::disconnect_with`).
+/// Not `Clone`, so no copy can outlive its list entry.
 pub(crate) struct RoomName {
     pub(crate) hash: u64,
-    pub(crate) name: Arc<str>,
+    name: NonNull<str>,
 }
 
+// SAFETY: a `RoomName` only gives shared access to an immutable `str` owned
+// by an `Arc<str>` in the room table (type docs: alive while the
+// `RoomName` is used), and `Arc<str>` is Send + Sync.
+unsafe impl Send for RoomName {}
+// SAFETY: as above.
+unsafe impl Sync for RoomName {}
+
 impl RoomName {
+    fn new(hash: u64, name: &Arc<str>) -> RoomName {
+        RoomName { hash, name: NonNull::from(&**name) }
+    }
+
+    /// The room's name.
+    #[inline]
+    pub(crate) fn name(&self) -> &str {
+        // SAFETY: the table entry owning the name outlives this `RoomName`'s
+        // uses (type docs).
+        unsafe { self.name.as_ref() }
+    }
+
     #[inline]
     pub(crate) fn is(&self, hash: u64, name: &str) -> bool {
-        self.hash == hash && *self.name == *name
+        self.hash == hash && self.name() == name
     }
 }
 
@@ -414,23 +450,24 @@ impl RoomStore {
         let mut shard = self.rooms[shard_of_hash(hash)].write();
         if let Some((key, set)) = shard.rooms.find_mut(hash, |(k, _)| **k == *room) {
             set.insert(member);
-            return (Added { created: false }, RoomName { hash, name: key.clone() });
+            return (Added { created: false }, RoomName::new(hash, key));
         }
         let name: Arc<str> = name.cloned().unwrap_or_else(|| Arc::from(room));
         // Exactly one slot: many rooms (every own-id room) never grow.
         let mut set = MemberSet { members: Vec::with_capacity(1), index: None };
         set.insert(member);
-        shard.rooms.insert_unique(hash, (name.clone(), set), entry_hash);
-        (Added { created: true }, RoomName { hash, name })
+        let room_name = RoomName::new(hash, &name);
+        shard.rooms.insert_unique(hash, (name, set), entry_hash);
+        (Added { created: true }, room_name)
     }
 
     /// Removes socket `key` from `room`, deleting the room when it empties.
     pub(crate) fn remove(&self, room: &RoomName, key: u64) -> Removed {
         let mut shard = self.rooms[shard_of_hash(room.hash)].write();
-        let name: &str = &room.name;
-        // The socket keeps the table's own key: pointer equality settles
-        // the comparison without reading the name's bytes.
-        let Ok(mut entry) = shard.rooms.find_entry(room.hash, |(k, _)| Arc::ptr_eq(k, &room.name) || **k == *name)
+        // The socket keeps a pointer to the table's own key: pointer
+        // equality settles the comparison without reading the name's bytes.
+        let Ok(mut entry) =
+            shard.rooms.find_entry(room.hash, |(k, _)| std::ptr::addr_eq(Arc::as_ptr(k), room.name.as_ptr()))
         else {
             return Removed { removed: false, deleted: false };
         };

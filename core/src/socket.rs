@@ -173,7 +173,7 @@ impl Socket {
 
     /// Rooms it is in, own-id room first, then in join order.
     pub fn rooms(&self) -> Vec<String> {
-        self.inner.state.lock().rooms.iter().map(|r| r.name.to_string()).collect()
+        self.inner.state.lock().rooms.iter().map(|r| r.name().to_string()).collect()
     }
 
     /// Whether it is in `room`.
@@ -365,7 +365,6 @@ impl Socket {
         }
         let want = inner.ns.wants_room_events();
         drop(st);
-        drop(room);
         if !want {
             return Ok(());
         }
@@ -466,14 +465,19 @@ impl Socket {
         let acks = {
             let mut st = inner.state.lock();
             for room in std::mem::take(&mut st.rooms) {
+                // Copied first: the name belongs to the room, which the
+                // removal deletes when this was its last member.
+                let name = want.then(|| room.name().to_string());
                 let removed = store.remove(&room, inner.key);
                 if removed.deleted {
                     Counters::sub(&shared.stats.rooms, 1);
                 }
-                if want {
-                    events.push(RoomEvent::Left { room: room.name.to_string(), socket_id: inner.id.to_string() });
+                if let Some(name) = name {
                     if removed.deleted {
-                        events.push(RoomEvent::Deleted { room: room.name.to_string() });
+                        events.push(RoomEvent::Left { room: name.clone(), socket_id: inner.id.to_string() });
+                        events.push(RoomEvent::Deleted { room: name });
+                    } else {
+                        events.push(RoomEvent::Left { room: name, socket_id: inner.id.to_string() });
                     }
                 }
             }

@@ -399,6 +399,79 @@ fn contract_3_own_id_room_cannot_be_left() {
     assert!(c.socket.in_room(&id));
 }
 
+/// A socket's room list shares each name with the room itself, and rooms
+/// are deleted and re-created while other threads read those lists and
+/// disconnect their sockets: every name read must stay exact. (Runs under
+/// valgrind in `scripts/test.sh`, which would flag a name read after its
+/// room freed it.)
+#[test]
+fn contract_3_room_names_stay_exact_while_rooms_come_and_go() {
+    let engine = Engine::new(Config::default());
+    let ns = engine.of("/n").unwrap();
+    let left = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let l2 = left.clone();
+    ns.on_room_event(move |ev| {
+        if let roomcast::RoomEvent::Left { room, .. } | roomcast::RoomEvent::Deleted { room } = ev {
+            l2.lock().unwrap().push(room.clone());
+        }
+    });
+    let names: Vec<String> = (0..4).map(|i| format!("room-{i}-{}", "x".repeat(i * 9))).collect();
+    let c: Vec<Client> = (0..6).map(|_| client(&engine, "/n")).collect();
+    let ids: Vec<String> = c.iter().map(|cl| cl.socket.id().to_string()).collect();
+    let valid = |s: &str| names.iter().any(|n| n == s) || ids.iter().any(|i| i == s);
+    let rounds = if cfg!(debug_assertions) { 300 } else { 3_000 };
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|sc| {
+        for t in 0..2 {
+            let (c, names, stop) = (&c, &names, &stop);
+            sc.spawn(move || {
+                // Each thread churns its own sockets, often as a room's only
+                // member, so rooms are deleted and re-created all the time.
+                for i in 0..rounds {
+                    let s = &c[t * 2 + i % 2].socket;
+                    let room = names[(i + t) % names.len()].as_str();
+                    s.join(room).unwrap();
+                    assert!(s.in_room(room));
+                    s.leave(room).unwrap();
+                }
+                stop.store(true, Ordering::Relaxed);
+            });
+        }
+        let (c, stop) = (&c, &stop);
+        sc.spawn(move || {
+            let mut reads = 0;
+            while !stop.load(Ordering::Relaxed) || reads < 10 {
+                for cl in c {
+                    for r in cl.socket.rooms() {
+                        assert!(valid(&r), "room list returned {r:?}");
+                    }
+                }
+                reads += 1;
+            }
+        });
+    });
+    // Sockets 4 and 5 leave by disconnecting, each the only member of two
+    // rooms: the Left and Deleted events name them exactly.
+    for (k, room) in [(4, 0), (4, 3), (5, 1), (5, 2)] {
+        c[k].socket.join(names[room].as_str()).unwrap();
+    }
+    left.lock().unwrap().clear();
+    c[4].conn.close(DisconnectReason::TransportClose);
+    c[5].socket.disconnect();
+    let mut got = left.lock().unwrap().clone();
+    got.sort();
+    let mut want: Vec<String> = [&ids[4], &ids[5], &names[0], &names[3], &names[1], &names[2]]
+        .iter()
+        .flat_map(|n| [n.to_string(), n.to_string()])
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "one Left and one Deleted per room, names exact");
+    assert_eq!(ns.rooms().len(), 4, "only the remaining own-id rooms");
+    for cl in &c[..4] {
+        assert_eq!(cl.socket.rooms(), vec![cl.socket.id().to_string()]);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 4. Join/emit order
 // ---------------------------------------------------------------------------
