@@ -25,7 +25,10 @@
 //! apart (`ops_profile many-batched 100000` is scenario 3's size). `big`
 //! (wall clock; callgrind with `ops_profile::big_emit` or `big_drain`):
 //! scenario 1a's pattern, every socket in one room, 16 batches of 64
-//! emits, each followed by a drain of every outbox.
+//! emits, each followed by a drain of every outbox. `poll` (wall clock):
+//! a host polling every outbox with `try_recv_many` while another thread
+//! emits to one socket in 100 at a time (an event loop with mostly idle
+//! connections); prints ns per polled outbox.
 
 use roomcast::{Config, Engine, Handshake, Outbox, Payload, Socket};
 
@@ -121,6 +124,17 @@ fn big_drain(outboxes: &[Outbox], buf: &mut Vec<roomcast::Message>) -> usize {
     n
 }
 
+/// `poll`: one `try_recv_many` per outbox, messages dropped.
+#[inline(never)]
+fn poll_all(outboxes: &[Outbox], buf: &mut Vec<roomcast::Message>) -> usize {
+    let mut n = 0;
+    for o in outboxes {
+        n += o.try_recv_many(buf, usize::MAX).expect("poll");
+        buf.clear();
+    }
+    n
+}
+
 #[inline(never)]
 fn emit_loop_warmup(sockets: &[Socket], names: &[String], emits: &[(usize, usize)], payload: &Payload) -> usize {
     // Its own body (not merged with `emit_loop` by the linker): halves.
@@ -174,7 +188,7 @@ fn main() {
         mine.push(rooms);
     }
     let mut ops = Vec::with_capacity(OPS);
-    while ops.len() < OPS && mode != "big" {
+    while ops.len() < OPS && mode != "big" && mode != "poll" {
         let (s, r) = (rng.below(n_sockets), rng.below(n_rooms));
         match mode.as_str() {
             "churn" | "churn2" if !mine[s].contains(&r) => ops.push((s, r)),
@@ -262,6 +276,39 @@ fn main() {
                 (e, d, n)
             });
         }
+        "poll" => {
+            // 20 passes of: the other thread emits to every 100th socket
+            // while this one polls all outboxes 10 times.
+            let payload = Payload::binary(vec![7u8; 64]);
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let mut buf = Vec::with_capacity(64);
+            let mut per_poll = std::thread::scope(|sc| {
+                sc.spawn(|| {
+                    let t = std::time::Instant::now();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) && t.elapsed().as_secs() < 60 {
+                        for s in sockets.iter().step_by(100) {
+                            s.emit("m", payload.clone()).expect("emit");
+                        }
+                        std::thread::sleep(std::time::Duration::from_micros(50));
+                    }
+                });
+                let v: Vec<f64> = (0..20)
+                    .map(|_| {
+                        let t = std::time::Instant::now();
+                        let mut got = 0;
+                        for _ in 0..10 {
+                            got += poll_all(&outboxes, &mut buf);
+                        }
+                        std::hint::black_box(got);
+                        t.elapsed().as_nanos() as f64 / (10 * outboxes.len()) as f64
+                    })
+                    .collect();
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                v
+            });
+            per_poll.sort_by(f64::total_cmp);
+            println!("poll: {:.1} ns per polled outbox (median of 20 passes)", per_poll[10]);
+        }
         "big" => {
             // Scenario 1a's pattern: one room holding every socket, batches
             // of 64 emits, then every outbox drained; 16 batches.
@@ -279,7 +326,7 @@ fn main() {
                 (e, d, n)
             });
         }
-        other => panic!("unknown mode {other:?} (churn | churn2 | many | many-batched | big)"),
+        other => panic!("unknown mode {other:?} (churn | churn2 | many | many-batched | big | poll)"),
     }
     println!("{mode}: {OPS} ops done");
 }

@@ -26,6 +26,10 @@
 //! messages went missing.
 //!
 //! Closing keeps what is queued: receivers drain it, then get `Closed`.
+//!
+//! The non-blocking receives first read a flag kept next to the lock
+//! (`Queue::ready`): on an empty, open outbox they return without taking
+//! the lock, so polling idle outboxes writes none of their cache lines.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -126,6 +130,18 @@ pub(crate) struct Queue {
     /// the queue lock; a push reads it after releasing that lock, so a push
     /// ordered after the re-check always sees it.
     has_waker: AtomicBool,
+    /// False only when the queue was last seen empty and open: the
+    /// non-blocking receives return at once on `false`, reading the line
+    /// instead of taking the lock, so a host polling many idle outboxes
+    /// (or a receiver racing an emitter through them) does not write each
+    /// queue's cache line. Written under the lock: `true` by every push
+    /// and by `close`, recomputed by the non-blocking receives (other
+    /// receives leave it `true`, which only costs a later lock). Relaxed:
+    /// a receive that misses a concurrent push's `true` is ordered before
+    /// that push, as if it had taken the lock first; anything that
+    /// happened after the push (its notify callback, an `await`, a
+    /// channel) makes the store visible.
+    ready: AtomicBool,
     policy: OverflowPolicy,
     /// Woken on every empty -> non-empty push, once `has_waker` is set.
     waker: AtomicWaker,
@@ -158,6 +174,7 @@ impl Queue {
             notify: RwLock::new(None),
             has_notify: AtomicBool::new(false),
             has_waker: AtomicBool::new(false),
+            ready: AtomicBool::new(false),
             max_len,
             max_bytes,
             policy,
@@ -201,6 +218,7 @@ impl Queue {
         }
         let next_slot = st.items.push_back(refs.take());
         st.bytes += cost;
+        self.ready.store(true, Ordering::Relaxed);
         self.slot_hint.store(next_slot as usize, Ordering::Relaxed);
         let wake_blocked = st.waiting > 0;
         drop(st);
@@ -285,6 +303,7 @@ impl Queue {
         st.closed = true;
         st.sealed = true;
         st.reason = Some(reason);
+        self.ready.store(true, Ordering::Relaxed);
         drop(st);
         {
             let _sleep = self.sleep.lock();
@@ -354,9 +373,20 @@ impl Queue {
         }
     }
 
+    /// Recomputes `ready` after a receive, before the lock is released.
+    #[inline(always)]
+    fn settle(&self, st: &State) {
+        self.ready.store(!st.is_empty() || st.closed, Ordering::Relaxed);
+    }
+
     fn try_recv(&self) -> Result<Message, TryRecvError> {
+        if !self.ready.load(Ordering::Relaxed) {
+            return Err(TryRecvError::Empty);
+        }
         let mut st = self.state.lock();
-        match st.pop() {
+        let m = st.pop();
+        self.settle(&st);
+        match m {
             Some(m) => Ok(m),
             None if st.closed => Err(TryRecvError::Closed),
             None => Err(TryRecvError::Empty),
@@ -568,8 +598,13 @@ impl Outbox {
     /// Moves up to `max` queued messages into `buf` without blocking;
     /// `Ok(0)` when empty, `Err(Closed)` when closed and drained.
     pub fn try_recv_many(&self, buf: &mut Vec<Message>, max: usize) -> Result<usize, TryRecvError> {
-        let mut st = self.q().state.lock();
+        let q = self.q();
+        if !q.ready.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        let mut st = q.state.lock();
         let n = Queue::drain_into(&mut st, buf, max);
+        q.settle(&st);
         if n == 0 && st.closed && max > 0 {
             return Err(TryRecvError::Closed);
         }

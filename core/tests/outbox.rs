@@ -593,6 +593,89 @@ fn notify_fires_once_per_empty_to_nonempty_transition() {
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
 
+/// An event-loop host drains only when its notify callback fired, until
+/// the non-blocking receives report nothing, while two threads emit. Each
+/// sender waits for the host to confirm a message before sending the next,
+/// so most pushes find the outbox empty and every callback matters: had a
+/// receive reported "empty" with a message queued and no push in flight,
+/// that message would never trigger another callback, both sides would
+/// wait, and the test fails on the stall. Alternates `try_recv_many` and
+/// `try_recv`; checks every message arrives once, in its sender's order.
+#[test]
+fn a_host_that_drains_only_when_notified_never_strands_a_message() {
+    run_bounded(Duration::from_secs(120), || {
+        let per_sender: usize = if cfg!(debug_assertions) { 1_500 } else { 20_000 };
+        let engine = Engine::new(Config::default());
+        let ns = engine.of("/o").unwrap();
+        let (conn, outbox) = engine.connect();
+        let socket = conn.join_namespace("/o", Handshake::new()).unwrap();
+        let (tx, tokens) = mpsc::channel::<()>();
+        outbox.set_notify(move || {
+            let _ = tx.send(());
+        });
+        let mut acks = Vec::new();
+        let emitters: Vec<_> = (0..2)
+            .map(|t| {
+                let (ns, id) = (ns.clone(), socket.id().to_string());
+                let (ack, confirmed) = mpsc::channel::<()>();
+                acks.push(ack);
+                thread::spawn(move || {
+                    for i in 0..per_sender {
+                        let r = ns.to(id.as_str()).emit("m", format!("{t}:{i}")).unwrap();
+                        assert_eq!(r.queued, 1);
+                        if confirmed.recv_timeout(LONG).is_err() {
+                            return Err(format!("sender {t}: message {i} never confirmed"));
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        let total = 2 * per_sender;
+        let mut next = [0usize; 2];
+        let mut got = 0;
+        let mut buf = Vec::new();
+        let mut round = 0u64;
+        while got < total {
+            if tokens.recv_timeout(LONG).is_err() {
+                panic!("stranded: {got} of {total} received and no notify for {LONG:?}");
+            }
+            round += 1;
+            loop {
+                let batch: Vec<Message> = if round % 2 == 0 {
+                    match outbox.try_recv_many(&mut buf, 7).unwrap() {
+                        0 => break,
+                        _ => std::mem::take(&mut buf),
+                    }
+                } else {
+                    match outbox.try_recv() {
+                        Ok(m) => vec![m],
+                        Err(TryRecvError::Empty) => break,
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                };
+                for m in &batch {
+                    let t = text(m);
+                    let (who, seq) = t.split_once(':').unwrap();
+                    let who: usize = who.parse().unwrap();
+                    assert_eq!(seq.parse::<usize>().unwrap(), next[who], "sender {who} out of order");
+                    next[who] += 1;
+                    acks[who].send(()).unwrap();
+                }
+                got += batch.len();
+            }
+        }
+        for e in emitters {
+            e.join().unwrap().unwrap();
+        }
+        assert_eq!(next, [per_sender, per_sender]);
+        assert!(matches!(outbox.try_recv(), Err(TryRecvError::Empty)));
+        conn.close(DisconnectReason::TransportClose);
+        assert!(matches!(outbox.try_recv(), Err(TryRecvError::Closed)), "close is seen without a push");
+        assert!(matches!(outbox.try_recv_many(&mut buf, 4), Err(TryRecvError::Closed)));
+    });
+}
+
 #[test]
 fn notify_not_fired_for_messages_that_do_not_make_it_non_empty() {
     let engine = Engine::new(Config::default());
