@@ -23,7 +23,7 @@
 //! only): the `many` emits in scenario 3's pattern, batches of 64 then a
 //! drain of those rooms' members in random order, emit and drain timed
 //! apart (`ops_profile many-batched 100000` is scenario 3's size). `big`
-//! (wall clock; callgrind with `ops_profile::big_emit` or `big_drain`):
+//! (wall clock; callgrind with `ops_profile::big_emit` or `drain_all`):
 //! scenario 1a's pattern, every socket in one room, 16 batches of 64
 //! emits, each followed by a drain of every outbox. `poll` (wall clock):
 //! a host polling every outbox with `try_recv_many` while another thread
@@ -113,23 +113,13 @@ fn big_emit(ns: &roomcast::Namespace, room: &str, payload: &Payload) -> usize {
     (0..64).map(|_| ns.to(room).emit("m", payload.clone()).expect("emit").queued).sum()
 }
 
-/// `big`: every outbox drained, messages dropped as a host would.
+/// `big` and `poll`: one `try_recv_many` per outbox, messages dropped as a
+/// host would.
 #[inline(never)]
-fn big_drain(outboxes: &[Outbox], buf: &mut Vec<roomcast::Message>) -> usize {
+fn drain_all(outboxes: &[Outbox], buf: &mut Vec<roomcast::Message>) -> usize {
     let mut n = 0;
     for o in outboxes {
         n += o.try_recv_many(buf, usize::MAX).expect("drain");
-        buf.clear();
-    }
-    n
-}
-
-/// `poll`: one `try_recv_many` per outbox, messages dropped.
-#[inline(never)]
-fn poll_all(outboxes: &[Outbox], buf: &mut Vec<roomcast::Message>) -> usize {
-    let mut n = 0;
-    for o in outboxes {
-        n += o.try_recv_many(buf, usize::MAX).expect("poll");
         buf.clear();
     }
     n
@@ -297,7 +287,7 @@ fn main() {
                         let t = std::time::Instant::now();
                         let mut got = 0;
                         for _ in 0..10 {
-                            got += poll_all(&outboxes, &mut buf);
+                            got += drain_all(&outboxes, &mut buf);
                         }
                         std::hint::black_box(got);
                         t.elapsed().as_nanos() as f64 / (10 * outboxes.len()) as f64
@@ -321,7 +311,7 @@ fn main() {
             let mut buf = Vec::with_capacity(64);
             report_split("big", 16, || {
                 let (n, e) = timed(|| big_emit(&ns, room, &payload));
-                let (drained, d) = timed(|| big_drain(&outboxes, &mut buf));
+                let (drained, d) = timed(|| drain_all(&outboxes, &mut buf));
                 assert_eq!(drained, n);
                 (e, d, n)
             });
