@@ -541,6 +541,7 @@ fn concurrent_join_emit_body() {
     const ROUNDS: usize = 300;
     const BG_MIN: usize = 2000;
     const BG_MAX: usize = 200_000;
+    const BG_TIME: Duration = Duration::from_secs(3);
     let cfg = Config::builder().max_queue(1 << 20).max_queue_bytes(1 << 26).build().unwrap();
     let engine = Engine::new(cfg);
     let ns = engine.of("/c").unwrap();
@@ -551,11 +552,17 @@ fn concurrent_join_emit_body() {
     // Collected tags: "bg:<i>" of the background emits each joiner received.
     let (bg_reports, received): (Vec<EmitReport>, Vec<Vec<usize>>) = std::thread::scope(|sc| {
         // Emits at least BG_MIN times and keeps going while any joiner runs
-        // (capped), so the two sides overlap however the threads are scheduled.
+        // (capped in count and time), so the two sides overlap however the
+        // threads are scheduled. The time cap matters under valgrind, whose
+        // one-thread-at-a-time scheduling can starve the joiners while this
+        // loop runs to BG_MAX.
         let bg = sc.spawn(|| {
             start.wait();
+            let t0 = std::time::Instant::now();
             let mut reports = Vec::new();
-            while reports.len() < BG_MIN || (done.load(Ordering::SeqCst) < JOINERS && reports.len() < BG_MAX) {
+            while reports.len() < BG_MIN
+                || (done.load(Ordering::SeqCst) < JOINERS && reports.len() < BG_MAX && t0.elapsed() < BG_TIME)
+            {
                 reports.push(ns.to(["r", "r2"]).emit("bg", format!("{}", reports.len())).unwrap());
             }
             reports
