@@ -131,10 +131,10 @@ pub(crate) struct Queue {
     /// ordered after the re-check always sees it.
     has_waker: AtomicBool,
     /// False only when the queue was last seen empty and open: the
-    /// non-blocking receives return at once on `false`, reading the line
-    /// instead of taking the lock, so a host polling many idle outboxes
-    /// (or a receiver racing an emitter through them) does not write each
-    /// queue's cache line. Written under the lock: `true` by every push
+    /// non-blocking receives (and `len`) return at once on `false`,
+    /// reading the line instead of taking the lock, so a host polling many
+    /// idle outboxes (or a receiver racing an emitter through them) does
+    /// not write each queue's cache line. Written under the lock: `true` by every push
     /// and by `close`, recomputed by the non-blocking receives (other
     /// receives leave it `true`, which only costs a later lock). Relaxed:
     /// a receive that misses a concurrent push's `true` is ordered before
@@ -322,6 +322,11 @@ impl Queue {
     }
 
     pub(crate) fn len(&self) -> usize {
+        // As in the non-blocking receives: an outbox last seen empty and
+        // open answers without its lock.
+        if !self.ready.load(Ordering::Relaxed) {
+            return 0;
+        }
         let st = self.state.lock();
         st.items.len() + usize::from(st.lost > 0)
     }

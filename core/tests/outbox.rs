@@ -668,6 +668,12 @@ fn a_host_that_drains_only_when_notified_never_strands_a_message() {
         for e in emitters {
             e.join().unwrap().unwrap();
         }
+        assert!(outbox.is_empty());
+        assert_eq!(outbox.len(), 0);
+        socket.emit("m", "last").unwrap();
+        assert_eq!(outbox.len(), 1, "len sees a push made after the outbox was drained");
+        assert!(!outbox.is_empty());
+        assert_eq!(text(&outbox.try_recv().unwrap()), "last");
         assert_eq!(next, [per_sender, per_sender]);
         assert!(matches!(outbox.try_recv(), Err(TryRecvError::Empty)));
         conn.close(DisconnectReason::TransportClose);
