@@ -218,6 +218,11 @@ mod tests {
         Message::ack("/".into(), i, Payload::empty())
     }
 
+    /// Pops everything left, returning the ids in order.
+    fn drain_ids(r: &mut Ring) -> Vec<u64> {
+        std::iter::from_fn(|| r.pop_front()).filter_map(|m| m.ack_id()).collect()
+    }
+
     #[test]
     fn fifo_across_growth_and_wraparound() {
         let mut r = Ring::new();
@@ -292,7 +297,7 @@ mod tests {
             assert_eq!(got, want, "fill {fill}, pop {pop}, refill {refill}, move {k}");
             assert_eq!(r.len(), len - k);
             r.push_back(msg(next));
-            let rest: Vec<_> = std::iter::from_fn(|| r.pop_front()).filter_map(|m| m.ack_id()).collect();
+            let rest = drain_ids(&mut r);
             assert_eq!(rest, (pop as u64 + k as u64..=next).collect::<Vec<_>>());
         }
     }
@@ -310,7 +315,7 @@ mod tests {
         assert!(!r.on_heap());
         assert_eq!(r.remove(1).and_then(|m| m.ack_id()), Some(2));
         r.push_back(msg(5));
-        let rest: Vec<_> = std::iter::from_fn(|| r.pop_front()).filter_map(|m| m.ack_id()).collect();
+        let rest = drain_ids(&mut r);
         assert_eq!(rest, vec![1, 3, 4, 5]);
     }
 
@@ -323,7 +328,7 @@ mod tests {
         r.pop_front();
         r.push_back(msg(6));
         assert_eq!(r.remove(2).and_then(|m| m.ack_id()), Some(3));
-        let rest: Vec<_> = std::iter::from_fn(|| r.pop_front()).filter_map(|m| m.ack_id()).collect();
+        let rest = drain_ids(&mut r);
         assert_eq!(rest, vec![1, 2, 4, 5, 6]);
     }
 }
