@@ -32,6 +32,9 @@ cargo test --workspace 2>&1 | tee -a "$log"
 echo "== stress and property tests (release)"
 cargo test --workspace --release --test stress --test model 2>&1 | tee -a "$log"
 
+echo "== loom models (outbox, spin lock, message reference count)"
+./scripts/loom.sh 2>&1 | tee -a "$log"
+
 echo "== valgrind memcheck (unsafe code: message refcount, spin lock; leaks)"
 if command -v valgrind >/dev/null; then
   for t in contract handlers outbox; do

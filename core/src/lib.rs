@@ -102,6 +102,7 @@ mod ring;
 mod rooms;
 mod socket;
 mod spin;
+mod sync;
 
 pub use acks::{AckCollect, AckPending, AckReply, AckStream};
 pub use adapter::{

@@ -1,8 +1,8 @@
 //! What hosts drain from an outbox.
 
+use crate::sync::{fence, AtomicUsize, Ordering};
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -389,8 +389,8 @@ impl Message {
         self.inner().encoded.get_or_init(|| encode(self))
     }
 
-    /// Control messages (ack replies, disconnect notices) bypass the bounds
-    /// and are never evicted.
+    /// Control messages (ack replies, disconnect notices): never dropped by
+    /// an overflow policy, queued apart from data (see the outbox docs).
     pub(crate) fn is_control(&self) -> bool {
         matches!(self.inner().body, Body::Ack { .. } | Body::Disconnect { .. })
     }
@@ -519,5 +519,89 @@ mod tests {
             }
             assert!(freed.load(Ordering::SeqCst));
         }
+    }
+}
+
+/// Models of the message reference count, explored by loom
+/// (`scripts/loom.sh`).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+    use std::sync::atomic::AtomicUsize as StdCount;
+
+    /// The payload's owner: freed with the message. Its drop writes a
+    /// loom-tracked cell that every handle reads before letting go, so loom
+    /// fails the model if any use of a handle is not ordered before the free;
+    /// it also counts frees.
+    struct Owner {
+        seen: Arc<Seen>,
+        frees: std::sync::Arc<StdCount>,
+    }
+
+    /// A loom-tracked cell shared by the model's threads; loom checks every
+    /// access to it, which is the point.
+    struct Seen(UnsafeCell<u32>);
+    // SAFETY: test-only; loom reports any unordered access to the cell.
+    unsafe impl Sync for Seen {}
+
+    impl Seen {
+        fn read(&self) -> u32 {
+            // SAFETY: loom checks this read against every write.
+            self.0.with(|p| unsafe { *p })
+        }
+    }
+
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            b"payload"
+        }
+    }
+
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            // SAFETY: loom checks this write against every read.
+            self.seen.0.with_mut(|p| unsafe { *p += 1 });
+            self.frees.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn tracked() -> (Message, Arc<Seen>, std::sync::Arc<StdCount>) {
+        let seen = Arc::new(Seen(UnsafeCell::new(0)));
+        let frees = std::sync::Arc::new(StdCount::new(0));
+        let owner = Owner { seen: seen.clone(), frees: frees.clone() };
+        let m = Message::event("/".into(), "e", Payload::binary(Bytes::from_owner(owner)), None);
+        (m, seen, frees)
+    }
+
+    /// A fan-out's bulk references (`Prepaid`: one add for many handles,
+    /// the unused ones returned in one subtraction) racing the drop of the
+    /// emitter's handle: the message is freed exactly once, after every
+    /// handle's last use.
+    #[test]
+    fn prepaid_drop_racing_the_last_message_drop() {
+        loom::model(|| {
+            let (m, seen, frees) = tracked();
+            let fan = m.clone();
+            let t = {
+                let seen = seen.clone();
+                loom::thread::spawn(move || {
+                    let mut refs = Prepaid::new(&fan);
+                    let a = refs.take();
+                    let b = refs.take();
+                    drop(refs);
+                    assert_eq!(seen.read(), 0);
+                    drop(a);
+                    drop(fan);
+                    assert_eq!(seen.read(), 0);
+                    drop(b);
+                })
+            };
+            assert_eq!(seen.read(), 0);
+            drop(m);
+            t.join().unwrap();
+            assert_eq!(frees.load(std::sync::atomic::Ordering::SeqCst), 1);
+        });
     }
 }

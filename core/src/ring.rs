@@ -6,6 +6,13 @@
 //! needs no buffer of its own, and a push or pop touches no memory beyond
 //! the lines the outbox lock already brought in. Past that the ring moves to
 //! a heap buffer, which it keeps (a busy connection stays busy).
+//!
+//! The ring never allocates or frees by itself: it lives under the outbox's
+//! spin lock, whose holder may do neither (see `spin`). When it is full its
+//! owner allocates a bigger buffer ([`Spare`]) with the lock released, hands
+//! it over under the lock ([`Ring::grow_into`]), and frees what comes back
+//! after unlocking. It has no atomics of its own; loom checks it through the
+//! outbox's lock (`crate::sync`).
 
 use std::ptr::NonNull;
 
@@ -104,11 +111,12 @@ impl Ring {
     /// heap slot it can write without growing, null otherwise (a slot
     /// inside the ring is already in cache whenever the ring is): a
     /// prefetch hint for the next fan-out, never dereferenced.
+    ///
+    /// The ring must not be full (see [`is_full`](Self::is_full)): growing
+    /// allocates, which the caller does outside its lock.
     #[inline(always)]
     pub(crate) fn push_back(&mut self, m: Message) -> *const Option<Message> {
-        if self.len > self.mask {
-            self.grow();
-        }
+        assert!(!self.is_full(), "Ring::push_back on a full ring: grow_into first");
         let on_heap = self.on_heap();
         let base = if on_heap { self.heap.as_ptr() } else { self.inline.as_mut_ptr() };
         let i = (self.head + self.len) & self.mask;
@@ -168,44 +176,65 @@ impl Ring {
         }
     }
 
-    /// Removes the `i`-th message from the front, shifting the later ones
-    /// forward (rare: `drop_oldest` skipping a control message).
-    pub(crate) fn remove(&mut self, i: usize) -> Option<Message> {
-        if i >= self.len {
-            return None;
-        }
-        let (head, mask, len) = (self.head, self.mask, self.len);
-        let slots = self.slots_mut();
-        let out = slots[(head + i) & mask].take();
-        for j in i..len - 1 {
-            let next = slots[(head + j + 1) & mask].take();
-            slots[(head + j) & mask] = next;
-        }
-        self.len -= 1;
-        out
+    /// True when the next push needs a bigger buffer ([`grow_into`](Self::grow_into)).
+    #[inline(always)]
+    pub(crate) fn is_full(&self) -> bool {
+        self.len > self.mask
     }
 
-    #[cold]
-    #[inline(never)]
-    fn grow(&mut self) {
-        let cap = (self.mask + 1) * 2;
-        let mut buf: Vec<Option<Message>> = Vec::with_capacity(cap);
-        while let Some(m) = self.pop_front() {
-            buf.push(Some(m));
+    /// The number of slots of the current buffer.
+    pub(crate) fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// Moves the queued messages into `spare` (allocated by the caller,
+    /// outside its lock, with [`Spare::new`]) when that is bigger than the
+    /// current buffer. Returns the buffer the caller must free, again
+    /// outside its lock: the old heap buffer (now all `None`), or `spare`
+    /// itself when the ring had already grown past it. Moving is one
+    /// pointer copy per queued message and never allocates.
+    pub(crate) fn grow_into(&mut self, spare: Spare) -> Option<Spare> {
+        let mut new = spare.0;
+        let cap = new.len();
+        if cap <= self.capacity() {
+            return Some(Spare(new));
         }
-        let len = buf.len();
-        buf.resize_with(cap, || None);
+        debug_assert!(cap.is_power_of_two());
+        let len = self.len;
+        for slot in new.iter_mut().take(len) {
+            *slot = self.pop_front();
+        }
         let old = self.heap_slots();
         // SAFETY: `into_raw` of a boxed slice is never null.
-        self.heap = unsafe { NonNull::new_unchecked(Box::into_raw(buf.into_boxed_slice()).cast::<Option<Message>>()) };
+        self.heap = unsafe { NonNull::new_unchecked(Box::into_raw(new).cast::<Option<Message>>()) };
         self.mask = cap - 1;
         self.head = 0;
         self.len = len;
-        if let Some(old) = old {
-            // SAFETY: the previous buffer (from `into_raw` here, `mask + 1`
-            // slots, now all `None`) is no longer referenced.
-            drop(unsafe { Box::from_raw(old) });
-        }
+        // SAFETY: the previous buffer came from `into_raw` here with exactly
+        // its `mask + 1` slots, all emptied by the pops above, and nothing
+        // refers to it any more: it becomes an owned box again.
+        old.map(|old| Spare(unsafe { Box::from_raw(old) }))
+    }
+}
+
+/// A ring buffer allocated (or to be freed) outside the outbox lock.
+pub(crate) struct Spare(Box<[Option<Message>]>);
+
+impl Spare {
+    /// An empty buffer of `cap` slots (`cap` a power of two above [`INLINE`]).
+    pub(crate) fn new(cap: usize) -> Spare {
+        debug_assert!(cap.is_power_of_two() && cap > INLINE);
+        Spare(std::iter::repeat_with(|| None).take(cap).collect())
+    }
+
+    /// Its number of slots.
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The buffer a ring of `current` slots grows to.
+    pub(crate) fn next_capacity(current: usize) -> usize {
+        current * 2
     }
 }
 
@@ -218,6 +247,14 @@ mod tests {
         Message::ack("/".into(), i, Payload::empty())
     }
 
+    /// Pushes, growing first when full (as the outbox does, minus its lock).
+    fn push(r: &mut Ring, m: Message) -> *const Option<Message> {
+        if r.is_full() {
+            drop(r.grow_into(Spare::new(Spare::next_capacity(r.capacity()))));
+        }
+        r.push_back(m)
+    }
+
     /// Pops everything left, returning the ids in order.
     fn drain_ids(r: &mut Ring) -> Vec<u64> {
         std::iter::from_fn(|| r.pop_front()).filter_map(|m| m.ack_id()).collect()
@@ -227,7 +264,7 @@ mod tests {
     fn fifo_across_growth_and_wraparound() {
         let mut r = Ring::new();
         for i in 0..INLINE as u64 {
-            assert!(r.push_back(msg(i)).is_null(), "inline slots need no prefetch hint");
+            assert!(push(&mut r, msg(i)).is_null(), "inline slots need no prefetch hint");
         }
         for i in 0..INLINE as u64 {
             assert_eq!(r.pop_front().and_then(|m| m.ack_id()), Some(i));
@@ -237,7 +274,7 @@ mod tests {
         let mut next_out = 0u64;
         for round in 0..50u64 {
             for _ in 0..(round % 7 + 1) {
-                r.push_back(msg(next_in));
+                push(&mut r, msg(next_in));
                 next_in += 1;
             }
             for _ in 0..(round % 5) {
@@ -257,13 +294,13 @@ mod tests {
     fn next_slot_is_where_the_push_lands() {
         let mut r = Ring::new();
         for i in 0..INLINE as u64 + 4 {
-            r.push_back(msg(i));
+            push(&mut r, msg(i));
         }
         r.pop_front();
         r.pop_front();
-        let slot = r.push_back(msg(98));
+        let slot = push(&mut r, msg(98));
         assert!(!slot.is_null());
-        assert!(r.push_back(msg(99)).is_null(), "a full ring grows before its next push: no hint");
+        assert!(push(&mut r, msg(99)).is_null(), "a full ring grows before its next push: no hint");
         // SAFETY (test): `slot` points into `r.heap`, alive and not resized.
         let landed = unsafe { (*slot).as_ref().and_then(Message::ack_id) };
         assert_eq!(landed, Some(99));
@@ -279,14 +316,14 @@ mod tests {
             let mut r = Ring::new();
             let mut next = 0u64;
             for _ in 0..fill {
-                r.push_back(msg(next));
+                push(&mut r, msg(next));
                 next += 1;
             }
             for _ in 0..pop {
                 r.pop_front();
             }
             for _ in 0..refill {
-                r.push_back(msg(next));
+                push(&mut r, msg(next));
                 next += 1;
             }
             let len = r.len();
@@ -296,39 +333,37 @@ mod tests {
             let want: Vec<_> = std::iter::once(999).chain(pop as u64..pop as u64 + k as u64).collect();
             assert_eq!(got, want, "fill {fill}, pop {pop}, refill {refill}, move {k}");
             assert_eq!(r.len(), len - k);
-            r.push_back(msg(next));
+            push(&mut r, msg(next));
             let rest = drain_ids(&mut r);
             assert_eq!(rest, (pop as u64 + k as u64..=next).collect::<Vec<_>>());
         }
     }
 
     #[test]
-    fn remove_keeps_order_in_the_inline_slots() {
+    fn grow_into_keeps_order_and_hands_back_what_to_free() {
         let mut r = Ring::new();
         for i in 0..3 {
-            r.push_back(msg(i));
+            push(&mut r, msg(i));
         }
         r.pop_front();
-        // Wraps around the inline slots: 1 2 3 4 at positions 1 2 3 0.
-        r.push_back(msg(3));
-        r.push_back(msg(4));
-        assert!(!r.on_heap());
-        assert_eq!(r.remove(1).and_then(|m| m.ack_id()), Some(2));
-        r.push_back(msg(5));
-        let rest = drain_ids(&mut r);
-        assert_eq!(rest, vec![1, 3, 4, 5]);
+        push(&mut r, msg(3));
+        push(&mut r, msg(4));
+        assert!(r.is_full() && !r.on_heap(), "inline slots full, wrapped");
+        assert!(r.grow_into(Spare::new(8)).is_none(), "inline slots have nothing to free");
+        assert_eq!(r.capacity(), 8);
+        let back = r.grow_into(Spare::new(8)).expect("a spare no bigger than the ring comes back");
+        assert_eq!(back.0.len(), 8);
+        let old = r.grow_into(Spare::new(16)).expect("the old heap buffer comes back to be freed");
+        assert!(old.0.iter().all(Option::is_none), "the old buffer holds no message");
+        assert_eq!(drain_ids(&mut r), vec![1, 2, 3, 4]);
     }
 
     #[test]
-    fn remove_keeps_order() {
+    #[should_panic(expected = "full ring")]
+    fn push_back_never_grows_by_itself() {
         let mut r = Ring::new();
-        for i in 0..6 {
+        for i in 0..=INLINE as u64 {
             r.push_back(msg(i));
         }
-        r.pop_front();
-        r.push_back(msg(6));
-        assert_eq!(r.remove(2).and_then(|m| m.ack_id()), Some(3));
-        let rest = drain_ids(&mut r);
-        assert_eq!(rest, vec![1, 2, 4, 5, 6]);
     }
 }
