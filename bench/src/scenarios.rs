@@ -11,7 +11,7 @@ use crate::systems::{broadcast, check_counts, check_total, floor, naive, roomcas
 use crate::util::{Check, Rng};
 
 /// Scenario identifiers accepted by `--only`.
-pub(crate) const NAMES: [(&str, &str); 7] = [
+pub(crate) const NAMES: [(&str, &str); 8] = [
     ("1", "big-room"),
     ("2", "sweep"),
     ("3", "many-rooms"),
@@ -19,6 +19,7 @@ pub(crate) const NAMES: [(&str, &str); 7] = [
     ("5", "churn"),
     ("6", "memory"),
     ("7", "latency"),
+    ("8", "slow-consumers"),
 ];
 
 /// Seed of every plan; each scenario derives its own stream from it.
@@ -51,6 +52,8 @@ pub(crate) struct Params {
     pub(crate) latency_samples: usize,
     pub(crate) latency_warmup: usize,
     pub(crate) latency_pace: Duration,
+    pub(crate) slow_members: usize,
+    pub(crate) slow_emits: usize,
 }
 
 impl Params {
@@ -80,6 +83,8 @@ impl Params {
                 latency_samples: 500,
                 latency_warmup: 100,
                 latency_pace: Duration::from_micros(20),
+                slow_members: 2_000,
+                slow_emits: 50,
             }
         } else {
             Params {
@@ -105,6 +110,8 @@ impl Params {
                 latency_samples: 20_000,
                 latency_warmup: 2_000,
                 latency_pace: Duration::from_micros(20),
+                slow_members: 10_000,
+                slow_emits: 200,
             }
         }
     }
@@ -710,11 +717,66 @@ fn latency(p: &Params) -> Check<Vec<Row>> {
     Ok(out)
 }
 
+/// Scenario 8: one room where a tenth of the members never drain, under
+/// the default configuration (`drop_oldest`, 1,024 messages a connection),
+/// against the same room with every member draining: the cost of a
+/// delivery into a full outbox (an eviction) relative to a plain one.
+fn slow_consumers(p: &Params) -> Check<Vec<Row>> {
+    let (m, e) = (p.slow_members, p.slow_emits);
+    let metrics = &[
+        Metric {
+            suffix: "-all",
+            metric: "deliveries/s, every member draining",
+            unit: "1/s",
+            higher_is_better: true,
+            ratios: false,
+        },
+        Metric {
+            suffix: "-slow",
+            metric: "deliveries/s, 10% never draining",
+            unit: "1/s",
+            higher_is_better: true,
+            ratios: false,
+        },
+        Metric {
+            suffix: "-ratio",
+            metric: "cost per delivery, slow ÷ all draining",
+            unit: "×",
+            higher_is_better: false,
+            ratios: false,
+        },
+    ];
+    let entries: Vec<Entry<'_>> = vec![
+        (System::Roomcast, ok(roomcast_sys::SlowConsumers::new(m, e)?)),
+        (System::Naive, Err(NA_SLOW)),
+        (System::Broadcast, Err(NA_SLOW)),
+        (System::Floor, Err(NA_SLOW)),
+    ];
+    run_scenario(
+        p,
+        Spec {
+            id: "8".to_string(),
+            scenario: format!(
+                "slow consumers: 1 room × {m} members, every 10th never drains (default limits, drop_oldest), \
+                 {e} emits in batches of 64, against the same room all draining"
+            ),
+            params: json!({ "members": m, "emits": e, "never_draining": m / 10 }),
+            sweep_size: None,
+            metrics,
+            reps: p.reps,
+            warmup: p.warmup,
+        },
+        entries,
+    )
+}
+
+const NA_SLOW: &str = "roomcast's overflow policy against itself: the other systems have no bounded outbox";
+
 type ScenarioFn = fn(&Params) -> Check<Vec<Row>>;
 
 /// Runs the selected scenarios (1-based numbers; empty = all).
 pub(crate) fn run_all(p: &Params, only: &[usize]) -> Check<Vec<Row>> {
-    let all: [ScenarioFn; 7] = [big_room, sweep, many_rooms, union, churn, memory, latency];
+    let all: [ScenarioFn; 8] = [big_room, sweep, many_rooms, union, churn, memory, latency, slow_consumers];
     let mut rows = Vec::new();
     for (i, f) in all.iter().enumerate() {
         if only.is_empty() || only.contains(&(i + 1)) {

@@ -146,6 +146,79 @@ impl Case for BigRoom {
     }
 }
 
+/// Scenario 8: one room where every 10th member never drains, under the
+/// default configuration; measured against the same room all draining.
+pub(crate) struct SlowConsumers {
+    _engine: Engine,
+    ns: Namespace,
+    clients: Vec<Client>,
+    emits: usize,
+    payload: Bytes,
+    max_queue: usize,
+}
+
+impl SlowConsumers {
+    pub(crate) fn new(members: usize, emits: usize) -> Check<SlowConsumers> {
+        let engine = Engine::new(Config::default());
+        let max_queue = engine.config().max_queue();
+        let ns = engine.of("/").map_err(err("namespace"))?;
+        let clients = clients(&engine, members)?;
+        for c in &clients {
+            join(c, "big")?;
+        }
+        Ok(SlowConsumers { _engine: engine, ns, clients, emits, payload: fixed_payload(), max_queue })
+    }
+
+    fn slow(i: usize) -> bool {
+        i % 10 == 0
+    }
+
+    /// `emits` timed emits in batches, each batch followed by a drain of
+    /// every member (`slow_too`) or of the fast ones only. Returns
+    /// deliveries per second (every recipient that queued the emit).
+    fn phase(&self, emits: usize, slow_too: bool) -> Check<f64> {
+        let mut buf = Vec::with_capacity(1024);
+        let (ns, clients, payload) = (&self.ns, &self.clients, &self.payload);
+        let (elapsed, queued, _) = batched(
+            emits,
+            |_| Ok(ns.to("big").emit(EVENT, self::payload(payload)).map_err(err("emit"))?.queued),
+            |_, _| {
+                let mut n = 0;
+                for (i, c) in clients.iter().enumerate() {
+                    if slow_too || !Self::slow(i) {
+                        n += c.outbox.try_recv_many(&mut buf, usize::MAX).map_err(err("try_recv_many"))?;
+                        buf.clear();
+                    }
+                }
+                Ok(n)
+            },
+        )?;
+        check_total("queued", queued, (emits * clients.len()) as u64)?;
+        Ok(queued as f64 / elapsed.as_secs_f64())
+    }
+}
+
+impl Case for SlowConsumers {
+    fn run(&mut self) -> Check<Vec<f64>> {
+        // Every member draining (what the slow ones held is drained first).
+        for c in &self.clients {
+            while c.outbox.try_recv_many(&mut Vec::new(), usize::MAX).map_err(err("try_recv_many"))? > 0 {}
+        }
+        let all = self.phase(self.emits, true)?;
+        // Fill the slow members' outboxes, untimed, then measure: every
+        // delivery to them evicts their oldest message.
+        self.phase(self.max_queue, false)?;
+        let slow = self.phase(self.emits, false)?;
+        for (i, c) in self.clients.iter().enumerate() {
+            let want = if Self::slow(i) { self.max_queue + 1 } else { 0 };
+            if c.outbox.len() != want {
+                return Err(format!("member {i}: {} queued, expected {want}", c.outbox.len()));
+            }
+        }
+        Ok(vec![all, slow, all / slow])
+    }
+}
+
 /// Scenario 3: `socket.to(room)` from a random member, sender excluded.
 pub(crate) struct ManyRooms<'a> {
     _engine: Engine,
