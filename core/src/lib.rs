@@ -70,7 +70,15 @@
 //! count lost), or `disconnect` (the connection closes with reason
 //! [`DisconnectReason::QueueOverflow`]). Volatile emits are dropped for a full
 //! outbox without triggering the policy. Every drop is counted in [`Stats`].
-//! Ack replies and disconnect notices are never dropped or evicted.
+//! A `drop_oldest` eviction costs O(1), whatever is queued.
+//!
+//! Ack replies and disconnect notices (control messages) are never dropped
+//! or evicted by a policy and keep their place in the FIFO. They have a
+//! bound of their own, the same `max_queue` and `max_queue_bytes`: a client
+//! that asks for acks and never reads the replies cannot make the server
+//! hold more; the reply over the bound closes its connection with
+//! [`DisconnectReason::QueueOverflow`], whatever the policy. An outbox holds
+//! at most twice its configured bounds.
 //!
 //! ## Threads and locks
 //!
