@@ -808,12 +808,10 @@ impl Queue {
         if max == 0 {
             return Ok(0);
         }
-        let mut first = true;
         self.wait_for(deadline, |st| {
-            // The lock handed in was taken without reserving room: take it
-            // again with room when the drain could need more.
-            let st = if first || buf.capacity() - buf.len() < max.min(st.queued()) {
-                first = false;
+            // The lock handed in was taken without looking at `buf`: take it
+            // again, with room, when the drain could need more.
+            let st = if buf.capacity() - buf.len() < max.min(st.queued()) {
                 drop(st);
                 self.lock_with_room(buf, max)
             } else {
