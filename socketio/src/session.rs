@@ -188,6 +188,9 @@ impl Session {
         // before the task has finished.
         self.shared.sessions.lock().remove(&self.sid);
         self.conn.close(reason);
+        // The task may not be waiting on the outbox (a full polling
+        // backlog): wake it so it sees the close and ends.
+        self.wake.notify_one();
     }
 
     /// Handles one inbound Engine.IO packet. `Err` carries the reason the
@@ -506,11 +509,15 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
         let mut reading = true;
         // The code of the closing WebSocket frame (`None`: an empty one).
         let mut close_code: Option<u16> = None;
+        // The outbox's notify hook wakes the task while it does not wait on
+        // the outbox (a full polling backlog), so a close still ends it.
+        let mut watching = false;
         while open {
             let mut fired = false;
             let mut read = None;
             let has_ws = ws.is_some();
             let drain = has_ws || sess.poll_backlog() < POLL_BACKLOG;
+            watch_close(&sess, &outbox, !drain, &mut watching);
             tokio::select! {
                 biased;
                 _ = sess.wake.notified() => {}
@@ -578,6 +585,11 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
             if rearm {
                 timer.as_mut().reset(timers.deadline());
             }
+            if open && ws.is_none() && outbox.is_closed() && sess.poll_backlog() >= POLL_BACKLOG {
+                // Closed while nobody takes the backlog (a poller that went
+                // away): end now, dropping what it never fetched.
+                open = false;
+            }
             if open && buf.len() < BATCH && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
                 let room = BATCH - buf.len();
                 let _ = outbox.try_recv_many(&mut buf, room);
@@ -629,6 +641,9 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                 }
             }
         }
+        if watching {
+            outbox.clear_notify();
+        }
         // No command is taken from now on; a WebSocket waiting among them closes.
         drop(sess.ctrl.lock().take());
         // The connection is closed: end the transport and forget the session.
@@ -639,6 +654,30 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
         sess.poll.lock().closed = true;
         sess.poll_notify.notify_one();
         sess.shared.sessions.lock().remove(&sess.sid);
+    }
+}
+
+/// Installs (`on`) or removes the outbox notify hook that wakes the task
+/// when its outbox closes while the task is not receiving from it. The hook
+/// holds the session weakly: it never keeps a session alive.
+fn watch_close(sess: &Arc<Session>, outbox: &Outbox, on: bool, watching: &mut bool) {
+    if on == *watching {
+        return;
+    }
+    *watching = on;
+    if on {
+        let weak = Arc::downgrade(sess);
+        outbox.set_notify(move || {
+            if let Some(s) = weak.upgrade() {
+                s.wake.notify_one();
+            }
+        });
+        // A close before the hook was in place fires nothing: check once.
+        if outbox.is_closed() {
+            sess.wake.notify_one();
+        }
+    } else {
+        outbox.clear_notify();
     }
 }
 
