@@ -95,9 +95,9 @@
 //! }
 //! ```
 
+mod accept;
 pub mod args;
 pub mod eio;
-mod packed;
 mod server;
 mod session;
 pub mod sio;

@@ -25,13 +25,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use roomcast::{Connection, DisconnectReason, Inbound, JoinError, Message, Outbox};
+use roomcast::{Connection, DisconnectReason, Handshake, Inbound, JoinError, Message, Outbox};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::args;
 use crate::eio::{self, Frame};
-use crate::packed::PackedHandshake;
 use crate::server::Shared;
 use crate::sio::{self, PacketType, Reassembly};
 use crate::wire;
@@ -108,8 +107,9 @@ pub(crate) struct Session {
     joined_any: AtomicBool,
     /// An upgrade is in progress or done.
     pub(crate) upgrading: AtomicBool,
-    /// The handshake data of the opening request (headers, query, address).
-    base: PackedHandshake,
+    /// The handshake of the opening request (headers, query, address),
+    /// built once (bounded by `max_handshake_bytes`) and copied per CONNECT.
+    base: Box<Handshake>,
 }
 
 impl Session {
@@ -121,7 +121,7 @@ impl Session {
     }
 
     /// Creates a polling session and spawns its task.
-    pub(crate) fn start_polling(shared: Arc<Shared>, base: PackedHandshake) -> Arc<Session> {
+    pub(crate) fn start_polling(shared: Arc<Shared>, base: Box<Handshake>) -> Arc<Session> {
         let (sess, outbox) = Session::create(shared, base, false);
         tokio::spawn(run(sess.clone(), outbox, None));
         sess
@@ -129,12 +129,12 @@ impl Session {
 
     /// Runs a session opened directly over WebSocket, in the calling task,
     /// until it ends.
-    pub(crate) async fn run_websocket(shared: Arc<Shared>, base: PackedHandshake, conn: ws::Conn) {
+    pub(crate) async fn run_websocket(shared: Arc<Shared>, base: Box<Handshake>, conn: ws::Conn) {
         let (sess, outbox) = Session::create(shared, base, true);
         run(sess, outbox, Some(conn)).await;
     }
 
-    fn create(shared: Arc<Shared>, base: PackedHandshake, websocket: bool) -> (Arc<Session>, Outbox) {
+    fn create(shared: Arc<Shared>, base: Box<Handshake>, websocket: bool) -> (Arc<Session>, Outbox) {
         let (conn, outbox) = shared.engine.connect();
         let sid = eio::new_sid();
         let sess = Arc::new(Session {
@@ -278,7 +278,7 @@ impl Session {
 
     fn connect(&self, packet: sio::Packet) {
         let nsp = packet.nsp;
-        let mut hs = self.base.unpack();
+        let mut hs = Handshake::clone(&self.base);
         if let Some(d) = packet.data {
             hs = hs.auth(args::to_payload(vec![d], Vec::new()));
         }
@@ -758,6 +758,35 @@ fn handle_ctrl(
 mod tests {
     use super::*;
 
+    /// A CONNECT copies the session's handshake, built once from the
+    /// opening request, instead of rebuilding it from the request's headers.
+    /// Prints both costs for a handshake at the default size bound.
+    #[test]
+    fn connect_copies_the_handshake_built_once() {
+        let headers: Vec<(String, String)> = (0..50).map(|i| (format!("x-filler-{i}"), "v".repeat(300))).collect();
+        let build = || {
+            let mut hs = Handshake::new();
+            for (k, v) in &headers {
+                hs = hs.header(k.as_str(), v.as_str());
+            }
+            hs.query("EIO", "4").address("127.0.0.1:1")
+        };
+        let base = Box::new(build());
+        const N: u32 = 2_000;
+        let t = std::time::Instant::now();
+        for _ in 0..N {
+            std::hint::black_box(build());
+        }
+        let rebuilt = t.elapsed() / N;
+        let t = std::time::Instant::now();
+        for _ in 0..N {
+            std::hint::black_box(Handshake::clone(&base));
+        }
+        let copied = t.elapsed() / N;
+        eprintln!("handshake per CONNECT (50 x 300 B headers): rebuilt {rebuilt:?}, copied {copied:?}");
+        assert_eq!(Handshake::clone(&base), build());
+    }
+
     /// What an idle WebSocket session holds besides the engine's connection:
     /// its task's state and the session. Measured here so a change that
     /// grows them (a buffer kept across awaits, a field per session) shows.
@@ -767,7 +796,7 @@ mod tests {
         rt.block_on(async {
             let engine = roomcast::Engine::new(roomcast::Config::default());
             let shared = crate::server::test_shared(engine);
-            let (sess, outbox) = Session::create(shared.clone(), PackedHandshake::new([], [], None), true);
+            let (sess, outbox) = Session::create(shared.clone(), Box::default(), true);
             let task = run(sess.clone(), outbox, None);
             let (task_size, session_size) = (std::mem::size_of_val(&task), std::mem::size_of::<Session>());
             eprintln!("session task state {task_size} B, session {session_size} B");
