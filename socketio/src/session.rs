@@ -36,8 +36,14 @@ use crate::sio::{self, PacketType, Reassembly};
 use crate::wire;
 use crate::ws::{self, Event};
 
-/// Messages taken from the outbox per round of the session task.
+/// Messages taken from the outbox per round of the session task (more
+/// when the round dispatched more inbound events, see `run`).
 const BATCH: usize = 256;
+
+/// The session reads no inbound packets while its outbox holds this many
+/// messages or more (back-pressure: the client's writes wait in TCP until
+/// the session has written what it owes the client, ack replies included).
+const READ_PAUSE: usize = 4 * BATCH;
 
 /// Frames a polling session may have waiting for a GET before the task
 /// stops draining the outbox.
@@ -516,6 +522,9 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
             let mut fired = false;
             let mut read = None;
             let has_ws = ws.is_some();
+            // Back-pressure: read while the outbox is short, and always while
+            // a pong is due (the heartbeat must see it).
+            let may_read = has_ws && reading && (timers.awaiting.is_some() || outbox.len() < READ_PAUSE);
             let drain = has_ws || sess.poll_backlog() < POLL_BACKLOG;
             watch_close(&sess, &outbox, !drain, &mut watching);
             tokio::select! {
@@ -526,7 +535,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                 r = std::future::poll_fn(|cx| match ws.as_mut() {
                     Some(c) => c.poll_read(cx),
                     None => std::task::Poll::Pending,
-                }), if has_ws && reading => read = Some(r),
+                }), if may_read => read = Some(r),
                 r = outbox.recv_many_async(&mut buf, BATCH), if drain => {
                     if r.is_err() {
                         open = false;
@@ -566,6 +575,9 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                 }
                 None => std::mem::take(&mut events),
             };
+            // Each inbound event may queue a reply (an ack): the round drains
+            // at least as many messages as it read events.
+            let want = BATCH.max(evs.len());
             if !evs.is_empty() {
                 if let Some(e) = on_events(&sess, evs, &mut raw) {
                     end = Some(e);
@@ -590,8 +602,8 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                 // away): end now, dropping what it never fetched.
                 open = false;
             }
-            if open && buf.len() < BATCH && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
-                let room = BATCH - buf.len();
+            if open && buf.len() < want && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
+                let room = want - buf.len();
                 let _ = outbox.try_recv_many(&mut buf, room);
             }
             if !buf.is_empty() {

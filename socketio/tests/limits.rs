@@ -368,3 +368,91 @@ async fn accepted_sockets_do_not_delay_small_writes() {
     eprintln!("two-message round: median {:?}, max {:?}", rounds[10], rounds[19]);
     assert!(rounds[10] < Duration::from_millis(20), "median round {:?}", rounds[10]);
 }
+
+/// Resident memory of this process, in bytes (Linux).
+fn rss() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next());
+    kb.and_then(|k| k.parse::<usize>().ok()).unwrap_or(0) * 1024
+}
+
+/// Opens a WebSocket session by hand (raw TCP, RFC 6455 upgrade), joins
+/// `/`, and returns the stream with nothing pending on it.
+async fn raw_ws_joined(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    let req = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\
+               Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    s.write_all(req.as_bytes()).await.unwrap();
+    s.write_all(&client_frame(b"40")).await.unwrap();
+    // The 101 head, the open packet and the CONNECT reply.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"40{\"") {
+        let n = tokio::time::timeout(T, s.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "closed during the handshake");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 101"));
+    s
+}
+
+/// A masked client text frame (zero mask key) carrying `payload` (< 126 B).
+fn client_frame(payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x81, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Finding 1 (transport half): a WebSocket client that sends ack-requesting
+/// events as fast as it can while reading everything. The session reads no
+/// more while its outbox is over a threshold and drains at least what it
+/// dispatched, so queued ack replies (and memory) stay bounded; the
+/// flooding client is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_1_websocket_ack_flood_keeps_memory_bounded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = server(engine(Config::default()), |s| s).await;
+    let (mut rd, mut wr) = raw_ws_joined(srv.local_addr()).await.into_split();
+    // 3,000 ack-requesting events, written again and again.
+    let chunk: Vec<u8> = (0..3_000).flat_map(|_| client_frame(br#"421["echo","x"]"#)).collect();
+    let run = Duration::from_millis(2500);
+    let before = rss();
+    let writer = tokio::spawn(async move {
+        let end = tokio::time::Instant::now() + run;
+        let mut sent = 0u64;
+        while tokio::time::Instant::now() < end && sent < 50_000_000 {
+            if tokio::time::timeout_at(end, wr.write_all(&chunk)).await.is_err() {
+                break;
+            }
+            sent += 3_000;
+        }
+        (sent, wr)
+    });
+    // Reads everything, counting the ack replies (`431["x"]`, 10-byte frames).
+    let reader = tokio::spawn(async move {
+        let end = tokio::time::Instant::now() + run + Duration::from_millis(500);
+        let mut bytes = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(Ok(n)) = tokio::time::timeout_at(end, rd.read(&mut buf)).await {
+            if n == 0 {
+                break;
+            }
+            bytes += n as u64;
+        }
+        bytes / 10
+    });
+    let mut peak = before;
+    let end = tokio::time::Instant::now() + run;
+    while tokio::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        peak = peak.max(rss());
+    }
+    let (sent, _wr) = writer.await.unwrap();
+    let acks = reader.await.unwrap();
+    let growth = peak.saturating_sub(before);
+    eprintln!("ack flood: {sent} events written, ~{acks} acks read, RSS growth {} MB", growth >> 20);
+    assert!(acks > 10_000, "the flooding client is still served ({acks} acks)");
+    assert!(growth < 16 << 20, "RSS grew {} MB", growth >> 20);
+}
