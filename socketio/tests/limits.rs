@@ -249,14 +249,14 @@ async fn read_until_closed(s: &mut tokio::net::TcpStream, within: Duration) -> O
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_4_slow_requests_time_out() {
     let e = engine(Config::default());
-    let srv = server(e.clone(), |s| {
-        s.header_timeout(Duration::from_millis(300)).body_timeout(Duration::from_millis(300))
-    })
-    .await;
+    let srv =
+        server(e.clone(), |s| s.header_timeout(Duration::from_millis(300)).body_timeout(Duration::from_millis(300)))
+            .await;
     let addr = srv.local_addr();
     let mut attackers = Vec::new();
     for i in 0..50 {
-        let head = if i % 2 == 0 { "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nX-Slow: " } else { "" };
+        let head =
+            if i % 2 == 0 { "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nX-Slow: " } else { "" };
         attackers.push(stalled(addr, head).await);
     }
     let (mut good, _) = Client::joined(addr, &["/"]).await;
@@ -311,7 +311,8 @@ async fn finding_4_connections_are_capped() {
 /// after the connect timeout. The joined client is unaffected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_5_session_flood_is_bounded() {
-    let srv = server(engine(Config::default()), |s| s.max_sessions(20).connect_timeout(Duration::from_millis(400))).await;
+    let srv =
+        server(engine(Config::default()), |s| s.max_sessions(20).connect_timeout(Duration::from_millis(400))).await;
     let addr = srv.local_addr();
     let (mut good, _) = Client::joined(addr, &["/"]).await;
     let mut refused = 0;
