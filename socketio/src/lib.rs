@@ -105,7 +105,7 @@
 //! | Outbox messages and bytes | `Config::max_queue`, `max_queue_bytes` | 1,024, 1 MiB | overflow policy (`drop_oldest` by default) | `slow_poller_is_bounded_by_the_outbox`, `server_side_closes_send_a_close_packet` (e2e) |
 //! | Frames waiting for a polling GET | fixed | 1,024 | the rest waits in the outbox (its bounds apply) | `slow_poller_is_bounded_by_the_outbox` (e2e) |
 //! | Session closed with a full polling backlog | — | — | its task ends at once, freeing connection, outbox and backlog | `finding_2_polling_sessions_with_a_full_backlog_end_when_closed` |
-//! | Inbound events read ahead of their replies (WebSocket) | fixed: reading pauses at 1,024 queued outbox messages; each round drains at least what it read | — | the client's writes wait in TCP | `finding_1_websocket_ack_flood_keeps_memory_bounded` |
+//! | Inbound events read ahead of their replies (WebSocket) | from `Config::max_queue`: at most a quarter of it dispatched per round, reading paused at half of it queued; each round drains at least what it dispatched | 256 / 512 | the client's writes wait in TCP (ack replies stay under their bound in the outbox) | `finding_1_websocket_ack_flood_keeps_memory_bounded` |
 //! | Server-to-client acks awaiting a reply | `Config::ack_timeout` | 10 s | the ack resolves with a timeout error | `server_to_client_acks_resolve_and_time_out` (e2e) |
 //! | Rooms per socket | `Config::max_rooms_per_socket` | 1,024 | `join` returns an error | core tests |
 //! | Binary attachments per packet | `max_attachments` | 10 | `parse error`, session closed | `random_frames_never_panic_the_server` (e2e) |

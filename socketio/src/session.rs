@@ -40,10 +40,15 @@ use crate::ws::{self, Event};
 /// when the round dispatched more inbound events, see `run`).
 const BATCH: usize = 256;
 
-/// The session reads no inbound packets while its outbox holds this many
-/// messages or more (back-pressure: the client's writes wait in TCP until
-/// the session has written what it owes the client, ack replies included).
-const READ_PAUSE: usize = 4 * BATCH;
+/// Back-pressure on inbound events, from the outbox's bound `max_queue`
+/// (which also bounds its ack replies): the session dispatches at most
+/// `max_queue / 4` events per round and reads nothing more while events
+/// are pending or its outbox holds `max_queue / 2` messages or more, so
+/// ack replies stay under their bound and the client's writes wait in TCP
+/// until the session has written what it owes.
+fn inbound_limits(max_queue: usize) -> (usize, usize) {
+    ((max_queue / 4).max(1), (max_queue / 2).max(1))
+}
 
 /// Frames a polling session may have waiting for a GET before the task
 /// stops draining the outbox.
@@ -500,6 +505,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
         // Events read during an upgrade, after its upgrade packet.
         let mut events: Vec<Event> = Vec::new();
         let mut timers = Timers::new(&sess);
+        let (budget, pause) = inbound_limits(sess.shared.engine.config().max_queue());
         let timer = tokio::time::sleep_until(timers.deadline());
         tokio::pin!(timer);
         if let Some(conn) = ws.as_mut() {
@@ -524,7 +530,12 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
             let has_ws = ws.is_some();
             // Back-pressure: read while the outbox is short, and always while
             // a pong is due (the heartbeat must see it).
-            let may_read = has_ws && reading && (timers.awaiting.is_some() || outbox.len() < READ_PAUSE);
+            let queued = if has_ws { outbox.len() } else { 0 };
+            // Read while nothing waits and the outbox is short, and always
+            // while a pong is due (the heartbeat must see it).
+            let may_read = has_ws && reading && events.is_empty() && (timers.awaiting.is_some() || queued < pause);
+            // Events read earlier wait for room in the outbox.
+            let pending = !events.is_empty() && queued < pause;
             let drain = has_ws || sess.poll_backlog() < POLL_BACKLOG;
             watch_close(&sess, &outbox, !drain, &mut watching);
             tokio::select! {
@@ -547,6 +558,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                     }
                 }
                 () = &mut timer => fired = true,
+                () = std::future::ready(()), if pending => {}
             }
             // Take whatever else is ready without waiting: one flush for all.
             for c in sess.take_ctrl() {
@@ -554,10 +566,10 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
             }
             let mut end = None;
             let evs = match read {
-                Some(ws::ReadOutcome::Events(e)) if events.is_empty() => e,
+                Some(ws::ReadOutcome::Events(e)) if events.is_empty() && e.len() <= budget => e,
                 Some(ws::ReadOutcome::Events(e)) => {
                     events.extend(e);
-                    std::mem::take(&mut events)
+                    take_events(&mut events, budget)
                 }
                 Some(ws::ReadOutcome::Eof) => {
                     dead = true;
@@ -573,7 +585,8 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                     end = Some(ReadEnd { reason: DisconnectReason::TransportError, code: Some(code) });
                     std::mem::take(&mut events)
                 }
-                None => std::mem::take(&mut events),
+                None if queued < pause => take_events(&mut events, budget),
+                None => Vec::new(),
             };
             // Each inbound event may queue a reply (an ack): the round drains
             // at least as many messages as it read events.
@@ -690,6 +703,15 @@ fn watch_close(sess: &Arc<Session>, outbox: &Outbox, on: bool, watching: &mut bo
         }
     } else {
         outbox.clear_notify();
+    }
+}
+
+/// Up to `n` events from the front of `events` (all of them when `n` allows).
+fn take_events(events: &mut Vec<Event>, n: usize) -> Vec<Event> {
+    if events.len() <= n {
+        std::mem::take(events)
+    } else {
+        events.drain(..n).collect()
     }
 }
 
