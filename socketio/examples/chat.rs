@@ -11,13 +11,11 @@
 //! users live and can disconnect a user; its namespace is guarded by a
 //! middleware that checks the admin token (printed at start when not given).
 
-use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 
 use roomcast::{Config, ConnectError, Engine, Format, Handshake, Namespace, Payload, Socket};
 use roomcast_socketio::SocketIoServer;
@@ -303,8 +301,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     admin_namespace(&engine, token.clone())?;
 
-    let app = SocketIoServer::new(engine)
-        .into_router()
+    let pages = axum::Router::new()
         .route("/", get(|| async { Html(include_str!("../../examples/chat/static/index.html")) }))
         .route("/admin", get(|| async { Html(include_str!("../../examples/chat/static/admin.html")) }))
         .route("/style.css", get(|| async { asset(include_str!("../../examples/chat/static/style.css"), "text/css") }))
@@ -318,16 +315,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             get(|| async { asset(include_str!("../../examples/chat/static/admin.js"), "text/javascript") }),
         );
 
-    let listener = tokio::net::TcpListener::bind((opts.addr.as_str(), opts.port)).await?;
-    let port = listener.local_addr()?.port();
+    // The pages are served from the same origin as Socket.IO: no CORS.
+    // `bind` brings the HTTP limits (header and body timeouts, connection
+    // cap) and TCP_NODELAY for the chat's small frames.
+    let server = SocketIoServer::new(engine).routes(pages).bind((opts.addr.as_str(), opts.port)).await?;
+    let port = server.local_addr().port();
     println!("listening on *:{port}");
     if generated && !opts.quiet {
         println!("admin page: http://{}:{port}/admin?token={token}", opts.addr);
     }
-    // Chat frames are small: send them at once (no Nagle delay).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+    server.wait().await?;
     Ok(())
 }

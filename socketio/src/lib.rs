@@ -11,7 +11,9 @@
 //!   [`into_router`](SocketIoServer::into_router) for an axum app,
 //!   [`bind`](SocketIoServer::bind) / [`serve`](SocketIoServer::serve) to run it.
 //! * [`Bound`] and [`ShutdownHandle`] — a running server.
-//! * [`Cors`] — allowed browser origins.
+//! * [`Cors`] — allowed browser origins (none by default).
+//! * [Resource limits](#resource-limits) — what a client can make the
+//!   server hold, and the bound on each.
 //! * [`eio`] — Engine.IO v4 packets and payloads; [`sio`] — Socket.IO v5
 //!   packets; [`args`] — how argument lists map to payloads.
 //!
@@ -77,6 +79,41 @@
 //! fragmentation, UTF-8 text, `max_payload`); a violation closes the
 //! connection with close code 1002, 1007 or 1009.
 //!
+//! ## Resource limits
+//!
+//! Every resource a client can make the server hold, with its bound, the
+//! default, what happens at the bound and the test that pins it (in
+//! `tests/limits.rs` unless named otherwise). Options are
+//! [`SocketIoServer`] builder methods unless they are the engine's
+//! [`Config`](roomcast::Config). Rows marked *bind* apply to
+//! [`bind`](SocketIoServer::bind) / [`serve`](SocketIoServer::serve); a
+//! host serving [`into_router`](SocketIoServer::into_router) provides them
+//! itself (see there).
+//!
+//! | Resource | Bound (option) | Default | At the bound | Test |
+//! |---|---|---|---|---|
+//! | TCP connections, WebSockets included (*bind*) | `max_connections` | 60,000 | no more accepted; new ones wait in the listen backlog | `finding_4_connections_are_capped` |
+//! | Time to send a request head, idle keep-alive (*bind*) | `header_timeout` | 10 s | connection closed | `finding_4_slow_requests_time_out` |
+//! | Request head size (*bind*) | fixed | 64 KiB | HTTP 431, connection closed | `finding_8_handshake_bytes_are_bounded` |
+//! | Polling POST body, time | `body_timeout` | 30 s | HTTP 408, session closed | `finding_4_slow_requests_time_out` |
+//! | Polling POST body, size; WebSocket message | `max_payload` | 1 MB | HTTP 413 / close 1009, session closed | `max_payload_is_enforced` (e2e) |
+//! | Sessions | `max_sessions` | 50,000 | new sessions get HTTP 503 | `finding_5_session_flood_is_bounded` |
+//! | Session that joins no namespace | `connect_timeout` | 10 s | session closed | `finding_5_session_flood_is_bounded`, `connect_timeout_closes_idle_connections` (e2e) |
+//! | Handshake headers and query kept per session | `max_handshake_bytes` | 16 KiB | HTTP 431 (no session) | `finding_8_handshake_bytes_are_bounded` |
+//! | Silent client | `ping` | 25 s + 20 s | `ping timeout` | `heartbeat_timeout_closes_with_ping_timeout` (e2e) |
+//! | Client that stops reading (WebSocket write blocked) | `ping` interval + timeout | 45 s | `transport error` | `a_client_that_stops_reading_is_dropped` (e2e) |
+//! | Outbox messages and bytes | `Config::max_queue`, `max_queue_bytes` | 1,024, 1 MiB | overflow policy (`drop_oldest` by default) | `slow_poller_is_bounded_by_the_outbox`, `server_side_closes_send_a_close_packet` (e2e) |
+//! | Frames waiting for a polling GET | fixed | 1,024 | the rest waits in the outbox (its bounds apply) | `slow_poller_is_bounded_by_the_outbox` (e2e) |
+//! | Session closed with a full polling backlog | — | — | its task ends at once, freeing connection, outbox and backlog | `finding_2_polling_sessions_with_a_full_backlog_end_when_closed` |
+//! | Inbound events read ahead of their replies (WebSocket) | from `Config::max_queue`: at most a quarter of it dispatched per round, reading paused at half of it queued; each round drains at least what it dispatched | 256 / 512 | the client's writes wait in TCP (ack replies stay under their bound in the outbox) | `finding_1_websocket_ack_flood_keeps_memory_bounded` |
+//! | Server-to-client acks awaiting a reply | `Config::ack_timeout` | 10 s | the ack resolves with a timeout error | `server_to_client_acks_resolve_and_time_out` (e2e) |
+//! | Rooms per socket | `Config::max_rooms_per_socket` | 1,024 | `join` returns an error | core tests |
+//! | Binary attachments per packet | `max_attachments` | 10 | `parse error`, session closed | `random_frames_never_panic_the_server` (e2e) |
+//! | Upgrade to WebSocket in progress | `upgrade_timeout` | 10 s | upgrade abandoned, session stays on polling | not pinned yet |
+//!
+//! Requests that open sessions can be rate-limited per client and checked
+//! for their `Origin` in [`allow_request`](SocketIoServer::allow_request).
+//!
 //! ```no_run
 //! use roomcast::{Config, Engine};
 //! use roomcast_socketio::SocketIoServer;
@@ -95,9 +132,9 @@
 //! }
 //! ```
 
+mod accept;
 pub mod args;
 pub mod eio;
-mod packed;
 mod server;
 mod session;
 pub mod sio;

@@ -10,11 +10,10 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use axum::Router;
 use parking_lot::Mutex;
-use roomcast::{DisconnectReason, Engine};
+use roomcast::{DisconnectReason, Engine, Handshake};
 use tokio::sync::watch;
 
 use crate::eio::{self, HttpError};
-use crate::packed::PackedHandshake;
 use crate::session::{PollState, Session};
 use crate::ws::{self, Event};
 
@@ -91,6 +90,11 @@ pub(crate) struct Options {
     pub(crate) max_attachments: usize,
     pub(crate) cors: Cors,
     pub(crate) allow_request: Option<AllowRequest>,
+    pub(crate) max_sessions: usize,
+    pub(crate) max_handshake_bytes: usize,
+    pub(crate) body_timeout: Duration,
+    pub(crate) header_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
 /// State shared by the HTTP handlers and every session.
@@ -144,13 +148,19 @@ impl Shared {
 pub struct SocketIoServer {
     engine: Engine,
     opts: Options,
+    /// Other routes served beside the Socket.IO path by `bind`/`serve`.
+    routes: Option<Router>,
 }
 
 impl SocketIoServer {
     /// A server for `engine` with Socket.IO's defaults: path `/socket.io/`,
-    /// ping every 25 s with a 20 s timeout, max payload 1 MB, connect
-    /// timeout 45 s, upgrade timeout 10 s, at most 10 attachments per
-    /// packet, CORS for any origin.
+    /// ping every 25 s with a 20 s timeout, max payload 1 MB, upgrade
+    /// timeout 10 s, at most 10 attachments per packet, no CORS headers;
+    /// and these limits (see the resource table in the crate docs): connect
+    /// timeout 10 s, 50,000 sessions, 16 KiB of handshake headers and
+    /// query, a 30 s polling body timeout, and for [`bind`](Self::bind) /
+    /// [`serve`](Self::serve) a 10 s header-read timeout and 60,000
+    /// connections.
     pub fn new(engine: Engine) -> SocketIoServer {
         SocketIoServer {
             engine,
@@ -159,12 +169,18 @@ impl SocketIoServer {
                 ping_interval: Duration::from_millis(25_000),
                 ping_timeout: Duration::from_millis(20_000),
                 max_payload: 1_000_000,
-                connect_timeout: Duration::from_millis(45_000),
+                connect_timeout: Duration::from_millis(10_000),
                 upgrade_timeout: Duration::from_millis(10_000),
                 max_attachments: 10,
-                cors: Cors::Any,
+                cors: Cors::Disabled,
                 allow_request: None,
+                max_sessions: 50_000,
+                max_handshake_bytes: 16 * 1024,
+                body_timeout: Duration::from_secs(30),
+                header_timeout: Duration::from_secs(10),
+                max_connections: 60_000,
             },
+            routes: None,
         }
     }
 
@@ -194,7 +210,9 @@ impl SocketIoServer {
         self
     }
 
-    /// How long a client may stay connected without joining a namespace.
+    /// How long a client may stay connected without joining a namespace
+    /// (default 10 s; official clients send their CONNECT right after the
+    /// handshake). An unauthenticated session costs memory until then.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.opts.connect_timeout = d;
         self
@@ -212,16 +230,116 @@ impl SocketIoServer {
         self
     }
 
-    /// Which browser origins may connect.
+    /// Which browser origins may reach the server. The default,
+    /// [`Cors::Disabled`], sends no CORS headers (as the reference server
+    /// does unless configured), so browsers keep cross-origin pages from
+    /// reading polling responses; same-origin pages and non-browser
+    /// clients are served. [`Cors::any`] is an explicit opt-in.
+    ///
+    /// CORS does not apply to WebSocket: browsers open a WebSocket to any
+    /// origin and send cookies with it. A server that authenticates with
+    /// cookies checks `Origin` itself, with [`Cors::origins`] (which refuses
+    /// other origins on both transports) or in
+    /// [`allow_request`](Self::allow_request).
     pub fn cors(mut self, cors: Cors) -> Self {
         self.opts.cors = cors;
         self
     }
 
-    /// A filter on every new session's opening request; `false` refuses it
-    /// with Engine.IO error 4 `Forbidden` (HTTP 403).
+    /// A filter on every new session's opening request (polling handshake
+    /// or WebSocket); `false` refuses it with Engine.IO error 4 `Forbidden`
+    /// (HTTP 403). It sees the method, URI, headers and, when served by
+    /// [`bind`](Self::bind) / [`serve`](Self::serve) or with connect info,
+    /// the remote address (`ConnectInfo<SocketAddr>` in the extensions).
+    ///
+    /// This is the place for WebSocket origin checks and for rate limiting
+    /// session creation per client, e.g. a token bucket per remote address:
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use std::net::{IpAddr, SocketAddr};
+    /// use std::time::Instant;
+    /// use axum::extract::ConnectInfo;
+    /// use parking_lot::Mutex;
+    /// use roomcast_socketio::SocketIoServer;
+    ///
+    /// # let engine = roomcast::Engine::new(roomcast::Config::default());
+    /// // Up to 10 new sessions per address, refilled at 1 per second.
+    /// let buckets: Mutex<HashMap<IpAddr, (f64, Instant)>> = Mutex::new(HashMap::new());
+    /// let server = SocketIoServer::new(engine).allow_request(move |req| {
+    ///     if req.headers.get("origin").is_some_and(|o| o != "https://chat.example") {
+    ///         return false;
+    ///     }
+    ///     let Some(ConnectInfo(addr)) = req.extensions.get::<ConnectInfo<SocketAddr>>() else { return true };
+    ///     let now = Instant::now();
+    ///     let mut map = buckets.lock();
+    ///     let (tokens, last) = map.entry(addr.ip()).or_insert((10.0, now));
+    ///     *tokens = (*tokens + now.duration_since(*last).as_secs_f64()).min(10.0);
+    ///     *last = now;
+    ///     if *tokens < 1.0 {
+    ///         return false;
+    ///     }
+    ///     *tokens -= 1.0;
+    ///     true
+    /// });
+    /// ```
+    ///
+    /// (A real deployment also forgets idle addresses, or rate-limits in
+    /// the proxy in front.)
     pub fn allow_request(mut self, f: impl Fn(&Parts) -> bool + Send + Sync + 'static) -> Self {
         self.opts.allow_request = Some(Arc::new(f));
+        self
+    }
+
+    /// The most Engine.IO sessions alive at once (default 50,000). Past it
+    /// a new session's opening request gets HTTP 503; existing sessions are
+    /// unaffected.
+    pub fn max_sessions(mut self, n: usize) -> Self {
+        self.opts.max_sessions = n;
+        self
+    }
+
+    /// The most bytes of header and query names and values a new session's
+    /// opening request may carry (default 16 KiB). The session keeps them
+    /// for its life (its sockets' handshakes); a larger request gets HTTP
+    /// 431.
+    pub fn max_handshake_bytes(mut self, bytes: usize) -> Self {
+        self.opts.max_handshake_bytes = bytes;
+        self
+    }
+
+    /// How long a polling POST may take to send its body (default 30 s);
+    /// a slower one gets HTTP 408 and closes its session.
+    pub fn body_timeout(mut self, d: Duration) -> Self {
+        self.opts.body_timeout = d;
+        self
+    }
+
+    /// How long a connection may take to send a request's headers, and may
+    /// stay idle between requests, when served by [`bind`](Self::bind) /
+    /// [`serve`](Self::serve) (default 10 s); then it is closed.
+    pub fn header_timeout(mut self, d: Duration) -> Self {
+        self.opts.header_timeout = d;
+        self
+    }
+
+    /// The most TCP connections [`bind`](Self::bind) / [`serve`](Self::serve)
+    /// hold at once, WebSockets included (default 60,000). At the cap the
+    /// server stops accepting; new connections wait in the listen backlog
+    /// until one closes. Keep it below the process's file descriptor limit.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.opts.max_connections = n.max(1);
+        self
+    }
+
+    /// Other routes (an app's pages, assets, API) served beside the
+    /// Socket.IO path by [`bind`](Self::bind) / [`serve`](Self::serve),
+    /// with the same timeouts and connection cap.
+    pub fn routes(mut self, routes: Router) -> Self {
+        self.routes = Some(match self.routes.take() {
+            Some(r) => r.merge(routes),
+            None => routes,
+        });
         self
     }
 
@@ -237,23 +355,35 @@ impl SocketIoServer {
     /// An axum router serving the Socket.IO path (merge it into an app).
     /// For remote addresses in handshakes, serve it with
     /// `into_make_service_with_connect_info::<SocketAddr>()`.
+    ///
+    /// The router bounds what it holds itself (sessions, handshake bytes,
+    /// polling bodies and their timeout, see the resource table in the
+    /// crate docs); the HTTP server it runs in owns the connections. A
+    /// server exposed to untrusted clients must provide what
+    /// [`bind`](Self::bind) does: a header-read timeout (hyper's
+    /// `header_read_timeout` needs a timer set, which `axum::serve` does
+    /// not do), a cap on header size and on open connections (below the
+    /// file descriptor limit), and `TCP_NODELAY` on accepted sockets for
+    /// interactive latency. [`routes`](Self::routes) serves an app's other
+    /// routes with all of that.
     pub fn into_router(self) -> Router {
         router(self.shared())
     }
 
-    /// Binds `addr` and serves in a background task.
+    /// Binds `addr` and serves in a background task: HTTP/1.1 with the
+    /// header-read timeout, a 64 KiB header cap, the connection cap and
+    /// `TCP_NODELAY` on every accepted socket.
     pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<Bound> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
+        let routes = self.routes.clone();
         let shared = self.shared();
-        let app = router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let (tx, mut rx) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            let stop = async move {
-                let _ = rx.wait_for(|v| *v).await;
-            };
-            axum::serve(listener, app).with_graceful_shutdown(stop).await
-        });
+        let mut app = router(shared.clone());
+        if let Some(r) = routes {
+            app = app.merge(r);
+        }
+        let (tx, rx) = watch::channel(false);
+        let task = tokio::spawn(crate::accept::serve(listener, app, shared.opts.clone(), rx));
         Ok(Bound { local, shared, stop: tx, task: Mutex::new(Some(task)) })
     }
 
@@ -384,13 +514,36 @@ fn decode_component(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn base_handshake(parts: &Parts, q: &HashMap<String, String>) -> PackedHandshake {
-    let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.to_string());
-    PackedHandshake::new(
-        parts.headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
-        q.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        address.as_deref(),
-    )
+/// The handshake of a new session's opening request (headers, query and
+/// address), built once and shared by every CONNECT of the session; `None`
+/// when its names and values exceed `max` bytes.
+fn base_handshake(parts: &Parts, q: &HashMap<String, String>, max: usize) -> Option<Box<Handshake>> {
+    let headers = parts.headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
+    let size: usize = parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum::<usize>()
+        + q.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    if size > max {
+        return None;
+    }
+    let mut hs = Handshake::new();
+    for (k, v) in headers {
+        hs = hs.header(k, v);
+    }
+    for (k, v) in q {
+        hs = hs.query(k.as_str(), v.as_str());
+    }
+    if let Some(ConnectInfo(a)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        hs = hs.address(a.to_string());
+    }
+    Some(Box::new(hs))
+}
+
+/// An error response with an Engine.IO-style JSON body (`code` 3, bad
+/// request) and another HTTP status.
+fn limit_response(status: StatusCode, message: &str, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
+    let mut r = error_response(HttpError::BadRequest, cors, origin);
+    *r.status_mut() = status;
+    *r.body_mut() = Body::from(format!(r#"{{"code":3,"message":{}}}"#, serde_json::Value::from(message)));
+    r
 }
 
 async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
@@ -441,7 +594,17 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
                     return error_response(HttpError::Forbidden, cors, origin);
                 }
             }
-            let base = base_handshake(&parts, &q);
+            if shared.sessions.lock().len() >= opts.max_sessions {
+                return limit_response(StatusCode::SERVICE_UNAVAILABLE, "Too many sessions", cors, origin);
+            }
+            let Some(base) = base_handshake(&parts, &q, opts.max_handshake_bytes) else {
+                return limit_response(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "Handshake headers too large",
+                    cors,
+                    origin,
+                );
+            };
             match upgrade {
                 Some(u) => u.on_upgrade(move |conn| Session::run_websocket(shared, base, conn)),
                 None => {
@@ -538,9 +701,14 @@ impl<F: FnMut(&mut PollState)> Drop for ActiveGuard<'_, F> {
 
 async fn poll_post_inner(sess: &Arc<Session>, body: Body, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
     let max = sess.shared.opts.max_payload;
-    let bytes = match axum::body::to_bytes(body, max).await {
-        Ok(b) => b,
+    let bytes = match tokio::time::timeout(sess.shared.opts.body_timeout, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(b)) => b,
         Err(_) => {
+            // A body that stops arriving (slowloris on POST).
+            sess.close(DisconnectReason::TransportError);
+            return limit_response(StatusCode::REQUEST_TIMEOUT, "Body timeout", cors, origin);
+        }
+        Ok(Err(_)) => {
             sess.close(DisconnectReason::TransportError);
             let mut r = error_response(HttpError::BadRequest, cors, origin);
             *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
@@ -568,6 +736,9 @@ struct WsUpgrade {
     on: hyper::upgrade::OnUpgrade,
     accept: HeaderValue,
     max_payload: usize,
+    /// The connection's place under the connection cap, held while the
+    /// WebSocket lives (the HTTP connection task ends at the upgrade).
+    permit: Option<crate::accept::ConnPermit>,
 }
 
 impl WsUpgrade {
@@ -589,7 +760,8 @@ impl WsUpgrade {
         let key = h.get(header::SEC_WEBSOCKET_KEY)?;
         let accept = HeaderValue::from_str(&ws::accept_key(key.as_bytes())).ok()?;
         let on = parts.extensions.remove::<hyper::upgrade::OnUpgrade>()?;
-        Some(WsUpgrade { on, accept, max_payload })
+        let permit = parts.extensions.get::<crate::accept::ConnPermit>().cloned();
+        Some(WsUpgrade { on, accept, max_payload, permit })
     }
 
     /// The 101 response; `f` runs on the WebSocket in a new task once the
@@ -599,11 +771,12 @@ impl WsUpgrade {
         F: FnOnce(ws::Conn) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        let WsUpgrade { on, accept, max_payload } = self;
+        let WsUpgrade { on, accept, max_payload, permit } = self;
         tokio::spawn(async move {
             if let Ok(upgraded) = on.await {
                 f(ws::Conn::from_upgraded(upgraded, max_payload)).await;
             }
+            drop(permit);
         });
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

@@ -25,20 +25,30 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use roomcast::{Connection, DisconnectReason, Inbound, JoinError, Message, Outbox};
+use roomcast::{Connection, DisconnectReason, Handshake, Inbound, JoinError, Message, Outbox};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::args;
 use crate::eio::{self, Frame};
-use crate::packed::PackedHandshake;
 use crate::server::Shared;
 use crate::sio::{self, PacketType, Reassembly};
 use crate::wire;
 use crate::ws::{self, Event};
 
-/// Messages taken from the outbox per round of the session task.
+/// Messages taken from the outbox per round of the session task (more
+/// when the round dispatched more inbound events, see `run`).
 const BATCH: usize = 256;
+
+/// Back-pressure on inbound events, from the outbox's bound `max_queue`
+/// (which also bounds its ack replies): the session dispatches at most
+/// `max_queue / 4` events per round and reads nothing more while events
+/// are pending or its outbox holds `max_queue / 2` messages or more, so
+/// ack replies stay under their bound and the client's writes wait in TCP
+/// until the session has written what it owes.
+fn inbound_limits(max_queue: usize) -> (usize, usize) {
+    ((max_queue / 4).max(1), (max_queue / 2).max(1))
+}
 
 /// Frames a polling session may have waiting for a GET before the task
 /// stops draining the outbox.
@@ -108,8 +118,9 @@ pub(crate) struct Session {
     joined_any: AtomicBool,
     /// An upgrade is in progress or done.
     pub(crate) upgrading: AtomicBool,
-    /// The handshake data of the opening request (headers, query, address).
-    base: PackedHandshake,
+    /// The handshake of the opening request (headers, query, address),
+    /// built once (bounded by `max_handshake_bytes`) and copied per CONNECT.
+    base: Box<Handshake>,
 }
 
 impl Session {
@@ -121,7 +132,7 @@ impl Session {
     }
 
     /// Creates a polling session and spawns its task.
-    pub(crate) fn start_polling(shared: Arc<Shared>, base: PackedHandshake) -> Arc<Session> {
+    pub(crate) fn start_polling(shared: Arc<Shared>, base: Box<Handshake>) -> Arc<Session> {
         let (sess, outbox) = Session::create(shared, base, false);
         tokio::spawn(run(sess.clone(), outbox, None));
         sess
@@ -129,12 +140,12 @@ impl Session {
 
     /// Runs a session opened directly over WebSocket, in the calling task,
     /// until it ends.
-    pub(crate) async fn run_websocket(shared: Arc<Shared>, base: PackedHandshake, conn: ws::Conn) {
+    pub(crate) async fn run_websocket(shared: Arc<Shared>, base: Box<Handshake>, conn: ws::Conn) {
         let (sess, outbox) = Session::create(shared, base, true);
         run(sess, outbox, Some(conn)).await;
     }
 
-    fn create(shared: Arc<Shared>, base: PackedHandshake, websocket: bool) -> (Arc<Session>, Outbox) {
+    fn create(shared: Arc<Shared>, base: Box<Handshake>, websocket: bool) -> (Arc<Session>, Outbox) {
         let (conn, outbox) = shared.engine.connect();
         let sid = eio::new_sid();
         let sess = Arc::new(Session {
@@ -188,6 +199,9 @@ impl Session {
         // before the task has finished.
         self.shared.sessions.lock().remove(&self.sid);
         self.conn.close(reason);
+        // The task may not be waiting on the outbox (a full polling
+        // backlog): wake it so it sees the close and ends.
+        self.wake.notify_one();
     }
 
     /// Handles one inbound Engine.IO packet. `Err` carries the reason the
@@ -275,7 +289,7 @@ impl Session {
 
     fn connect(&self, packet: sio::Packet) {
         let nsp = packet.nsp;
-        let mut hs = self.base.unpack();
+        let mut hs = Handshake::clone(&self.base);
         if let Some(d) = packet.data {
             hs = hs.auth(args::to_payload(vec![d], Vec::new()));
         }
@@ -491,6 +505,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
         // Events read during an upgrade, after its upgrade packet.
         let mut events: Vec<Event> = Vec::new();
         let mut timers = Timers::new(&sess);
+        let (budget, pause) = inbound_limits(sess.shared.engine.config().max_queue());
         let timer = tokio::time::sleep_until(timers.deadline());
         tokio::pin!(timer);
         if let Some(conn) = ws.as_mut() {
@@ -506,11 +521,23 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
         let mut reading = true;
         // The code of the closing WebSocket frame (`None`: an empty one).
         let mut close_code: Option<u16> = None;
+        // The outbox's notify hook wakes the task while it does not wait on
+        // the outbox (a full polling backlog), so a close still ends it.
+        let mut watching = false;
         while open {
             let mut fired = false;
             let mut read = None;
             let has_ws = ws.is_some();
+            // Back-pressure: read while the outbox is short, and always while
+            // a pong is due (the heartbeat must see it).
+            let queued = if has_ws { outbox.len() } else { 0 };
+            // Read while nothing waits and the outbox is short, and always
+            // while a pong is due (the heartbeat must see it).
+            let may_read = has_ws && reading && events.is_empty() && (timers.awaiting.is_some() || queued < pause);
+            // Events read earlier wait for room in the outbox.
+            let pending = !events.is_empty() && queued < pause;
             let drain = has_ws || sess.poll_backlog() < POLL_BACKLOG;
+            watch_close(&sess, &outbox, !drain, &mut watching);
             tokio::select! {
                 biased;
                 _ = sess.wake.notified() => {}
@@ -519,7 +546,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                 r = std::future::poll_fn(|cx| match ws.as_mut() {
                     Some(c) => c.poll_read(cx),
                     None => std::task::Poll::Pending,
-                }), if has_ws && reading => read = Some(r),
+                }), if may_read => read = Some(r),
                 r = outbox.recv_many_async(&mut buf, BATCH), if drain => {
                     if r.is_err() {
                         open = false;
@@ -531,6 +558,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                     }
                 }
                 () = &mut timer => fired = true,
+                () = std::future::ready(()), if pending => {}
             }
             // Take whatever else is ready without waiting: one flush for all.
             for c in sess.take_ctrl() {
@@ -538,10 +566,10 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
             }
             let mut end = None;
             let evs = match read {
-                Some(ws::ReadOutcome::Events(e)) if events.is_empty() => e,
+                Some(ws::ReadOutcome::Events(e)) if events.is_empty() && e.len() <= budget => e,
                 Some(ws::ReadOutcome::Events(e)) => {
                     events.extend(e);
-                    std::mem::take(&mut events)
+                    take_events(&mut events, budget)
                 }
                 Some(ws::ReadOutcome::Eof) => {
                     dead = true;
@@ -557,8 +585,12 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                     end = Some(ReadEnd { reason: DisconnectReason::TransportError, code: Some(code) });
                     std::mem::take(&mut events)
                 }
-                None => std::mem::take(&mut events),
+                None if queued < pause => take_events(&mut events, budget),
+                None => Vec::new(),
             };
+            // Each inbound event may queue a reply (an ack): the round drains
+            // at least as many messages as it read events.
+            let want = BATCH.max(evs.len());
             if !evs.is_empty() {
                 if let Some(e) = on_events(&sess, evs, &mut raw) {
                     end = Some(e);
@@ -578,8 +610,13 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
             if rearm {
                 timer.as_mut().reset(timers.deadline());
             }
-            if open && buf.len() < BATCH && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
-                let room = BATCH - buf.len();
+            if open && ws.is_none() && outbox.is_closed() && sess.poll_backlog() >= POLL_BACKLOG {
+                // Closed while nobody takes the backlog (a poller that went
+                // away): end now, dropping what it never fetched.
+                open = false;
+            }
+            if open && buf.len() < want && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
+                let room = want - buf.len();
                 let _ = outbox.try_recv_many(&mut buf, room);
             }
             if !buf.is_empty() {
@@ -629,6 +666,9 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                 }
             }
         }
+        if watching {
+            outbox.clear_notify();
+        }
         // No command is taken from now on; a WebSocket waiting among them closes.
         drop(sess.ctrl.lock().take());
         // The connection is closed: end the transport and forget the session.
@@ -639,6 +679,39 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
         sess.poll.lock().closed = true;
         sess.poll_notify.notify_one();
         sess.shared.sessions.lock().remove(&sess.sid);
+    }
+}
+
+/// Installs (`on`) or removes the outbox notify hook that wakes the task
+/// when its outbox closes while the task is not receiving from it. The hook
+/// holds the session weakly: it never keeps a session alive.
+fn watch_close(sess: &Arc<Session>, outbox: &Outbox, on: bool, watching: &mut bool) {
+    if on == *watching {
+        return;
+    }
+    *watching = on;
+    if on {
+        let weak = Arc::downgrade(sess);
+        outbox.set_notify(move || {
+            if let Some(s) = weak.upgrade() {
+                s.wake.notify_one();
+            }
+        });
+        // A close before the hook was in place fires nothing: check once.
+        if outbox.is_closed() {
+            sess.wake.notify_one();
+        }
+    } else {
+        outbox.clear_notify();
+    }
+}
+
+/// Up to `n` events from the front of `events` (all of them when `n` allows).
+fn take_events(events: &mut Vec<Event>, n: usize) -> Vec<Event> {
+    if events.len() <= n {
+        std::mem::take(events)
+    } else {
+        events.drain(..n).collect()
     }
 }
 
@@ -719,6 +792,35 @@ fn handle_ctrl(
 mod tests {
     use super::*;
 
+    /// A CONNECT copies the session's handshake, built once from the
+    /// opening request, instead of rebuilding it from the request's headers.
+    /// Prints both costs for a handshake at the default size bound.
+    #[test]
+    fn connect_copies_the_handshake_built_once() {
+        let headers: Vec<(String, String)> = (0..50).map(|i| (format!("x-filler-{i}"), "v".repeat(300))).collect();
+        let build = || {
+            let mut hs = Handshake::new();
+            for (k, v) in &headers {
+                hs = hs.header(k.as_str(), v.as_str());
+            }
+            hs.query("EIO", "4").address("127.0.0.1:1")
+        };
+        let base = Box::new(build());
+        const N: u32 = 2_000;
+        let t = std::time::Instant::now();
+        for _ in 0..N {
+            std::hint::black_box(build());
+        }
+        let rebuilt = t.elapsed() / N;
+        let t = std::time::Instant::now();
+        for _ in 0..N {
+            std::hint::black_box(Handshake::clone(&base));
+        }
+        let copied = t.elapsed() / N;
+        eprintln!("handshake per CONNECT (50 x 300 B headers): rebuilt {rebuilt:?}, copied {copied:?}");
+        assert_eq!(Handshake::clone(&base), build());
+    }
+
     /// What an idle WebSocket session holds besides the engine's connection:
     /// its task's state and the session. Measured here so a change that
     /// grows them (a buffer kept across awaits, a field per session) shows.
@@ -728,7 +830,7 @@ mod tests {
         rt.block_on(async {
             let engine = roomcast::Engine::new(roomcast::Config::default());
             let shared = crate::server::test_shared(engine);
-            let (sess, outbox) = Session::create(shared.clone(), PackedHandshake::new([], [], None), true);
+            let (sess, outbox) = Session::create(shared.clone(), Box::default(), true);
             let task = run(sess.clone(), outbox, None);
             let (task_size, session_size) = (std::mem::size_of_val(&task), std::mem::size_of::<Session>());
             eprintln!("session task state {task_size} B, session {session_size} B");
