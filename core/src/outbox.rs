@@ -407,7 +407,8 @@ impl Queue {
             return self.push_slow(st, refs, volatile, control, cost);
         }
         let was_empty = st.is_empty();
-        let next_slot = st.items.push_back(refs.take());
+        // SAFETY: not full, checked above.
+        let next_slot = unsafe { st.items.push_back(refs.take()) };
         st.bytes += cost;
         self.ready.store(true, Ordering::Relaxed);
         self.slot_hint.store(next_slot as usize, Ordering::Relaxed);
@@ -548,7 +549,8 @@ impl Queue {
                 return Step::Retry;
             }
         }
-        let next_slot = st.items.push_back(refs.take());
+        // SAFETY: not full, checked (or grown) just above.
+        let next_slot = unsafe { st.items.push_back(refs.take()) };
         st.bytes += cost;
         self.slot_hint.store(next_slot as usize, Ordering::Relaxed);
         Step::Done(Pushed::Queued { evicted: 0 })

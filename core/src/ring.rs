@@ -112,18 +112,23 @@ impl Ring {
     /// inside the ring is already in cache whenever the ring is): a
     /// prefetch hint for the next fan-out, never dereferenced.
     ///
+    /// # Safety
+    ///
     /// The ring must not be full (see [`is_full`](Self::is_full)): growing
-    /// allocates, which the caller does outside its lock.
+    /// allocates, which the caller does outside its lock, and the caller
+    /// has already checked (the check is on the fan-out's hot path, so it
+    /// is made once, there).
     #[inline(always)]
-    pub(crate) fn push_back(&mut self, m: Message) -> *const Option<Message> {
-        assert!(!self.is_full(), "Ring::push_back on a full ring: grow_into first");
+    pub(crate) unsafe fn push_back(&mut self, m: Message) -> *const Option<Message> {
+        debug_assert!(!self.is_full(), "Ring::push_back on a full ring: grow_into first");
         let on_heap = self.on_heap();
         let base = if on_heap { self.heap.as_ptr() } else { self.inline.as_mut_ptr() };
         let i = (self.head + self.len) & self.mask;
         // SAFETY: `i <= mask`, a slot of the current buffer (the inline
-        // array has `mask + 1 == INLINE` slots while `!on_heap`). It is
-        // outside `head .. head + len`, so it holds `None`: overwriting it
-        // without a drop loses nothing.
+        // array has `mask + 1 == INLINE` slots while `!on_heap`). As the
+        // ring is not full (the caller's contract), it is outside
+        // `head .. head + len`, so it holds `None`: overwriting it without a
+        // drop loses nothing.
         unsafe { base.add(i).write(Some(m)) };
         self.len += 1;
         if on_heap && self.len <= self.mask {
@@ -252,7 +257,8 @@ mod tests {
         if r.is_full() {
             drop(r.grow_into(Spare::new(Spare::next_capacity(r.capacity()))));
         }
-        r.push_back(m)
+        // SAFETY: not full, just checked (or grown).
+        unsafe { r.push_back(m) }
     }
 
     /// Pops everything left, returning the ids in order.
@@ -359,11 +365,14 @@ mod tests {
     }
 
     #[test]
+    #[cfg(debug_assertions)]
     #[should_panic(expected = "full ring")]
     fn push_back_never_grows_by_itself() {
         let mut r = Ring::new();
         for i in 0..=INLINE as u64 {
-            r.push_back(msg(i));
+            // SAFETY (test): the last push breaks the contract on purpose;
+            // the debug assertion stops it before it writes.
+            unsafe { r.push_back(msg(i)) };
         }
     }
 }

@@ -40,6 +40,7 @@
 //! that is running lets go within nanoseconds, so the sleeping stage is
 //! reached only when the holder was descheduled.
 
+use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 use crate::sync::{spin_loop, yield_now, AtomicBool, MutPtr, Ordering, UnsafeCell};
@@ -73,9 +74,9 @@ unsafe impl<T: Send> Sync for SpinMutex<T> {}
 /// Exclusive access to a [`SpinMutex`]'s data; unlocks when dropped.
 pub(crate) struct SpinGuard<'a, T> {
     lock: &'a SpinMutex<T>,
-    /// The access, tracked by loom while the guard lives; always `Some`
-    /// until `drop` releases it just before the unlocking store.
-    data: Option<MutPtr<T>>,
+    /// The access, tracked by loom while the guard lives; `drop` ends it
+    /// just before the unlocking store (a no-op outside loom).
+    data: ManuallyDrop<MutPtr<T>>,
 }
 
 impl<T> SpinMutex<T> {
@@ -89,7 +90,7 @@ impl<T> SpinMutex<T> {
         if !self.try_acquire() {
             self.lock_contended();
         }
-        SpinGuard { lock: self, data: Some(self.data.get_mut()) }
+        SpinGuard { lock: self, data: ManuallyDrop::new(self.data.get_mut()) }
     }
 
     /// One attempt. Acquire: the previous holder's writes to the data
@@ -130,8 +131,8 @@ impl<T> std::ops::Deref for SpinGuard<'_, T> {
     #[inline(always)]
     fn deref(&self) -> &T {
         // SAFETY: the guard holds the lock, so this is the only access to
-        // the data; the pointer is `Some` until `drop`.
-        unsafe { self.data.as_ref().unwrap_unchecked().deref() }
+        // the data; the pointer lives until `drop`.
+        unsafe { MutPtr::deref(&self.data) }
     }
 }
 
@@ -139,7 +140,7 @@ impl<T> std::ops::DerefMut for SpinGuard<'_, T> {
     #[inline(always)]
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`, and `&mut self` makes this borrow unique.
-        unsafe { self.data.as_ref().unwrap_unchecked().deref() }
+        unsafe { MutPtr::deref(&self.data) }
     }
 }
 
@@ -147,7 +148,8 @@ impl<T> Drop for SpinGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
         // End the (loom-tracked) access before the lock is released.
-        self.data = None;
+        // SAFETY: dropped once, here, and not used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.data) };
         // Release: this holder's writes happen before the next acquirer's
         // reads.
         self.lock.locked.store(false, Ordering::Release);
