@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# A mixed hostile load (ack floods, slowloris, a session flood, partial
+# attachments, vanished pollers) against the chat example while two users
+# keep chatting; fails if the server's RSS passes the bound, a user message
+# is lost or the users' p99 latency passes 250 ms. See
+# socketio/examples/hostile_load.rs.
+#   ./scripts/hostile-load.sh [seconds, default 180] [RSS bound in MB, default 256]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-180}
+bound=${2:-256}
+target=${CARGO_TARGET_DIR:-target}
+port=${HOSTILE_PORT:-3917}
+cargo build --quiet --release -p roomcast-socketio --example chat --example hostile_load
+"$target/release/examples/chat" --quiet --addr 127.0.0.1 --port "$port" >/tmp/hostile-chat.$$.log 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -f /tmp/hostile-chat.$$.log' EXIT
+for _ in $(seq 100); do
+  grep -q "listening on" /tmp/hostile-chat.$$.log && break
+  sleep 0.1
+done
+grep -q "listening on" /tmp/hostile-chat.$$.log || { cat /tmp/hostile-chat.$$.log; echo "chat server did not start"; exit 1; }
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$target/release/examples/hostile_load" --addr "127.0.0.1:$port" --pid "$server" \
+  --seconds "$seconds" --max-rss-mb "$bound"
+kill -0 "$server" || { echo "the chat server died"; exit 1; }
