@@ -97,7 +97,13 @@
 
 pub mod args;
 pub mod eio;
+#[cfg(test)]
+mod fuzz_props;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod packed;
+mod query;
 mod server;
 mod session;
 pub mod sio;

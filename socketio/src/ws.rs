@@ -103,6 +103,25 @@ impl Decoder {
         Decoder::default()
     }
 
+    /// Heap bytes held: the partial frame's and the fragmented message's
+    /// capacity.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn held(&self) -> usize {
+        self.pending.capacity() + self.frag.capacity()
+    }
+
+    /// Capacity of the partial frame's buffer.
+    #[cfg(test)]
+    pub(crate) fn pending_capacity(&self) -> usize {
+        self.pending.capacity()
+    }
+
+    /// Capacity of the fragmented message's buffer.
+    #[cfg(test)]
+    pub(crate) fn frag_capacity(&self) -> usize {
+        self.frag.capacity()
+    }
+
     /// True while a frame is partly received (its bytes are held).
     #[cfg(test)]
     fn has_pending(&self) -> bool {
@@ -244,6 +263,12 @@ impl Decoder {
                 if self.frag.len() + payload.len() > max {
                     return Err(CLOSE_TOO_BIG);
                 }
+                let need = self.frag.len() + payload.len();
+                if need > self.frag.capacity() {
+                    // Amortised growth, but never past the message limit.
+                    let cap = need.max(self.frag.capacity() * 2).min(max);
+                    self.frag.reserve_exact(cap - self.frag.len());
+                }
                 self.frag.extend_from_slice(&payload);
                 if !fin {
                     return Ok(None);
@@ -345,6 +370,26 @@ pub(crate) fn encode_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
         out.extend_from_slice(&(n as u64).to_be_bytes());
     }
     out.extend_from_slice(payload);
+}
+
+/// A masked client frame (tests, fuzzing and benchmarks build input with it).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn client_frame(fin: bool, opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 14);
+    out.push(u8::from(fin) << 7 | opcode);
+    let n = payload.len();
+    if n < 126 {
+        out.push(0x80 | n as u8);
+    } else if n <= 65535 {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+    out
 }
 
 /// Appends a text frame.
@@ -537,21 +582,7 @@ mod tests {
 
     /// A masked client frame.
     fn client(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mask = [0x11, 0x22, 0x33, 0x44];
-        let mut out = vec![(if fin { 0x80 } else { 0 }) | opcode];
-        let n = payload.len();
-        if n < 126 {
-            out.push(0x80 | n as u8);
-        } else if n <= 65535 {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
-        out
+        client_frame(fin, opcode, payload, [0x11, 0x22, 0x33, 0x44])
     }
 
     fn decode_all(d: &mut Decoder, data: &[u8], max: usize) -> Result<Vec<Event>, u16> {
