@@ -388,4 +388,214 @@ mod tests {
         let p = WirePayload { format: 1, data: Bytes::from_static(b"hi") }.to_payload().unwrap();
         assert_eq!(p.as_str(), Some("hi"));
     }
+
+    mod fuzz {
+        //! Fuzz property tests of the bus envelope: arbitrary bytes, valid
+        //! envelopes and batches, and their mutations (bytes flipped,
+        //! inserted, deleted, truncated). No panic; errors typed; valid
+        //! input round-trips; a decoded message holds no more content
+        //! than its bytes carried. `PROPTEST_CASES` overrides the count.
+        use super::*;
+        use proptest::prelude::*;
+
+        fn cases(n: u32) -> ProptestConfig {
+            let mut c = ProptestConfig::default();
+            if std::env::var_os("PROPTEST_CASES").is_none() {
+                c.cases = n;
+            }
+            c
+        }
+
+        fn names() -> impl Strategy<Value = Vec<String>> {
+            prop::collection::vec("[a-z#/]{0,6}", 0..4)
+        }
+
+        fn payload() -> impl Strategy<Value = WirePayload> {
+            (0u8..4, prop::collection::vec(any::<u8>(), 0..24))
+                .prop_map(|(format, data)| WirePayload { format, data: Bytes::from(data) })
+        }
+
+        fn selection() -> impl Strategy<Value = WireSelection> {
+            (names(), names(), any::<bool>()).prop_map(|(rooms, except, volatile)| WireSelection {
+                rooms,
+                except,
+                volatile,
+            })
+        }
+
+        fn body() -> impl Strategy<Value = Body> {
+            prop_oneof![
+                (selection(), "[a-z ]{0,8}", payload()).prop_map(|(sel, event, payload)| Body::Broadcast {
+                    sel,
+                    event,
+                    payload
+                }),
+                (any::<u64>(), selection(), "[a-z]{0,8}", payload(), any::<u64>()).prop_map(
+                    |(req, sel, event, payload, timeout_ms)| Body::BroadcastAck {
+                        req,
+                        sel,
+                        event,
+                        payload,
+                        timeout_ms
+                    }
+                ),
+                (any::<u64>(), selection()).prop_map(|(req, sel)| Body::Fetch { req, sel }),
+                (any::<u64>(), selection(), names(), 0u8..3).prop_map(|(req, sel, r, op)| Body::Apply {
+                    req,
+                    sel,
+                    op: match op {
+                        0 => WireOp::Join(r),
+                        1 => WireOp::Leave(r),
+                        _ => WireOp::Disconnect,
+                    }
+                }),
+                (prop::option::of(any::<u64>()), "[a-z]{0,8}", payload())
+                    .prop_map(|(req, event, payload)| Body::ServerSide { req, event, payload }),
+                Just(Body::Heartbeat),
+                Just(Body::Bye),
+                (
+                    any::<u64>(),
+                    prop::collection::vec(("[a-z0-9]{0,8}", prop::result::maybe_ok(payload(), any::<u8>())), 0..3)
+                )
+                    .prop_map(|(req, r)| Body::Acks {
+                        req,
+                        replies: r.into_iter().map(|(socket_id, reply)| WireAck { socket_id, reply }).collect()
+                    }),
+                (any::<u64>(), prop::collection::vec(("[a-z0-9]{0,8}", names(), prop::option::of(payload())), 0..3))
+                    .prop_map(|(req, s)| Body::Sockets {
+                        req,
+                        sockets: s.into_iter().map(|(id, rooms, data)| WireSocket { id, rooms, data }).collect()
+                    }),
+                (any::<u64>(), any::<u64>()).prop_map(|(req, n)| Body::Count { req, n }),
+                (any::<u64>(), prop::collection::vec(payload(), 0..3))
+                    .prop_map(|(req, replies)| Body::Replies { req, replies }),
+            ]
+        }
+
+        fn envelope() -> impl Strategy<Value = Envelope> {
+            (any::<u64>(), "(/[a-z]{0,6})?", body()).prop_map(|(node, ns, body)| Envelope { node, ns, body })
+        }
+
+        #[derive(Debug, Clone)]
+        enum Edit {
+            Flip(usize, u8),
+            Insert(usize, u8),
+            Delete(usize),
+            Truncate(usize),
+        }
+
+        fn edits() -> impl Strategy<Value = Vec<Edit>> {
+            let e = prop_oneof![
+                (any::<usize>(), 1u8..=255).prop_map(|(i, x)| Edit::Flip(i, x)),
+                (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
+                any::<usize>().prop_map(Edit::Delete),
+                any::<usize>().prop_map(Edit::Truncate),
+            ];
+            prop::collection::vec(e, 1..6)
+        }
+
+        fn mutate(mut v: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
+            for e in edits {
+                let n = v.len();
+                match *e {
+                    Edit::Flip(i, x) if n > 0 => v[i % n] ^= x,
+                    Edit::Insert(i, b) => v.insert(i % (n + 1), b),
+                    Edit::Delete(i) if n > 0 => {
+                        v.remove(i % n);
+                    }
+                    Edit::Truncate(i) => v.truncate(i % (n + 1)),
+                    _ => {}
+                }
+            }
+            v
+        }
+
+        /// String and byte content a decoded envelope holds.
+        fn content(e: &Envelope) -> usize {
+            let names = |v: &[String]| v.iter().map(String::len).sum::<usize>();
+            let sel = |s: &WireSelection| names(&s.rooms) + names(&s.except);
+            e.ns.len()
+                + match &e.body {
+                    Body::Broadcast { sel: s, event, payload } | Body::BroadcastAck { sel: s, event, payload, .. } => {
+                        sel(s) + event.len() + payload.data.len()
+                    }
+                    Body::Fetch { sel: s, .. } => sel(s),
+                    Body::Apply { sel: s, op, .. } => {
+                        sel(s)
+                            + match op {
+                                WireOp::Join(r) | WireOp::Leave(r) => names(r),
+                                WireOp::Disconnect => 0,
+                            }
+                    }
+                    Body::ServerSide { event, payload, .. } => event.len() + payload.data.len(),
+                    Body::Acks { replies, .. } => {
+                        replies.iter().map(|a| a.socket_id.len() + a.reply.as_ref().map_or(0, |p| p.data.len())).sum()
+                    }
+                    Body::Sockets { sockets, .. } => sockets
+                        .iter()
+                        .map(|s| s.id.len() + names(&s.rooms) + s.data.as_ref().map_or(0, |p| p.data.len()))
+                        .sum(),
+                    Body::Replies { replies, .. } => replies.iter().map(|p| p.data.len()).sum(),
+                    Body::Heartbeat | Body::Bye | Body::Count { .. } => 0,
+                }
+        }
+
+        /// Decodes a message or batch as the subscriber does, checking
+        /// what each decoded envelope holds against the bytes it came from.
+        fn decode_checked(bytes: &[u8]) {
+            let items = if is_batch(bytes) { batch_items(bytes).unwrap_or_default() } else { vec![bytes] };
+            for it in items {
+                let _ = peek_node(it);
+                match decode(it) {
+                    Ok(env) => {
+                        assert!(content(&env) <= it.len(), "{} content bytes from {}", content(&env), it.len());
+                        if let Body::Broadcast { payload, .. } = &env.body {
+                            let _ = payload.to_payload();
+                        }
+                    }
+                    Err(DecodeError::Foreign | DecodeError::Version(_) | DecodeError::Corrupt) => {}
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(cases(1500))]
+
+            #[test]
+            fn valid_envelopes_round_trip(env in envelope()) {
+                let bytes = encode(&env);
+                prop_assert_eq!(peek_node(&bytes), Some(env.node));
+                prop_assert_eq!(decode(&bytes), Ok(env));
+            }
+
+            #[test]
+            fn valid_batches_split_and_round_trip(envs in prop::collection::vec(envelope(), 1..4)) {
+                let msgs: Vec<Vec<u8>> = envs.iter().map(encode).collect();
+                let frame = batch_of(&msgs);
+                let items = batch_items(&frame).unwrap();
+                let back: Vec<Envelope> = items.iter().map(|i| decode(i).unwrap()).collect();
+                prop_assert_eq!(back, envs);
+            }
+
+            #[test]
+            fn mutated_envelopes_and_batches(envs in prop::collection::vec(envelope(), 1..3), e in edits()) {
+                let one = encode(&envs[0]);
+                decode_checked(&mutate(one, &e));
+                let frame = batch_of(&envs.iter().map(encode).collect::<Vec<_>>());
+                decode_checked(&mutate(frame, &e));
+            }
+
+            #[test]
+            fn arbitrary_bytes(mut bytes in prop::collection::vec(any::<u8>(), 0..200), header in 0u8..3) {
+                // Mostly behind a valid header, so the postcard decoder is reached.
+                let prefix: &[u8] = match header {
+                    0 => b"RC\x01",
+                    1 => b"RC\x81",
+                    _ => b"",
+                };
+                bytes.splice(0..0, prefix.iter().copied());
+                decode_checked(&bytes);
+            }
+        }
+    }
 }

@@ -82,6 +82,24 @@ use roomcast::{
 use tokio::sync::{mpsc, oneshot};
 
 mod envelope;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    //! The bus envelope decoder for the fuzz targets in `fuzz/` (feature
+    //! `fuzzing`). Not a stable API.
+
+    /// Decodes one bus message as a subscriber does (a batch is split and
+    /// each item decoded); returns how many envelopes were valid.
+    pub fn decode(bytes: &[u8]) -> usize {
+        let items = if crate::envelope::is_batch(bytes) {
+            crate::envelope::batch_items(bytes).unwrap_or_default()
+        } else {
+            vec![bytes]
+        };
+        let _ = crate::envelope::peek_node(bytes);
+        items.into_iter().filter(|i| crate::envelope::decode(i).is_ok()).count()
+    }
+}
 mod tasks;
 
 use envelope::{Body, Envelope, WireAck, WireOp, WirePayload, WireSelection, WireSocket};

@@ -56,29 +56,61 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// The nickname from the CONNECT auth `{"name": ...}`: trimmed, 1 to 24 characters.
-fn name_from(hs: &Handshake) -> Option<String> {
-    let auth: Value = hs.auth_payload()?.to_json().ok()?;
-    let name = auth.get("name")?.as_str()?.trim();
-    (!name.is_empty() && name.chars().count() <= 24).then(|| name.to_owned())
+/// A name or room as typed, checked: trimmed, 1 to `max` characters, no
+/// control characters (a NUL, a newline or an escape in a name would
+/// confuse every reader of the name: logs, the admin page, other clients).
+fn clean(s: &str, max: usize) -> Result<String, Invalid> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > max {
+        return Err(Invalid::Length);
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Invalid::Control);
+    }
+    Ok(s.to_owned())
 }
 
-/// Per-socket state kept in the socket's data: `name`, then `\0` and the
-/// current room when there is one (read on every message, so no JSON).
+/// Why a name or room was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Invalid {
+    Length,
+    Control,
+}
+
+/// The nickname from the CONNECT auth `{"name": ...}` (see [`clean`]).
+fn name_from(hs: &Handshake) -> Result<String, Invalid> {
+    let auth: Option<Value> = hs.auth_payload().and_then(|p| p.to_json().ok());
+    let name = auth.as_ref().and_then(|a| a.get("name")).and_then(Value::as_str).unwrap_or("");
+    clean(name, 24)
+}
+
+/// Per-socket state kept in the socket's data: the name's length (4 bytes,
+/// little-endian), the name, then the current room when there is one. The
+/// two are stored apart, so no name can pass for a name and a room.
 fn user_of(socket: &Socket) -> (String, Option<String>) {
     let data = socket.data().unwrap_or_else(Payload::empty);
-    let s = data.as_str().unwrap_or("");
-    match s.split_once('\0') {
-        Some((name, room)) => (name.to_owned(), Some(room.to_owned())),
-        None => (s.to_owned(), None),
-    }
+    decode_user(data.bytes())
+}
+
+fn decode_user(b: &[u8]) -> (String, Option<String>) {
+    let Some((len, rest)) = b.split_first_chunk::<4>() else { return (String::new(), None) };
+    let len = (u32::from_le_bytes(*len) as usize).min(rest.len());
+    let (name, room) = rest.split_at(len);
+    let name = String::from_utf8_lossy(name).into_owned();
+    (name, (!room.is_empty()).then(|| String::from_utf8_lossy(room).into_owned()))
+}
+
+fn encode_user(name: &str, room: Option<&str>) -> Vec<u8> {
+    let room = room.unwrap_or("");
+    let mut out = Vec::with_capacity(4 + name.len() + room.len());
+    out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(room.as_bytes());
+    out
 }
 
 fn set_user(socket: &Socket, name: &str, room: Option<&str>) {
-    socket.set_data(match room {
-        Some(room) => Payload::text(format!("{name}\0{room}")),
-        None => Payload::text(name),
-    });
+    socket.set_data(Payload::binary(encode_user(name, room)));
 }
 
 fn room_key(room: &str) -> String {
@@ -123,8 +155,9 @@ fn tell_left(socket: &Socket, name: &str, room: &str) -> Result<(), Box<dyn std:
 fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error::Error>> {
     let chat = engine.of("/")?;
     chat.use_middleware(|hs| match name_from(hs) {
-        Some(_) => Ok(()),
-        None => Err(ConnectError::new("name required")),
+        Ok(_) => Ok(()),
+        Err(Invalid::Length) => Err(ConnectError::new("name required")),
+        Err(Invalid::Control) => Err(ConnectError::new("names may not contain control characters")),
     });
     chat.on_connection(move |socket| {
         let name = name_from(socket.handshake()).unwrap_or_default();
@@ -135,13 +168,19 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error
     });
     chat.on("join", |socket, ev, ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
-        let room = req.get("room").and_then(Value::as_str).unwrap_or("").trim().to_owned();
-        if room.is_empty() || room.chars().count() > 32 {
-            if let Some(ack) = ack {
-                ack.send(json_payload(&json!({ "error": "room names are 1 to 32 characters" })))?;
+        let room = match clean(req.get("room").and_then(Value::as_str).unwrap_or(""), 32) {
+            Ok(room) => room,
+            Err(e) => {
+                let error = match e {
+                    Invalid::Length => "room names are 1 to 32 characters",
+                    Invalid::Control => "room names may not contain control characters",
+                };
+                if let Some(ack) = ack {
+                    ack.send(json_payload(&json!({ "error": error })))?;
+                }
+                return Ok(());
             }
-            return Ok(());
-        }
+        };
         let (name, current) = user_of(socket);
         let key = room_key(&room);
         if current.as_deref() != Some(room.as_str()) {
@@ -326,4 +365,63 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     server.wait().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        let engine = Engine::new(Config::default());
+        chat_namespace(&engine, true).unwrap();
+        engine
+    }
+
+    fn hs(name: &str) -> Handshake {
+        Handshake::new().auth(Payload::from(&json!({ "name": name })))
+    }
+
+    #[test]
+    fn names_and_rooms_with_control_characters_are_refused() {
+        for bad in ["eve\0lobby", "a\nb", "bell\u{7}", "esc\u{1b}[2J", "c1\u{85}x"] {
+            assert_eq!(clean(bad, 32), Err(Invalid::Control), "{bad:?}");
+        }
+        assert_eq!(clean("  ", 24), Err(Invalid::Length));
+        assert_eq!(clean(&"x".repeat(25), 24), Err(Invalid::Length));
+        assert_eq!(clean("  Jérôme ", 24).as_deref(), Ok("Jérôme"));
+    }
+
+    /// The attack: a name `eve\0secret` stored as `name\0room` read back as
+    /// the name `eve` in room `secret`, a room eve never joined.
+    #[test]
+    fn a_name_with_nul_cannot_connect_or_pass_for_a_room() {
+        let engine = engine();
+        let (conn, _outbox) = engine.connect();
+        let err = conn.join_namespace("/", hs("eve\0secret")).unwrap_err();
+        assert!(err.to_string().contains("control characters"), "{err}");
+        // Name and room are stored apart: whatever the name holds, it stays the name.
+        let (conn, _outbox) = engine.connect();
+        let socket = conn.join_namespace("/", hs("eve")).unwrap();
+        assert_eq!(user_of(&socket), ("eve".to_owned(), None));
+        set_user(&socket, "eve\0secret", None);
+        assert_eq!(user_of(&socket), ("eve\0secret".to_owned(), None));
+        set_user(&socket, "eve", Some("lob\0by"));
+        assert_eq!(user_of(&socket), ("eve".to_owned(), Some("lob\0by".to_owned())));
+        assert_eq!(decode_user(b""), (String::new(), None));
+        assert_eq!(decode_user(&[200, 0, 0, 0, b'a']), ("a".to_owned(), None));
+    }
+
+    #[test]
+    fn joining_a_room_with_control_characters_gets_an_error() {
+        let engine = engine();
+        let (conn, outbox) = engine.connect();
+        let socket = conn.join_namespace("/", hs("eve")).unwrap();
+        socket
+            .dispatch(roomcast::Inbound::event("join", Payload::from(&json!({ "room": "sec\u{0}ret" }))).with_ack(1))
+            .unwrap();
+        let reply = outbox.try_recv().unwrap();
+        let v: Value = reply.payload().unwrap().to_json().unwrap();
+        assert_eq!(v, json!({ "error": "room names may not contain control characters" }));
+        assert!(socket.rooms().iter().all(|r| !r.starts_with(ROOM_PREFIX)), "joined no chat room");
+    }
 }

@@ -109,6 +109,12 @@
 //! | Server-to-client acks awaiting a reply | `Config::ack_timeout` | 10 s | the ack resolves with a timeout error | `server_to_client_acks_resolve_and_time_out` (e2e) |
 //! | Rooms per socket | `Config::max_rooms_per_socket` | 1,024 | `join` returns an error | core tests |
 //! | Binary attachments per packet | `max_attachments` | 10 | `parse error`, session closed | `random_frames_never_panic_the_server` (e2e) |
+//! | A binary packet's text and attachments together | `max_payload` | 1 MB | checked as each attachment arrives, before any conversion: `transport error` (close 1009 / HTTP 413) | `websocket_attachments_over_max_payload_close_the_session_early`, `polling_attachments_over_max_payload_close_the_session_early` |
+//! | A binary packet still waiting for attachments | `partial_packet_timeout` | 20 s | `parse error`, session closed (even while pings are answered) | `websocket_incomplete_packet_times_out_while_pings_are_answered`, `polling_incomplete_packet_times_out_while_pings_are_answered` |
+//! | A WebSocket frame being received | one frame (`max_payload` + 14 B) plus one read | 1 MB | refused from its header: close 1009 | `ws_arbitrary_bytes`, `ws_mutated_streams` |
+//! | A fragmented WebSocket message | `max_payload` | 1 MB | close 1009 | `too_big_messages_are_refused` |
+//! | Decoding CPU | linear in the bytes received | — | — | `a_large_frame_in_small_reads_costs_linear_work` |
+//! | Ack replies queued for a client (core) | `Config::max_queue`, `max_queue_bytes`, apart from data | 1,024, 1 MiB | the connection closes with `queue overflow`, whatever the policy | `hostile_ack_flood_is_bounded_and_closes_the_connection` (core) |
 //! | Upgrade to WebSocket in progress | `upgrade_timeout` | 10 s | upgrade abandoned, session stays on polling | not pinned yet |
 //!
 //! Requests that open sessions can be rate-limited per client and checked
@@ -135,6 +141,12 @@
 mod accept;
 pub mod args;
 pub mod eio;
+#[cfg(test)]
+mod fuzz_props;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+mod query;
 mod server;
 mod session;
 pub mod sio;

@@ -88,6 +88,7 @@ pub(crate) struct Options {
     pub(crate) connect_timeout: Duration,
     pub(crate) upgrade_timeout: Duration,
     pub(crate) max_attachments: usize,
+    pub(crate) partial_packet_timeout: Duration,
     pub(crate) cors: Cors,
     pub(crate) allow_request: Option<AllowRequest>,
     pub(crate) max_sessions: usize,
@@ -155,7 +156,8 @@ pub struct SocketIoServer {
 impl SocketIoServer {
     /// A server for `engine` with Socket.IO's defaults: path `/socket.io/`,
     /// ping every 25 s with a 20 s timeout, max payload 1 MB, upgrade
-    /// timeout 10 s, at most 10 attachments per packet, no CORS headers;
+    /// timeout 10 s, at most 10 attachments per packet, 20 s for a binary
+    /// packet's attachments to arrive, no CORS headers;
     /// and these limits (see the resource table in the crate docs): connect
     /// timeout 10 s, 50,000 sessions, 16 KiB of handshake headers and
     /// query, a 30 s polling body timeout, and for [`bind`](Self::bind) /
@@ -172,6 +174,7 @@ impl SocketIoServer {
                 connect_timeout: Duration::from_millis(10_000),
                 upgrade_timeout: Duration::from_millis(10_000),
                 max_attachments: 10,
+                partial_packet_timeout: Duration::from_millis(20_000),
                 cors: Cors::Disabled,
                 allow_request: None,
                 max_sessions: 50_000,
@@ -204,7 +207,10 @@ impl SocketIoServer {
     }
 
     /// The largest Engine.IO packet (WebSocket message or polling body) a
-    /// client may send, in bytes; larger ones close the session.
+    /// client may send, in bytes; larger ones close the session. It also
+    /// bounds a binary Socket.IO packet: its text and all its attachments
+    /// together (more: the session closes with `transport error`, close
+    /// code 1009 over WebSocket, HTTP 413 over polling).
     pub fn max_payload(mut self, bytes: usize) -> Self {
         self.opts.max_payload = bytes;
         self
@@ -227,6 +233,15 @@ impl SocketIoServer {
     /// The most binary attachments one packet may announce (more: `parse error`).
     pub fn max_attachments(mut self, n: usize) -> Self {
         self.opts.max_attachments = n;
+        self
+    }
+
+    /// How long a binary packet may wait for its attachments; a client
+    /// that has not sent them all by then is disconnected (`parse error`).
+    /// Default 20 s. (A packet and its attachments together are bounded
+    /// by [`max_payload`](SocketIoServer::max_payload).)
+    pub fn partial_packet_timeout(mut self, d: Duration) -> Self {
+        self.opts.partial_packet_timeout = d;
         self
     }
 
@@ -482,38 +497,6 @@ fn text_response(
     r
 }
 
-fn query(parts: &Parts) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for pair in parts.uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.insert(decode_component(k), decode_component(v));
-    }
-    out
-}
-
-fn decode_component(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The handshake of a new session's opening request (headers, query and
 /// address), built once and shared by every CONNECT of the session; `None`
 /// when its names and values exceed `max` bytes.
@@ -566,7 +549,7 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
         }
         return r;
     }
-    let q = query(&parts);
+    let q = crate::query::parse(parts.uri.query().unwrap_or(""));
     let transport = q.get("transport").map(String::as_str);
     let is_ws = match transport {
         Some("polling") => false,
@@ -725,6 +708,12 @@ async fn poll_post_inner(sess: &Arc<Session>, body: Body, cors: &Cors, origin: O
     for p in packets {
         if let Err(reason) = sess.on_packet(p) {
             sess.close(reason);
+            // `on_packet` fails with `transport error` only for a packet over the limit.
+            if reason == DisconnectReason::TransportError {
+                let mut r = error_response(HttpError::BadRequest, cors, origin);
+                *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+                return r;
+            }
             break;
         }
     }

@@ -90,8 +90,8 @@ pub(crate) struct PollState {
 /// The inbound decoding state; guarded by `Session::inbound`.
 #[derive(Default)]
 struct InboundState {
-    /// A binary packet waiting for attachments.
-    partial: Option<Box<Reassembly>>,
+    /// A binary packet waiting for attachments, and when it must be complete.
+    partial: Option<(Box<Reassembly>, Instant)>,
 }
 
 pub(crate) struct Session {
@@ -226,10 +226,14 @@ impl Session {
                 if st.partial.is_some() {
                     return Err(DisconnectReason::ParseError);
                 }
-                let packet =
-                    sio::decode(&text, self.shared.opts.max_attachments).map_err(|_| DisconnectReason::ParseError)?;
+                let opts = &self.shared.opts;
+                let packet = sio::decode(&text, opts.max_attachments).map_err(|_| DisconnectReason::ParseError)?;
                 if packet.kind.is_binary() && packet.attachments > 0 {
-                    st.partial = Some(Box::new(Reassembly::new(packet)));
+                    let r = Reassembly::new(packet, text.len(), opts.max_payload).map_err(refusal)?;
+                    st.partial = Some((Box::new(r), Instant::now() + opts.partial_packet_timeout));
+                    drop(st);
+                    // The session task arms its timer for the deadline.
+                    self.wake.notify_one();
                     return Ok(());
                 }
                 drop(st);
@@ -237,18 +241,23 @@ impl Session {
             }
             eio::Packet::Binary(data) => {
                 let mut st = self.inbound.lock();
-                let Some(partial) = st.partial.as_mut() else { return Err(DisconnectReason::ParseError) };
-                if !partial.push(data) {
+                let Some((partial, _)) = st.partial.as_mut() else { return Err(DisconnectReason::ParseError) };
+                if !partial.push(data).map_err(refusal)? {
                     return Ok(());
                 }
                 let done = st.partial.take();
                 drop(st);
                 match done {
-                    Some(r) => self.on_sio(r.packet, r.buffers),
+                    Some((r, _)) => self.on_sio(r.packet, r.buffers),
                     None => Ok(()),
                 }
             }
         }
+    }
+
+    /// When the binary packet waiting for attachments must be complete.
+    fn partial_deadline(&self) -> Option<Instant> {
+        self.inbound.lock().partial.as_ref().map(|(_, d)| *d)
     }
 
     fn on_sio(&self, packet: sio::Packet, attachments: Vec<Bytes>) -> Result<(), DisconnectReason> {
@@ -347,6 +356,13 @@ impl Session {
     }
 }
 
+/// The reason a binary packet over `max_payload` closes its session with
+/// (close code 1009 over WebSocket, HTTP 413 over polling, like a message
+/// over the limit).
+fn refusal(_: sio::DecodeError) -> DisconnectReason {
+    DisconnectReason::TransportError
+}
+
 /// Writes `raw` (control frames) then `frames` in one flush.
 async fn write_ws(conn: &mut ws::Conn, raw: &mut Vec<u8>, frames: Vec<Frame>) -> bool {
     let size: usize = frames.iter().map(|f| f.len() + 10).sum();
@@ -388,7 +404,9 @@ fn on_events(sess: &Session, events: Vec<Event>, raw: &mut Vec<u8>) -> Option<Re
             Event::Close(code) => return Some(ReadEnd { reason: DisconnectReason::TransportClose, code }),
         };
         if let Err(reason) = sess.on_packet(packet) {
-            return Some(ReadEnd { reason, code: Some(ws::CLOSE_NORMAL) });
+            // `on_packet` fails with `transport error` only for a packet over the limit.
+            let code = if reason == DisconnectReason::TransportError { ws::CLOSE_TOO_BIG } else { ws::CLOSE_NORMAL };
+            return Some(ReadEnd { reason, code: Some(code) });
         }
         if sess.conn.is_closed() {
             return None;
@@ -607,8 +625,14 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
             } else {
                 timers.on_pong(&sess)
             };
-            if rearm {
-                timer.as_mut().reset(timers.deadline());
+            // A binary packet still waiting for attachments past its deadline.
+            let partial = sess.partial_deadline();
+            if partial.is_some_and(|d| d <= Instant::now()) && !sess.conn.is_closed() {
+                sess.close(DisconnectReason::ParseError);
+            }
+            let due = partial.map_or(timers.deadline(), |d| d.min(timers.deadline()));
+            if rearm || due != timer.deadline() {
+                timer.as_mut().reset(due);
             }
             if open && ws.is_none() && outbox.is_closed() && sess.poll_backlog() >= POLL_BACKLOG {
                 // Closed while nobody takes the backlog (a poller that went

@@ -79,6 +79,8 @@ pub enum DecodeError {
     TooManyAttachments,
     /// A binary frame arrived when no attachment was expected.
     UnexpectedBinary,
+    /// A packet and its attachments together exceed the size limit.
+    TooLarge,
 }
 
 impl fmt::Display for DecodeError {
@@ -93,6 +95,7 @@ impl fmt::Display for DecodeError {
             DecodeError::BadPayload => "invalid payload for the packet type",
             DecodeError::TooManyAttachments => "too many attachments",
             DecodeError::UnexpectedBinary => "unexpected binary attachment",
+            DecodeError::TooLarge => "packet and attachments exceed the size limit",
         };
         f.write_str(s)
     }
@@ -252,26 +255,50 @@ pub fn encode(kind: PacketType, nsp: &str, id: Option<u64>, attachments: usize, 
     out
 }
 
-/// Collects the binary attachments of a binary packet.
+/// Collects the binary attachments of a binary packet, holding at most
+/// `limit` bytes: the packet's text and every attachment so far count
+/// against one limit (the server's `max_payload`), checked as each
+/// attachment arrives and before anything is converted, so a client can
+/// make the server hold no more than one packet's worth per connection.
 #[derive(Debug)]
 pub struct Reassembly {
     /// The packet waiting for its attachments.
     pub packet: Packet,
     /// Attachments received so far.
     pub buffers: Vec<Bytes>,
+    /// Bytes held: the packet's text plus the attachments so far.
+    bytes: usize,
+    /// The most `bytes` may reach.
+    limit: usize,
 }
 
 impl Reassembly {
-    /// Starts collecting for `packet`.
-    pub fn new(packet: Packet) -> Reassembly {
+    /// Starts collecting for `packet`, whose text was `text_len` bytes.
+    /// `Err(TooLarge)` when the text alone is over `limit`.
+    pub fn new(packet: Packet, text_len: usize, limit: usize) -> Result<Reassembly, DecodeError> {
+        if text_len > limit {
+            return Err(DecodeError::TooLarge);
+        }
         let n = packet.attachments;
-        Reassembly { packet, buffers: Vec::with_capacity(n) }
+        Ok(Reassembly { packet, buffers: Vec::with_capacity(n), bytes: text_len, limit })
     }
 
-    /// Adds one attachment; true when the packet is complete.
-    pub fn push(&mut self, buf: Bytes) -> bool {
+    /// Adds one attachment; `Ok(true)` when the packet is complete,
+    /// `Err(TooLarge)` (the attachment dropped) when it would take the
+    /// packet over the limit.
+    pub fn push(&mut self, buf: Bytes) -> Result<bool, DecodeError> {
+        let bytes = self.bytes.saturating_add(buf.len());
+        if bytes > self.limit {
+            return Err(DecodeError::TooLarge);
+        }
+        self.bytes = bytes;
         self.buffers.push(buf);
-        self.buffers.len() >= self.packet.attachments
+        Ok(self.buffers.len() >= self.packet.attachments)
+    }
+
+    /// Bytes held: the packet's text plus the attachments so far.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
@@ -353,10 +380,26 @@ mod tests {
     #[test]
     fn reassembly_completes_at_the_count() {
         let p = decode(r#"52-["e",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#, 10).unwrap();
-        let mut r = Reassembly::new(p);
-        assert!(!r.push(Bytes::from_static(b"a")));
-        assert!(r.push(Bytes::from_static(b"")));
+        let mut r = Reassembly::new(p, 70, 100).unwrap();
+        assert_eq!(r.push(Bytes::from_static(b"a")), Ok(false));
+        assert_eq!(r.push(Bytes::from_static(b"")), Ok(true));
         assert_eq!(r.buffers.len(), 2);
+        assert_eq!(r.bytes(), 71);
+    }
+
+    #[test]
+    fn reassembly_counts_the_packet_and_every_attachment_against_one_limit() {
+        let text =
+            r#"53-["e",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]"#;
+        let p = decode(text, 10).unwrap();
+        assert_eq!(Reassembly::new(p.clone(), text.len(), text.len() - 1).err(), Some(DecodeError::TooLarge));
+        let mut r = Reassembly::new(p, text.len(), text.len() + 100).unwrap();
+        assert_eq!(r.push(Bytes::from(vec![0; 60])), Ok(false));
+        // 60 + 41 > 100: refused, and not kept.
+        assert_eq!(r.push(Bytes::from(vec![0; 41])), Err(DecodeError::TooLarge));
+        assert_eq!((r.buffers.len(), r.bytes()), (1, text.len() + 60));
+        assert_eq!(r.push(Bytes::from(vec![0; 40])), Ok(false));
+        assert_eq!(r.push(Bytes::new()), Ok(true));
     }
 
     proptest! {

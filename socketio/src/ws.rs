@@ -68,6 +68,12 @@ pub(crate) enum Event {
     Close(Option<u16>),
 }
 
+#[cfg(test)]
+thread_local! {
+    /// The largest capacity the held bytes reached on this thread (tests).
+    static HELD_PEAK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The decoder: see the module doc.
 #[derive(Debug, Default)]
 pub(crate) struct Decoder {
@@ -97,6 +103,25 @@ impl Decoder {
         Decoder::default()
     }
 
+    /// Heap bytes held: the partial frame's and the fragmented message's
+    /// capacity.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn held(&self) -> usize {
+        self.pending.capacity() + self.frag.capacity()
+    }
+
+    /// Capacity of the partial frame's buffer.
+    #[cfg(test)]
+    pub(crate) fn pending_capacity(&self) -> usize {
+        self.pending.capacity()
+    }
+
+    /// Capacity of the fragmented message's buffer.
+    #[cfg(test)]
+    pub(crate) fn frag_capacity(&self) -> usize {
+        self.frag.capacity()
+    }
+
     /// True while a frame is partly received (its bytes are held).
     #[cfg(test)]
     fn has_pending(&self) -> bool {
@@ -106,6 +131,12 @@ impl Decoder {
     /// Decodes `data` after what is held, calling `on` for each event. `on`
     /// returns false to stop: the rest stays held for the next call (which
     /// may pass empty `data`). `Err` is the close code for a violation.
+    ///
+    /// Linear in the bytes fed: held bytes are appended to once and never
+    /// copied back, and the buffer of a frame whose header has arrived is
+    /// reserved at its full size once, so it holds at most the frame (at
+    /// most `max_payload` plus a 14-byte header) plus the bytes of one
+    /// `data` past it.
     pub(crate) fn feed(
         &mut self,
         data: &[u8],
@@ -118,17 +149,59 @@ impl Decoder {
         if self.pending.is_empty() {
             let used = self.decode(data, max_payload, &mut on)?;
             if used < data.len() && !self.closed {
-                self.pending.extend_from_slice(&data[used..]);
+                self.hold(&data[used..], max_payload);
             }
-        } else {
-            self.pending.extend_from_slice(data);
-            let buf = std::mem::take(&mut self.pending);
-            let used = self.decode(&buf, max_payload, &mut on)?;
-            if used < buf.len() && !self.closed {
-                self.pending.extend_from_slice(&buf[used..]);
+            return Ok(());
+        }
+        self.hold(data, max_payload);
+        // Moved out (not copied) so `decode` can borrow the decoder.
+        let mut buf = std::mem::take(&mut self.pending);
+        let used = self.decode(&buf, max_payload, &mut on)?;
+        if self.closed || used == buf.len() {
+            // An idle decoder keeps no capacity.
+            return Ok(());
+        }
+        if used > 0 {
+            if buf.capacity() - buf.len() + used > READ_CHUNK * 2 {
+                // A large frame ended: keep only the bytes after it (at most
+                // one read), not the frame's capacity.
+                buf = buf[used..].to_vec();
+                self.reserve_frame(&mut buf, 0, max_payload);
+            } else {
+                buf.drain(..used);
             }
         }
+        self.pending = buf;
         Ok(())
+    }
+
+    /// Appends `data` to the held bytes, reserving the whole frame once its
+    /// header is known (no doubling growth, no copy per read).
+    fn hold(&mut self, data: &[u8], max: usize) {
+        let mut buf = std::mem::take(&mut self.pending);
+        if buf.is_empty() {
+            buf.reserve_exact(data.len());
+            buf.extend_from_slice(data);
+            self.reserve_frame(&mut buf, 0, max);
+        } else {
+            self.reserve_frame(&mut buf, data.len(), max);
+            buf.extend_from_slice(data);
+        }
+        #[cfg(test)]
+        HELD_PEAK.with(|p| p.set(p.get().max(buf.capacity())));
+        self.pending = buf;
+    }
+
+    /// Reserves room in `buf` for `more` bytes and, once the header at its
+    /// front is complete, for the whole frame.
+    fn reserve_frame(&self, buf: &mut Vec<u8>, more: usize, max: usize) {
+        let frame = match parse_header(buf, max, self.frag.len()) {
+            Ok(Some(h)) => h.head + h.len,
+            // Too short or refused: `decode` reports a refusal.
+            _ => 0,
+        };
+        let want = frame.max(buf.len() + more);
+        buf.reserve_exact(want - buf.len());
     }
 
     /// Decodes whole frames from `buf`; returns the bytes consumed.
@@ -189,6 +262,12 @@ impl Decoder {
                 let Some(op) = self.frag_op else { return Err(CLOSE_PROTOCOL) };
                 if self.frag.len() + payload.len() > max {
                     return Err(CLOSE_TOO_BIG);
+                }
+                let need = self.frag.len() + payload.len();
+                if need > self.frag.capacity() {
+                    // Amortised growth, but never past the message limit.
+                    let cap = need.max(self.frag.capacity() * 2).min(max);
+                    self.frag.reserve_exact(cap - self.frag.len());
                 }
                 self.frag.extend_from_slice(&payload);
                 if !fin {
@@ -291,6 +370,26 @@ pub(crate) fn encode_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
         out.extend_from_slice(&(n as u64).to_be_bytes());
     }
     out.extend_from_slice(payload);
+}
+
+/// A masked client frame (tests, fuzzing and benchmarks build input with it).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn client_frame(fin: bool, opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 14);
+    out.push(u8::from(fin) << 7 | opcode);
+    let n = payload.len();
+    if n < 126 {
+        out.push(0x80 | n as u8);
+    } else if n <= 65535 {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+    out
 }
 
 /// Appends a text frame.
@@ -483,21 +582,7 @@ mod tests {
 
     /// A masked client frame.
     fn client(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mask = [0x11, 0x22, 0x33, 0x44];
-        let mut out = vec![(if fin { 0x80 } else { 0 }) | opcode];
-        let n = payload.len();
-        if n < 126 {
-            out.push(0x80 | n as u8);
-        } else if n <= 65535 {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
-        out
+        client_frame(fin, opcode, payload, [0x11, 0x22, 0x33, 0x44])
     }
 
     fn decode_all(d: &mut Decoder, data: &[u8], max: usize) -> Result<Vec<Event>, u16> {
@@ -678,9 +763,83 @@ mod tests {
         assert!(!d.has_pending());
     }
 
+    /// Bytes the decoder copies, moves or allocates while a 4 MB frame
+    /// arrives in 8 KB reads: linear in the frame (a copy of the unconsumed
+    /// bytes on every read would be about 256 times the frame).
+    #[test]
+    fn a_large_frame_in_small_reads_costs_linear_work() {
+        const SIZE: usize = 4 << 20;
+        let data = client(true, OP_BINARY, &vec![0x5A; SIZE]);
+        let mut d = Decoder::new();
+        let mut got = 0;
+        let before = counting::take();
+        for c in data.chunks(READ_CHUNK) {
+            d.feed(c, SIZE, |e| {
+                if let Event::Binary(b) = e {
+                    got += b.len();
+                }
+                true
+            })
+            .unwrap();
+        }
+        let work = counting::take() - before;
+        assert_eq!(got, SIZE);
+        assert!(!d.has_pending());
+        assert!(work <= 4 * SIZE, "{work} bytes allocated for a {SIZE} B frame");
+    }
+
     #[test]
     fn accept_key_matches_the_rfc_example() {
         assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    /// Counts the bytes allocated (and reallocated) by the thread that asks.
+    mod counting {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        struct Counting;
+
+        thread_local! {
+            static BYTES: Cell<usize> = const { Cell::new(0) };
+        }
+
+        fn add(n: usize) {
+            let _ = BYTES.try_with(|b| b.set(b.get() + n));
+        }
+
+        // SAFETY: every call forwards to the system allocator unchanged;
+        // the counter is a const-initialised thread local (no allocation).
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+                add(l.size());
+                // SAFETY: the caller's contract is passed on.
+                unsafe { System.alloc(l) }
+            }
+            unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+                // SAFETY: the caller's contract is passed on.
+                unsafe { System.dealloc(p, l) }
+            }
+            unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+                add(l.size());
+                // SAFETY: the caller's contract is passed on.
+                unsafe { System.alloc_zeroed(l) }
+            }
+            unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+                // A realloc may copy the old bytes: counted as a new block.
+                add(new);
+                // SAFETY: the caller's contract is passed on.
+                unsafe { System.realloc(p, l, new) }
+            }
+        }
+
+        #[global_allocator]
+        static A: Counting = Counting;
+
+        /// Bytes allocated by this thread so far.
+        pub(super) fn take() -> usize {
+            BYTES.with(Cell::get)
+        }
     }
 
     proptest! {

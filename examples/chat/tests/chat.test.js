@@ -337,3 +337,23 @@ test("the admin page needs the token, lists rooms and users live, and disconnect
   await new Promise((r) => setTimeout(r, 1200));
   assert.equal(await bob.getAttribute("#status", "data-state"), "offline");
 });
+
+test("a name or room with control characters is refused: no posting into a room never joined", { skip: NAME !== "roomcast" && "roomcast's checks" }, async () => {
+  const dee = await openChat("dee", "dee");
+  await joinByForm(dee, "secret");
+  // "eve\0secret" once read back as the name "eve" in the room "secret".
+  const eve = client("eve\u0000secret");
+  const [err] = await once(eve, "connect_error");
+  assert.equal(err.message, "names may not contain control characters");
+  const mal = client("mal");
+  await once(mal, "connect");
+  const reply = await mal.timeout(WAIT).emitWithAck("join", { room: "sec\u0007ret" });
+  assert.equal(reply.error, "room names may not contain control characters");
+  mal.emit("message", { text: "from outside" });
+  mal.emit("typing", { typing: true });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await countLines(dee, "from outside"), 0, "a message reached a room its sender never joined");
+  mal.close();
+  await dee.close();
+  delete pages.dee;
+});
