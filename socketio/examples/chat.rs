@@ -162,14 +162,14 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error
             ack.send(json_payload(&json!({ "room": room, "members": members })))?;
         }
         Ok(())
-    });
+    })?;
     chat.on("leave", |socket, _ev, ack| {
         leave_current(socket)?;
         if let Some(ack) = ack {
             ack.send(json_payload(&json!({ "room": null })))?;
         }
         Ok(())
-    });
+    })?;
     chat.on("message", |socket, ev, _ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
         let Some(text) = req.get("text").and_then(Value::as_str) else { return Ok(()) };
@@ -191,7 +191,7 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error
         out.extend_from_slice(format!(",\"time\":{}}}", now_ms()).as_bytes());
         socket.to(room_key(&room).as_str()).emit("message", Payload::new(Format::Json, out)?)?;
         Ok(())
-    });
+    })?;
     chat.on("typing", |socket, ev, _ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
         let (name, Some(room)) = user_of(socket) else { return Ok(()) };
@@ -199,7 +199,7 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error
         let body = json!({ "id": socket.id(), "name": name, "typing": typing });
         socket.to(room_key(&room).as_str()).emit("typing", json_payload(&body))?;
         Ok(())
-    });
+    })?;
     chat.on("private message", |socket, ev, ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
         let to = req.get("to").and_then(Value::as_str).unwrap_or("");
@@ -215,13 +215,13 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error
             ack.send(json_payload(&json!({ "ok": ok })))?;
         }
         Ok(())
-    });
+    })?;
     chat.on("list rooms", |socket, _ev, ack| {
         if let Some(ack) = ack {
             ack.send(json_payload(&rooms_with_counts(socket.namespace())))?;
         }
         Ok(())
-    });
+    })?;
     // While the socket is still in its room: tell the room.
     chat.on_disconnecting(|socket, _reason| match user_of(socket) {
         (name, Some(room)) => tell_left(socket, &name, &room),
@@ -261,7 +261,7 @@ fn admin_namespace(engine: &Engine, token: String) -> Result<(), Box<dyn std::er
             sockets.into_iter().map(|(name, id, room)| json!({ "id": id, "name": name, "room": room })).collect();
         ack.send(json_payload(&json!({ "rooms": rooms_with_counts(&chat), "sockets": sockets })))?;
         Ok(())
-    });
+    })?;
     admin.on("kick", move |_socket, ev, ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
         let id = req.get("id").and_then(Value::as_str).unwrap_or("");
@@ -270,7 +270,7 @@ fn admin_namespace(engine: &Engine, token: String) -> Result<(), Box<dyn std::er
             ack.send(json_payload(&json!({ "kicked": kicked })))?;
         }
         Ok(())
-    });
+    })?;
     Ok(())
 }
 

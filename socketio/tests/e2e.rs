@@ -24,22 +24,26 @@ fn engine() -> Engine {
             }
         }
         Ok(())
-    });
+    })
+    .unwrap();
     root.on("join", |socket, ev, ack| {
         socket.join(ev.payload().as_str().unwrap_or("r"))?;
         if let Some(ack) = ack {
             ack.send("joined")?;
         }
         Ok(())
-    });
+    })
+    .unwrap();
     root.on("to room", |socket, ev, _| {
         socket.to("r").emit("room message", ev.payload().clone())?;
         Ok(())
-    });
+    })
+    .unwrap();
     root.on("kick me", |socket, _, _| {
         socket.disconnect();
         Ok(())
-    });
+    })
+    .unwrap();
     let admin = engine.of("/admin").unwrap();
     admin.use_middleware(|hs| match hs.auth_payload().and_then(|p| p.to_json::<serde_json::Value>().ok()) {
         Some(v) if v["token"] == "s3cret" => Ok(()),
@@ -49,10 +53,12 @@ fn engine() -> Engine {
         socket.emit("welcome", "admin")?;
         Ok(())
     });
-    admin.on("echo", |socket, ev, _| {
-        socket.emit("admin echo", ev.payload().clone())?;
-        Ok(())
-    });
+    admin
+        .on("echo", |socket, ev, _| {
+            socket.emit("admin echo", ev.payload().clone())?;
+            Ok(())
+        })
+        .unwrap();
     engine
 }
 
