@@ -267,16 +267,16 @@ impl Engine {
             }),
         );
         let mut parents = self.inner.parents.write();
-        // Checked under the lock `shutdown` takes the list with.
-        if !self.inner.shared.is_shut_down() {
-            parents.push(parent.clone());
-            return parent;
-        }
-        drop(parents);
-        // After shutdown: never listed, so never asked; dropped at once.
-        if let Some(info) = &parent.inner.parent_info {
-            let predicate = info.predicate.lock().take();
-            drop(predicate);
+        parents.push(parent.clone());
+        // Checked under the lock `shutdown` reads the list with: a parent it
+        // did not see loses its predicate here (listed all the same, so the
+        // engine's drop still breaks its cycles).
+        if self.inner.shared.is_shut_down() {
+            drop(parents);
+            if let Some(info) = &parent.inner.parent_info {
+                let predicate = info.predicate.lock().take();
+                drop(predicate);
+            }
         }
         parent
     }
@@ -427,7 +427,7 @@ impl Engine {
                 }
             }
         }
-        let parents = std::mem::take(&mut *self.inner.parents.write());
+        let parents = self.inner.parents.read().clone();
         for ns in namespaces.iter().chain(parents.iter()) {
             ns.clear_hooks();
         }

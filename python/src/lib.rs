@@ -794,15 +794,16 @@ impl Namespace {
             let this = ns.get();
             let h = PyHandler::new(this, &handler)?;
             let name = event.clone();
-            this.inner.on(&event, move |s: &rc::Socket, ev: &rc::Inbound, ack: Option<rc::AckResponder>| {
-                Python::attach(|py| {
-                    let site = rc::HandlerSite::Event(name.clone());
-                    let data = decode_arg(py, ev, &site)?;
-                    let ack = ack.map(|inner| Ack { inner });
-                    h.call(py, site, Some(s.id()), (Socket { inner: s.clone() }, data, ack))
+            this.inner
+                .on(&event, move |s: &rc::Socket, ev: &rc::Inbound, ack: Option<rc::AckResponder>| {
+                    Python::attach(|py| {
+                        let site = rc::HandlerSite::Event(name.clone());
+                        let data = decode_arg(py, ev, &site)?;
+                        let ack = ack.map(|inner| Ack { inner });
+                        h.call(py, site, Some(s.id()), (Socket { inner: s.clone() }, data, ack))
+                    })
                 })
-            })
-            .map_err(err_name)?;
+                .map_err(err_name)?;
             Ok(handler.unbind())
         };
         Ok(PyCFunction::new_closure(slf.py(), None, None, register)?.into_any())
