@@ -278,15 +278,6 @@ fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body)
 }
 
-fn random_token() -> String {
-    let mut b = [0u8; 9];
-    if getrandom::fill(&mut b).is_err() {
-        let t = now_ms().to_le_bytes();
-        b[..8].copy_from_slice(&t);
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = parse_args().unwrap_or_else(|e| {
@@ -297,7 +288,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     chat_namespace(&engine, opts.quiet)?;
     let (token, generated) = match opts.admin_token.clone() {
         Some(t) => (t, false),
-        None => (random_token(), true),
+        // A bearer credential: core's generator, which fails rather than guess.
+        None => (roomcast::random_id()?, true),
     };
     admin_namespace(&engine, token.clone())?;
 

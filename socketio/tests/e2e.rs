@@ -74,7 +74,8 @@ async fn websocket_handshake_event_and_ack() {
     assert_eq!(open["pingInterval"], 300);
     assert_eq!(open["pingTimeout"], 200);
     assert_eq!(open["maxPayload"], 1_000_000);
-    assert_eq!(open["sid"].as_str().unwrap().len(), 22);
+    // Core's id generator: 20 URL-safe characters, 120 random bits.
+    assert_eq!(open["sid"].as_str().unwrap().len(), 20);
     c.send("40").await;
     let reply = c.recv_text().await;
     assert!(reply.starts_with("40{\"sid\":\""), "{reply}");
