@@ -64,7 +64,13 @@ mod tests {
 
     #[test]
     fn every_random_bit_reaches_the_id() {
-        assert_eq!(id_from(|b| Ok(b.fill(0))).unwrap(), "A".repeat(20));
-        assert_eq!(id_from(|b| Ok(b.fill(0xff))).unwrap(), "_".repeat(20));
+        let fill = |byte: u8| {
+            move |b: &mut [u8]| {
+                b.fill(byte);
+                Ok(())
+            }
+        };
+        assert_eq!(id_from(fill(0)).unwrap(), "A".repeat(20));
+        assert_eq!(id_from(fill(0xff)).unwrap(), "_".repeat(20));
     }
 }
