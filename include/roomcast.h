@@ -292,6 +292,11 @@ enum roomcast_result
    * nodes were missed.
    */
   ROOMCAST_RESULT_CLUSTER_UNAVAILABLE = 22,
+  /**
+   * The engine was shut down (`roomcast_engine_shutdown`): it admits no
+   * socket and creates no namespace.
+   */
+  ROOMCAST_RESULT_SHUT_DOWN = 23,
 };
 #ifndef __cplusplus
 typedef uint32_t roomcast_result;
@@ -1047,7 +1052,10 @@ roomcast_result roomcast_namespace_fetch_sockets(const struct roomcast_namespace
  * `ROOMCAST_FORMAT_*`). Runs the namespace's middleware and connection
  * handlers on this thread. On success writes a new socket handle to
  * `*socket_out`. A refusal gives `ROOMCAST_RESULT_REFUSED`, its message in
- * `roomcast_last_error`.
+ * `roomcast_last_error`; an auth larger than `max_payload`
+ * `ROOMCAST_RESULT_PAYLOAD_TOO_LARGE` (the rule every client payload
+ * meets; middleware never sees it); a shut-down engine
+ * `ROOMCAST_RESULT_SHUT_DOWN`.
  *
  * # Safety
  *
@@ -1289,7 +1297,12 @@ roomcast_result roomcast_engine_new(const struct roomcast_config *cfg,
 
 /**
  * Frees an engine handle. NULL is a no-op. Connections, namespaces and
- * sockets obtained from it stay usable until they are freed.
+ * sockets obtained from it stay usable until they are freed. When the last
+ * of them goes, the engine's ack timer thread (started by the first ack
+ * emit) is stopped and joined before the call returns, so no roomcast
+ * thread remains (the one exception: when that last release happens on
+ * the timer thread itself, from an ack wake-up, it cannot wait for itself
+ * and the thread ends right after).
  *
  * # Safety
  *
@@ -1300,6 +1313,8 @@ void roomcast_engine_free(struct roomcast_engine *engine);
 /**
  * Gets (creating on first use) the namespace `name` (`"/chat"`) and writes
  * a new handle to `*ns_out`; free it with `roomcast_namespace_free`.
+ * `ROOMCAST_RESULT_INVALID_NAME` for an invalid name;
+ * `ROOMCAST_RESULT_SHUT_DOWN` for a new name after `roomcast_engine_shutdown`.
  *
  * # Safety
  *
@@ -1425,9 +1440,14 @@ roomcast_result roomcast_engine_namespaces(const struct roomcast_engine *engine,
  * Shuts the engine down like Socket.IO's `io.close()`: every connection
  * with a socket is closed with reason "server shutting down" (disconnect
  * callbacks run on this thread; queued messages stay readable), then every
- * handler, middleware and hook is dropped (their `free_userdata` functions
- * run). The engine stays usable for stats and new namespaces. Writes how
- * many connections closed to `*closed_out` when it is not NULL.
+ * handler, middleware and hook is dropped — dynamic-namespace predicates
+ * included — and their `free_userdata` functions run. Writes how many
+ * connections closed to `*closed_out` when it is not NULL.
+ *
+ * A shut-down engine admits nothing: `roomcast_conn_join_namespace` gives
+ * `ROOMCAST_RESULT_SHUT_DOWN`, as does `roomcast_engine_of` for a name that
+ * does not exist yet; no dynamic namespace is created. Stats, existing
+ * namespaces and open connections' queued messages stay readable.
  *
  * # Safety
  *
@@ -1560,6 +1580,12 @@ size_t roomcast_last_error(char *buf, size_t cap);
  * is handed to `free_userdata` (when not NULL) once the handler is
  * dropped (see `roomcast_free_callback`).
  *
+ * `event` must be a name `roomcast_socket_dispatch` accepts: non-empty, at
+ * most `max_name_len` bytes, no control characters, not reserved
+ * (`connect`, `disconnect`, ...). Otherwise `ROOMCAST_RESULT_INVALID_NAME`
+ * (detail in `roomcast_last_error`), nothing is registered and `userdata`
+ * stays with the caller (`free_userdata` is not called).
+ *
  * # Safety
  *
  * `ns` must be NULL or live; `event` NULL or NUL-terminated; `callback`
@@ -1590,7 +1616,8 @@ roomcast_result roomcast_namespace_on_fallback(const struct roomcast_namespace *
  * Removes every `roomcast_namespace_on` handler of `event` in `ns` (their
  * `free_userdata` functions run on this thread, or on a thread still
  * dispatching to them, once it is done). Removing an event without
- * handlers succeeds.
+ * handlers succeeds; a name `roomcast_namespace_on` would refuse gives
+ * `ROOMCAST_RESULT_INVALID_NAME`.
  *
  * # Safety
  *

@@ -412,15 +412,44 @@ pub(crate) struct Timer {
     cond: Condvar,
 }
 
+/// The name of the timer's thread (tests look for it).
+pub(crate) const TIMER_THREAD_NAME: &str = "roomcast-ack-timer";
+
+/// A running timer and its thread, owned by the engine's `Shared`.
+pub(crate) struct TimerThread {
+    pub(crate) timer: Arc<Timer>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl TimerThread {
+    /// Stops the timer and waits for its thread to end.
+    ///
+    /// The last engine handle can drop on the timer thread itself: an
+    /// expiring ack briefly holds its namespace (`AckState::unregister`),
+    /// which holds the engine. A thread cannot join itself, so there the
+    /// handle is dropped instead; the thread is already on its way out (it
+    /// returns as soon as the expiry it is running returns and it sees the
+    /// shutdown flag). Everywhere else this waits, and the wait is short:
+    /// the thread holds no lock the caller could hold (an engine drop runs
+    /// with no engine lock held) and runs no user code but ack wake-ups.
+    pub(crate) fn stop(self) {
+        self.timer.shutdown();
+        if self.thread.thread().id() != std::thread::current().id() {
+            // Err only if the thread panicked; there is nothing left to stop.
+            let _ = self.thread.join();
+        }
+    }
+}
+
 impl Timer {
-    pub(crate) fn start() -> std::io::Result<Arc<Timer>> {
+    pub(crate) fn start() -> std::io::Result<TimerThread> {
         let timer = Arc::new(Timer {
             state: Mutex::new(TimerState { heap: BinaryHeap::new(), seq: 0, shutdown: false }),
             cond: Condvar::new(),
         });
         let t = timer.clone();
-        std::thread::Builder::new().name("roomcast-ack-timer".into()).spawn(move || t.run())?;
-        Ok(timer)
+        let thread = std::thread::Builder::new().name(TIMER_THREAD_NAME.into()).spawn(move || t.run())?;
+        Ok(TimerThread { timer, thread })
     }
 
     pub(crate) fn schedule(&self, at: Instant, ack: &Arc<AckState>) {

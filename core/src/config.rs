@@ -119,6 +119,15 @@ impl Config {
     pub fn max_payload(&self) -> usize {
         self.max_payload
     }
+    /// The one size rule for payloads, applied wherever one enters: emits,
+    /// inbound events, ack replies (both directions) and handshake auth.
+    /// `Err(PayloadError::TooLarge)` over `max_payload`.
+    pub fn check_payload(&self, payload: &crate::Payload) -> Result<(), crate::PayloadError> {
+        if payload.len() > self.max_payload {
+            return Err(crate::PayloadError::TooLarge { size: payload.len(), limit: self.max_payload });
+        }
+        Ok(())
+    }
     /// Rooms a socket may join, not counting its own-id room (default 1024).
     pub fn max_rooms_per_socket(&self) -> usize {
         self.max_rooms_per_socket

@@ -93,12 +93,20 @@ impl Connection {
     /// its own-id room; the `connection` handlers run.
     ///
     /// Fails — leaving no socket, room or statistic behind — if the name is
-    /// invalid, nobody serves it (`ConnectError "Invalid namespace"`),
+    /// invalid, the handshake's auth payload is larger than `max_payload`
+    /// (the rule every client payload meets), the engine is shut down,
+    /// nobody serves the name (`ConnectError "Invalid namespace"`),
     /// middleware refuses, the connection is closed, or it already has a
     /// socket there.
     pub fn join_namespace(&self, name: &str, handshake: Handshake) -> Result<Socket, JoinError> {
         let engine = &self.inner.engine;
         names::check_namespace(name, engine.config().max_name_len())?;
+        if let Some(auth) = handshake.auth_payload() {
+            engine.config().check_payload(auth)?;
+        }
+        if engine.inner.shared.is_shut_down() {
+            return Err(JoinError::ShutDown);
+        }
         // A dynamic child may be removed (emptied) between resolving and
         // registering; then resolve again. Bounded: each retry means another
         // thread emptied and removed the namespace in that instant.
@@ -128,6 +136,8 @@ impl Connection {
                     }
                 }
             }
+            // Made before taking the lock; fails rather than guess.
+            let id: Arc<str> = Arc::from(crate::random_id()?);
             let socket = {
                 let mut st = self.inner.sockets.lock();
                 if st.closed {
@@ -137,7 +147,7 @@ impl Connection {
                     return Err(JoinError::AlreadyJoined(name.to_string()));
                 }
                 let hs = handshake.take().unwrap_or_default();
-                let socket = Socket { inner: Arc::new(SocketInner::new(ns.clone(), self.inner.clone(), hs)) };
+                let socket = Socket { inner: Arc::new(SocketInner::new(ns.clone(), self.inner.clone(), hs, id)) };
                 st.list.push(socket.clone());
                 socket
             };
@@ -146,6 +156,10 @@ impl Connection {
                 Registered::Closed => {
                     self.inner.forget_socket(socket.inner.key);
                     return Err(JoinError::ConnectionClosed);
+                }
+                Registered::ShutDown => {
+                    self.inner.forget_socket(socket.inner.key);
+                    return Err(JoinError::ShutDown);
                 }
                 Registered::NamespaceGone => {
                     self.inner.forget_socket(socket.inner.key);

@@ -1,16 +1,16 @@
 //! The engine: configuration, namespaces, connections, statistics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 use rustc_hash::FxHashMap;
 
-use crate::acks::Timer;
+use crate::acks::{Timer, TimerThread};
 use crate::adapter::{Adapter, LocalAdapter};
 use crate::config::{Config, ConnectOptions};
 use crate::connection::{ConnInner, Connection};
-use crate::error::{ConfigError, NameError};
+use crate::error::{ConfigError, NamespaceError};
 use crate::handshake::Handshake;
 use crate::hooks::{HandlerFailure, HandlerSite};
 use crate::names;
@@ -95,30 +95,46 @@ pub(crate) struct Shared {
     /// Source of connection ids.
     pub(crate) next_conn: AtomicU64,
     pub(crate) adapter: Arc<dyn Adapter>,
-    /// The ack timer, started on the first ack emit.
-    timer: OnceLock<Arc<Timer>>,
+    /// Set once by [`Engine::shutdown`]; then no namespace is created and
+    /// no socket registered. Read by `Socket::register` under its
+    /// namespace's `removed` read lock, which `shutdown` write-locks once
+    /// after setting it: a registration either sees the flag or is visible
+    /// to shutdown's walk over the sockets.
+    pub(crate) shut_down: AtomicBool,
+    /// The ack timer and its thread, started on the first ack emit; the
+    /// thread is joined when the last engine handle drops.
+    timer: OnceLock<TimerThread>,
 }
 
 impl Shared {
     /// The engine's ack timer, started on first use.
     pub(crate) fn timer(&self) -> std::io::Result<&Arc<Timer>> {
         if let Some(t) = self.timer.get() {
-            return Ok(t);
+            return Ok(&t.timer);
         }
         let t = Timer::start()?;
         // Another thread may have won the race; its timer is kept, ours is
-        // shut down (its thread exits at once).
+        // stopped (its thread exits at once and is joined).
         if let Err(t) = self.timer.set(t) {
-            t.shutdown();
+            t.stop();
         }
-        self.timer.get().ok_or_else(|| std::io::Error::other("ack timer not initialised"))
+        self.timer.get().map(|t| &t.timer).ok_or_else(|| std::io::Error::other("ack timer not initialised"))
+    }
+
+    /// True once [`Engine::shutdown`] ran.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        // SeqCst: paired with the store in `shutdown`; see the field.
+        self.shut_down.load(Ordering::SeqCst)
     }
 }
 
 impl Drop for Shared {
+    /// The last engine handle is gone: stop the ack timer and wait for its
+    /// thread, so no roomcast thread outlives the engine (a C host may
+    /// unload the library next). Holds no lock.
     fn drop(&mut self) {
-        if let Some(t) = self.timer.get() {
-            t.shutdown();
+        if let Some(t) = self.timer.take() {
+            t.stop();
         }
     }
 }
@@ -169,6 +185,7 @@ impl Engine {
             next_key: AtomicU64::new(1),
             next_conn: AtomicU64::new(1),
             adapter,
+            shut_down: AtomicBool::new(false),
             timer: OnceLock::new(),
         });
         let engine = Engine {
@@ -193,14 +210,24 @@ impl Engine {
 
     /// The namespace `name`, created on first use. Errors on an invalid
     /// name (it must start with `/`, be at most `max_name_len` bytes and
-    /// contain no control characters or `,`).
-    pub fn of(&self, name: &str) -> Result<Namespace, NameError> {
+    /// contain no control characters or `,`), and for a name that does not
+    /// exist yet once the engine is [shut down](Self::shutdown).
+    pub fn of(&self, name: &str) -> Result<Namespace, NamespaceError> {
         names::check_namespace(name, self.inner.shared.config.max_name_len())?;
         if let Some(ns) = self.inner.namespaces.read().get(name) {
             return Ok(ns.clone());
         }
         let mut map = self.inner.namespaces.write();
-        let ns = map.entry(Arc::from(name)).or_insert_with(|| Namespace::new(name, self.inner.shared.clone())).clone();
+        if let Some(ns) = map.get(name) {
+            return Ok(ns.clone());
+        }
+        // Checked under the write lock; `shutdown` sets the flag before it
+        // reads the map, so it sees every namespace created before the flag.
+        if self.inner.shared.is_shut_down() {
+            return Err(NamespaceError::ShutDown(name.to_string()));
+        }
+        let ns = Namespace::new(name, self.inner.shared.clone());
+        map.insert(ns.inner.name.clone(), ns.clone());
         Ok(ns)
     }
 
@@ -214,6 +241,8 @@ impl Engine {
     /// socket leaves.
     ///
     /// The predicate runs on the joining thread with no engine lock held.
+    /// [`shutdown`](Self::shutdown) drops it; a parent registered after
+    /// shutdown never admits anything.
     ///
     /// ```
     /// use roomcast::{Engine, Config, Handshake};
@@ -232,9 +261,23 @@ impl Engine {
             &format!("<dynamic #{n}>"),
             self.inner.shared.clone(),
             None,
-            Some(ParentInfo { predicate: Arc::new(predicate), children: RwLock::new(Vec::new()) }),
+            Some(ParentInfo {
+                predicate: parking_lot::Mutex::new(Some(Arc::new(predicate))),
+                children: RwLock::new(Vec::new()),
+            }),
         );
-        self.inner.parents.write().push(parent.clone());
+        let mut parents = self.inner.parents.write();
+        parents.push(parent.clone());
+        // Checked under the lock `shutdown` reads the list with: a parent it
+        // did not see loses its predicate here (listed all the same, so the
+        // engine's drop still breaks its cycles).
+        if self.inner.shared.is_shut_down() {
+            drop(parents);
+            if let Some(info) = &parent.inner.parent_info {
+                let predicate = info.predicate.lock().take();
+                drop(predicate);
+            }
+        }
         parent
     }
 
@@ -248,7 +291,9 @@ impl Engine {
         let parents = self.inner.parents.read().clone();
         for parent in parents {
             let Some(info) = &parent.inner.parent_info else { continue };
-            let accepted = match crate::hooks::guarded(|| Ok((info.predicate)(name, hs))) {
+            // Cloned out: the predicate runs with no lock held.
+            let Some(predicate) = info.predicate.lock().clone() else { continue };
+            let accepted = match crate::hooks::guarded(|| Ok(predicate(name, hs))) {
                 Ok(b) => b,
                 Err((kind, message)) => {
                     parent.report(HandlerFailure {
@@ -267,6 +312,10 @@ impl Engine {
             let mut map = self.inner.namespaces.write();
             if let Some(ns) = map.get(name) {
                 return Some(ns.clone());
+            }
+            // As in `of`: no namespace is created after shutdown.
+            if self.inner.shared.is_shut_down() {
+                return None;
             }
             let child = Namespace::build(name, self.inner.shared.clone(), Some(parent.clone()), None);
             map.insert(child.inner.name.clone(), child.clone());
@@ -336,9 +385,15 @@ impl Engine {
     /// connection that has a socket in any namespace is closed with reason
     /// `server shutting down` (each socket gets its disconnect handlers and
     /// its client a disconnect notice; queued messages stay readable), then
-    /// every handler, middleware and hook is dropped, which also frees
-    /// handlers that captured the engine itself. The engine stays usable
-    /// for stats and new namespaces; returns how many connections closed.
+    /// every handler, middleware and hook is dropped — dynamic-namespace
+    /// predicates included — which also frees handlers that captured the
+    /// engine itself. Returns how many connections closed.
+    ///
+    /// A shut-down engine admits nothing: joins fail with
+    /// [`JoinError::ShutDown`](crate::JoinError::ShutDown), [`of`](Self::of)
+    /// of a new name with [`NamespaceError::ShutDown`], and no dynamic
+    /// namespace is created. Existing namespaces, stats and open
+    /// connections' outboxes stay readable.
     ///
     /// ```
     /// use roomcast::{Engine, Config, Handshake, DisconnectReason};
@@ -350,10 +405,18 @@ impl Engine {
     /// assert_eq!(engine.shutdown(), 1);
     /// assert_eq!(outbox.close_reason(), Some(DisconnectReason::ServerShuttingDown));
     /// assert_eq!(engine.stats().connections, 0);
+    /// assert!(engine.of("/new").is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shutdown(&self) -> usize {
+        // SeqCst: paired with the loads in `is_shut_down`.
+        self.inner.shared.shut_down.store(true, Ordering::SeqCst);
         let namespaces: Vec<Namespace> = self.inner.namespaces.read().values().cloned().collect();
+        for ns in &namespaces {
+            // A barrier: a registration that did not see the flag has
+            // finished (and is visible to `fetch_sockets` below).
+            drop(ns.inner.removed.write());
+        }
         let mut closed = 0;
         for ns in &namespaces {
             for socket in ns.fetch_sockets() {
@@ -367,6 +430,13 @@ impl Engine {
         let parents = self.inner.parents.read().clone();
         for ns in namespaces.iter().chain(parents.iter()) {
             ns.clear_hooks();
+        }
+        for parent in &parents {
+            if let Some(info) = &parent.inner.parent_info {
+                // Taken under the lock, dropped after it: a drop may run user code.
+                let predicate = info.predicate.lock().take();
+                drop(predicate);
+            }
         }
         closed
     }

@@ -131,7 +131,36 @@ pub enum JoinError {
     /// `{message, data}` is meant for the client.
     #[error("connect refused: {0}")]
     Refused(#[from] ConnectError),
+    /// The handshake's auth payload is larger than `max_payload`.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// The engine was shut down ([`Engine::shutdown`](crate::Engine::shutdown)):
+    /// it admits no socket and creates no namespace.
+    #[error("the engine is shut down and admits no new socket")]
+    ShutDown,
+    /// No unguessable socket id could be made (see [`RandomError`]).
+    #[error(transparent)]
+    NoRandomness(#[from] RandomError),
 }
+
+/// An [`Engine::of`](crate::Engine::of) that did not give a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NamespaceError {
+    /// The namespace name is invalid.
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
+    /// The namespace does not exist and the engine was shut down
+    /// ([`Engine::shutdown`](crate::Engine::shutdown)), so it creates none.
+    #[error("the engine is shut down and creates no new namespace ({0:?})")]
+    ShutDown(String),
+}
+
+/// The operating system's random source failed, so no unguessable id could
+/// be made (see [`random_id`](crate::random_id)). Nothing falls back to a
+/// predictable id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the operating system's random source failed ({0}); refusing to make a guessable id")]
+pub struct RandomError(pub String);
 
 /// A refused connect, as the client sees it: Socket.IO's `{message, data}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

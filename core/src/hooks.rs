@@ -132,9 +132,10 @@ impl AckResponder {
     pub fn send(&self, payload: impl Into<Payload>) -> Result<(), RespondError> {
         let payload = payload.into();
         let socket = &self.inner.socket;
-        let limit = socket.inner.ns.inner.shared.config.max_payload();
-        if payload.len() > limit {
-            return Err(RespondError::PayloadTooLarge { size: payload.len(), limit });
+        if let Err(crate::PayloadError::TooLarge { size, limit }) =
+            socket.inner.ns.inner.shared.config.check_payload(&payload)
+        {
+            return Err(RespondError::PayloadTooLarge { size, limit });
         }
         // AcqRel: the winner's claim must be visible to every other clone.
         if self.inner.answered.swap(true, Ordering::AcqRel) {

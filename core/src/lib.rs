@@ -100,6 +100,7 @@ mod engine;
 mod error;
 mod handshake;
 mod hooks;
+mod id;
 mod message;
 mod names;
 mod namespace;
@@ -122,12 +123,14 @@ pub use connection::Connection;
 pub use engine::{Engine, Stats};
 pub use error::{
     AckError, AckReceiveError, ConfigError, ConnectError, DispatchError, EmitError, JoinError, NameError, NameKind,
-    NameProblem, PayloadError, RecvError, RecvTimeoutError, RespondError, RoomError, TryRecvError,
+    NameProblem, NamespaceError, PayloadError, RandomError, RecvError, RecvTimeoutError, RespondError, RoomError,
+    TryRecvError,
 };
 pub use handshake::Handshake;
 pub use hooks::{
     AckResponder, EventFlow, FailureKind, HandlerError, HandlerFailure, HandlerResult, HandlerSite, Inbound, RoomEvent,
 };
+pub use id::random_id;
 pub use message::{DisconnectReason, Message, MessageKind};
 pub use names::RESERVED_EVENTS;
 pub use namespace::Namespace;

@@ -1,4 +1,5 @@
-//! Name validation and socket id generation.
+//! Name validation: the one rule per kind of name, used wherever a name
+//! enters (registration, dispatch, emit, join).
 
 use crate::error::{NameError, NameKind, NameProblem};
 
@@ -47,8 +48,10 @@ pub(crate) fn check_room(name: &str, max: usize) -> Result<(), NameError> {
     Ok(())
 }
 
-/// Event names a server emits: non-empty, bounded, no control characters,
-/// not reserved.
+/// Event names, wherever they enter: emits, inbound dispatch, handler
+/// registration (`on` / `off`). Non-empty, bounded, no control characters,
+/// not reserved. One rule, so a handler can only be registered for a name
+/// that dispatch accepts.
 pub(crate) fn check_event(name: &str, max: usize) -> Result<(), NameError> {
     check_common(NameKind::Event, name, max)?;
     if RESERVED_EVENTS.contains(&name) {
@@ -57,68 +60,9 @@ pub(crate) fn check_event(name: &str, max: usize) -> Result<(), NameError> {
     Ok(())
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// A new socket id: 20 URL-safe characters carrying 120 bits from the OS's
-/// random source, the shape of Socket.IO's ids, unguessable by clients.
-pub(crate) fn new_socket_id() -> String {
-    let mut raw = [0u8; 15];
-    if getrandom::fill(&mut raw).is_err() {
-        // The OS source cannot fail on supported platforms; if it ever does,
-        // fall back to a per-process keyed hash of a counter and the time,
-        // still unique, so connect never panics.
-        fallback_random(&mut raw);
-    }
-    let mut out = String::with_capacity(20);
-    for chunk in raw.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(chunk[1]) << 8) | u32::from(chunk[2]);
-        for shift in [18, 12, 6, 0] {
-            out.push(ALPHABET[((n >> shift) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-fn fallback_random(raw: &mut [u8; 15]) {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let c = COUNTER.fetch_add(1, Ordering::Relaxed);
-    for (i, chunk) in raw.chunks_mut(8).enumerate() {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(c);
-        h.write_usize(i);
-        h.write_u128(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0),
-        );
-        let v = h.finish().to_le_bytes();
-        chunk.copy_from_slice(&v[..chunk.len()]);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_are_unique_and_url_safe() {
-        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| new_socket_id()).collect();
-        assert_eq!(ids.len(), 10_000);
-        for id in &ids {
-            assert_eq!(id.len(), 20);
-            assert!(id.bytes().all(|b| ALPHABET.contains(&b)), "{id}");
-        }
-    }
-
-    #[test]
-    fn fallback_is_unique_too() {
-        let mut a = [0u8; 15];
-        let mut b = [0u8; 15];
-        fallback_random(&mut a);
-        fallback_random(&mut b);
-        assert_ne!(a, b);
-    }
 
     #[test]
     fn namespace_rules() {

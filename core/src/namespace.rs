@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 use crate::acks::AckState;
 use crate::adapter::{ClusterError, ClusterReply, RemoteSocket, Target};
 use crate::engine::Shared;
-use crate::error::{ConnectError, EmitError};
+use crate::error::{ConnectError, EmitError, NameError};
 use crate::handshake::Handshake;
 use crate::hooks::{AckResponder, EventFlow, HandlerError, HandlerFailure, HandlerResult, Hooks, Inbound, RoomEvent};
 use crate::message::{DisconnectReason, Message};
@@ -24,7 +24,9 @@ pub(crate) type Predicate = Arc<dyn Fn(&str, &Handshake) -> bool + Send + Sync>;
 
 /// What a parent (dynamic) namespace has beyond a plain one.
 pub(crate) struct ParentInfo {
-    pub(crate) predicate: Predicate,
+    /// `None` once the engine is shut down. Held only to clone or take the
+    /// `Arc`; the predicate runs with no lock held.
+    pub(crate) predicate: Mutex<Option<Predicate>>,
     /// Children created from this parent, by name.
     pub(crate) children: RwLock<Vec<Namespace>>,
 }
@@ -207,24 +209,50 @@ impl Namespace {
         self.edit_hooks(|h| h.connection.push(Arc::new(move |s| f(s).into_result())));
     }
 
+    /// Checks an event name with the rule [`Socket::dispatch`] and emits
+    /// apply (non-empty, at most `max_name_len` bytes, no control
+    /// characters, not reserved). [`on`](Self::on) and [`off`](Self::off)
+    /// apply it too, so no handler is ever registered for a name that can
+    /// never be dispatched.
+    pub fn check_event_name(&self, event: &str) -> Result<(), NameError> {
+        crate::names::check_event(event, self.inner.shared.config.max_name_len())
+    }
+
     /// Handles inbound events named `event`, on the dispatching thread.
     /// Several handlers per event run in registration order; each gets a
     /// clone of the [`AckResponder`] when the client asked for an ack.
+    /// `Err` (nothing registered, `f` dropped) for a name dispatch would
+    /// refuse; see [`check_event_name`](Self::check_event_name).
+    ///
+    /// ```
+    /// use roomcast::{Engine, Config, NameProblem};
+    /// let engine = Engine::new(Config::default());
+    /// let ns = engine.of("/")?;
+    /// ns.on("chat message", |_s, _ev, _ack| {})?;
+    /// assert_eq!(ns.on("", |_s, _ev, _ack| {}).unwrap_err().problem, NameProblem::Empty);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn on<R: HandlerResult>(
         &self,
         event: &str,
         f: impl Fn(&Socket, &Inbound, Option<AckResponder>) -> R + Send + Sync + 'static,
-    ) {
+    ) -> Result<(), NameError> {
+        self.check_event_name(event)?;
         self.edit_hooks(|h| {
             h.events.entry(event.into()).or_default().push(Arc::new(move |s, e, a| f(s, e, a).into_result()))
         });
+        Ok(())
     }
 
-    /// Removes every handler of `event`.
-    pub fn off(&self, event: &str) {
+    /// Removes every handler of `event`. `Err` for a name that
+    /// [`on`](Self::on) would refuse; removing a valid name without handlers
+    /// succeeds.
+    pub fn off(&self, event: &str) -> Result<(), NameError> {
+        self.check_event_name(event)?;
         let removed = self.edit_hooks(|h| h.events.remove(event));
         // Dropped here, after the lock: a closure's drop may touch the engine.
         drop(removed);
+        Ok(())
     }
 
     /// Observes every inbound event (after event middleware, before the

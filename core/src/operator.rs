@@ -11,7 +11,7 @@ use crate::acks::{AckReply, AckState, AckStream};
 use crate::adapter::{ClusterError, ClusterReply, RemoteAcks, RemoteSocket, Selector, SocketsOp, Target};
 use crate::connection::{close_conn, ConnInner};
 use crate::engine::Counters;
-use crate::error::{AckError, EmitError, PayloadError};
+use crate::error::{AckError, EmitError};
 use crate::message::{DisconnectReason, Message, Prepaid};
 use crate::names;
 use crate::namespace::Namespace;
@@ -299,11 +299,8 @@ pub(crate) fn start_ack(
 }
 
 pub(crate) fn check_emit(ns: &Namespace, event: &str, payload: &Payload) -> Result<(), EmitError> {
-    let cfg = &ns.inner.shared.config;
-    names::check_event(event, cfg.max_name_len())?;
-    if payload.len() > cfg.max_payload() {
-        return Err(PayloadError::TooLarge { size: payload.len(), limit: cfg.max_payload() }.into());
-    }
+    ns.check_event_name(event)?;
+    ns.inner.shared.config.check_payload(payload)?;
     Ok(())
 }
 

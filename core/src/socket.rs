@@ -69,11 +69,12 @@ pub(crate) struct SocketInner {
 }
 
 impl SocketInner {
-    pub(crate) fn new(ns: Namespace, conn: Arc<ConnInner>, handshake: Handshake) -> SocketInner {
+    /// `id` comes from [`crate::random_id`].
+    pub(crate) fn new(ns: Namespace, conn: Arc<ConnInner>, handshake: Handshake, id: Arc<str>) -> SocketInner {
         let key = ns.inner.shared.next_key.fetch_add(1, Ordering::Relaxed);
         SocketInner {
             key,
-            id: Arc::from(names::new_socket_id()),
+            id,
             ns,
             pin: ConnPin::new(conn.clone()),
             conn,
@@ -130,6 +131,11 @@ impl Socket {
             if *removed {
                 st.status = Status::Disconnected;
                 return Registered::NamespaceGone;
+            }
+            // Under the `removed` read lock: see `Shared::shut_down`.
+            if ns.inner.shared.is_shut_down() {
+                st.status = Status::Disconnected;
+                return Registered::ShutDown;
             }
             store.add_socket(self.clone(), inner.member());
             let (added, name) = store.add(&inner.id, room_hash(&inner.id), Some(&inner.id), inner.member());
@@ -599,9 +605,9 @@ impl Socket {
         let payload = payload.into();
         let ns = &self.inner.ns;
         let shared = &ns.inner.shared;
-        if payload.len() > shared.config.max_payload() {
+        if let Err(PayloadError::TooLarge { size, limit }) = shared.config.check_payload(&payload) {
             Counters::add(&shared.stats.acks_ignored, 1);
-            return Err(AckReceiveError::PayloadTooLarge { size: payload.len(), limit: shared.config.max_payload() });
+            return Err(AckReceiveError::PayloadTooLarge { size, limit });
         }
         let state = ns.inner.acks.lock().get(&id).cloned();
         let change = state.as_ref().map(|s| s.reply(self.inner.key, payload));
@@ -627,11 +633,8 @@ impl Socket {
     /// handler is reported through `on_error` and does not stop the others.
     pub fn dispatch(&self, event: Inbound) -> Result<Dispatched, DispatchError> {
         let ns = &self.inner.ns;
-        let cfg = &ns.inner.shared.config;
-        names::check_event(event.name(), cfg.max_name_len())?;
-        if event.payload().len() > cfg.max_payload() {
-            return Err(PayloadError::TooLarge { size: event.payload().len(), limit: cfg.max_payload() }.into());
-        }
+        ns.check_event_name(event.name())?;
+        ns.inner.shared.config.check_payload(event.payload())?;
         if !self.is_connected() {
             return Err(DispatchError::Closed);
         }
@@ -696,6 +699,8 @@ pub(crate) enum Registered {
     Closed,
     /// The (dynamic) namespace was removed first; the join may retry.
     NamespaceGone,
+    /// The engine was shut down first.
+    ShutDown,
 }
 
 impl std::fmt::Debug for Socket {

@@ -140,7 +140,8 @@ fn handlers_run_in_registration_order_after_on_any() {
     let order = log();
     for i in 1..=3 {
         let o = order.clone();
-        ns.on("ev", move |_s, ev, _ack| o.lock().unwrap().push(format!("h{i}:{}", ev.payload().as_str().unwrap())));
+        ns.on("ev", move |_s, ev, _ack| o.lock().unwrap().push(format!("h{i}:{}", ev.payload().as_str().unwrap())))
+            .unwrap();
     }
     let o = order.clone();
     ns.on_any(move |_s, ev| o.lock().unwrap().push(format!("any:{}", ev.name())));
@@ -150,7 +151,7 @@ fn handlers_run_in_registration_order_after_on_any() {
     assert_eq!(*order.lock().unwrap(), vec!["any:ev", "h1:x", "h2:x", "h3:x"]);
 
     // off() removes them; the event is then unhandled (but on_any still sees it).
-    ns.off("ev");
+    ns.off("ev").unwrap();
     order.lock().unwrap().clear();
     assert_eq!(s.dispatch(Inbound::event("ev", "y")).unwrap(), Dispatched::Unhandled);
     assert_eq!(*order.lock().unwrap(), vec!["any:ev"]);
@@ -163,7 +164,7 @@ fn fallback_handles_unknown_events_only() {
     let seen = log();
     let s2 = seen.clone();
     ns.on_fallback(move |_s, ev, _ack| s2.lock().unwrap().push(ev.name().to_string()));
-    ns.on("known", |_s, _e, _a| {});
+    ns.on("known", |_s, _e, _a| {}).unwrap();
     let (conn, _out) = e.connect();
     let s = conn.join_namespace("/", Handshake::new()).unwrap();
     assert_eq!(s.dispatch(Inbound::event("known", "")).unwrap(), Dispatched::Handled(1));
@@ -232,7 +233,8 @@ fn ack_responder_replies_once_with_an_ack_message() {
             let ack = ack.expect("the client asked for an ack");
             let res = ack.send("42");
             r.lock().unwrap().push(format!("{res:?}"));
-        });
+        })
+        .unwrap();
     }
     let (conn, out) = e.connect();
     let s = conn.join_namespace("/chat", Handshake::new()).unwrap();
@@ -255,9 +257,10 @@ fn ack_responder_replies_once_with_an_ack_message() {
         if ack.is_none() {
             g.fetch_add(1, Ordering::SeqCst);
         }
-    });
+    })
+    .unwrap();
     s.dispatch(Inbound::event("fire", "")).unwrap();
-    ns.on("ignore", |_s, _e, _ack| {});
+    ns.on("ignore", |_s, _e, _ack| {}).unwrap();
     s.dispatch(Inbound::event("ignore", "").with_ack(8)).unwrap();
     assert_eq!(got_none.load(Ordering::SeqCst), 1);
     assert!(drain(&out).is_empty());
@@ -267,7 +270,7 @@ fn ack_responder_replies_once_with_an_ack_message() {
 fn ack_reply_is_never_dropped_by_a_full_outbox() {
     let e = Engine::new(Config::builder().max_queue(1).overflow(roomcast::OverflowPolicy::DropNewest).build().unwrap());
     let ns = e.of("/").unwrap();
-    ns.on("q", |_s, _e, ack: Option<roomcast::AckResponder>| Ok(ack.unwrap().send("a")?));
+    ns.on("q", |_s, _e, ack: Option<roomcast::AckResponder>| Ok(ack.unwrap().send("a")?)).unwrap();
     let (conn, out) = e.connect();
     let s = conn.join_namespace("/", Handshake::new()).unwrap();
     s.emit("filler", "f").unwrap();
@@ -490,10 +493,12 @@ fn handlers_may_join_emit_and_disconnect_their_own_socket() {
         s.join(room)?;
         ns2.to(room).emit("arrived", s.id().to_string())?;
         Ok(())
-    });
+    })
+    .unwrap();
     ns.on("quit", |s, _ev, _ack| {
         s.disconnect();
-    });
+    })
+    .unwrap();
     ns.on_disconnecting(|s, _r| {
         s.emit("bye", "")?;
         Ok(())
@@ -563,12 +568,14 @@ fn a_panicking_handler_is_reported_and_the_engine_keeps_working() {
     ns.on("ev", |s, _e, _a| -> Result<(), roomcast::HandlerError> {
         s.join("before-panic").unwrap();
         panic!("handler exploded");
-    });
+    })
+    .unwrap();
     let a = after.clone();
     ns.on("ev", move |_s, _e, _a| {
         a.fetch_add(1, Ordering::SeqCst);
-    });
-    ns.on("err", |_s, _e, _a| Err("plain error".into()));
+    })
+    .unwrap();
+    ns.on("err", |_s, _e, _a| Err("plain error".into())).unwrap();
     let (conn, out) = e.connect();
     let s = conn.join_namespace("/", Handshake::new()).unwrap();
     assert_eq!(s.dispatch(Inbound::event("ev", "")).unwrap(), Dispatched::Handled(2));
@@ -611,10 +618,12 @@ fn dynamic_namespaces_inherit_middleware_and_handlers() {
         o.lock().unwrap().push(format!("parent-conn {}", s.namespace().name()));
         Ok(s.join("all")?)
     });
-    parent.on("hello", |s, _e, _a| {
-        s.emit("hello-back", s.namespace().name().to_string())?;
-        Ok(())
-    });
+    parent
+        .on("hello", |s, _e, _a| {
+            s.emit("hello-back", s.namespace().name().to_string())?;
+            Ok(())
+        })
+        .unwrap();
 
     let (conn, out) = e.connect();
     // Refused by the inherited middleware: the name is accepted, the child
@@ -855,7 +864,8 @@ fn chat_scenario() {
         s.join(room.as_str())?;
         s.to(room.as_str()).emit("notice", format!("{} joined", name(s)))?;
         Ok(())
-    });
+    })
+    .unwrap();
     chat.on("chat message", |s, ev, _ack| {
         let text = ev.payload().as_str().unwrap_or_default();
         let line = format!("{}: {text}", name(s));
@@ -863,7 +873,8 @@ fn chat_scenario() {
             s.to(r.as_str()).emit("chat message", line.clone())?;
         }
         Ok(())
-    });
+    })
+    .unwrap();
     fn name(s: &roomcast::Socket) -> String {
         s.handshake().auth_payload().and_then(|p| p.as_str()).unwrap_or("?").to_string()
     }
@@ -969,7 +980,7 @@ fn off_drops_handlers_outside_the_hooks_lock() {
     struct RegisterOnDrop(roomcast::Namespace);
     impl Drop for RegisterOnDrop {
         fn drop(&mut self) {
-            self.0.on("late", |_s, _e, _a| {});
+            self.0.on("late", |_s, _e, _a| {}).unwrap();
         }
     }
     let e = engine();
@@ -977,11 +988,12 @@ fn off_drops_handlers_outside_the_hooks_lock() {
     let guard = RegisterOnDrop(ns.clone());
     ns.on("ev", move |_s, _e, _a| {
         let _held = &guard;
-    });
+    })
+    .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let ns2 = ns.clone();
     std::thread::spawn(move || {
-        ns2.off("ev");
+        ns2.off("ev").unwrap();
         let _ = tx.send(());
     });
     rx.recv_timeout(Duration::from_secs(10)).expect("off deadlocked");

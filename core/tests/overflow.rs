@@ -20,7 +20,8 @@ fn engine_with(max_queue: usize, policy: OverflowPolicy) -> (Engine, Namespace) 
             ack.send(ev.payload().clone())?;
         }
         Ok(())
-    });
+    })
+    .unwrap();
     (engine, ns)
 }
 

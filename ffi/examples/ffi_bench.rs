@@ -101,7 +101,8 @@ fn dispatch(e: &Engine, data: &[u8], n: usize) {
     let s2 = seen.clone();
     ns.on("ev", move |_s, ev, _ack| {
         s2.fetch_add(ev.payload().len(), std::sync::atomic::Ordering::Relaxed);
-    });
+    })
+    .unwrap();
     let (conn, _outbox) = e.connect();
     let s = conn.join_namespace("/d", Handshake::new()).unwrap();
     let mut t0 = Instant::now();

@@ -34,7 +34,10 @@ pub type roomcast_notify_callback = Option<unsafe extern "C" fn(userdata: *mut c
 /// `ROOMCAST_FORMAT_*`). Runs the namespace's middleware and connection
 /// handlers on this thread. On success writes a new socket handle to
 /// `*socket_out`. A refusal gives `ROOMCAST_RESULT_REFUSED`, its message in
-/// `roomcast_last_error`.
+/// `roomcast_last_error`; an auth larger than `max_payload`
+/// `ROOMCAST_RESULT_PAYLOAD_TOO_LARGE` (the rule every client payload
+/// meets; middleware never sees it); a shut-down engine
+/// `ROOMCAST_RESULT_SHUT_DOWN`.
 ///
 /// # Safety
 ///

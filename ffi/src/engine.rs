@@ -182,7 +182,12 @@ pub unsafe extern "C" fn roomcast_engine_new(
 }
 
 /// Frees an engine handle. NULL is a no-op. Connections, namespaces and
-/// sockets obtained from it stay usable until they are freed.
+/// sockets obtained from it stay usable until they are freed. When the last
+/// of them goes, the engine's ack timer thread (started by the first ack
+/// emit) is stopped and joined before the call returns, so no roomcast
+/// thread remains (the one exception: when that last release happens on
+/// the timer thread itself, from an ack wake-up, it cannot wait for itself
+/// and the thread ends right after).
 ///
 /// # Safety
 ///
@@ -195,6 +200,8 @@ pub unsafe extern "C" fn roomcast_engine_free(engine: *mut roomcast_engine) {
 
 /// Gets (creating on first use) the namespace `name` (`"/chat"`) and writes
 /// a new handle to `*ns_out`; free it with `roomcast_namespace_free`.
+/// `ROOMCAST_RESULT_INVALID_NAME` for an invalid name;
+/// `ROOMCAST_RESULT_SHUT_DOWN` for a new name after `roomcast_engine_shutdown`.
 ///
 /// # Safety
 ///
@@ -496,9 +503,14 @@ pub unsafe extern "C" fn roomcast_engine_namespaces(
 /// Shuts the engine down like Socket.IO's `io.close()`: every connection
 /// with a socket is closed with reason "server shutting down" (disconnect
 /// callbacks run on this thread; queued messages stay readable), then every
-/// handler, middleware and hook is dropped (their `free_userdata` functions
-/// run). The engine stays usable for stats and new namespaces. Writes how
-/// many connections closed to `*closed_out` when it is not NULL.
+/// handler, middleware and hook is dropped — dynamic-namespace predicates
+/// included — and their `free_userdata` functions run. Writes how many
+/// connections closed to `*closed_out` when it is not NULL.
+///
+/// A shut-down engine admits nothing: `roomcast_conn_join_namespace` gives
+/// `ROOMCAST_RESULT_SHUT_DOWN`, as does `roomcast_engine_of` for a name that
+/// does not exist yet; no dynamic namespace is created. Stats, existing
+/// namespaces and open connections' queued messages stay readable.
 ///
 /// # Safety
 ///

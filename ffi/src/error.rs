@@ -69,6 +69,9 @@ pub enum roomcast_result {
     /// of a cluster operation was done; the detail says how many other
     /// nodes were missed.
     ClusterUnavailable = 22,
+    /// The engine was shut down (`roomcast_engine_shutdown`): it admits no
+    /// socket and creates no namespace.
+    ShutDown = 23,
 }
 
 /// An error crossing the boundary: a code plus a detail for
@@ -107,6 +110,10 @@ fn payload_code(e: &core::PayloadError) -> roomcast_result {
 
 map_errors! {
     core::NameError => |e| roomcast_result::InvalidName;
+    core::NamespaceError => |e| match &e {
+        core::NamespaceError::InvalidName(_) => roomcast_result::InvalidName,
+        core::NamespaceError::ShutDown(_) => roomcast_result::ShutDown,
+    };
     core::ConfigError => |e| roomcast_result::InvalidConfig;
     core::PayloadError => |e| payload_code(&e);
     core::JoinError => |e| match &e {
@@ -114,6 +121,9 @@ map_errors! {
         core::JoinError::ConnectionClosed => roomcast_result::Closed,
         core::JoinError::AlreadyJoined(_) => roomcast_result::AlreadyJoined,
         core::JoinError::Refused(_) => roomcast_result::Refused,
+        core::JoinError::Payload(p) => payload_code(p),
+        core::JoinError::ShutDown => roomcast_result::ShutDown,
+        core::JoinError::NoRandomness(_) => roomcast_result::Internal,
     };
     core::RoomError => |e| match &e {
         core::RoomError::InvalidName(_) => roomcast_result::InvalidName,
@@ -181,6 +191,7 @@ pub(crate) fn message_of(code: u32) -> &'static std::ffi::CStr {
         (R::NoRecipients, c"the emit had no recipients"),
         (R::Ignored, c"no pending acknowledgement with that id"),
         (R::ClusterUnavailable, c"the cluster bus is unavailable"),
+        (R::ShutDown, c"the engine is shut down"),
     ];
     all.iter().find(|(r, _)| *r as u32 == code).map(|(_, m)| *m).unwrap_or(c"unknown result code")
 }

@@ -152,6 +152,12 @@ fn event_handler(
 /// is handed to `free_userdata` (when not NULL) once the handler is
 /// dropped (see `roomcast_free_callback`).
 ///
+/// `event` must be a name `roomcast_socket_dispatch` accepts: non-empty, at
+/// most `max_name_len` bytes, no control characters, not reserved
+/// (`connect`, `disconnect`, ...). Otherwise `ROOMCAST_RESULT_INVALID_NAME`
+/// (detail in `roomcast_last_error`), nothing is registered and `userdata`
+/// stays with the caller (`free_userdata` is not called).
+///
 /// # Safety
 ///
 /// `ns` must be NULL or live; `event` NULL or NUL-terminated; `callback`
@@ -168,7 +174,10 @@ pub unsafe extern "C" fn roomcast_namespace_on(
         // SAFETY: per the contract.
         let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
         let cb = callback.ok_or_else(missing_callback)?;
-        ns.ns.on(event, event_handler(cb, UserData::new(userdata, free_userdata)));
+        // Checked before the userdata is taken, so a refusal leaves it with
+        // the caller; `on` applies the same rule again.
+        ns.ns.check_event_name(event)?;
+        ns.ns.on(event, event_handler(cb, UserData::new(userdata, free_userdata)))?;
         Ok(())
     })
 }
@@ -200,7 +209,8 @@ pub unsafe extern "C" fn roomcast_namespace_on_fallback(
 /// Removes every `roomcast_namespace_on` handler of `event` in `ns` (their
 /// `free_userdata` functions run on this thread, or on a thread still
 /// dispatching to them, once it is done). Removing an event without
-/// handlers succeeds.
+/// handlers succeeds; a name `roomcast_namespace_on` would refuse gives
+/// `ROOMCAST_RESULT_INVALID_NAME`.
 ///
 /// # Safety
 ///
@@ -213,7 +223,7 @@ pub unsafe extern "C" fn roomcast_namespace_off(
     guard(|| {
         // SAFETY: per the contract.
         let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
-        ns.ns.off(event);
+        ns.ns.off(event)?;
         Ok(())
     })
 }

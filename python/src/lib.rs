@@ -107,7 +107,8 @@ fn join_err(py: Python<'_>, e: rc::JoinError) -> PyErr {
     match e {
         rc::JoinError::InvalidName(n) => err_name(n),
         rc::JoinError::ConnectionClosed => err_closed(e),
-        rc::JoinError::AlreadyJoined(_) => err_base(e),
+        rc::JoinError::AlreadyJoined(_) | rc::JoinError::ShutDown | rc::JoinError::NoRandomness(_) => err_base(e),
+        rc::JoinError::Payload(p) => payload_err(p),
         rc::JoinError::Refused(c) => {
             let data = match &c.data {
                 Some(p) => match decode(py, p) {
@@ -465,7 +466,10 @@ impl Engine {
 
     /// The namespace `name`, created on first use.
     fn of(&self, name: &str) -> PyResult<Namespace> {
-        let inner = self.inner.of(name).map_err(err_name)?;
+        let inner = self.inner.of(name).map_err(|e| match e {
+            rc::NamespaceError::InvalidName(n) => err_name(n),
+            shut_down => err_base(shut_down),
+        })?;
         self.ctx.quiet(&inner);
         Ok(Namespace { inner, ctx: self.ctx.clone() })
     }
@@ -781,21 +785,25 @@ impl Namespace {
     }
 
     /// Decorator factory: `@ns.on("event")` registers `handler(socket, data, ack)`.
+    /// Raises `InvalidName` at once for a name `dispatch` would refuse.
     fn on<'py>(slf: &Bound<'py, Self>, event: String) -> PyResult<Bound<'py, PyAny>> {
+        slf.get().inner.check_event_name(&event).map_err(err_name)?;
         let ns = slf.clone().unbind();
         let register = move |args: &Bound<'_, PyTuple>, _kw: Option<&Bound<'_, PyDict>>| -> PyResult<Py<PyAny>> {
             let handler = args.get_item(0)?;
             let this = ns.get();
             let h = PyHandler::new(this, &handler)?;
             let name = event.clone();
-            this.inner.on(&event, move |s: &rc::Socket, ev: &rc::Inbound, ack: Option<rc::AckResponder>| {
-                Python::attach(|py| {
-                    let site = rc::HandlerSite::Event(name.clone());
-                    let data = decode_arg(py, ev, &site)?;
-                    let ack = ack.map(|inner| Ack { inner });
-                    h.call(py, site, Some(s.id()), (Socket { inner: s.clone() }, data, ack))
+            this.inner
+                .on(&event, move |s: &rc::Socket, ev: &rc::Inbound, ack: Option<rc::AckResponder>| {
+                    Python::attach(|py| {
+                        let site = rc::HandlerSite::Event(name.clone());
+                        let data = decode_arg(py, ev, &site)?;
+                        let ack = ack.map(|inner| Ack { inner });
+                        h.call(py, site, Some(s.id()), (Socket { inner: s.clone() }, data, ack))
+                    })
                 })
-            });
+                .map_err(err_name)?;
             Ok(handler.unbind())
         };
         Ok(PyCFunction::new_closure(slf.py(), None, None, register)?.into_any())
@@ -830,9 +838,9 @@ impl Namespace {
         Ok(handler)
     }
 
-    /// Removes every handler of `event`.
-    fn off(&self, event: &str) {
-        self.inner.off(event);
+    /// Removes every handler of `event`; `InvalidName` for a name `on` refuses.
+    fn off(&self, event: &str) -> PyResult<()> {
+        self.inner.off(event).map_err(err_name)
     }
 
     /// Decorator: `handler(socket, reason)` runs after a socket disconnects.

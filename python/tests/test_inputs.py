@@ -151,3 +151,39 @@ def test_closed_connection_operations(env: "dict[str, Any]") -> None:
         c.recv(timeout=0)
     with pytest.raises(roomcast.Closed):
         c.try_recv()
+
+
+@pytest.mark.parametrize("name", ["", "x" * 257, "a\x07b", "disconnect", "connect"])
+def test_defect_4_on_and_off_refuse_names_dispatch_refuses(env: "dict[str, Any]", name: str) -> None:
+    ns, s = env["ns"], env["s"]
+    with pytest.raises(roomcast.InvalidName):
+        s.dispatch(name, 1)
+    with pytest.raises(roomcast.InvalidName):
+        ns.on(name)
+    with pytest.raises(roomcast.InvalidName):
+        ns.off(name)
+    # Nothing was registered: a valid event still finds no handler.
+    assert s.dispatch("ev", 1) == "unhandled"
+
+
+def test_defect_4_on_accepts_the_longest_valid_name(env: "dict[str, Any]") -> None:
+    ns, s = env["ns"], env["s"]
+    seen: "list[object]" = []
+    name = "x" * 256
+    ns.on(name)(lambda socket, data, ack: seen.append(data))
+    s.dispatch(name, 7)
+    assert seen == [7]
+    ns.off(name)
+
+
+def test_defect_5_join_auth_over_max_payload_is_refused_like_dispatch(env: "dict[str, Any]") -> None:
+    e, s = env["e"], env["s"]
+    big = b"x" * 65
+    with pytest.raises(roomcast.PayloadTooLarge) as dispatched:
+        s.dispatch("ev", big)
+    c = e.connect()
+    with pytest.raises(roomcast.PayloadTooLarge) as joined:
+        c.join_namespace("/", auth=big)
+    assert str(joined.value) == str(dispatched.value) == "payload of 65 bytes exceeds the limit of 64"
+    assert c.sockets() == []
+    c.join_namespace("/", auth=b"x" * 64)

@@ -56,16 +56,20 @@ async fn roomcast_server() -> SocketAddr {
     // Outboxes large enough that nothing is dropped: the benchmark counts
     // deliveries, and the baseline has no bound at all.
     let engine = Engine::new(Config::builder().max_queue(1 << 20).max_queue_bytes(1 << 30).build().unwrap());
-    engine.of("/").unwrap().on("go", |socket, ev, _| {
-        let v: serde_json::Value = ev.payload().to_json()?;
-        let count = v["count"].as_u64().unwrap_or(0);
-        let text = "x".repeat(v["size"].as_u64().unwrap_or(0) as usize);
-        let ns = socket.namespace().clone();
-        for i in 0..count {
-            ns.emit("m", Payload::from(serde_json::json!([i, text])))?;
-        }
-        Ok(())
-    });
+    engine
+        .of("/")
+        .unwrap()
+        .on("go", |socket, ev, _| {
+            let v: serde_json::Value = ev.payload().to_json()?;
+            let count = v["count"].as_u64().unwrap_or(0);
+            let text = "x".repeat(v["size"].as_u64().unwrap_or(0) as usize);
+            let ns = socket.namespace().clone();
+            for i in 0..count {
+                ns.emit("m", Payload::from(serde_json::json!([i, text])))?;
+            }
+            Ok(())
+        })
+        .unwrap();
     let bound = SocketIoServer::new(engine).bind("127.0.0.1:0").await.unwrap();
     let addr = bound.local_addr();
     std::mem::forget(bound); // runs until the process exits

@@ -201,14 +201,14 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error
             ack.send(json_payload(&json!({ "room": room, "members": members })))?;
         }
         Ok(())
-    });
+    })?;
     chat.on("leave", |socket, _ev, ack| {
         leave_current(socket)?;
         if let Some(ack) = ack {
             ack.send(json_payload(&json!({ "room": null })))?;
         }
         Ok(())
-    });
+    })?;
     chat.on("message", |socket, ev, _ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
         let Some(text) = req.get("text").and_then(Value::as_str) else { return Ok(()) };
@@ -230,7 +230,7 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error
         out.extend_from_slice(format!(",\"time\":{}}}", now_ms()).as_bytes());
         socket.to(room_key(&room).as_str()).emit("message", Payload::new(Format::Json, out)?)?;
         Ok(())
-    });
+    })?;
     chat.on("typing", |socket, ev, _ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
         let (name, Some(room)) = user_of(socket) else { return Ok(()) };
@@ -238,7 +238,7 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error
         let body = json!({ "id": socket.id(), "name": name, "typing": typing });
         socket.to(room_key(&room).as_str()).emit("typing", json_payload(&body))?;
         Ok(())
-    });
+    })?;
     chat.on("private message", |socket, ev, ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
         let to = req.get("to").and_then(Value::as_str).unwrap_or("");
@@ -254,13 +254,13 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error
             ack.send(json_payload(&json!({ "ok": ok })))?;
         }
         Ok(())
-    });
+    })?;
     chat.on("list rooms", |socket, _ev, ack| {
         if let Some(ack) = ack {
             ack.send(json_payload(&rooms_with_counts(socket.namespace())))?;
         }
         Ok(())
-    });
+    })?;
     // While the socket is still in its room: tell the room.
     chat.on_disconnecting(|socket, _reason| match user_of(socket) {
         (name, Some(room)) => tell_left(socket, &name, &room),
@@ -300,7 +300,7 @@ fn admin_namespace(engine: &Engine, token: String) -> Result<(), Box<dyn std::er
             sockets.into_iter().map(|(name, id, room)| json!({ "id": id, "name": name, "room": room })).collect();
         ack.send(json_payload(&json!({ "rooms": rooms_with_counts(&chat), "sockets": sockets })))?;
         Ok(())
-    });
+    })?;
     admin.on("kick", move |_socket, ev, ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
         let id = req.get("id").and_then(Value::as_str).unwrap_or("");
@@ -309,21 +309,12 @@ fn admin_namespace(engine: &Engine, token: String) -> Result<(), Box<dyn std::er
             ack.send(json_payload(&json!({ "kicked": kicked })))?;
         }
         Ok(())
-    });
+    })?;
     Ok(())
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body)
-}
-
-fn random_token() -> String {
-    let mut b = [0u8; 9];
-    if getrandom::fill(&mut b).is_err() {
-        let t = now_ms().to_le_bytes();
-        b[..8].copy_from_slice(&t);
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[tokio::main]
@@ -336,7 +327,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     chat_namespace(&engine, opts.quiet)?;
     let (token, generated) = match opts.admin_token.clone() {
         Some(t) => (t, false),
-        None => (random_token(), true),
+        // A bearer credential: core's generator, which fails rather than guess.
+        None => (roomcast::random_id()?, true),
     };
     admin_namespace(&engine, token.clone())?;
 

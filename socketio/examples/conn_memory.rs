@@ -119,7 +119,8 @@ fn main() {
             ack.send(Payload::text("ok"))?;
         }
         Ok(())
-    });
+    })
+    .unwrap();
     let server = rt.block_on(SocketIoServer::new(engine).bind("127.0.0.1:0")).expect("bind");
     let port = server.local_addr().port();
     let mut conns: Vec<TcpStream> = Vec::with_capacity(clients + 100);

@@ -40,24 +40,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Ok(())
-    });
+    })?;
     root.on("join", |socket, ev, ack| {
         socket.join(ev.payload().as_str().unwrap_or("lobby"))?;
         if let Some(ack) = ack {
             ack.send("joined")?;
         }
         Ok(())
-    });
+    })?;
     root.on("to room", |socket, ev, _| {
         let v: serde_json::Value = ev.payload().to_json()?;
         let room = v["room"].as_str().unwrap_or("lobby");
         socket.to(room).emit("room message", Payload::from(&v["msg"]))?;
         Ok(())
-    });
+    })?;
     root.on("binary", |socket, ev, _| {
         socket.emit("binary", Payload::binary(ev.payload().bytes().clone()))?;
         Ok(())
-    });
+    })?;
     root.on("ask", |socket, ev, ack| {
         let replies = socket.emit_with_ack_timeout("question", ev.payload().clone(), Duration::from_secs(1))?;
         tokio::spawn(async move {
@@ -70,18 +70,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         });
         Ok(())
-    });
+    })?;
     root.on("disconnect me", |socket, _, _| {
         socket.disconnect();
         Ok(())
-    });
+    })?;
     let seen = reasons.clone();
     root.on("reasons", move |_, _, ack| {
         if let Some(ack) = ack {
             ack.send(Payload::json(&*seen.lock())?)?;
         }
         Ok(())
-    });
+    })?;
     let seen = reasons.clone();
     root.on_disconnect(move |socket, reason| seen.lock().push(format!("{} {}", socket.id(), reason)));
 
@@ -99,7 +99,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ack.send(ev.payload().clone())?;
         }
         Ok(())
-    });
+    })?;
 
     let server = SocketIoServer::new(engine)
         .ping(Duration::from_millis(500), Duration::from_millis(400))

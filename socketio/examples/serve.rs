@@ -11,7 +11,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     engine.of("/")?.on("chat message", |socket, ev, _ack| {
         socket.broadcast().emit("chat message", ev.payload().clone())?; // everyone but the sender
         Ok(())
-    });
+    })?;
     SocketIoServer::new(engine).cors(Cors::any()).serve("127.0.0.1:3000").await?;
     Ok(())
 }

@@ -206,20 +206,6 @@ impl HttpError {
     }
 }
 
-/// A new session id: 16 random bytes, URL-safe base64 (22 characters).
-pub fn new_sid() -> String {
-    let mut b = [0u8; 16];
-    if getrandom::fill(&mut b).is_err() {
-        // No OS randomness: fall back to time and a counter, still unique.
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        b[..8].copy_from_slice(&t.to_le_bytes());
-        b[8..].copy_from_slice(&N.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,9 +264,6 @@ mod tests {
         assert_eq!(e, serde_json::json!({"code": 1, "message": "Session ID unknown"}));
         assert_eq!(HttpError::Forbidden.status(), 403);
         assert_eq!(HttpError::UnsupportedProtocolVersion.code(), 5);
-        let a = new_sid();
-        assert_eq!(a.len(), 22);
-        assert_ne!(a, new_sid());
     }
 
     proptest! {

@@ -62,7 +62,8 @@
 //!         }
 //!     });
 //!     Ok(())
-//! });
+//! })
+//! .unwrap();
 //! ```
 //!
 //! Socket.IO has no packet for roomcast's "lagged by N" notice; the session
@@ -130,7 +131,7 @@
 //!     engine.of("/")?.on("chat message", |socket, ev, _ack| {
 //!         socket.broadcast().emit("chat message", ev.payload().clone())?;
 //!         Ok(())
-//!     });
+//!     })?;
 //!     let server = SocketIoServer::new(engine).bind("127.0.0.1:3000").await?;
 //!     println!("listening on {}", server.local_addr());
 //!     server.wait().await?;

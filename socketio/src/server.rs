@@ -135,7 +135,7 @@ impl Shared {
 /// engine.of("/")?.on("chat message", |socket, ev, _ack| {
 ///     socket.broadcast().emit("chat message", ev.payload().clone())?;
 ///     Ok(())
-/// });
+/// })?;
 /// SocketIoServer::new(engine)
 ///     .path("/socket.io/")
 ///     .ping(Duration::from_secs(25), Duration::from_secs(20))

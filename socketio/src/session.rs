@@ -147,7 +147,11 @@ impl Session {
 
     fn create(shared: Arc<Shared>, base: Box<Handshake>, websocket: bool) -> (Arc<Session>, Outbox) {
         let (conn, outbox) = shared.engine.connect();
-        let sid = eio::new_sid();
+        // A session id is a bearer credential: core's generator, which
+        // fails rather than make a guessable id. Without OS randomness no
+        // session can be opened safely, so this task stops here.
+        let sid =
+            roomcast::random_id().expect("roomcast: the OS random source failed; refusing a guessable session id");
         let sess = Arc::new(Session {
             sid: sid.clone(),
             shared: shared.clone(),

@@ -24,22 +24,26 @@ fn engine() -> Engine {
             }
         }
         Ok(())
-    });
+    })
+    .unwrap();
     root.on("join", |socket, ev, ack| {
         socket.join(ev.payload().as_str().unwrap_or("r"))?;
         if let Some(ack) = ack {
             ack.send("joined")?;
         }
         Ok(())
-    });
+    })
+    .unwrap();
     root.on("to room", |socket, ev, _| {
         socket.to("r").emit("room message", ev.payload().clone())?;
         Ok(())
-    });
+    })
+    .unwrap();
     root.on("kick me", |socket, _, _| {
         socket.disconnect();
         Ok(())
-    });
+    })
+    .unwrap();
     let admin = engine.of("/admin").unwrap();
     admin.use_middleware(|hs| match hs.auth_payload().and_then(|p| p.to_json::<serde_json::Value>().ok()) {
         Some(v) if v["token"] == "s3cret" => Ok(()),
@@ -49,10 +53,12 @@ fn engine() -> Engine {
         socket.emit("welcome", "admin")?;
         Ok(())
     });
-    admin.on("echo", |socket, ev, _| {
-        socket.emit("admin echo", ev.payload().clone())?;
-        Ok(())
-    });
+    admin
+        .on("echo", |socket, ev, _| {
+            socket.emit("admin echo", ev.payload().clone())?;
+            Ok(())
+        })
+        .unwrap();
     engine
 }
 
@@ -68,7 +74,8 @@ async fn websocket_handshake_event_and_ack() {
     assert_eq!(open["pingInterval"], 300);
     assert_eq!(open["pingTimeout"], 200);
     assert_eq!(open["maxPayload"], 1_000_000);
-    assert_eq!(open["sid"].as_str().unwrap().len(), 22);
+    // Core's id generator: 20 URL-safe characters, 120 random bits.
+    assert_eq!(open["sid"].as_str().unwrap().len(), 20);
     c.send("40").await;
     let reply = c.recv_text().await;
     assert!(reply.starts_with("40{\"sid\":\""), "{reply}");

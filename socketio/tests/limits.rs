@@ -22,7 +22,8 @@ fn engine(config: Config) -> Engine {
             }
         }
         Ok(())
-    });
+    })
+    .unwrap();
     engine
 }
 
@@ -343,15 +344,18 @@ async fn finding_5_session_flood_is_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_sockets_do_not_delay_small_writes() {
     let e = engine(Config::default());
-    e.of("/").unwrap().on("two", |socket, _, _| {
-        socket.emit("a", Payload::from(serde_json::json!(1)))?;
-        let socket = socket.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-            let _ = socket.emit("b", Payload::from(serde_json::json!(2)));
-        });
-        Ok(())
-    });
+    e.of("/")
+        .unwrap()
+        .on("two", |socket, _, _| {
+            socket.emit("a", Payload::from(serde_json::json!(1)))?;
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                let _ = socket.emit("b", Payload::from(serde_json::json!(2)));
+            });
+            Ok(())
+        })
+        .unwrap();
     let srv = server(e, |s| s).await;
     let mut c = ws_with_headers(srv.local_addr(), 0, 0).await.unwrap();
     connect_cycle(&mut c, 1).await;

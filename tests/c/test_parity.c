@@ -2,7 +2,9 @@
  * middleware, room events, failures, dynamic namespaces, queries, socket
  * data, full handshakes, connect options, shutdown, userdata ownership and
  * zero-copy messages; with their error paths. */
+#include <dirent.h>
 #include <stdlib.h>
+#include <time.h>
 #include "runner.h"
 
 /* ---- helpers ---- */
@@ -589,8 +591,8 @@ TEST(userdata_is_freed_once_when_dropped) {
     size_t closed = 99;
     ASSERT_OK(roomcast_engine_shutdown(e, &closed));
     EXPECT(closed == 0);
-    /* namespace hooks go at shutdown; the predicate goes with the engine */
-    EXPECT(g_frees == 11);
+    /* every hook goes at shutdown, the dynamic predicate included */
+    EXPECT(g_frees == 12);
     roomcast_namespace_free(dyn);
     roomcast_namespace_free(ns);
     roomcast_engine_free(e);
@@ -613,6 +615,156 @@ TEST(userdata_freed_when_the_engine_goes) {
     roomcast_socket_free(s);
     roomcast_conn_free(c);
     EXPECT(g_frees == 2);
+}
+
+/* ---- issue 16: one rule for names and payloads, shutdown, timer thread ---- */
+
+static int g_asked;
+static bool count_and_accept(void *ud, const char *n, size_t l, const roomcast_handshake *hs) {
+    (void)ud; (void)n; (void)l; (void)hs;
+    g_asked++;
+    return true;
+}
+
+static roomcast_engine *small_engine(void) {
+    roomcast_config *cfg = NULL;
+    roomcast_engine *e = NULL;
+    if (roomcast_config_new(&cfg) != ROOMCAST_RESULT_OK) return NULL;
+    if (roomcast_config_set(cfg, "max_name_len", "8") != ROOMCAST_RESULT_OK ||
+        roomcast_config_set(cfg, "max_payload", "16") != ROOMCAST_RESULT_OK ||
+        roomcast_engine_new(cfg, &e) != ROOMCAST_RESULT_OK)
+        e = NULL;
+    roomcast_config_free(cfg);
+    return e;
+}
+
+TEST(defect_4_on_and_off_refuse_names_dispatch_refuses) {
+    roomcast_engine *e = small_engine();
+    ASSERT(e != NULL);
+    roomcast_namespace *ns = NULL; roomcast_conn *c = NULL; roomcast_socket *s = NULL;
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
+    const char *bad[] = {"", "123456789", "a\tb", "disconnect", "connect"};
+    g_frees = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint32_t outcome = 0;
+        EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME,
+                  roomcast_socket_dispatch(s, bad[i], ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, false, 0, &outcome));
+        int *ud = new_counter();
+        EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_namespace_on(ns, bad[i], on_event, ud, count_free));
+        char detail[256];
+        EXPECT(roomcast_last_error(detail, sizeof detail) > 0 && strstr(detail, "invalid event name") != NULL);
+        EXPECT(g_frees == 0); /* a refused registration leaves the userdata with the caller */
+        free(ud);
+        EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_namespace_off(ns, bad[i]));
+    }
+    /* exactly max_name_len bytes: registers and dispatches */
+    struct log lg; memset(&lg, 0, sizeof lg);
+    ASSERT_OK(roomcast_namespace_on(ns, "12345678", on_event, &lg, NULL));
+    uint32_t outcome = 0;
+    ASSERT_OK(roomcast_socket_dispatch(s, "12345678", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, false, 0, &outcome));
+    EXPECT(outcome == ROOMCAST_DISPATCHED_HANDLED);
+    ASSERT_OK(roomcast_namespace_off(ns, "12345678"));
+    roomcast_socket_free(s);
+    roomcast_conn_free(c);
+    roomcast_namespace_free(ns);
+    roomcast_engine_free(e);
+}
+
+TEST(defect_5_join_auth_over_max_payload_is_refused_like_dispatch) {
+    roomcast_engine *e = small_engine();
+    ASSERT(e != NULL);
+    roomcast_conn *c = NULL; roomcast_socket *s = NULL;
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    uint8_t big[17] = {0};
+    EXPECT_RC(ROOMCAST_RESULT_PAYLOAD_TOO_LARGE,
+              roomcast_conn_join_namespace(c, "/", ROOMCAST_FORMAT_BINARY, big, sizeof big, &s));
+    char joined[128] = "";
+    roomcast_last_error(joined, sizeof joined);
+    EXPECT(s == NULL);
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", ROOMCAST_FORMAT_BINARY, big, 16, &s));
+    uint32_t outcome = 0;
+    EXPECT_RC(ROOMCAST_RESULT_PAYLOAD_TOO_LARGE,
+              roomcast_socket_dispatch(s, "ev", ROOMCAST_FORMAT_BINARY, big, sizeof big, false, 0, &outcome));
+    char dispatched[128] = "";
+    roomcast_last_error(dispatched, sizeof dispatched);
+    EXPECT(strcmp(joined, dispatched) == 0); /* one rule, one message */
+    EXPECT(strcmp(joined, "payload of 17 bytes exceeds the limit of 16") == 0);
+    roomcast_socket_free(s);
+    roomcast_conn_free(c);
+    roomcast_engine_free(e);
+}
+
+TEST(defect_6_a_shut_down_engine_admits_nothing) {
+    roomcast_engine *e = NULL; roomcast_namespace *dyn = NULL, *ns = NULL; roomcast_conn *c = NULL;
+    roomcast_socket *s = NULL;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    g_asked = 0;
+    ASSERT_OK(roomcast_engine_of_dynamic(e, count_and_accept, NULL, NULL, &dyn));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/t1", 0, NULL, 0, &s));
+    roomcast_socket_free(s); s = NULL;
+    EXPECT(g_asked == 1);
+    ASSERT_OK(roomcast_engine_shutdown(e, NULL));
+    roomcast_conn_free(c);
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    EXPECT_RC(ROOMCAST_RESULT_SHUT_DOWN, roomcast_conn_join_namespace(c, "/t2", 0, NULL, 0, &s));
+    EXPECT_RC(ROOMCAST_RESULT_SHUT_DOWN, roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
+    EXPECT(s == NULL);
+    EXPECT(g_asked == 1); /* the predicate is gone */
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_engine_namespace(e, "/t2", &ns));
+    EXPECT_RC(ROOMCAST_RESULT_SHUT_DOWN, roomcast_engine_of(e, "/new", &ns));
+    EXPECT(ns == NULL);
+    EXPECT(strcmp(roomcast_result_message(ROOMCAST_RESULT_SHUT_DOWN), "the engine is shut down") == 0);
+    ASSERT_OK(roomcast_engine_of(e, "/t1", &ns)); /* existing namespaces stay reachable */
+    roomcast_namespace_free(ns);
+    roomcast_conn_free(c);
+    roomcast_namespace_free(dyn);
+    roomcast_engine_free(e);
+}
+
+/* Threads of this process whose name starts with "roomcast". */
+static int roomcast_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL) return -1;
+    int n = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        if (ent->d_name[0] == '.') continue;
+        char path[300], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", ent->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL) continue;
+        if (fgets(comm, sizeof comm, f) != NULL && strncmp(comm, "roomcast", 8) == 0) n++;
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Polls roomcast_threads() every millisecond for at most `ms` ms. */
+static int roomcast_threads_become(int want, int ms) {
+    struct timespec tick = {0, 1000000};
+    for (int i = 0; i < ms && roomcast_threads() != want; i++) nanosleep(&tick, NULL);
+    return roomcast_threads() == want;
+}
+
+TEST(defect_3_no_roomcast_thread_outlives_the_engine) {
+    roomcast_engine *e = NULL; roomcast_conn *c = NULL; roomcast_socket *s = NULL; roomcast_acks *acks = NULL;
+    ASSERT(roomcast_threads() == 0);
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
+    /* the first ack emit starts the engine's timer thread */
+    ASSERT_OK(roomcast_socket_emit_with_ack(s, "ping", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"?", 1, 5, &acks));
+    EXPECT(roomcast_threads_become(1, 2000));
+    roomcast_acks_free(acks);
+    roomcast_socket_free(s);
+    roomcast_conn_free(c);
+    roomcast_engine_free(e);
+    /* The last release joined the thread: it is gone when the call returns. */
+    EXPECT(roomcast_threads() == 0);
 }
 
 /* ---- shutdown closes connections ---- */
@@ -883,6 +1035,10 @@ int main(void) {
     RUN(userdata_is_freed_once_when_dropped);
     RUN(userdata_freed_when_the_engine_goes);
     RUN(shutdown_closes_connections);
+    RUN(defect_4_on_and_off_refuse_names_dispatch_refuses);
+    RUN(defect_5_join_auth_over_max_payload_is_refused_like_dispatch);
+    RUN(defect_6_a_shut_down_engine_admits_nothing);
+    RUN(defect_3_no_roomcast_thread_outlives_the_engine);
     RUN(messages_are_zero_copy_and_outlive_everything);
     RUN(error_paths_of_queries_and_builders);
     RUN(socket_disconnect_with_a_reason);
