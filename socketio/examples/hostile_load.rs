@@ -184,7 +184,8 @@ async fn slowloris(addr: SocketAddr, n: usize, end: Instant, c: Arc<Counts>) {
         while held.len() < n && Instant::now() < end {
             match TcpStream::connect(addr).await {
                 Ok(mut s) => {
-                    let _ = s.write_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
+                    let _ =
+                        s.write_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
                     held.push(s);
                     c.slowloris.fetch_add(1, Relaxed);
                 }

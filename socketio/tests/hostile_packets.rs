@@ -33,11 +33,13 @@ async fn server(f: impl FnOnce(SocketIoServer) -> SocketIoServer) -> (Bound, Arc
     root.on("big", move |_, _, _| {
         s.events.fetch_add(1, Ordering::SeqCst);
         Ok(())
-    });
+    })
+    .unwrap();
     root.on("echo", |socket, ev, _| {
         socket.emit("echo", ev.payload().clone())?;
         Ok(())
-    });
+    })
+    .unwrap();
     let s = seen.clone();
     root.on_disconnect(move |_, reason| s.reasons.lock().push(reason.as_str().to_string()));
     (f(SocketIoServer::new(engine)).bind("127.0.0.1:0").await.unwrap(), seen)
