@@ -21,8 +21,9 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::lock_order::{Mutex, Rank};
 use atomic_waker::AtomicWaker;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Condvar;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
@@ -78,14 +79,17 @@ impl AckState {
         AckState {
             id,
             ns,
-            inner: Mutex::new(AckInner {
-                building: true,
-                early: SmallVec::new(),
-                pending: FxHashMap::default(),
-                ready: VecDeque::new(),
-                expected: 0,
-                taken: 0,
-            }),
+            inner: Mutex::new(
+                Rank::AckState,
+                AckInner {
+                    building: true,
+                    early: SmallVec::new(),
+                    pending: FxHashMap::default(),
+                    ready: VecDeque::new(),
+                    expected: 0,
+                    taken: 0,
+                },
+            ),
             cond: Condvar::new(),
             waker: AtomicWaker::new(),
         }
@@ -250,7 +254,7 @@ impl AckStream {
             if let Some(r) = self.state.take(&mut st) {
                 return r;
             }
-            self.state.cond.wait(&mut st);
+            self.state.cond.wait(st.inner_mut());
         }
     }
 
@@ -264,7 +268,7 @@ impl AckStream {
             if let Some(r) = self.state.take(&mut st) {
                 return Ok(r);
             }
-            if self.state.cond.wait_until(&mut st, deadline).timed_out() {
+            if self.state.cond.wait_until(st.inner_mut(), deadline).timed_out() {
                 return self.state.take(&mut st).ok_or(AckPending);
             }
         }
@@ -444,7 +448,7 @@ impl TimerThread {
 impl Timer {
     pub(crate) fn start() -> std::io::Result<TimerThread> {
         let timer = Arc::new(Timer {
-            state: Mutex::new(TimerState { heap: BinaryHeap::new(), seq: 0, shutdown: false }),
+            state: Mutex::new(Rank::Timer, TimerState { heap: BinaryHeap::new(), seq: 0, shutdown: false }),
             cond: Condvar::new(),
         });
         let t = timer.clone();
@@ -477,7 +481,7 @@ impl Timer {
             }
             let now = Instant::now();
             match st.heap.peek() {
-                None => self.cond.wait(&mut st),
+                None => self.cond.wait(st.inner_mut()),
                 Some(e) if e.at <= now => {
                     let Some(e) = st.heap.pop() else { continue };
                     drop(st);
@@ -488,7 +492,7 @@ impl Timer {
                 }
                 Some(e) => {
                     let at = e.at;
-                    self.cond.wait_until(&mut st, at);
+                    self.cond.wait_until(st.inner_mut(), at);
                 }
             }
         }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use crate::lock_order::{Mutex, Rank};
 use smallvec::SmallVec;
 
 use crate::engine::{Counters, Engine};
@@ -27,14 +27,19 @@ pub(crate) struct ConnInner {
     pub(crate) engine: Engine,
     /// The outbox every socket of this connection delivers into.
     pub(crate) queue: Queue,
-    /// Lock order: taken before a socket's state and never while holding a
-    /// shard; never held across user code.
+    /// Taken alone (see the crate docs, "The lock order"); never held across
+    /// user code.
     sockets: Mutex<ConnSockets>,
 }
 
 impl ConnInner {
     pub(crate) fn new(id: u64, engine: Engine, queue: Queue) -> ConnInner {
-        ConnInner { id, engine, queue, sockets: Mutex::new(ConnSockets { closed: false, list: SmallVec::new() }) }
+        ConnInner {
+            id,
+            engine,
+            queue,
+            sockets: Mutex::new(Rank::ConnSockets, ConnSockets { closed: false, list: SmallVec::new() }),
+        }
     }
 
     pub(crate) fn forget_socket(&self, key: u64) {

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::RwLock;
+use crate::lock_order::{Mutex, Rank, RwLock};
 use rustc_hash::FxHashMap;
 
 use crate::acks::{Timer, TimerThread};
@@ -191,8 +191,8 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new(EngineInner {
                 shared,
-                namespaces: RwLock::new(FxHashMap::default()),
-                parents: RwLock::new(Vec::new()),
+                namespaces: RwLock::new(Rank::Namespaces, FxHashMap::default()),
+                parents: RwLock::new(Rank::Parents, Vec::new()),
                 next_parent: AtomicU64::new(1),
             }),
         };
@@ -262,8 +262,8 @@ impl Engine {
             self.inner.shared.clone(),
             None,
             Some(ParentInfo {
-                predicate: parking_lot::Mutex::new(Some(Arc::new(predicate))),
-                children: RwLock::new(Vec::new()),
+                predicate: Mutex::new(Rank::Predicate, Some(Arc::new(predicate))),
+                children: RwLock::new(Rank::Children, Vec::new()),
             }),
         );
         let mut parents = self.inner.parents.write();

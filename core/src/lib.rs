@@ -89,6 +89,34 @@
 //! held**, so it may call any engine operation, even on its own socket. A
 //! handler that fails or panics is reported through
 //! [`Namespace::on_error`] and never poisons the engine.
+//!
+//! ### The lock order
+//!
+//! This is the one total order of the engine's locks, outermost first. A
+//! thread holding a lock takes only locks further down the list; the locks
+//! of one table's shards are taken in ascending shard index. Debug builds
+//! check it at every acquisition (a thread-local record of the ranks held;
+//! an acquisition out of order panics naming both locks), so every test
+//! run in debug — the stress tests included — exercises it.
+//!
+//! | rank | lock | nested inside it (where) |
+//! |---|---|---|
+//! | 1 | engine: dynamic parents | nothing (a predicate is cloned out, then run unlocked) |
+//! | 2 | engine: namespace map | namespace `removed` → socket shards (removing an empty dynamic namespace) |
+//! | 3 | connection: its sockets | nothing |
+//! | 4 | socket: state (status, rooms, acks) | namespace `removed` → room and socket shards (a socket entering its namespace); room shards (join, leave, disconnect); namespace acks (pruning finished ack ids) |
+//! | 5 | namespace: `removed` | room and socket shards |
+//! | 6 | namespace: room shards (ascending) | socket shards (a whole-namespace emit with except rooms); outbox `sleep` and outbox state (the fan-out) |
+//! | 7 | namespace: socket shards (ascending) | outbox `sleep` and outbox state (the fan-out) |
+//! | 8 | namespace: pending acks | nothing |
+//! | 9 | one ack emit's replies | nothing (a blocked `wait_one` waits on its condvar) |
+//! | 10–12 | namespace hooks; a parent's children; a parent's predicate | nothing |
+//! | 13 | the ack timer's heap | nothing |
+//! | 14 | outbox: notify callback | nothing (the callback runs unlocked) |
+//! | 15 | outbox: `sleep` (blocked receivers) | outbox state (a receiver re-checking before it waits) |
+//! | 16 | outbox: state (the spin lock) | nothing, ever: see its contract in the `spin` module |
+//!
+//! No lock is held while user code runs, and none across an `await`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -101,6 +129,7 @@ mod error;
 mod handshake;
 mod hooks;
 mod id;
+mod lock_order;
 mod message;
 mod names;
 mod namespace;

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::{Mutex, RwLock};
+use crate::lock_order::{Mutex, Rank, RwLock};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
@@ -84,13 +84,13 @@ impl Namespace {
                 name: Arc::from(name),
                 shared,
                 store: RoomStore::new(),
-                hooks: RwLock::new(Arc::new(Hooks::default())),
+                hooks: RwLock::new(Rank::Hooks, Arc::new(Hooks::default())),
                 room_events_on: AtomicBool::new(false),
                 parent,
                 parent_info,
-                acks: Mutex::new(FxHashMap::default()),
+                acks: Mutex::new(Rank::NsAcks, FxHashMap::default()),
                 next_ack: AtomicU64::new(1),
-                removed: RwLock::new(false),
+                removed: RwLock::new(Rank::NsRemoved, false),
             }),
         }
     }

@@ -62,6 +62,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::lock_order::{self, Rank};
 use crate::spin::{SpinGuard, SpinMutex};
 use crate::sync::{AtomicBool, AtomicUsize, AtomicWaker, Condvar, Mutex, Ordering, RwLock};
 
@@ -596,6 +597,7 @@ impl Queue {
     #[cold]
     #[inline(never)]
     fn wake_one_blocked(&self) {
+        let _rank = lock_order::enter(Rank::OutboxSleep, 0);
         let _sleep = self.sleep.lock();
         self.cond.notify_one();
     }
@@ -618,6 +620,7 @@ impl Queue {
         self.ready.store(true, Ordering::Relaxed);
         drop(st);
         {
+            let _rank = lock_order::enter(Rank::OutboxSleep, 0);
             let _sleep = self.sleep.lock();
             self.cond.notify_all();
         }
@@ -737,6 +740,7 @@ impl Queue {
             }
             st.waiting += 1;
             drop(st);
+            let rank = lock_order::enter(Rank::OutboxSleep, 0);
             let mut sleep = self.sleep.lock();
             let ready = {
                 let st = self.state.lock();
@@ -751,6 +755,7 @@ impl Queue {
                 }
             };
             drop(sleep);
+            drop(rank);
             let mut locked = self.state.lock();
             locked.waiting -= 1;
             st = match attempt(locked) {

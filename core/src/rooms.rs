@@ -18,19 +18,20 @@
 //! # Lock order
 //!
 //! Writers (join, leave, connect, disconnect) hold at most one shard at a
-//! time. Readers that need several (multi-room and except emits) take room
-//! shards in ascending index order, then socket shards in ascending order.
-//! With every nesting following one global order, no cycle can form.
-//! Socket state mutexes are taken *before* shards (join/leave hold their
-//! socket's mutex while they update a shard); no code takes a socket mutex
-//! while holding a shard.
+//! time, under their socket's state lock. Readers that need several
+//! (multi-room and except emits) take room shards in ascending index
+//! order, then socket shards in ascending order; the fan-out takes outbox
+//! locks under them. This is part of the engine's one order, written and
+//! checked in one place (the crate docs, "The lock order", and
+//! `lock_order`).
 
 use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use parking_lot::{RwLock, RwLockReadGuard};
+use crate::lock_order::{Guard, Rank, RwLock};
+use parking_lot::RwLockReadGuard;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use smallvec::SmallVec;
 
@@ -427,8 +428,12 @@ fn socket_shard(key: u64) -> usize {
 impl RoomStore {
     pub(crate) fn new() -> RoomStore {
         RoomStore {
-            rooms: (0..SHARDS).map(|_| Padded(RwLock::new(RoomShard::default()))).collect(),
-            sockets: (0..SHARDS).map(|_| Padded(RwLock::new(SocketShard::default()))).collect(),
+            rooms: (0..SHARDS)
+                .map(|i| Padded(RwLock::with_sub(Rank::RoomShard, i as u32, RoomShard::default())))
+                .collect(),
+            sockets: (0..SHARDS)
+                .map(|i| Padded(RwLock::with_sub(Rank::SocketShard, i as u32, SocketShard::default())))
+                .collect(),
         }
     }
 
@@ -546,7 +551,7 @@ impl RoomStore {
         let mut ids: SmallVec<[usize; 8]> = rooms_h.iter().chain(except_h.iter()).map(|&h| shard_of_hash(h)).collect();
         ids.sort_unstable();
         ids.dedup();
-        let guards: SmallVec<[(usize, RwLockReadGuard<'_, RoomShard>); 8]> =
+        let guards: SmallVec<[(usize, Guard<RwLockReadGuard<'_, RoomShard>>); 8]> =
             ids.iter().map(|&i| (i, self.rooms[i].read())).collect();
         let lookup = |hash: u64, name: &str| -> Option<&MemberSet> {
             let s = shard_of_hash(hash);
@@ -561,7 +566,7 @@ impl RoomStore {
             // emit sees one snapshot: a connection that swaps its socket in
             // this namespace meanwhile (disconnect, then join again) gets the
             // message on the old socket or the new one, never on both.
-            let shards: SmallVec<[RwLockReadGuard<'_, SocketShard>; SHARDS]> =
+            let shards: SmallVec<[Guard<RwLockReadGuard<'_, SocketShard>>; SHARDS]> =
                 self.sockets.iter().map(|s| s.read()).collect();
             for g in &shards {
                 walk(g.members.as_slice(), excluded, v);

@@ -15,13 +15,13 @@ use crate::handshake::Handshake;
 use crate::hooks::{
     guarded, AckResponder, EventFlow, FailureKind, HandlerError, HandlerFailure, HandlerSite, Inbound, RoomEvent,
 };
+use crate::lock_order::{Mutex, Rank};
 use crate::message::{DisconnectReason, Message};
 use crate::names;
 use crate::namespace::Namespace;
 use crate::operator::{check_emit, room_list, start_ack, BroadcastOperator, EmitReport, Fanout, Rooms};
 use crate::payload::Payload;
 use crate::rooms::{room_hash, ConnPin, Member, RoomName};
-use crate::spin::SpinMutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -35,8 +35,8 @@ pub(crate) enum Status {
     Disconnected,
 }
 
-/// Guarded by `SocketInner::state`. Lock order: a socket's state, then
-/// shards; never held across user code.
+/// Guarded by `SocketInner::state` (a `parking_lot` mutex with its rank:
+/// see the crate docs, "The lock order"); never held across user code.
 pub(crate) struct SocketState {
     pub(crate) status: Status,
     /// Joined rooms, own-id room first; names shared with the room tables.
@@ -54,7 +54,7 @@ pub(crate) struct SocketState {
 pub(crate) struct SocketInner {
     /// Spin lock: held for a few instructions plus one shard update, and
     /// its unlock is a plain store rather than an atomic read-modify-write.
-    pub(crate) state: SpinMutex<SocketState>,
+    pub(crate) state: Mutex<SocketState>,
     /// Engine-wide key used in the room tables.
     pub(crate) key: u64,
     /// A second strong count of `conn`, in the raw form the room entries
@@ -79,13 +79,16 @@ impl SocketInner {
             pin: ConnPin::new(conn.clone()),
             conn,
             handshake: if handshake.is_empty() { None } else { Some(Box::new(handshake)) },
-            state: SpinMutex::new(SocketState {
-                status: Status::Pending,
-                rooms: SmallVec::new(),
-                data: None,
-                reason: None,
-                acks: SmallVec::new(),
-            }),
+            state: Mutex::new(
+                Rank::SocketState,
+                SocketState {
+                    status: Status::Pending,
+                    rooms: SmallVec::new(),
+                    data: None,
+                    reason: None,
+                    acks: SmallVec::new(),
+                },
+            ),
         }
     }
 

@@ -43,6 +43,7 @@
 use std::mem::ManuallyDrop;
 use std::time::Duration;
 
+use crate::lock_order::{self, Held, Rank};
 use crate::sync::{spin_loop, yield_now, AtomicBool, MutPtr, Ordering, UnsafeCell};
 
 /// Spins on a plain load before the first yield.
@@ -77,6 +78,8 @@ pub(crate) struct SpinGuard<'a, T> {
     /// The access, tracked by loom while the guard lives; `drop` ends it
     /// just before the unlocking store (a no-op outside loom).
     data: ManuallyDrop<MutPtr<T>>,
+    /// The lock-order record (debug builds; dropped after the unlock).
+    _held: Held,
 }
 
 impl<T> SpinMutex<T> {
@@ -85,12 +88,18 @@ impl<T> SpinMutex<T> {
     }
 
     /// Takes the lock, waiting as the module docs describe.
+    ///
+    /// In debug builds the lock-order check runs first: this is the
+    /// innermost lock ([`Rank::OutboxState`]), so nothing may be taken
+    /// while it is held.
     #[inline]
+    #[track_caller]
     pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+        let held = lock_order::enter(Rank::OutboxState, 0);
         if !self.try_acquire() {
             self.lock_contended();
         }
-        SpinGuard { lock: self, data: ManuallyDrop::new(self.data.get_mut()) }
+        SpinGuard { lock: self, data: ManuallyDrop::new(self.data.get_mut()), _held: held }
     }
 
     /// One attempt. Acquire: the previous holder's writes to the data
