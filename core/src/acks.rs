@@ -260,7 +260,7 @@ impl AckStream {
 
     /// Blocks for the next reply at most `timeout`.
     pub fn next_timeout(&self, timeout: Duration) -> Result<Option<AckReply>, AckPending> {
-        let Some(deadline) = crate::outbox::deadline(timeout) else {
+        let Some(deadline) = crate::queue::deadline(timeout) else {
             return Ok(self.next_blocking());
         };
         let mut st = self.state.inner.lock();

@@ -11,7 +11,7 @@ use crate::handshake::Handshake;
 use crate::hooks::{HandlerFailure, HandlerSite};
 use crate::message::DisconnectReason;
 use crate::names;
-use crate::outbox::Queue;
+use crate::queue::Queue;
 use crate::socket::{Registered, Socket, SocketInner};
 
 /// The sockets of a connection; guarded by `ConnInner::sockets`.

@@ -15,7 +15,8 @@ use crate::handshake::Handshake;
 use crate::hooks::{HandlerFailure, HandlerSite};
 use crate::names;
 use crate::namespace::{Namespace, ParentInfo};
-use crate::outbox::{Outbox, Queue};
+use crate::outbox::Outbox;
+use crate::queue::Queue;
 
 /// Engine-wide counters. All `Relaxed`: they are statistics, read as a
 /// snapshot, and no other memory access is ordered by them.

@@ -136,6 +136,7 @@ mod namespace;
 mod operator;
 mod outbox;
 mod payload;
+mod queue;
 mod ring;
 mod rooms;
 mod socket;

@@ -390,7 +390,7 @@ impl Message {
     }
 
     /// Control messages (ack replies, disconnect notices): never dropped by
-    /// an overflow policy, queued apart from data (see the outbox docs).
+    /// an overflow policy, queued apart from data (see the `queue` module docs).
     pub(crate) fn is_control(&self) -> bool {
         matches!(self.inner().body, Body::Ack { .. } | Body::Disconnect { .. })
     }

@@ -15,8 +15,8 @@ use crate::error::{AckError, EmitError};
 use crate::message::{DisconnectReason, Message, Prepaid};
 use crate::names;
 use crate::namespace::Namespace;
-use crate::outbox::Pushed;
 use crate::payload::Payload;
+use crate::queue::Pushed;
 use crate::rooms::{Member, Selection, Visit};
 use crate::socket::Socket;
 
@@ -291,7 +291,7 @@ pub(crate) fn start_ack(
     }
     if complete {
         state.unregister();
-    } else if let Some(at) = crate::outbox::deadline(timeout.unwrap_or(shared.config.ack_timeout())) {
+    } else if let Some(at) = crate::queue::deadline(timeout.unwrap_or(shared.config.ack_timeout())) {
         // A timeout past what `Instant` represents never fires.
         timer.schedule(at, &state);
     }

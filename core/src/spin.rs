@@ -14,7 +14,7 @@
 //!   crate docs, "Threads and locks"): nothing else is acquired while it is
 //!   held, and no user code runs.
 //!
-//! The loom models in `outbox` check the lock and the code around it (see
+//! The loom models in `queue` check the lock and the code around it (see
 //! `crate::sync`).
 //!
 //! # Why a spin lock

@@ -9,7 +9,7 @@
 //! hands out a tracked pointer), `parking_lot`'s shape for the blocking
 //! locks (`lock()` returns the guard, `Condvar::wait` takes `&mut guard`).
 //!
-//! The models live beside the code they check (`#[cfg(all(test, loom))]`
+//! The models live beside the code they check (`queue`, `message`) (`#[cfg(all(test, loom))]`
 //! modules) and run with `scripts/loom.sh`.
 
 #[cfg(not(loom))]
