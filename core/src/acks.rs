@@ -28,8 +28,11 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::error::AckError;
-use crate::namespace::NsInner;
 use crate::payload::Payload;
+
+/// A namespace's pending ack emits by id (its lock has rank `NsAcks`). An
+/// [`AckState`] removes itself when it completes.
+pub(crate) type AckTable = Mutex<FxHashMap<u64, Arc<AckState>>>;
 
 /// One recipient's answer to an ack emit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +61,7 @@ struct AckInner {
 
 pub(crate) struct AckState {
     id: u64,
-    ns: Weak<NsInner>,
+    table: Weak<AckTable>,
     inner: Mutex<AckInner>,
     /// Signalled whenever a result arrives, for blocking consumers.
     cond: Condvar,
@@ -75,10 +78,10 @@ pub(crate) struct Change {
 }
 
 impl AckState {
-    pub(crate) fn new(id: u64, ns: Weak<NsInner>) -> AckState {
+    pub(crate) fn new(id: u64, table: Weak<AckTable>) -> AckState {
         AckState {
             id,
-            ns,
+            table,
             inner: Mutex::new(
                 Rank::AckState,
                 AckInner {
@@ -182,8 +185,8 @@ impl AckState {
 
     /// Removes this state from its namespace's registry.
     pub(crate) fn unregister(&self) {
-        if let Some(ns) = self.ns.upgrade() {
-            let mut acks = ns.acks.lock();
+        if let Some(table) = self.table.upgrade() {
+            let mut acks = table.lock();
             if acks.get(&self.id).is_some_and(|s| std::ptr::eq(Arc::as_ptr(s), self)) {
                 acks.remove(&self.id);
             }

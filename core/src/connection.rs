@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::lock_order::{Mutex, Rank};
 use smallvec::SmallVec;
 
-use crate::engine::{Counters, Engine};
+use crate::engine::Engine;
 use crate::error::{ConnectError, JoinError};
 use crate::handshake::Handshake;
 use crate::hooks::{HandlerFailure, HandlerSite};
@@ -13,6 +13,7 @@ use crate::message::DisconnectReason;
 use crate::names;
 use crate::queue::Queue;
 use crate::socket::{Registered, Socket, SocketInner};
+use crate::stats::Counters;
 
 /// The sockets of a connection; guarded by `ConnInner::sockets`.
 pub(crate) struct ConnSockets {

@@ -141,6 +141,7 @@ mod ring;
 mod rooms;
 mod socket;
 mod spin;
+mod stats;
 mod sync;
 
 pub use acks::{AckCollect, AckPending, AckReply, AckStream};
@@ -150,7 +151,7 @@ pub use adapter::{
 };
 pub use config::{Config, ConfigBuilder, ConnectOptions, OverflowPolicy, MAX_NAME_LEN_LIMIT};
 pub use connection::Connection;
-pub use engine::{Engine, Stats};
+pub use engine::Engine;
 pub use error::{
     AckError, AckReceiveError, ConfigError, ConnectError, DispatchError, EmitError, JoinError, NameError, NameKind,
     NameProblem, NamespaceError, PayloadError, RandomError, RecvError, RecvTimeoutError, RespondError, RoomError,
@@ -168,6 +169,7 @@ pub use operator::{BroadcastOperator, ClusterAcks, EmitReport, RoomList, Rooms};
 pub use outbox::{Outbox, RecvFuture, RecvManyFuture};
 pub use payload::{Format, Payload};
 pub use socket::{Dispatched, Socket};
+pub use stats::Stats;
 
 /// Re-export so users can build payloads from [`bytes::Bytes`] without a
 /// direct dependency.

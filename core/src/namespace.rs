@@ -8,7 +8,7 @@ use crate::lock_order::{Mutex, Rank, RwLock};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use crate::acks::AckState;
+use crate::acks::AckTable;
 use crate::adapter::{ClusterError, ClusterReply, RemoteSocket, Target};
 use crate::engine::Shared;
 use crate::error::{ConnectError, EmitError, NameError};
@@ -48,7 +48,7 @@ pub(crate) struct NsInner {
     /// For a parent (`engine.of_dynamic`): its predicate and children.
     pub(crate) parent_info: Option<ParentInfo>,
     /// Pending ack emits by ack id.
-    pub(crate) acks: Mutex<FxHashMap<u64, Arc<AckState>>>,
+    pub(crate) acks: Arc<AckTable>,
     /// Source of ack ids (one per ack emit, shared by its recipients).
     pub(crate) next_ack: AtomicU64,
     /// Set (under the write lock) when an empty dynamic child is removed;
@@ -88,7 +88,7 @@ impl Namespace {
                 room_events_on: AtomicBool::new(false),
                 parent,
                 parent_info,
-                acks: Mutex::new(Rank::NsAcks, FxHashMap::default()),
+                acks: Arc::new(Mutex::new(Rank::NsAcks, FxHashMap::default())),
                 next_ack: AtomicU64::new(1),
                 removed: RwLock::new(Rank::NsRemoved, false),
             }),

@@ -10,7 +10,6 @@ use std::time::Duration;
 use crate::acks::{AckReply, AckState, AckStream};
 use crate::adapter::{ClusterError, ClusterReply, RemoteAcks, RemoteSocket, Selector, SocketsOp, Target};
 use crate::connection::{close_conn, ConnInner};
-use crate::engine::Counters;
 use crate::error::{AckError, EmitError};
 use crate::message::{DisconnectReason, Message, Prepaid};
 use crate::names;
@@ -19,6 +18,7 @@ use crate::payload::Payload;
 use crate::queue::Pushed;
 use crate::rooms::{Member, Selection, Visit};
 use crate::socket::Socket;
+use crate::stats::Counters;
 
 /// One or several room names: `"a"`, `String`, `["a", "b"]`, `vec![..]`,
 /// `&[..]`. Borrowed names are not copied.
@@ -255,7 +255,7 @@ pub(crate) fn start_ack(
     let shared = &ns.inner.shared;
     let timer = shared.timer().map_err(|e| EmitError::TimerUnavailable(e.to_string()))?;
     let id = ns.inner.next_ack.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let state = Arc::new(AckState::new(id, Arc::downgrade(&ns.inner)));
+    let state = Arc::new(AckState::new(id, Arc::downgrade(&ns.inner.acks)));
     ns.inner.acks.lock().insert(id, state.clone());
 
     let msg = Message::event(ns.inner.name.clone(), event, payload, Some(id));

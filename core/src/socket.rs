@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use crate::acks::AckStream;
 use crate::connection::{ConnInner, Connection};
-use crate::engine::Counters;
 use crate::error::{AckError, AckReceiveError, DispatchError, EmitError, PayloadError, RoomError};
 use crate::handshake::Handshake;
 use crate::hooks::{
@@ -22,6 +21,7 @@ use crate::namespace::Namespace;
 use crate::operator::{check_emit, room_list, start_ack, BroadcastOperator, EmitReport, Fanout, Rooms};
 use crate::payload::Payload;
 use crate::rooms::{room_hash, ConnPin, Member, RoomName};
+use crate::stats::Counters;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
