@@ -4,11 +4,12 @@
 # keep chatting; fails if the server's RSS passes the bound, a user message
 # is lost or the users' p99 latency passes 250 ms. See
 # socketio/examples/hostile_load.rs.
-#   ./scripts/hostile-load.sh [seconds, default 180] [RSS bound in MB, default 256]
+#   ./scripts/hostile-load.sh [seconds, default 180] [RSS bound in MB, default 256] [extra hostile_load args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-180}
 bound=${2:-256}
+shift $(( $# > 2 ? 2 : $# ))
 target=${CARGO_TARGET_DIR:-target}
 port=${HOSTILE_PORT:-3917}
 cargo build --quiet --release -p roomcast-socketio --example chat --example hostile_load
@@ -22,5 +23,5 @@ done
 grep -q "listening on" /tmp/hostile-chat.$$.log || { cat /tmp/hostile-chat.$$.log; echo "chat server did not start"; exit 1; }
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$target/release/examples/hostile_load" --addr "127.0.0.1:$port" --pid "$server" \
-  --seconds "$seconds" --max-rss-mb "$bound"
+  --seconds "$seconds" --max-rss-mb "$bound" "$@"
 kill -0 "$server" || { echo "the chat server died"; exit 1; }

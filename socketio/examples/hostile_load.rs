@@ -5,12 +5,16 @@
 //!
 //! ```text
 //! hostile_load --addr 127.0.0.1:3000 --pid <server pid> [--seconds 180] [--max-rss-mb 256]
+//!              [--flood-rate 5000]
 //! ```
 //!
 //! The attackers, each a bounded loop that stops at the deadline:
-//! * ack floods: clients joined to `/` that send ack-requesting events
-//!   (`list rooms`) as fast as they can; half of them read the replies, half
-//!   never read anything;
+//! * ack floods: four clients joined to `/` that send ack-requesting events
+//!   (`list rooms`), each at `--flood-rate` events a second (0: as fast as
+//!   it can); half of them read the replies, half never read anything. On
+//!   a machine whose cores the load generator shares with the server, an
+//!   unpaced flood measures CPU starvation rather than the server: the
+//!   default keeps the attackers to a part of the machine;
 //! * slowloris: connections that send half a request head and stall;
 //! * a session flood: polling sessions opened as fast as possible and never
 //!   joined;
@@ -42,10 +46,11 @@ struct Opts {
     pid: u32,
     seconds: u64,
     max_rss_mb: u64,
+    flood_rate: u64,
 }
 
 fn opts() -> Res<Opts> {
-    let mut o = Opts { addr: "127.0.0.1:3000".parse()?, pid: 0, seconds: 180, max_rss_mb: 256 };
+    let mut o = Opts { addr: "127.0.0.1:3000".parse()?, pid: 0, seconds: 180, max_rss_mb: 256, flood_rate: 5000 };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut v = || args.next().ok_or(format!("{a} needs a value"));
@@ -54,6 +59,7 @@ fn opts() -> Res<Opts> {
             "--pid" => o.pid = v()?.parse()?,
             "--seconds" => o.seconds = v()?.parse()?,
             "--max-rss-mb" => o.max_rss_mb = v()?.parse()?,
+            "--flood-rate" => o.flood_rate = v()?.parse()?,
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
@@ -136,9 +142,9 @@ struct Counts {
     refused: AtomicU64,
 }
 
-/// Sends ack-requesting events as fast as it can; reads the replies when
-/// `reads`, never reads anything otherwise.
-async fn ack_flood(addr: SocketAddr, i: usize, reads: bool, end: Instant, c: Arc<Counts>) {
+/// Sends ack-requesting events, `rate` a second (0: as fast as it can);
+/// reads the replies when `reads`, never reads anything otherwise.
+async fn ack_flood(addr: SocketAddr, i: usize, reads: bool, rate: u64, end: Instant, c: Arc<Counts>) {
     while Instant::now() < end {
         let Ok(ws) = joined(addr, &format!("flood{i}")).await else {
             c.refused.fetch_add(1, Relaxed);
@@ -157,7 +163,13 @@ async fn ack_flood(addr: SocketAddr, i: usize, reads: bool, end: Instant, c: Arc
             })
         });
         let mut id = 0u64;
+        let pace = (rate > 0).then(|| Duration::from_secs_f64(200.0 / rate as f64));
+        let mut next = Instant::now();
         while Instant::now() < end {
+            if let Some(p) = pace {
+                next += p;
+                tokio::time::sleep_until(next.into()).await;
+            }
             let batch: Vec<_> = (0..200)
                 .map(|_| {
                     id += 1;
@@ -312,7 +324,7 @@ async fn main() -> Res<()> {
     let c = Arc::new(Counts::default());
     let mut tasks = Vec::new();
     for i in 0..4 {
-        tasks.push(tokio::spawn(ack_flood(o.addr, i, i % 2 == 0, end, c.clone())));
+        tasks.push(tokio::spawn(ack_flood(o.addr, i, i % 2 == 0, o.flood_rate, end, c.clone())));
     }
     tasks.push(tokio::spawn(slowloris(o.addr, 300, end, c.clone())));
     for _ in 0..4 {
@@ -322,7 +334,13 @@ async fn main() -> Res<()> {
         tasks.push(tokio::spawn(partial_attachments(o.addr, i, end, c.clone())));
     }
     tasks.push(tokio::spawn(vanished_pollers(o.addr, end, c.clone())));
-    let users = tokio::spawn(users(o.addr, end));
+    // The users run on a thread and runtime of their own, so the
+    // attackers' tasks in this process cannot delay them: what they
+    // measure is the server.
+    let addr = o.addr;
+    let users = std::thread::spawn(move || -> Res<(Vec<Duration>, usize)> {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(users(addr, end))
+    });
 
     let mut peak = start_rss;
     let mut samples = Vec::new();
@@ -332,14 +350,14 @@ async fn main() -> Res<()> {
         peak = peak.max(r);
         samples.push(r);
     }
-    let (mut lat, lost) = users.await??;
+    let (mut lat, lost) = tokio::task::spawn_blocking(move || users.join()).await?.map_err(|_| "users panicked")??;
     for t in tasks {
         t.abort();
     }
     lat.sort();
     let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied();
     let mb = |b: u64| b as f64 / (1 << 20) as f64;
-    println!("hostile load: {} s against {}", o.seconds, o.addr);
+    println!("hostile load: {} s against {}, ack floods at {} events/s each", o.seconds, o.addr, o.flood_rate);
     println!(
         "  attackers: {} ack-requesting events sent, {} ack replies read; {} slowloris connections; \
          {} unjoined sessions; {} partial attachment packets; {} vanished pollers; {} refused attempts",
