@@ -61,8 +61,13 @@ async fn poller_with_full_backlog(srv: &Bound, engine: &Engine) -> String {
 /// Finding 2: a polling session that ends while its GET backlog is full
 /// (client close packet, ping timeout, outbox overflow under `disconnect`)
 /// ends its task and frees its connection, outbox and backlog.
+/// The tests here measure the whole process (RSS, task counts, timing):
+/// they run one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_2_polling_sessions_with_a_full_backlog_end_when_closed() {
+    let _serial = SERIAL.lock().await;
     // Client close packet.
     let e = engine(Config::default());
     let srv = server(e.clone(), |s| s).await;
@@ -135,6 +140,7 @@ async fn connect_cycle(c: &mut Client, rounds: u32) -> Duration {
 /// (allowed) headers; not asserted (timings vary by machine).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_8_connect_cost_with_large_headers() {
+    let _serial = SERIAL.lock().await;
     let srv = server(engine(Config::default()), |s| s).await;
     let addr = srv.local_addr();
     let mut small = ws_with_headers(addr, 0, 0).await.unwrap();
@@ -149,6 +155,7 @@ async fn finding_8_connect_cost_with_large_headers() {
 /// checks go through `allow_request` (or `Cors::origins`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_9_no_cors_headers_unless_configured() {
+    let _serial = SERIAL.lock().await;
     let srv = server(engine(Config::default()), |s| s).await;
     let addr = srv.local_addr();
     for origin in ["http://evil.test", "null"] {
@@ -197,6 +204,7 @@ async fn finding_9_no_cors_headers_unless_configured() {
 /// transports (so no session keeps them); one under the bound is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_8_handshake_bytes_are_bounded() {
+    let _serial = SERIAL.lock().await;
     let srv = server(engine(Config::default()), |s| s).await;
     let addr = srv.local_addr();
     // 60 x 300 B: over 16 KiB, under hyper's header cap.
@@ -249,6 +257,7 @@ async fn read_until_closed(s: &mut tokio::net::TcpStream, within: Duration) -> O
 /// session ends. A well-behaved client is served throughout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_4_slow_requests_time_out() {
+    let _serial = SERIAL.lock().await;
     let e = engine(Config::default());
     let srv =
         server(e.clone(), |s| s.header_timeout(Duration::from_millis(300)).body_timeout(Duration::from_millis(300)))
@@ -287,6 +296,7 @@ async fn finding_4_slow_requests_time_out() {
 /// included; past it the server stops accepting until one closes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_4_connections_are_capped() {
+    let _serial = SERIAL.lock().await;
     let srv = server(engine(Config::default()), |s| s.max_connections(3)).await;
     let addr = srv.local_addr();
     let mut held = Vec::new();
@@ -312,8 +322,8 @@ async fn finding_4_connections_are_capped() {
 /// after the connect timeout. The joined client is unaffected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_5_session_flood_is_bounded() {
-    let srv =
-        server(engine(Config::default()), |s| s.max_sessions(20).connect_timeout(Duration::from_millis(400))).await;
+    let _serial = SERIAL.lock().await;
+    let srv = server(engine(Config::default()), |s| s.max_sessions(20).connect_timeout(Duration::from_secs(3))).await;
     let addr = srv.local_addr();
     let (mut good, _) = Client::joined(addr, &["/"]).await;
     let mut refused = 0;
@@ -343,6 +353,7 @@ async fn finding_5_session_flood_is_bounded() {
 /// flushes arrive without waiting for the client's delayed ACK (~40 ms).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_sockets_do_not_delay_small_writes() {
+    let _serial = SERIAL.lock().await;
     let e = engine(Config::default());
     e.of("/")
         .unwrap()
@@ -417,6 +428,7 @@ fn client_frame(payload: &[u8]) -> Vec<u8> {
 /// flooding client is still answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_1_websocket_ack_flood_keeps_memory_bounded() {
+    let _serial = SERIAL.lock().await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let srv = server(engine(Config::default()), |s| s).await;
     let (mut rd, mut wr) = raw_ws_joined(srv.local_addr()).await.into_split();
