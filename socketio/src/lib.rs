@@ -28,6 +28,38 @@
 //! DISCONNECT both ways, EVENT / ACK and their binary forms with
 //! attachments, a connect timeout.
 //!
+//! ### Behaviour matching the reference server
+//!
+//! Where the specifications leave room, the server answers as the
+//! reference Node server (engine.io 6 / socket.io 4) does; each case is
+//! pinned by a test in `tests/exact.rs` named after its number:
+//!
+//! 1. A close packet sent over polling while a GET is pending: the pending
+//!    GET gets a noop (`6`). (A second GET while one is pending still ends
+//!    the session: HTTP 400 for it, a close packet for the pending one.)
+//! 2. A WebSocket opened with the sid of a session already on (or moving
+//!    to) WebSocket is accepted and closed at once; the session lives on.
+//! 3. A polling request (GET or POST) for a session on WebSocket is a
+//!    transport mismatch: HTTP 400 `Bad request`, its packets are not run.
+//! 4. A server-side close (connect timeout, shutdown, `disconnect`
+//!    overflow, a protocol violation) of a polling session keeps its sid
+//!    until a GET has taken the close packet, at most `ping_timeout`
+//!    (a client that left a full backlog behind is not waited for).
+//! 5. An upgrade WebSocket that has not completed its upgrade is closed
+//!    with its session, not only at the upgrade timeout.
+//! 6. The first packet for a namespace must be its CONNECT: an event, ack
+//!    or disconnect for a namespace the client has not joined, and a second
+//!    CONNECT to a joined namespace, close the connection
+//!    (`forced server close`).
+//! 7. **Auth.** A CONNECT without auth gives handlers the empty object:
+//!    [`Handshake::auth_payload`](roomcast::Handshake::auth_payload) is
+//!    `Some({})`, as `socket.handshake.auth` is `{}` in Socket.IO, so a
+//!    ported handler reads `auth["token"]` the same way whether or not the
+//!    client sent auth (a missing field is `null` either way).
+//! 8. The heartbeat's deadline counts from when the ping was due, so a
+//!    silent client is dropped `ping_interval + ping_timeout` after the
+//!    last pong, not later by the timer's lateness twice.
+//!
 //! Not supported: Engine.IO v3 clients (`EIO=3`, Socket.IO 2.x), per-message
 //! compression (permessage-deflate, HTTP compression), JSONP polling,
 //! connection state recovery, the WebTransport transport.
@@ -100,6 +132,7 @@
 //! | Polling POST body, size; WebSocket message | `max_payload` | 1 MB | HTTP 413 / close 1009, session closed | `max_payload_is_enforced` (e2e) |
 //! | Sessions | `max_sessions` | 50,000 | new sessions get HTTP 503 | `finding_5_session_flood_is_bounded` |
 //! | Session that joins no namespace | `connect_timeout` | 10 s | session closed | `finding_5_session_flood_is_bounded`, `connect_timeout_closes_idle_connections` (e2e) |
+//! | Polling session closed by the server, close packet not yet fetched | `ping` timeout | 20 s | session forgotten (sid unknown) | `exact_4_a_server_close_over_polling_is_delivered_to_the_next_get` (exact) |
 //! | Handshake headers and query kept per session | `max_handshake_bytes` | 16 KiB | HTTP 431 (no session) | `finding_8_handshake_bytes_are_bounded` |
 //! | Silent client | `ping` | 25 s + 20 s | `ping timeout` | `heartbeat_timeout_closes_with_ping_timeout` (e2e) |
 //! | Client that stops reading (WebSocket write blocked) | `ping` interval + timeout | 45 s | `transport error` | `a_client_that_stops_reading_is_dropped` (e2e) |

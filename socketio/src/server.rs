@@ -603,7 +603,12 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
             match upgrade {
                 Some(u) => {
                     if sess.upgrading.swap(true, std::sync::atomic::Ordering::AcqRel) {
-                        return error_response(HttpError::BadRequest, cors, origin);
+                        // Already on (or moving to) WebSocket: the spec has the
+                        // server accept and close this one; the session lives on.
+                        let limit = opts.ping_timeout;
+                        return u.on_upgrade(move |mut conn| async move {
+                            let _ = tokio::time::timeout(limit, conn.close(None)).await;
+                        });
                     }
                     let timeout = opts.upgrade_timeout;
                     u.on_upgrade(move |conn| upgrade_ws(sess, conn, timeout))
@@ -646,9 +651,10 @@ async fn poll_get(sess: &Arc<Session>, cors: &Cors, origin: Option<&HeaderValue>
                 break frames;
             }
             if p.closed || p.upgraded {
-                // A closed session answers its last GET with a close packet;
-                // after an upgrade the pending GET gets a noop.
-                let last = if p.closed { "1" } else { "6" };
+                // A session the client closed (its close packet) answers the
+                // pending GET with a noop, as does an upgrade; any other end
+                // with a close packet.
+                let last = if p.closed && p.ended_by != Some(DisconnectReason::TransportClose) { "1" } else { "6" };
                 break vec![eio::Frame::text_static(last)];
             }
         }
@@ -661,6 +667,11 @@ async fn poll_get(sess: &Arc<Session>, cors: &Cors, origin: Option<&HeaderValue>
 async fn poll_post(sess: &Arc<Session>, body: Body, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
     {
         let mut p = sess.poll.lock();
+        if p.upgraded {
+            // The session is on WebSocket: a transport mismatch (its packets
+            // are not run beside the session's task).
+            return error_response(HttpError::BadRequest, cors, origin);
+        }
         if p.post_active {
             drop(p);
             // Two POSTs at once: a protocol violation that ends the session.
@@ -814,9 +825,23 @@ async fn upgrade_ws(sess: Arc<Session>, mut conn: ws::Conn, timeout: Duration) {
             }
         }
     };
-    match tokio::time::timeout(timeout, probe).await {
-        Ok(Some(rest)) => sess.upgrade(conn, rest),
-        _ => {
+    // The upgrade ends with its session (closed, or its task gone).
+    let ended = async {
+        loop {
+            let notified = sess.poll_notify.notified();
+            if sess.is_over() {
+                return;
+            }
+            notified.await;
+        }
+    };
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(timeout, probe) => r.ok().flatten(),
+        () = ended => None,
+    };
+    match outcome {
+        Some(rest) => sess.upgrade(conn, rest),
+        None => {
             // A failed upgrade leaves the session on polling.
             sess.upgrading.store(false, std::sync::atomic::Ordering::Release);
             let _ = tokio::time::timeout(timeout, conn.close(None)).await;

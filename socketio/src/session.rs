@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use roomcast::{Connection, DisconnectReason, Handshake, Inbound, JoinError, Message, Outbox};
+use roomcast::{Connection, DisconnectReason, Handshake, Inbound, JoinError, Message, Outbox, Payload};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -81,10 +81,13 @@ pub(crate) struct PollState {
     pub(crate) post_active: bool,
     /// The session moved to WebSocket: polling requests are refused.
     pub(crate) upgraded: bool,
-    /// The session is over; the next GET gets a close packet.
+    /// The session is over: a GET finding no frames gets a noop when the
+    /// client closed it (`ended_by` is `transport close`), else a close packet.
     pub(crate) closed: bool,
     /// Send a close packet to the client when closing.
     pub(crate) close_packet: bool,
+    /// The reason of the first close.
+    pub(crate) ended_by: Option<DisconnectReason>,
 }
 
 /// The inbound decoding state; guarded by `Session::inbound`.
@@ -106,7 +109,8 @@ pub(crate) struct Session {
     pub(crate) wake: Notify,
     /// Polling buffer and flags.
     pub(crate) poll: Mutex<PollState>,
-    /// Woken when `poll` gets frames or closes.
+    /// Woken (all waiters: the pending GET and an upgrade in progress)
+    /// when `poll` gets frames or the session closes.
     pub(crate) poll_notify: Notify,
     inbound: Mutex<InboundState>,
     /// Namespaces whose join is running: the task holds their messages
@@ -195,17 +199,30 @@ impl Session {
     /// task sends what is queued (and a close packet for server-side
     /// reasons), then ends the transport.
     pub(crate) fn close(&self, reason: DisconnectReason) {
-        {
+        let keep = {
             let mut p = self.poll.lock();
             p.close_packet |= reason.is_server_side();
+            p.ended_by.get_or_insert(reason);
+            // A polling client learns of a server-side close from its next
+            // GET: the sid stays known until then (see `end_transport`).
+            p.close_packet && !p.upgraded
+        };
+        if !keep {
+            // Unknown from now on: a request with this sid gets error 1
+            // even before the task has finished.
+            self.shared.sessions.lock().remove(&self.sid);
         }
-        // Unknown from now on: a request with this sid gets error 1 even
-        // before the task has finished.
-        self.shared.sessions.lock().remove(&self.sid);
         self.conn.close(reason);
         // The task may not be waiting on the outbox (a full polling
-        // backlog): wake it so it sees the close and ends.
+        // backlog): wake it so it sees the close and ends. An upgrade in
+        // progress ends with the session.
         self.wake.notify_one();
+        self.poll_notify.notify_waiters();
+    }
+
+    /// Whether the session is over (closed, or its task has ended).
+    pub(crate) fn is_over(&self) -> bool {
+        self.conn.is_closed() || self.poll.lock().closed
     }
 
     /// Handles one inbound Engine.IO packet. `Err` carries the reason the
@@ -265,19 +282,18 @@ impl Session {
     }
 
     fn on_sio(&self, packet: sio::Packet, attachments: Vec<Bytes>) -> Result<(), DisconnectReason> {
-        match packet.kind {
-            PacketType::Connect => {
-                self.connect(packet);
+        // The first packet for a namespace is its CONNECT, and a joined
+        // namespace gets no second one: anything else closes the connection,
+        // as the reference server does (`forced server close`).
+        let socket = self.conn.socket(&packet.nsp);
+        match (packet.kind, socket) {
+            (PacketType::Connect, None) => self.connect(packet),
+            (PacketType::Connect | PacketType::ConnectError, _) | (_, None) => Err(DisconnectReason::ForcedServerClose),
+            (PacketType::Disconnect, Some(s)) => {
+                s.disconnect_with(DisconnectReason::ClientNamespaceDisconnect);
                 Ok(())
             }
-            PacketType::Disconnect => {
-                if let Some(s) = self.conn.socket(&packet.nsp) {
-                    s.disconnect_with(DisconnectReason::ClientNamespaceDisconnect);
-                }
-                Ok(())
-            }
-            PacketType::Event | PacketType::BinaryEvent => {
-                let Some(socket) = self.conn.socket(&packet.nsp) else { return Ok(()) };
+            (PacketType::Event | PacketType::BinaryEvent, Some(socket)) => {
                 let (name, list) = packet.event_args().map_err(|_| DisconnectReason::ParseError)?;
                 let mut ev = Inbound::event(name, args::to_payload(list, attachments));
                 if let Some(id) = packet.id {
@@ -288,24 +304,25 @@ impl Session {
                 let _ = socket.dispatch(ev);
                 Ok(())
             }
-            PacketType::Ack | PacketType::BinaryAck => {
-                let Some(socket) = self.conn.socket(&packet.nsp) else { return Ok(()) };
+            (PacketType::Ack | PacketType::BinaryAck, Some(socket)) => {
                 let (_, list) = packet.event_args().map_err(|_| DisconnectReason::ParseError)?;
                 if let Some(id) = packet.id {
                     let _ = socket.receive_ack(id, args::to_payload(list, attachments));
                 }
                 Ok(())
             }
-            PacketType::ConnectError => Err(DisconnectReason::ParseError),
         }
     }
 
-    fn connect(&self, packet: sio::Packet) {
+    fn connect(&self, packet: sio::Packet) -> Result<(), DisconnectReason> {
         let nsp = packet.nsp;
-        let mut hs = Handshake::clone(&self.base);
-        if let Some(d) = packet.data {
-            hs = hs.auth(args::to_payload(vec![d], Vec::new()));
-        }
+        // No auth is the empty object, as Socket.IO handlers see it (see
+        // "Auth" in the crate docs).
+        let auth = match packet.data {
+            Some(d) => args::to_payload(vec![d], Vec::new()),
+            None => Payload::from(serde_json::Value::Object(serde_json::Map::new())),
+        };
+        let hs = Handshake::clone(&self.base).auth(auth);
         self.joining.lock().push(nsp.clone());
         let result = self.conn.join_namespace(&nsp, hs);
         let reply = |kind, data: String| {
@@ -317,10 +334,10 @@ impl Session {
                 let data = format!(r#"{{"sid":{}}}"#, serde_json::to_string(socket.id()).unwrap_or_default());
                 self.send(Ctrl::Connected(nsp.clone(), reply(PacketType::Connect, data)));
             }
+            // Joined meanwhile: a second CONNECT.
             Err(JoinError::AlreadyJoined(_)) => {
-                let id = self.conn.socket(&nsp).map(|s| s.id().to_string()).unwrap_or_default();
-                let data = format!(r#"{{"sid":{}}}"#, serde_json::to_string(&id).unwrap_or_default());
-                self.send(Ctrl::Connected(nsp.clone(), reply(PacketType::Connect, data)));
+                leave_joining(self, &nsp);
+                return Err(DisconnectReason::ForcedServerClose);
             }
             Err(JoinError::ConnectionClosed) => self.send(Ctrl::Refused(nsp.clone(), Frame::Text(Bytes::new()))),
             Err(e) => {
@@ -337,6 +354,7 @@ impl Session {
                 self.send(Ctrl::Refused(nsp.clone(), reply(PacketType::ConnectError, s)));
             }
         }
+        Ok(())
     }
 
     /// Frames waiting for the next GET.
@@ -350,7 +368,7 @@ impl Session {
         if !p.upgraded {
             p.frames.push(Frame::text_static("6"));
             drop(p);
-            self.poll_notify.notify_one();
+            self.poll_notify.notify_waiters();
         }
     }
 
@@ -418,6 +436,10 @@ fn on_events(sess: &Session, events: Vec<Event>, raw: &mut Vec<u8>) -> Option<Re
     }
     None
 }
+
+/// How late a timer may fire and still count from when it was due (tokio's
+/// timer has a 1 ms tick and rounds deadlines up to it).
+const TIMER_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The session's timers: the heartbeat and the connect timeout, driven by
 /// one `Sleep` in the session task.
@@ -492,22 +514,54 @@ impl Timers {
                 // A pong counted before this ping does not count.
                 let before = sess.pongs.load(Ordering::Acquire);
                 out.push(Frame::text_static("2"));
-                self.awaiting = Some((now + sess.shared.opts.ping_timeout, before));
+                // The timeout counts from when the ping was due: a timer
+                // fires up to a tick (1 ms) late, and counting from `now`
+                // would add that lateness twice to the drop of a silent
+                // client. A ping sent much later than due (a busy task)
+                // still gives the client its whole timeout.
+                let due = self.next_ping.max(now - TIMER_SLACK);
+                self.awaiting = Some((due + sess.shared.opts.ping_timeout, before));
             }
             None => {}
         }
     }
 }
 
-/// Sends the closing frame and shuts the stream (boxed: the task does not
-/// carry this state while the session runs).
-fn close_ws(
-    mut conn: ws::Conn,
+/// Ends the transport of a closed session (boxed: the task does not carry
+/// this state while the session runs). A live WebSocket gets its closing
+/// frame and is shut; a polling session closed by the server keeps its sid
+/// until a GET has taken the close packet (the reference server answers
+/// the next GET with it rather than with `Session ID unknown`), at most
+/// `ping_timeout`, unless its client stopped fetching (`abandoned`).
+fn end_transport(
+    sess: Arc<Session>,
+    ws: Option<ws::Conn>,
+    dead: bool,
     code: Option<u16>,
-    limit: std::time::Duration,
+    abandoned: bool,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
-        let _ = tokio::time::timeout(limit, conn.close(code)).await;
+        let limit = sess.shared.opts.ping_timeout;
+        match ws {
+            Some(mut conn) if !dead => {
+                let _ = tokio::time::timeout(limit, conn.close(code)).await;
+            }
+            Some(_) => {}
+            None if abandoned || !sess.poll.lock().close_packet => {}
+            None => {
+                let until = Instant::now() + limit;
+                loop {
+                    // A GET that takes the frames wakes the task.
+                    let woken = sess.wake.notified();
+                    if sess.poll.lock().frames.is_empty() {
+                        break;
+                    }
+                    if tokio::time::timeout_at(until, woken).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
     })
 }
 
@@ -546,6 +600,8 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
         // The outbox's notify hook wakes the task while it does not wait on
         // the outbox (a full polling backlog), so a close still ends it.
         let mut watching = false;
+        // A polling client stopped fetching: its close packet is not kept for it.
+        let mut abandoned = false;
         while open {
             let mut fired = false;
             let mut read = None;
@@ -642,6 +698,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                 // Closed while nobody takes the backlog (a poller that went
                 // away): end now, dropping what it never fetched.
                 open = false;
+                abandoned = true;
             }
             if open && buf.len() < want && (ws.is_some() || sess.poll_backlog() < POLL_BACKLOG) {
                 let room = want - buf.len();
@@ -690,7 +747,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                 }
                 None => {
                     sess.poll.lock().frames.extend(frames);
-                    sess.poll_notify.notify_one();
+                    sess.poll_notify.notify_waiters();
                 }
             }
         }
@@ -701,11 +758,9 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
         drop(sess.ctrl.lock().take());
         // The connection is closed: end the transport and forget the session.
         sess.close(DisconnectReason::TransportClose);
-        if let Some(conn) = ws.take().filter(|_| !dead) {
-            close_ws(conn, close_code, sess.shared.opts.ping_timeout).await;
-        }
+        end_transport(sess.clone(), ws.take(), dead, close_code, abandoned).await;
         sess.poll.lock().closed = true;
-        sess.poll_notify.notify_one();
+        sess.poll_notify.notify_waiters();
         sess.shared.sessions.lock().remove(&sess.sid);
     }
 }
@@ -806,7 +861,7 @@ fn handle_ctrl(
             p.upgraded = true;
             let mut pending = std::mem::take(&mut p.frames);
             drop(p);
-            sess.poll_notify.notify_one();
+            sess.poll_notify.notify_waiters();
             pending.retain(|f| f != &Frame::text_static("6"));
             pending.append(out);
             *out = pending;
@@ -847,6 +902,43 @@ mod tests {
         let copied = t.elapsed() / N;
         eprintln!("handshake per CONNECT (50 x 300 B headers): rebuilt {rebuilt:?}, copied {copied:?}");
         assert_eq!(Handshake::clone(&base), build());
+    }
+
+    /// Item 8 of the reference behaviour (crate docs): the ping timeout
+    /// counts from when the ping was due, so a ping timer that fires late
+    /// (by its tick) does not push the drop of a silent client later.
+    #[test]
+    fn exact_8_ping_timeout_counts_from_when_the_ping_was_due() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        rt.block_on(async {
+            let engine = roomcast::Engine::new(roomcast::Config::default());
+            let shared = crate::server::test_shared(engine);
+            let (interval, timeout) = (shared.opts.ping_interval, shared.opts.ping_timeout);
+            let (sess, _outbox) = Session::create(shared, Box::default(), true);
+            let start = Instant::now();
+            let mut timers = Timers::new(&sess);
+            let mut out = Vec::new();
+            // The ping timer fires 1.5 ms late.
+            tokio::time::advance(interval + std::time::Duration::from_micros(1500)).await;
+            timers.fire(&sess, &mut out);
+            assert_eq!(out, vec![Frame::text_static("2")]);
+            assert_eq!(timers.deadline(), start + interval + timeout);
+            // No pong by the deadline: closed at it.
+            tokio::time::advance(timeout - std::time::Duration::from_micros(1500)).await;
+            assert_eq!(Instant::now(), start + interval + timeout);
+            timers.fire(&sess, &mut out);
+            assert!(sess.conn.is_closed(), "not closed at the deadline");
+            // A ping sent long after it was due still gets its whole timeout.
+            let (sess, _outbox) = Session::create(
+                crate::server::test_shared(roomcast::Engine::new(roomcast::Config::default())),
+                Box::default(),
+                true,
+            );
+            let mut timers = Timers::new(&sess);
+            tokio::time::advance(interval + std::time::Duration::from_secs(1)).await;
+            timers.fire(&sess, &mut out);
+            assert_eq!(timers.deadline(), Instant::now() + timeout - TIMER_SLACK);
+        });
     }
 
     /// What an idle WebSocket session holds besides the engine's connection:

@@ -319,11 +319,17 @@ async fn finding_4_connections_are_capped() {
 
 /// Finding 5: at most `max_sessions` sessions; a flood of unauthenticated
 /// sessions gets 503 past it, and sessions that join no namespace are gone
-/// after the connect timeout. The joined client is unaffected.
+/// after the connect timeout (plus, for their close packet, at most the
+/// ping timeout). The joined client is unaffected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_5_session_flood_is_bounded() {
     let _serial = SERIAL.lock().await;
-    let srv = server(engine(Config::default()), |s| s.max_sessions(20).connect_timeout(Duration::from_secs(3))).await;
+    let srv = server(engine(Config::default()), |s| {
+        s.max_sessions(20)
+            .connect_timeout(Duration::from_secs(3))
+            .ping(Duration::from_secs(25), Duration::from_millis(400))
+    })
+    .await;
     let addr = srv.local_addr();
     let (mut good, _) = Client::joined(addr, &["/"]).await;
     let mut refused = 0;
