@@ -9,38 +9,8 @@
 
 use std::collections::HashMap;
 
-/// Decodes a query string (without the `?`) into its parameters.
+/// Decodes a query string (without the `?`) into its parameters, through
+/// `form_urlencoded` (the WHATWG URL standard's parser).
 pub(crate) fn parse(query: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.insert(decode_component(k), decode_component(v));
-    }
-    out
-}
-
-/// Decodes one name or value.
-pub(crate) fn decode_component(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match hex(b[i + 1]).zip(hex(b[i + 2])) {
-                Some((hi, lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 2;
-                }
-                None => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
+    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
