@@ -25,7 +25,8 @@ fn engine() -> Engine {
             }
         }
         Ok(())
-    });
+    })
+    .unwrap();
     engine.of("/other").unwrap();
     engine
 }
