@@ -1,4 +1,6 @@
-//! # roomcast-redis
+#![doc = include_str!("../README.md")]
+//!
+//! ## The crate
 //!
 //! A cluster [`Adapter`] for [`roomcast`] over Redis pub/sub: run several
 //! engines (processes, machines) on one Redis and `ns.to("room").emit(..)`

@@ -1,4 +1,6 @@
-//! # roomcast-socketio
+#![doc = include_str!("../README.md")]
+//!
+//! ## The crate
 //!
 //! A Socket.IO server transport for the [`roomcast`] engine: official
 //! Socket.IO clients (JavaScript `socket.io-client` 4.x, `python-socketio`,
