@@ -353,10 +353,19 @@ fn ack_timeout_fires_without_a_runtime_and_without_polling() {
     let (conn, _out) = e.connect();
     let s = conn.join_namespace("/", Handshake::new()).unwrap();
     let acks = s.emit_with_ack_timeout("ping", "", Duration::from_millis(50)).unwrap();
-    // Nobody polls while the deadline passes.
+    // Nobody polls while the deadline passes (then only looks: `try_next`
+    // never drives the timer). The wait is bounded, with room for a slow
+    // machine (valgrind).
     std::thread::sleep(Duration::from_millis(150));
+    let give_up = Instant::now() + Duration::from_secs(10);
+    let reply = loop {
+        match acks.try_next() {
+            Err(_) if Instant::now() < give_up => std::thread::sleep(Duration::from_millis(20)),
+            other => break other,
+        }
+    };
     let t = Instant::now();
-    assert_eq!(acks.try_next().unwrap().unwrap().result, Err(AckError::Timeout));
+    assert_eq!(reply.unwrap().unwrap().result, Err(AckError::Timeout));
     assert!(acks.try_next().unwrap().is_none());
     assert!(t.elapsed() < Duration::from_millis(50));
 }
@@ -433,7 +442,8 @@ async fn ack_stream_can_be_awaited_and_streamed() {
     assert!(all.iter().all(|r| r.result.as_ref().map(|p| p.as_str()) == Ok(Some("a"))));
 
     // Stream: one at a time, then the end.
-    let mut stream = ns.timeout(Duration::from_millis(100)).emit_with_ack("q2", "").unwrap();
+    // Long enough for the first reply to arrive in time on a slow machine.
+    let mut stream = ns.timeout(Duration::from_millis(1000)).emit_with_ack("q2", "").unwrap();
     let first = socks[0].1.recv().unwrap().ack_id().unwrap();
     socks[0].2.receive_ack(first, "b").unwrap();
     let r = stream.next().await.unwrap();
