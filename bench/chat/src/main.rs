@@ -352,13 +352,15 @@ enum Kind {
     Diagnostic,
 }
 
-/// One row of the report: key, label, kind and the value of one repetition
-/// (`None` when that repetition did not measure it).
+/// The value of a row in one repetition (`None`: not measured there).
+type RowGetter = Box<dyn Fn(&RepResult) -> Option<f64>>;
+
+/// One row of the report.
 struct Row {
     key: String,
     label: String,
     kind: Kind,
-    get: Box<dyn Fn(&RepResult) -> Option<f64>>,
+    get: RowGetter,
 }
 
 /// The per-configuration figures: key suffix, label, kind, getter.
