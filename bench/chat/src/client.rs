@@ -1,8 +1,9 @@
 //! The load generator's own Socket.IO v5 client (Engine.IO v4 over
 //! WebSocket, see `wire`) and the per-connection load loop.
 //!
-//! Client `i` is in room `i / k` at position `i % k` (k members per room).
-//! A sender emits `42["message",{"text":"<i>:<seq>:<ns>"}]` (its index, a
+//! Client `i` is in room `i / k` at position `i % k` (k members per room);
+//! the first `senders` positions of every room send, the others only
+//! receive. A sender emits `42["message",{"text":"<i>:<seq>:<ns>"}]` (its index, a
 //! per-sender sequence number from 1, and the send time in ns since the
 //! run's epoch); the server forwards it to the room except the sender. Each
 //! receiver checks every delivery: the sender is in its room (no leak), is
@@ -227,13 +228,14 @@ async fn handshake(port: u16, index: u32, room: u32) -> Result<Conn, BoxError> {
 
 /// Connects clients `from..to` of `shared` (at most `parallel` handshakes at
 /// once) and starts their load loops; returns once all have joined their room.
+/// The first `senders` members of every room send (0: nobody sends).
 pub(crate) async fn connect_range(
     shared: &Arc<Shared>,
     port: u16,
     from: u32,
     to: u32,
     parallel: usize,
-    senders: bool,
+    senders: u32,
 ) -> Result<(), BoxError> {
     let gate = Arc::new(tokio::sync::Semaphore::new(parallel));
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
@@ -257,7 +259,8 @@ pub(crate) async fn connect_range(
             };
             drop(permit);
             let _ = ready.send(Ok(()));
-            run(shared, i, conn, senders).await;
+            let sender = i % shared.k < senders;
+            run(shared, i, conn, sender).await;
         });
     }
     drop(ready_tx);

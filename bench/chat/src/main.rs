@@ -1,24 +1,31 @@
 //! Head-to-head chat benchmark: one Rust load generator drives chat servers
 //! that implement `examples/chat/PROTOCOL.md` (roomcast, socketioxide, Node
-//! socket.io) with the same workload, checks every delivery and reports
-//! deliveries/s, server CPU per delivery, latency and memory per connection.
+//! socket.io, and the floor server of `src/bin/floor_chat.rs`) with the same
+//! workload, checks every delivery and reports deliveries/s, server CPU per
+//! delivery, latency percentiles and memory per connection.
 //! `scripts/bench-chat.sh` builds everything and runs it.
 //!
 //! ```text
 //! chat-bench --server NAME='COMMAND {port}' [--server ...] [--reps 3]
-//!            [--clients 1000] [--room-size 10] [--seconds 3]
-//!            [--memory 1000,10000] [--memory-only]
-//!            [--json docs/bench/chat.json] [--markdown docs/bench/chat.md]
+//!            [--clients 1000] [--configs 10:10:50,10:10:1,20:2:1]
+//!            [--room-size 10] [--seconds 3] [--memory 1000,10000]
+//!            [--memory-only] [--json docs/bench/chat.json]
+//!            [--markdown docs/bench/chat.md]
 //! ```
 //!
 //! Per server and repetition (servers interleaved, each phase on a fresh
 //! server process): (1) memory — idle RSS, then 1,000 and 10,000 connected
-//! clients that joined rooms of `room-size`; (2) load — `clients` clients in
-//! rooms of `room-size`, every client a sender emitting to its room except
-//! itself, at most `window` messages in flight per sender (50, then 1):
-//! 1 s warm-up, `seconds` measured, then a drain and an exact check of every
-//! delivery. Medians over the repetitions. `--memory-only` skips the load
-//! phase (quick memory measurements).
+//! clients that joined rooms of `room-size`; (2) load — one run per
+//! configuration `ROOM:SENDERS:WINDOW`: `clients` clients in rooms of
+//! `ROOM`, the first `SENDERS` members of every room emitting to their room
+//! except themselves (the others only receive), at most `WINDOW` messages
+//! in flight per sender (a message is in flight until every other member of
+//! the room got it; window 1 is the interactive shape: send, wait until the
+//! whole room has it, send again). Consecutive configurations with the same
+//! room size and senders share one server process and one set of
+//! connections. Each run: 1 s warm-up, `seconds` measured, then a drain and
+//! an exact check of every delivery. Medians over the repetitions.
+//! `--memory-only` skips the load phase (quick memory measurements).
 
 mod client;
 mod procfs;
@@ -36,10 +43,54 @@ use serde::Serialize;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// One load configuration: rooms of `room_size`, the first `senders`
+/// members of each room sending, at most `window` messages in flight each.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Config {
+    room_size: u32,
+    senders: u32,
+    window: u64,
+}
+
+impl Config {
+    fn parse(s: &str) -> Result<Config, String> {
+        let bad = || format!("bad configuration {s:?}: ROOM:SENDERS:WINDOW, e.g. 20:2:1");
+        let mut it = s.split(':');
+        let (Some(r), Some(n), Some(w), None) = (it.next(), it.next(), it.next(), it.next()) else {
+            return Err(bad());
+        };
+        let c = Config {
+            room_size: r.parse().map_err(|_| bad())?,
+            senders: n.parse().map_err(|_| bad())?,
+            window: w.parse().map_err(|_| bad())?,
+        };
+        if c.room_size < 2 || c.senders == 0 || c.senders > c.room_size || c.window == 0 || c.window > 10_000 {
+            return Err(bad());
+        }
+        Ok(c)
+    }
+
+    /// The key of this configuration in the JSON report.
+    fn key(&self) -> String {
+        format!("r{}_s{}_w{}", self.room_size, self.senders, self.window)
+    }
+
+    fn label(&self) -> String {
+        let senders = if self.senders == self.room_size {
+            "every member sends".to_owned()
+        } else {
+            format!("{} senders", self.senders)
+        };
+        format!("rooms of {}, {senders}, window {}", self.room_size, self.window)
+    }
+}
+
 struct Options {
     servers: Vec<(String, String)>,
     reps: usize,
     clients: u32,
+    configs: Vec<Config>,
+    /// Room size of the memory phase.
     room_size: u32,
     seconds: f64,
     mem_counts: (u32, u32),
@@ -55,6 +106,7 @@ fn parse_args() -> Result<Options, String> {
         servers: Vec::new(),
         reps: 3,
         clients: 1000,
+        configs: ["10:10:50", "10:10:1", "20:2:1"].iter().map(|c| Config::parse(c).expect("valid")).collect(),
         room_size: 10,
         seconds: 3.0,
         mem_counts: (1_000, 10_000),
@@ -74,6 +126,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--reps" => o.reps = value()?.parse().map_err(|_| "--reps takes a number")?,
             "--clients" => o.clients = value()?.parse().map_err(|_| "--clients takes a number")?,
+            "--configs" => o.configs = value()?.split(',').map(Config::parse).collect::<Result<_, _>>()?,
             "--room-size" => o.room_size = value()?.parse().map_err(|_| "--room-size takes a number")?,
             "--seconds" => o.seconds = value()?.parse().map_err(|_| "--seconds takes a number")?,
             "--memory" => {
@@ -94,8 +147,11 @@ fn parse_args() -> Result<Options, String> {
     if o.servers.is_empty() {
         return Err("give at least one --server NAME='COMMAND {port}'".into());
     }
-    if o.room_size < 2 || !o.clients.is_multiple_of(o.room_size) || !o.mem_counts.0.is_multiple_of(o.room_size) {
-        return Err("room size >= 2 must divide the client counts".into());
+    if o.room_size < 2 || !o.mem_counts.0.is_multiple_of(o.room_size) || !o.mem_counts.1.is_multiple_of(o.room_size) {
+        return Err("room size >= 2 must divide the memory phase's client counts".into());
+    }
+    if o.configs.is_empty() || o.configs.iter().any(|c| !o.clients.is_multiple_of(c.room_size)) {
+        return Err("every configuration's room size must divide --clients".into());
     }
     if !(0.5..=60.0).contains(&o.seconds) || o.reps == 0 || o.reps > 20 || o.mem_counts.1 > 50_000 {
         return Err("keep --seconds in 0.5..60, --reps in 1..20 and --memory under 50,000".into());
@@ -153,9 +209,13 @@ struct LoadResult {
     server_cpu_us_per_delivery: f64,
     generator_cpu_us_per_delivery: f64,
     p50_us: f64,
+    p90_us: f64,
     p99_us: f64,
+    /// Latency samples behind the percentiles (every delivery measured).
+    samples: u64,
     deliveries_checked: u64,
-    /// Deliveries (since the clients connected) that broke per-sender order.
+    /// Deliveries of this run (warm-up and drain included) that broke
+    /// per-sender order.
     out_of_order: u64,
 }
 
@@ -164,8 +224,8 @@ struct RepResult {
     idle_rss_bytes: u64,
     rss_per_conn_small: f64,
     rss_per_conn_large: f64,
-    window_50: LoadResult,
-    window_1: LoadResult,
+    /// Per configuration key (`Config::key`).
+    load: BTreeMap<String, LoadResult>,
 }
 
 /// Connects `from..to` and waits for the server's memory to settle.
@@ -175,10 +235,10 @@ async fn memory_phase(o: &Options, template: &str) -> Result<(u64, f64, f64), Bo
     let base = procfs::rss_bytes(server.pid())?;
     let (small, large) = o.mem_counts;
     let shared = Shared::new(large, o.room_size);
-    client::connect_range(&shared, server.port, 0, small, 64, false).await?;
+    client::connect_range(&shared, server.port, 0, small, 64, 0).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let rss_small = procfs::rss_bytes(server.pid())?;
-    client::connect_range(&shared, server.port, small, large, 64, false).await?;
+    client::connect_range(&shared, server.port, small, large, 64, 0).await?;
     tokio::time::sleep(Duration::from_millis(2000)).await;
     let rss_large = procfs::rss_bytes(server.pid())?;
     let closed = shared.peers.iter().filter(|p| p.closed.load(Relaxed)).count();
@@ -192,6 +252,7 @@ async fn memory_phase(o: &Options, template: &str) -> Result<(u64, f64, f64), Bo
 
 /// One load run at `window` on connected clients; drains and checks everything.
 async fn load_run(shared: &Arc<Shared>, pid: u32, window: u64, seconds: f64) -> Result<LoadResult, BoxError> {
+    let ooo0 = shared.out_of_order();
     shared.window.store(window, Relaxed);
     shared.sending.store(true, Relaxed);
     shared.wake_all();
@@ -239,20 +300,34 @@ async fn load_run(shared: &Arc<Shared>, pid: u32, window: u64, seconds: f64) -> 
         server_cpu_us_per_delivery: (s1 - s0) * 1e6 / delivered,
         generator_cpu_us_per_delivery: (g1 - g0) * 1e6 / delivered,
         p50_us: hist.value_at_quantile(0.50) as f64 / 1e3,
+        p90_us: hist.value_at_quantile(0.90) as f64 / 1e3,
         p99_us: hist.value_at_quantile(0.99) as f64 / 1e3,
+        samples: hist.len(),
         deliveries_checked: shared.total_delivered(),
-        out_of_order: shared.out_of_order(),
+        out_of_order: shared.out_of_order() - ooo0,
     })
 }
 
-async fn load_phase(o: &Options, template: &str) -> Result<(LoadResult, LoadResult), BoxError> {
-    let server = Server::start(template)?;
-    let shared = Shared::new(o.clients, o.room_size);
-    client::connect_range(&shared, server.port, 0, o.clients, 64, true).await?;
-    let w50 = load_run(&shared, server.pid(), 50, o.seconds).await?;
-    let w1 = load_run(&shared, server.pid(), 1, o.seconds).await?;
-    shared.shut_down();
-    Ok((w50, w1))
+/// Every configuration, consecutive ones with the same rooms and senders on
+/// one server process and one set of connections.
+async fn load_phase(o: &Options, template: &str) -> Result<BTreeMap<String, LoadResult>, BoxError> {
+    let mut out = BTreeMap::new();
+    let mut i = 0;
+    while i < o.configs.len() {
+        let first = o.configs[i];
+        let server = Server::start(template)?;
+        let shared = Shared::new(o.clients, first.room_size);
+        client::connect_range(&shared, server.port, 0, o.clients, 64, first.senders).await?;
+        while let Some(c) = o.configs.get(i).filter(|c| (c.room_size, c.senders) == (first.room_size, first.senders)) {
+            let r = load_run(&shared, server.pid(), c.window, o.seconds)
+                .await
+                .map_err(|e| format!("{}: {e}", c.label()))?;
+            out.insert(c.key(), r);
+            i += 1;
+        }
+        shared.shut_down();
+    }
+    Ok(out)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -268,35 +343,91 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// The metrics of the report: key, label, unit, lower-is-better, getter.
-type Getter = fn(&RepResult) -> f64;
-const METRICS: &[(&str, &str, bool, Getter)] = &[
-    ("deliveries_per_s_w50", "deliveries/s (window 50)", false, |r| r.window_50.deliveries_per_s),
-    ("server_cpu_us_per_delivery_w50", "server CPU µs per delivery (window 50)", true, |r| {
-        r.window_50.server_cpu_us_per_delivery
+/// What a report row compares.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A headline figure, with a ratio column against the other servers.
+    Compared { lower_is_better: bool },
+    /// A diagnostic figure, without ratios.
+    Diagnostic,
+}
+
+/// The value of a row in one repetition (`None`: not measured there).
+type RowGetter = Box<dyn Fn(&RepResult) -> Option<f64>>;
+
+/// One row of the report.
+struct Row {
+    key: String,
+    label: String,
+    kind: Kind,
+    get: RowGetter,
+}
+
+/// The per-configuration figures: key suffix, label, kind, getter.
+type LoadGetter = fn(&LoadResult) -> f64;
+const LOAD_METRICS: &[(&str, &str, Kind, LoadGetter)] = &[
+    ("deliveries_per_s", "deliveries/s", Kind::Compared { lower_is_better: false }, |r| r.deliveries_per_s),
+    ("server_cpu_us_per_delivery", "server CPU µs per delivery", Kind::Compared { lower_is_better: true }, |r| {
+        r.server_cpu_us_per_delivery
     }),
-    ("p50_us_w50", "latency p50 µs (window 50)", true, |r| r.window_50.p50_us),
-    ("p99_us_w50", "latency p99 µs (window 50)", true, |r| r.window_50.p99_us),
-    ("deliveries_per_s_w1", "deliveries/s (window 1)", false, |r| r.window_1.deliveries_per_s),
-    ("server_cpu_us_per_delivery_w1", "server CPU µs per delivery (window 1)", true, |r| {
-        r.window_1.server_cpu_us_per_delivery
-    }),
-    ("p50_us_w1", "latency p50 µs (window 1)", true, |r| r.window_1.p50_us),
-    ("p99_us_w1", "latency p99 µs (window 1)", true, |r| r.window_1.p99_us),
-    ("rss_per_conn_small", "server RSS per connection, SMALL connections (bytes)", true, |r| r.rss_per_conn_small),
-    ("rss_per_conn_large", "server RSS per connection, LARGE connections (bytes)", true, |r| r.rss_per_conn_large),
-    ("out_of_order_w1", "deliveries out of per-sender order (whole run)", true, |r| r.window_1.out_of_order as f64),
-    ("generator_cpu_us_per_delivery_w50", "load generator CPU µs per delivery (window 50)", true, |r| {
-        r.window_50.generator_cpu_us_per_delivery
-    }),
-    ("generator_cpu_us_per_delivery_w1", "load generator CPU µs per delivery (window 1)", true, |r| {
-        r.window_1.generator_cpu_us_per_delivery
-    }),
+    ("p50_us", "latency p50 µs", Kind::Compared { lower_is_better: true }, |r| r.p50_us),
+    ("p90_us", "latency p90 µs", Kind::Compared { lower_is_better: true }, |r| r.p90_us),
+    ("p99_us", "latency p99 µs", Kind::Compared { lower_is_better: true }, |r| r.p99_us),
 ];
+const LOAD_DIAGNOSTICS: &[(&str, &str, LoadGetter)] = &[
+    ("out_of_order", "deliveries out of per-sender order", |r| r.out_of_order as f64),
+    ("generator_cpu_us_per_delivery", "load generator CPU µs per delivery", |r| r.generator_cpu_us_per_delivery),
+];
+
+/// Every row of the report, in order.
+fn rows(o: &Options) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let load_row = |c: Config, suffix: &str, label: &str, kind: Kind, get: LoadGetter| {
+        let key = c.key();
+        Row {
+            key: format!("{key}_{suffix}"),
+            label: format!("{label} ({})", c.label()),
+            kind,
+            get: Box::new(move |r: &RepResult| r.load.get(&key).map(get)),
+        }
+    };
+    if !o.memory_only {
+        for &c in &o.configs {
+            for &(suffix, label, kind, get) in LOAD_METRICS {
+                rows.push(load_row(c, suffix, label, kind, get));
+            }
+        }
+    }
+    let small = fmt_num(f64::from(o.mem_counts.0));
+    let large = fmt_num(f64::from(o.mem_counts.1));
+    let memory = Kind::Compared { lower_is_better: true };
+    rows.push(Row {
+        key: "rss_per_conn_small".into(),
+        label: format!("server RSS per connection, {small} connections (bytes)"),
+        kind: memory,
+        get: Box::new(|r| Some(r.rss_per_conn_small)),
+    });
+    rows.push(Row {
+        key: "rss_per_conn_large".into(),
+        label: format!("server RSS per connection, {large} connections (bytes)"),
+        kind: memory,
+        get: Box::new(|r| Some(r.rss_per_conn_large)),
+    });
+    if !o.memory_only {
+        for &(suffix, label, get) in LOAD_DIAGNOSTICS {
+            for &c in &o.configs {
+                rows.push(load_row(c, suffix, label, Kind::Diagnostic, get));
+            }
+        }
+    }
+    rows
+}
 
 fn fmt_num(v: f64) -> String {
     if !v.is_finite() {
         "n/a".into()
+    } else if v == v.trunc() && v < 10_000.0 {
+        format!("{v:.0}")
     } else if v >= 10_000.0 {
         let s = format!("{:.0}", v);
         let mut out = String::new();
@@ -338,33 +469,37 @@ fn main() {
         for (name, template) in &o.servers {
             let r = rt.block_on(async {
                 let (idle, small, large) = memory_phase(&o, template).await?;
-                let (w50, w1) = if o.memory_only {
-                    (LoadResult::default(), LoadResult::default())
-                } else {
-                    load_phase(&o, template).await?
-                };
+                let load = if o.memory_only { BTreeMap::new() } else { load_phase(&o, template).await? };
                 Ok::<_, BoxError>(RepResult {
                     idle_rss_bytes: idle,
                     rss_per_conn_small: small,
                     rss_per_conn_large: large,
-                    window_50: w50,
-                    window_1: w1,
+                    load,
                 })
             });
             match r {
                 Ok(r) => {
-                    eprintln!(
-                        "rep {}/{} {name}: {:.0} deliveries/s, {:.3} µs server CPU/delivery, p99 {:.0} µs (w50) {:.0} µs (w1), {:.0}/{:.0} B per conn, generator {:.3} µs/delivery",
+                    let mut line = format!(
+                        "rep {}/{} {name}: {:.0}/{:.0} B per conn",
                         rep + 1,
                         o.reps,
-                        r.window_50.deliveries_per_s,
-                        r.window_50.server_cpu_us_per_delivery,
-                        r.window_50.p99_us,
-                        r.window_1.p99_us,
                         r.rss_per_conn_small,
-                        r.rss_per_conn_large,
-                        r.window_50.generator_cpu_us_per_delivery,
+                        r.rss_per_conn_large
                     );
+                    for c in &o.configs {
+                        if let Some(l) = r.load.get(&c.key()) {
+                            line.push_str(&format!(
+                                "; {}: {:.0} deliveries/s, {:.3} µs server CPU/delivery, p50/p90/p99 {:.0}/{:.0}/{:.0} µs",
+                                c.key(),
+                                l.deliveries_per_s,
+                                l.server_cpu_us_per_delivery,
+                                l.p50_us,
+                                l.p90_us,
+                                l.p99_us
+                            ));
+                        }
+                    }
+                    eprintln!("{line}");
                     results.entry(name.clone()).or_default().push(r);
                 }
                 Err(e) => {
@@ -378,25 +513,33 @@ fn main() {
     let load_after = procfs::loadavg();
 
     let names: Vec<&String> = o.servers.iter().map(|(n, _)| n).collect();
-    let mut medians: BTreeMap<String, BTreeMap<&str, f64>> = BTreeMap::new();
+    let rows = rows(&o);
+    let mut medians: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     for name in &names {
         let reps = results.get(*name).cloned().unwrap_or_default();
-        let m = METRICS.iter().map(|(key, _, _, get)| (*key, median(reps.iter().map(get).collect()))).collect();
-        medians.insert((*name).clone(), m);
+        let m = rows.iter().map(|row| (row.key.clone(), median(reps.iter().filter_map(|r| (row.get)(r)).collect())));
+        medians.insert((*name).clone(), m.collect());
     }
     let (nproc, cpu) = procfs::machine();
-    let label = |l: &str| {
-        l.replace("SMALL", &fmt_num(f64::from(o.mem_counts.0))).replace("LARGE", &fmt_num(f64::from(o.mem_counts.1)))
-    };
 
     // Markdown: medians, then the first server's ratios against each other one.
     let mut md = String::new();
     md.push_str("# Chat head-to-head\n\n");
+    let configs: Vec<String> = o.configs.iter().map(|c| c.label()).collect();
     md.push_str(&format!(
-        "{} clients in rooms of {} (every client sends to its room except itself), {} s measured per window, \
-         memory at {} and {} idle clients; medians of {} repetitions, servers interleaved, every delivery checked \
-         (no loss, no duplicate, no echo, no cross-room leak; per-sender order violations are counted).\n\n",
-        o.clients, o.room_size, o.seconds, o.mem_counts.0, o.mem_counts.1, o.reps
+        "{} clients per load run, configurations: {} (a sender emits to its room except itself; at most \"window\" \
+         messages in flight per sender, a message being in flight until every other member of the room got it). \
+         {} s measured per configuration after 1 s of warm-up, every delivery's latency recorded (send to receipt, \
+         both clocks in the load generator). Memory at {} and {} idle clients in rooms of {}. Medians of {} \
+         repetitions, servers interleaved, every delivery checked (no loss, no duplicate, no echo, no cross-room \
+         leak; per-sender order violations are counted).\n\n",
+        o.clients,
+        configs.join("; "),
+        o.seconds,
+        o.mem_counts.0,
+        o.mem_counts.1,
+        o.room_size,
+        o.reps
     ));
     md.push_str(&format!(
         "Machine: `nproc` = {nproc}, {cpu}. Run time {elapsed:.0} s. Load average (1 min) {load_before} before, \
@@ -417,23 +560,19 @@ fn main() {
         md.push_str("--:|");
     }
     md.push('\n');
-    for (key, l, lower_better, _) in METRICS {
-        if o.memory_only && !key.starts_with("rss_") {
-            // Not measured in this run.
-            continue;
-        }
-        md.push_str(&format!("| {} |", label(l)));
+    for row in &rows {
+        md.push_str(&format!("| {} |", row.label));
         for n in &names {
-            md.push_str(&format!(" {} |", fmt_num(medians[*n][key])));
+            md.push_str(&format!(" {} |", fmt_num(medians[*n][&row.key])));
         }
         for n in &names[1..] {
-            if key.starts_with("generator") || key.starts_with("out_of_order") {
+            let Kind::Compared { lower_is_better } = row.kind else {
                 md.push_str(" — |");
                 continue;
-            }
-            let (a, b) = (medians[first][key], medians[*n][key]);
+            };
+            let (a, b) = (medians[first][&row.key], medians[*n][&row.key]);
             // > 1 means the first server is better.
-            let r = if *lower_better { b / a } else { a / b };
+            let r = if lower_is_better { b / a } else { a / b };
             md.push_str(&format!(" {}× |", if r.is_finite() { format!("{r:.2}") } else { "n/a".into() }));
         }
         md.push('\n');
@@ -441,6 +580,14 @@ fn main() {
     md.push_str(&format!(
         "\nRatios: \"{first} vs X\" > 1 means {first} is better (throughput {first}/X; CPU, latency and memory X/{first}).\n"
     ));
+    if names.iter().any(|n| n.as_str() == "floor") && first.as_str() != "floor" && !o.memory_only {
+        md.push_str(&format!("\n{first}'s server CPU per delivery over the floor server's (medians):\n\n"));
+        for c in &o.configs {
+            let key = format!("{}_server_cpu_us_per_delivery", c.key());
+            let r = medians[first][&key] / medians["floor"][&key];
+            md.push_str(&format!("- {}: {r:.2}×\n", c.label()));
+        }
+    }
     println!("{md}");
 
     if let Some(path) = &o.json {
@@ -448,7 +595,11 @@ fn main() {
             "command": o.command,
             "machine": { "nproc": nproc, "cpu": cpu, "loadavg_before": load_before, "loadavg_after": load_after },
             "workload": {
-                "clients": o.clients, "room_size": o.room_size, "seconds": o.seconds,
+                "clients": o.clients, "seconds": o.seconds,
+                "configs": o.configs.iter().map(|c| serde_json::json!({
+                    "key": c.key(), "room_size": c.room_size, "senders_per_room": c.senders, "window": c.window,
+                })).collect::<Vec<_>>(),
+                "memory_room_size": o.room_size,
                 "memory_connections": [o.mem_counts.0, o.mem_counts.1], "memory_only": o.memory_only, "repetitions": o.reps,
             },
             "medians": medians,
