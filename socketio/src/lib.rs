@@ -177,6 +177,7 @@
 mod accept;
 pub mod args;
 pub mod eio;
+pub mod engineio;
 #[cfg(test)]
 mod fuzz_props;
 #[cfg(feature = "fuzzing")]
@@ -186,6 +187,7 @@ mod query;
 mod server;
 mod session;
 pub mod sio;
+mod sio_layer;
 mod wire;
 mod ws;
 
