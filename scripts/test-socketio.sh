@@ -2,7 +2,9 @@
 # Socket.IO interop: the official clients (socket.io-client 4.8.1 on Node
 # and python-socketio 5, each over WebSocket only, polling with upgrade and
 # polling only)
-# against socketio/examples/interop_server.rs on a free loopback port.
+# against socketio/examples/interop_server.rs on a free loopback port; and
+# the Engine.IO layer: the official engine.io-client 6.6.8 (protocol 4), in
+# the same three modes, against socketio/examples/eio_echo.rs.
 # Clients come from their registries into ignored folders (node_modules,
 # a venv under the target dir). Prints
 # "socketio-interop tests: N passed, N failed"; exits non-zero on failure.
@@ -24,10 +26,11 @@ need_apt npm npm
 python3 -m venv --help >/dev/null 2>&1 || need_apt __none__ python3-venv
 
 echo "-- building the interop server"
-cargo build --quiet -p roomcast-socketio --example interop_server
+cargo build --quiet -p roomcast-socketio --example interop_server --example eio_echo
 server_bin=$target/debug/examples/interop_server
+eio_bin=$target/debug/examples/eio_echo
 
-echo "-- installing socket.io-client (npm ci)"
+echo "-- installing socket.io-client and engine.io-client (npm ci)"
 (cd socketio/tests/interop/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 venv=$target/socketio-interop-venv
@@ -39,29 +42,40 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r socketio/tests/interop/python/requirements.txt
 
 log=$(mktemp)
+eio_log=$(mktemp)
 out=$(mktemp)
 server_pid=
+eio_pid=
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -f "$log" "$out"
+  for p in $server_pid $eio_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -f "$log" "$eio_log" "$out"
 }
 trap cleanup EXIT
 
-"$server_bin" 0 >"$log" 2>&1 &
-server_pid=$!
-addr=
-for _ in $(seq 1 300); do
-  addr=$(sed -n 's/^listening on //p' "$log")
-  [ -n "$addr" ] && break
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$addr" ]; then
-  cat "$log"; echo "the interop server did not start"
+start() { # start binary log: prints the address the server listens on (empty on failure)
+  "$1" 0 >"$2" 2>&1 &
+  local pid=$! a=
+  for _ in $(seq 1 300); do
+    a=$(sed -n 's/^listening on //p' "$2")
+    [ -n "$a" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  started_pid=$pid
+  started_addr=$a
+}
+start "$server_bin" "$log"
+server_pid=$started_pid
+addr=$started_addr
+start "$eio_bin" "$eio_log"
+eio_pid=$started_pid
+eio_addr=$started_addr
+if [ -z "$addr" ] || [ -z "$eio_addr" ]; then
+  cat "$log" "$eio_log"; echo "an interop server did not start"
   echo "socketio-interop tests: 0 passed, 1 failed"; exit 1
 fi
 url="http://$addr"
-echo "-- interop server at $url"
+echo "-- interop server at $url, Engine.IO echo server at http://$eio_addr"
 
 passed=0
 failed=0
@@ -87,10 +101,14 @@ run() { # run label command...
 for mode in websocket polling polling-only; do
   run "node-$mode" node socketio/tests/interop/node/interop.mjs "$url" "$mode"
   run "python-$mode" "$venv/bin/python" socketio/tests/interop/python/interop.py "$url" "$mode"
+  run "eio-$mode" node socketio/tests/interop/node/eio.mjs "http://$eio_addr" "$mode"
 done
 
 if ! kill -0 "$server_pid" 2>/dev/null; then
   cat "$log"; echo "the interop server died"; failed=$((failed + 1))
+fi
+if ! kill -0 "$eio_pid" 2>/dev/null; then
+  cat "$eio_log"; echo "the Engine.IO echo server died"; failed=$((failed + 1))
 fi
 echo "socketio-interop tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -16,6 +16,9 @@
 //! * [`Cors`] — allowed browser origins (none by default).
 //! * [Resource limits](#resource-limits) — what a client can make the
 //!   server hold, and the bound on each.
+//! * [`engineio`] — the [Engine.IO layer](#the-engineio-layer) on its own:
+//!   sessions with text and binary messages, for protocols other than
+//!   Socket.IO.
 //! * [`eio`] — Engine.IO v4 packets and payloads; [`sio`] — Socket.IO v5
 //!   packets; [`args`] — how argument lists map to payloads.
 //!
@@ -65,6 +68,50 @@
 //! Not supported: Engine.IO v3 clients (`EIO=3`, Socket.IO 2.x), per-message
 //! compression (permessage-deflate, HTTP compression), JSONP polling,
 //! connection state recovery, the WebTransport transport.
+//!
+//! ## The Engine.IO layer
+//!
+//! The server is two layers, as the reference stack is: Engine.IO
+//! (sessions, the polling and WebSocket transports, the upgrade, the
+//! heartbeat, packets) and Socket.IO on top of it. [`SocketIoServer`] is
+//! the Engine.IO server with the Socket.IO layer; [`engineio::EngineIoServer`]
+//! is the same server with a host's [`EioHandler`](engineio::EioHandler):
+//! it sees each session open (with the opening request's headers, query
+//! and address), its text and binary messages, its upgrade to WebSocket
+//! and its close (with the reason), and sends to and closes sessions
+//! through [`EioSession`](engineio::EioSession). Both layers run the same
+//! session task, compiled for each (no dynamic call between the outbox and
+//! the socket). The official `engine.io-client` 6 is tested against it
+//! (`examples/eio_echo.rs`, `scripts/test-socketio.sh`).
+//!
+//! ```no_run
+//! use roomcast::Handshake;
+//! use roomcast_socketio::engineio::{EioHandler, EioMessage, EioSession, EngineIoServer};
+//!
+//! /// Sends every message back to its sender.
+//! struct Echo;
+//!
+//! impl EioHandler for Echo {
+//!     fn on_open(&self, session: &EioSession, handshake: &Handshake) {
+//!         println!("{} opened from {:?}", session.id(), handshake.remote_address());
+//!     }
+//!
+//!     fn on_message(&self, session: &EioSession, message: EioMessage) {
+//!         let _ = match message {
+//!             EioMessage::Text(t) => session.send_text(t),
+//!             EioMessage::Binary(b) => session.send_binary(b),
+//!         };
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     // Clients connect to http://127.0.0.1:3000/engine.io/
+//!     let server = EngineIoServer::new(Echo).bind("127.0.0.1:3000").await?;
+//!     println!("listening on {}", server.local_addr());
+//!     server.wait().await
+//! }
+//! ```
 //!
 //! ## Mapping onto roomcast
 //!
@@ -177,6 +224,7 @@
 mod accept;
 pub mod args;
 pub mod eio;
+pub mod engineio;
 #[cfg(test)]
 mod fuzz_props;
 #[cfg(feature = "fuzzing")]
@@ -186,6 +234,7 @@ mod query;
 mod server;
 mod session;
 pub mod sio;
+mod sio_layer;
 mod wire;
 mod ws;
 

@@ -14,7 +14,8 @@ use roomcast::{DisconnectReason, Engine, Handshake};
 use tokio::sync::watch;
 
 use crate::eio::{self, HttpError};
-use crate::session::{PollState, Session};
+use crate::session::{Layer, PollState, Session};
+use crate::sio_layer::SioLayer;
 use crate::ws::{self, Event};
 
 /// Which browser origins may reach the server.
@@ -98,20 +99,61 @@ pub(crate) struct Options {
     pub(crate) max_connections: usize,
 }
 
-/// State shared by the HTTP handlers and every session.
-pub(crate) struct Shared {
-    pub(crate) engine: Engine,
-    pub(crate) opts: Options,
-    /// Live sessions by sid.
-    pub(crate) sessions: Mutex<HashMap<String, Arc<Session>>>,
+impl Options {
+    /// Socket.IO's defaults (see [`SocketIoServer::new`]).
+    pub(crate) fn defaults() -> Options {
+        Options {
+            path: "/socket.io/".into(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            max_payload: 1_000_000,
+            connect_timeout: Duration::from_millis(10_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            max_attachments: 10,
+            partial_packet_timeout: Duration::from_millis(20_000),
+            cors: Cors::Disabled,
+            allow_request: None,
+            max_sessions: 50_000,
+            max_handshake_bytes: 16 * 1024,
+            body_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 60_000,
+        }
+    }
 }
 
-impl Shared {
-    fn session(&self, sid: &str) -> Option<Arc<Session>> {
-        self.sessions.lock().get(sid).cloned()
+/// State shared by the HTTP handlers and every session.
+pub(crate) struct Shared<L: Layer> {
+    /// The layer on the Engine.IO sessions.
+    pub(crate) layer: L,
+    pub(crate) opts: Options,
+    /// Live sessions by sid.
+    pub(crate) sessions: Mutex<HashMap<String, Arc<Session<L>>>>,
+}
+
+impl<L: Layer> Shared<L> {
+    pub(crate) fn new(layer: L, opts: Options) -> Arc<Shared<L>> {
+        Arc::new(Shared { layer, opts, sessions: Mutex::new(HashMap::new()) })
     }
 
+    fn session(&self, sid: &str) -> Option<Arc<Session<L>>> {
+        self.sessions.lock().get(sid).cloned()
+    }
+}
+
+/// What a running server is asked, whatever its layer.
+pub(crate) trait Control: Send + Sync {
+    /// Live sessions.
+    fn session_count(&self) -> usize;
     /// Closes every session (`server shutting down`).
+    fn close_all(&self);
+}
+
+impl<L: Layer> Control for Shared<L> {
+    fn session_count(&self) -> usize {
+        self.sessions.lock().len()
+    }
+
     fn close_all(&self) {
         let all: Vec<_> = self.sessions.lock().values().cloned().collect();
         for s in all {
@@ -164,27 +206,7 @@ impl SocketIoServer {
     /// [`serve`](Self::serve) a 10 s header-read timeout and 60,000
     /// connections.
     pub fn new(engine: Engine) -> SocketIoServer {
-        SocketIoServer {
-            engine,
-            opts: Options {
-                path: "/socket.io/".into(),
-                ping_interval: Duration::from_millis(25_000),
-                ping_timeout: Duration::from_millis(20_000),
-                max_payload: 1_000_000,
-                connect_timeout: Duration::from_millis(10_000),
-                upgrade_timeout: Duration::from_millis(10_000),
-                max_attachments: 10,
-                partial_packet_timeout: Duration::from_millis(20_000),
-                cors: Cors::Disabled,
-                allow_request: None,
-                max_sessions: 50_000,
-                max_handshake_bytes: 16 * 1024,
-                body_timeout: Duration::from_secs(30),
-                header_timeout: Duration::from_secs(10),
-                max_connections: 60_000,
-            },
-            routes: None,
-        }
+        SocketIoServer { engine, opts: Options::defaults(), routes: None }
     }
 
     /// The HTTP path (with or without the trailing `/`).
@@ -363,8 +385,8 @@ impl SocketIoServer {
         &self.engine
     }
 
-    fn shared(self) -> Arc<Shared> {
-        Arc::new(Shared { engine: self.engine, opts: self.opts, sessions: Mutex::new(HashMap::new()) })
+    fn shared(self) -> Arc<Shared<SioLayer>> {
+        Shared::new(SioLayer { engine: self.engine }, self.opts)
     }
 
     /// An axum router serving the Socket.IO path (merge it into an app).
@@ -389,17 +411,8 @@ impl SocketIoServer {
     /// header-read timeout, a 64 KiB header cap, the connection cap and
     /// `TCP_NODELAY` on every accepted socket.
     pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<Bound> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let local = listener.local_addr()?;
         let routes = self.routes.clone();
-        let shared = self.shared();
-        let mut app = router(shared.clone());
-        if let Some(r) = routes {
-            app = app.merge(r);
-        }
-        let (tx, rx) = watch::channel(false);
-        let task = tokio::spawn(crate::accept::serve(listener, app, shared.opts.clone(), rx));
-        Ok(Bound { local, shared, stop: tx, task: Mutex::new(Some(task)) })
+        bind(self.shared(), routes, addr).await
     }
 
     /// Binds `addr` and serves until the task is cancelled or the server fails.
@@ -408,11 +421,29 @@ impl SocketIoServer {
     }
 }
 
-/// A running server (from [`SocketIoServer::bind`]). Dropping it leaves the
+/// Binds `addr` and serves `shared` (and `routes`) in a background task.
+pub(crate) async fn bind<L: Layer>(
+    shared: Arc<Shared<L>>,
+    routes: Option<Router>,
+    addr: impl tokio::net::ToSocketAddrs,
+) -> std::io::Result<Bound> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let mut app = router(shared.clone());
+    if let Some(r) = routes {
+        app = app.merge(r);
+    }
+    let (tx, rx) = watch::channel(false);
+    let task = tokio::spawn(crate::accept::serve(listener, app, shared.opts.clone(), rx));
+    Ok(Bound { local, shared, stop: tx, task: Mutex::new(Some(task)) })
+}
+
+/// A running server (from [`SocketIoServer::bind`] or
+/// [`EngineIoServer::bind`](crate::engineio::EngineIoServer::bind)). Dropping it leaves the
 /// server running in its task; [`shutdown`](Bound::shutdown) stops it.
 pub struct Bound {
     local: SocketAddr,
-    shared: Arc<Shared>,
+    shared: Arc<dyn Control>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
 }
@@ -420,7 +451,7 @@ pub struct Bound {
 /// Stops a [`Bound`] server from anywhere (cheap to clone).
 #[derive(Clone)]
 pub struct ShutdownHandle {
-    shared: Arc<Shared>,
+    shared: Arc<dyn Control>,
     stop: watch::Sender<bool>,
 }
 
@@ -440,7 +471,7 @@ impl Bound {
 
     /// Live Engine.IO sessions.
     pub fn session_count(&self) -> usize {
-        self.shared.sessions.lock().len()
+        self.shared.session_count()
     }
 
     /// A handle that stops the server.
@@ -464,7 +495,7 @@ impl Bound {
     }
 }
 
-fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router<L: Layer>(shared: Arc<Shared<L>>) -> Router {
     let path = shared.opts.path.clone();
     let trimmed = path.trim_end_matches('/').to_string();
     let s2 = shared.clone();
@@ -529,7 +560,7 @@ fn limit_response(status: StatusCode, message: &str, cors: &Cors, origin: Option
     r
 }
 
-async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
+async fn handle<L: Layer>(shared: Arc<Shared<L>>, req: Request) -> Response<Body> {
     let (mut parts, body) = req.into_parts();
     let opts = &shared.opts;
     let cors = &opts.cors;
@@ -623,7 +654,7 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
 
 /// A long-polling GET: waits for frames (or the session's end) and returns
 /// them all in one body.
-async fn poll_get(sess: &Arc<Session>, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
+async fn poll_get<L: Layer>(sess: &Arc<Session<L>>, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
     {
         let mut p = sess.poll.lock();
         if p.upgraded {
@@ -664,7 +695,12 @@ async fn poll_get(sess: &Arc<Session>, cors: &Cors, origin: Option<&HeaderValue>
 }
 
 /// A long-polling POST: decodes the packets and hands them to the session.
-async fn poll_post(sess: &Arc<Session>, body: Body, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
+async fn poll_post<L: Layer>(
+    sess: &Arc<Session<L>>,
+    body: Body,
+    cors: &Cors,
+    origin: Option<&HeaderValue>,
+) -> Response<Body> {
     {
         let mut p = sess.poll.lock();
         if p.upgraded {
@@ -685,15 +721,20 @@ async fn poll_post(sess: &Arc<Session>, body: Body, cors: &Cors, origin: Option<
 }
 
 /// Runs its function on the session's polling state when dropped.
-struct ActiveGuard<'a, F: FnMut(&mut PollState)>(&'a Session, F);
+struct ActiveGuard<'a, L: Layer, F: FnMut(&mut PollState)>(&'a Session<L>, F);
 
-impl<F: FnMut(&mut PollState)> Drop for ActiveGuard<'_, F> {
+impl<L: Layer, F: FnMut(&mut PollState)> Drop for ActiveGuard<'_, L, F> {
     fn drop(&mut self) {
         (self.1)(&mut self.0.poll.lock());
     }
 }
 
-async fn poll_post_inner(sess: &Arc<Session>, body: Body, cors: &Cors, origin: Option<&HeaderValue>) -> Response<Body> {
+async fn poll_post_inner<L: Layer>(
+    sess: &Arc<Session<L>>,
+    body: Body,
+    cors: &Cors,
+    origin: Option<&HeaderValue>,
+) -> Response<Body> {
     let max = sess.shared.opts.max_payload;
     let bytes = match tokio::time::timeout(sess.shared.opts.body_timeout, axum::body::to_bytes(body, max)).await {
         Ok(Ok(b)) => b,
@@ -791,7 +832,7 @@ impl WsUpgrade {
 /// The WebSocket side of an upgrade: probe ping/pong, a noop for the
 /// pending GET, then the upgrade packet moves the session to WebSocket
 /// (with what was read after it).
-async fn upgrade_ws(sess: Arc<Session>, mut conn: ws::Conn, timeout: Duration) {
+async fn upgrade_ws<L: Layer>(sess: Arc<Session<L>>, mut conn: ws::Conn, timeout: Duration) {
     let probe = async {
         let mut probed = false;
         loop {
@@ -851,6 +892,6 @@ async fn upgrade_ws(sess: Arc<Session>, mut conn: ws::Conn, timeout: Duration) {
 
 /// The shared state of a server with default options (unit tests).
 #[cfg(test)]
-pub(crate) fn test_shared(engine: Engine) -> Arc<Shared> {
+pub(crate) fn test_shared(engine: Engine) -> Arc<Shared<SioLayer>> {
     SocketIoServer::new(engine).shared()
 }

@@ -23,18 +23,62 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use parking_lot::Mutex;
-use roomcast::{Connection, DisconnectReason, Handshake, Inbound, JoinError, Message, Outbox, Payload};
+use roomcast::{Connection, DisconnectReason, Engine, Handshake, Message, Outbox};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::args;
 use crate::eio::{self, Frame};
 use crate::server::Shared;
-use crate::sio::{self, PacketType, Reassembly};
-use crate::wire;
 use crate::ws::{self, Event};
+
+/// The layer on top of the Engine.IO session: it gives the session its
+/// roomcast connection (whose outbox the session drains), takes the
+/// session's messages (`4` packets and binary ones) and turns outbox
+/// messages into frames. The Socket.IO layer is one (`crate::socketio`),
+/// the public Engine.IO layer another (`crate::engineio`). Every method is
+/// static: the session task is compiled once per layer, with no dynamic
+/// call on its path from outbox to socket.
+pub(crate) trait Layer: Send + Sync + Sized + 'static {
+    /// Per-session state of the layer.
+    type State: Send + Sync;
+    /// State kept by the session task between rounds (e.g. messages held back).
+    type Task: Default + Send;
+    /// Commands from the layer to the session task.
+    type Cmd: Send;
+    /// Whether a session must do something (`Layer::connected`) within
+    /// the server's `connect_timeout`.
+    const CONNECT_TIMEOUT: bool;
+
+    /// The engine sessions get their connection (and outbox) from.
+    fn engine(&self) -> &Engine;
+    /// The state of a new session.
+    fn state(&self) -> Self::State;
+    /// The session is registered and its task about to start.
+    fn on_open(_sess: &Arc<Session<Self>>) {}
+    /// A message from the client (`Packet::Message` or `Packet::Binary`).
+    /// `Err` carries the reason the session must close for
+    /// (`transport error` only for a message over the size limit).
+    fn on_message(sess: &Session<Self>, packet: eio::Packet) -> Result<(), DisconnectReason>;
+    /// Appends the frames of `msgs` (drained) to `out`.
+    fn frames(sess: &Session<Self>, task: &mut Self::Task, msgs: std::vec::Drain<'_, Message>, out: &mut Vec<Frame>);
+    /// Acts on a command of the layer, in the session task.
+    fn on_cmd(sess: &Session<Self>, task: &mut Self::Task, cmd: Self::Cmd, out: &mut Vec<Frame>);
+    /// When the layer's pending input must be complete (past it the
+    /// session closes with `parse error`).
+    fn deadline(_sess: &Session<Self>) -> Option<Instant> {
+        None
+    }
+    /// Whether the session did what the connect timeout asks for.
+    fn connected(_sess: &Session<Self>) -> bool {
+        true
+    }
+    /// The session moved to WebSocket.
+    fn on_upgrade(_sess: &Session<Self>) {}
+    /// The session is over (its task is ending), with the reason of its
+    /// first close.
+    fn on_close(_sess: &Session<Self>, _reason: DisconnectReason) {}
+}
 
 /// Messages taken from the outbox per round of the session task (more
 /// when the round dispatched more inbound events, see `run`).
@@ -59,12 +103,9 @@ const POLL_BACKLOG: usize = 1024;
 const KEEP_BATCH_CAPACITY: usize = 16;
 
 /// Commands to the session task.
-pub(crate) enum Ctrl {
-    /// The CONNECT reply for `nsp`: written, then the messages held back
-    /// while the join ran.
-    Connected(String, Frame),
-    /// A CONNECT_ERROR for `nsp`.
-    Refused(String, Frame),
+pub(crate) enum Ctrl<L: Layer> {
+    /// A command of the layer.
+    Layer(L::Cmd),
     /// The upgrade completed: use this WebSocket from now on, starting
     /// with the events read after the upgrade packet.
     Upgrade(ws::Conn, Vec<Event>),
@@ -90,19 +131,12 @@ pub(crate) struct PollState {
     pub(crate) ended_by: Option<DisconnectReason>,
 }
 
-/// The inbound decoding state; guarded by `Session::inbound`.
-#[derive(Default)]
-struct InboundState {
-    /// A binary packet waiting for attachments, and when it must be complete.
-    partial: Option<(Box<Reassembly>, Instant)>,
-}
-
-pub(crate) struct Session {
+pub(crate) struct Session<L: Layer> {
     pub(crate) sid: String,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared<L>>,
     pub(crate) conn: Connection,
     /// Commands waiting for the session task (`None`: it has ended).
-    ctrl: Mutex<Option<Vec<Ctrl>>>,
+    ctrl: Mutex<Option<Vec<Ctrl<L>>>>,
     /// Wakes the session task: a command or a pong arrived, or a GET took
     /// the polling backlog (a slow poller's messages wait in the outbox,
     /// where its bounds and overflow policy apply, until then).
@@ -112,22 +146,18 @@ pub(crate) struct Session {
     /// Woken (all waiters: the pending GET and an upgrade in progress)
     /// when `poll` gets frames or the session closes.
     pub(crate) poll_notify: Notify,
-    inbound: Mutex<InboundState>,
-    /// Namespaces whose join is running: the task holds their messages
-    /// back until the CONNECT reply is out.
-    joining: Mutex<Vec<String>>,
     /// Pongs received so far.
     pongs: AtomicU64,
-    /// Some namespace was joined (the connect timeout checks it).
-    joined_any: AtomicBool,
     /// An upgrade is in progress or done.
     pub(crate) upgrading: AtomicBool,
     /// The handshake of the opening request (headers, query, address),
-    /// built once (bounded by `max_handshake_bytes`) and copied per CONNECT.
-    base: Box<Handshake>,
+    /// built once (bounded by `max_handshake_bytes`).
+    pub(crate) base: Box<Handshake>,
+    /// The layer's state.
+    pub(crate) layer: L::State,
 }
 
-impl Session {
+impl<L: Layer> Session<L> {
     /// The Engine.IO open packet for this session: `upgrades` offers the
     /// WebSocket upgrade (a polling start), with the server's timings.
     fn open_packet(&self, upgrades: bool) -> eio::Frame {
@@ -136,21 +166,23 @@ impl Session {
     }
 
     /// Creates a polling session and spawns its task.
-    pub(crate) fn start_polling(shared: Arc<Shared>, base: Box<Handshake>) -> Arc<Session> {
+    pub(crate) fn start_polling(shared: Arc<Shared<L>>, base: Box<Handshake>) -> Arc<Session<L>> {
         let (sess, outbox) = Session::create(shared, base, false);
+        L::on_open(&sess);
         tokio::spawn(run(sess.clone(), outbox, None));
         sess
     }
 
     /// Runs a session opened directly over WebSocket, in the calling task,
     /// until it ends.
-    pub(crate) async fn run_websocket(shared: Arc<Shared>, base: Box<Handshake>, conn: ws::Conn) {
+    pub(crate) async fn run_websocket(shared: Arc<Shared<L>>, base: Box<Handshake>, conn: ws::Conn) {
         let (sess, outbox) = Session::create(shared, base, true);
+        L::on_open(&sess);
         run(sess, outbox, Some(conn)).await;
     }
 
-    fn create(shared: Arc<Shared>, base: Box<Handshake>, websocket: bool) -> (Arc<Session>, Outbox) {
-        let (conn, outbox) = shared.engine.connect();
+    pub(crate) fn create(shared: Arc<Shared<L>>, base: Box<Handshake>, websocket: bool) -> (Arc<Session<L>>, Outbox) {
+        let (conn, outbox) = shared.layer.engine().connect();
         // A session id is a bearer credential: core's generator, which
         // fails rather than make a guessable id. Without OS randomness no
         // session can be opened safely, so this task stops here.
@@ -165,12 +197,10 @@ impl Session {
             // A WebSocket session never polls.
             poll: Mutex::new(PollState { upgraded: websocket, ..PollState::default() }),
             poll_notify: Notify::new(),
-            inbound: Mutex::new(InboundState::default()),
-            joining: Mutex::new(Vec::new()),
             pongs: AtomicU64::new(0),
-            joined_any: AtomicBool::new(false),
             upgrading: AtomicBool::new(websocket),
             base,
+            layer: shared.layer.state(),
         });
         shared.sessions.lock().insert(sid, sess.clone());
         if !websocket {
@@ -179,7 +209,17 @@ impl Session {
         (sess, outbox)
     }
 
-    fn send(&self, c: Ctrl) {
+    /// Hands a command of the layer to the session task.
+    pub(crate) fn command(&self, c: L::Cmd) {
+        self.send(Ctrl::Layer(c));
+    }
+
+    /// Wakes the session task (it re-arms its timer for a new `Layer::deadline`).
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    fn send(&self, c: Ctrl<L>) {
         let mut guard = self.ctrl.lock();
         // After the task has ended a command has nobody to act on it.
         if let Some(q) = guard.as_mut() {
@@ -191,7 +231,7 @@ impl Session {
 
     /// The commands waiting for the task (their vector goes with them, so
     /// an idle session holds none).
-    fn take_ctrl(&self) -> Vec<Ctrl> {
+    fn take_ctrl(&self) -> Vec<Ctrl<L>> {
         self.ctrl.lock().as_mut().map(std::mem::take).unwrap_or_default()
     }
 
@@ -242,119 +282,8 @@ impl Session {
             eio::Packet::Noop => Ok(()),
             // An upgrade packet outside an upgrade.
             eio::Packet::Upgrade => Err(DisconnectReason::ParseError),
-            eio::Packet::Message(text) => {
-                let mut st = self.inbound.lock();
-                if st.partial.is_some() {
-                    return Err(DisconnectReason::ParseError);
-                }
-                let opts = &self.shared.opts;
-                let packet = sio::decode(&text, opts.max_attachments).map_err(|_| DisconnectReason::ParseError)?;
-                if packet.kind.is_binary() && packet.attachments > 0 {
-                    let r = Reassembly::new(packet, text.len(), opts.max_payload).map_err(refusal)?;
-                    st.partial = Some((Box::new(r), Instant::now() + opts.partial_packet_timeout));
-                    drop(st);
-                    // The session task arms its timer for the deadline.
-                    self.wake.notify_one();
-                    return Ok(());
-                }
-                drop(st);
-                self.on_sio(packet, Vec::new())
-            }
-            eio::Packet::Binary(data) => {
-                let mut st = self.inbound.lock();
-                let Some((partial, _)) = st.partial.as_mut() else { return Err(DisconnectReason::ParseError) };
-                if !partial.push(data).map_err(refusal)? {
-                    return Ok(());
-                }
-                let done = st.partial.take();
-                drop(st);
-                match done {
-                    Some((r, _)) => self.on_sio(r.packet, r.buffers),
-                    None => Ok(()),
-                }
-            }
+            p @ (eio::Packet::Message(_) | eio::Packet::Binary(_)) => L::on_message(self, p),
         }
-    }
-
-    /// When the binary packet waiting for attachments must be complete.
-    fn partial_deadline(&self) -> Option<Instant> {
-        self.inbound.lock().partial.as_ref().map(|(_, d)| *d)
-    }
-
-    fn on_sio(&self, packet: sio::Packet, attachments: Vec<Bytes>) -> Result<(), DisconnectReason> {
-        // The first packet for a namespace is its CONNECT, and a joined
-        // namespace gets no second one: anything else closes the connection,
-        // as the reference server does (`forced server close`).
-        let socket = self.conn.socket(&packet.nsp);
-        match (packet.kind, socket) {
-            (PacketType::Connect, None) => self.connect(packet),
-            (PacketType::Connect | PacketType::ConnectError, _) | (_, None) => Err(DisconnectReason::ForcedServerClose),
-            (PacketType::Disconnect, Some(s)) => {
-                s.disconnect_with(DisconnectReason::ClientNamespaceDisconnect);
-                Ok(())
-            }
-            (PacketType::Event | PacketType::BinaryEvent, Some(socket)) => {
-                let (name, list) = packet.event_args().map_err(|_| DisconnectReason::ParseError)?;
-                let mut ev = Inbound::event(name, args::to_payload(list, attachments));
-                if let Some(id) = packet.id {
-                    ev = ev.with_ack(id);
-                }
-                // A refused event (invalid name, too large, socket gone) is
-                // dropped like Socket.IO drops events nobody can take.
-                let _ = socket.dispatch(ev);
-                Ok(())
-            }
-            (PacketType::Ack | PacketType::BinaryAck, Some(socket)) => {
-                let (_, list) = packet.event_args().map_err(|_| DisconnectReason::ParseError)?;
-                if let Some(id) = packet.id {
-                    let _ = socket.receive_ack(id, args::to_payload(list, attachments));
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn connect(&self, packet: sio::Packet) -> Result<(), DisconnectReason> {
-        let nsp = packet.nsp;
-        // No auth is the empty object, as Socket.IO handlers see it (see
-        // "Auth" in the crate docs).
-        let auth = match packet.data {
-            Some(d) => args::to_payload(vec![d], Vec::new()),
-            None => Payload::from(serde_json::Value::Object(serde_json::Map::new())),
-        };
-        let hs = Handshake::clone(&self.base).auth(auth);
-        self.joining.lock().push(nsp.clone());
-        let result = self.conn.join_namespace(&nsp, hs);
-        let reply = |kind, data: String| {
-            Frame::Text(Bytes::from(format!("4{}", sio::encode(kind, &nsp, None, 0, Some(&data)))))
-        };
-        match result {
-            Ok(socket) => {
-                self.joined_any.store(true, Ordering::Release);
-                let data = format!(r#"{{"sid":{}}}"#, serde_json::to_string(socket.id()).unwrap_or_default());
-                self.send(Ctrl::Connected(nsp.clone(), reply(PacketType::Connect, data)));
-            }
-            // Joined meanwhile: a second CONNECT.
-            Err(JoinError::AlreadyJoined(_)) => {
-                leave_joining(self, &nsp);
-                return Err(DisconnectReason::ForcedServerClose);
-            }
-            Err(JoinError::ConnectionClosed) => self.send(Ctrl::Refused(nsp.clone(), Frame::Text(Bytes::new()))),
-            Err(e) => {
-                let (message, data) = match e {
-                    JoinError::Refused(c) => (c.message, c.data),
-                    _ => ("Invalid namespace".to_string(), None),
-                };
-                let mut s = format!(r#"{{"message":{}"#, serde_json::to_string(&message).unwrap_or_default());
-                if let Some(d) = data {
-                    s.push_str(r#","data":"#);
-                    s.push_str(&args::as_json_value(&d));
-                }
-                s.push('}');
-                self.send(Ctrl::Refused(nsp.clone(), reply(PacketType::ConnectError, s)));
-            }
-        }
-        Ok(())
     }
 
     /// Frames waiting for the next GET.
@@ -376,13 +305,6 @@ impl Session {
     pub(crate) fn upgrade(&self, conn: ws::Conn, rest: Vec<Event>) {
         self.send(Ctrl::Upgrade(conn, rest));
     }
-}
-
-/// The reason a binary packet over `max_payload` closes its session with
-/// (close code 1009 over WebSocket, HTTP 413 over polling, like a message
-/// over the limit).
-fn refusal(_: sio::DecodeError) -> DisconnectReason {
-    DisconnectReason::TransportError
 }
 
 /// Writes `raw` (control frames) then `frames` in one flush.
@@ -410,7 +332,7 @@ struct ReadEnd {
 
 /// Acts on events read from the WebSocket: packets to the session, pongs
 /// into `raw`. Returns how the session ends when it does.
-fn on_events(sess: &Session, events: Vec<Event>, raw: &mut Vec<u8>) -> Option<ReadEnd> {
+fn on_events<L: Layer>(sess: &Session<L>, events: Vec<Event>, raw: &mut Vec<u8>) -> Option<ReadEnd> {
     for ev in events {
         let packet = match ev {
             Event::Text(t) => match eio::decode_text(&t) {
@@ -455,13 +377,13 @@ struct Timers {
 }
 
 impl Timers {
-    fn new(sess: &Session) -> Timers {
+    fn new<L: Layer>(sess: &Session<L>) -> Timers {
         let now = Instant::now();
         let o = &sess.shared.opts;
         Timers {
             next_ping: now + o.ping_interval,
             awaiting: None,
-            connect: Some(now + o.connect_timeout),
+            connect: L::CONNECT_TIMEOUT.then(|| now + o.connect_timeout),
             stopped: false,
         }
     }
@@ -479,7 +401,7 @@ impl Timers {
 
     /// A pong counted since the ping: the next ping goes `ping_interval`
     /// after it, as the client expects. Returns whether anything changed.
-    fn on_pong(&mut self, sess: &Session) -> bool {
+    fn on_pong<L: Layer>(&mut self, sess: &Session<L>) -> bool {
         match self.awaiting {
             Some((_, before)) if sess.pongs.load(Ordering::Acquire) != before => {
                 self.awaiting = None;
@@ -491,11 +413,11 @@ impl Timers {
     }
 
     /// Acts on what is due: queues a ping into `out`, or closes the session.
-    fn fire(&mut self, sess: &Session, out: &mut Vec<Frame>) {
+    fn fire<L: Layer>(&mut self, sess: &Session<L>, out: &mut Vec<Frame>) {
         let now = Instant::now();
         if self.connect.is_some_and(|c| c <= now) {
             self.connect = None;
-            if !sess.joined_any.load(Ordering::Acquire) && !sess.conn.is_closed() {
+            if !L::connected(sess) && !sess.conn.is_closed() {
                 sess.close(DisconnectReason::ForcedServerClose);
             }
         }
@@ -533,8 +455,8 @@ impl Timers {
 /// until a GET has taken the close packet (the reference server answers
 /// the next GET with it rather than with `Session ID unknown`), at most
 /// `ping_timeout`, unless its client stopped fetching (`abandoned`).
-fn end_transport(
-    sess: Arc<Session>,
+fn end_transport<L: Layer>(
+    sess: Arc<Session<L>>,
     ws: Option<ws::Conn>,
     dead: bool,
     code: Option<u16>,
@@ -569,19 +491,23 @@ fn end_transport(
 /// (Not an `async fn`: its arguments would be stored twice in the task,
 /// once as arguments and once as locals.)
 #[allow(clippy::manual_async_fn)]
-fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std::future::Future<Output = ()> + Send {
+pub(crate) fn run<L: Layer>(
+    sess: Arc<Session<L>>,
+    outbox: Outbox,
+    mut ws: Option<ws::Conn>,
+) -> impl std::future::Future<Output = ()> + Send {
     async move {
         // Allocated when messages come and freed after a burst: an idle
         // session holds no batch buffer.
         let mut buf: Vec<Message> = Vec::new();
         let mut out: Vec<Frame> = Vec::new();
-        let mut held = Held::default();
+        let mut task = L::Task::default();
         // Control frames (pongs) for the next flush.
         let mut raw: Vec<u8> = Vec::new();
         // Events read during an upgrade, after its upgrade packet.
         let mut events: Vec<Event> = Vec::new();
         let mut timers = Timers::new(&sess);
-        let (budget, pause) = inbound_limits(sess.shared.engine.config().max_queue());
+        let (budget, pause) = inbound_limits(sess.shared.layer.engine().config().max_queue());
         let timer = tokio::time::sleep_until(timers.deadline());
         tokio::pin!(timer);
         if let Some(conn) = ws.as_mut() {
@@ -640,7 +566,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
             }
             // Take whatever else is ready without waiting: one flush for all.
             for c in sess.take_ctrl() {
-                handle_ctrl(&sess, c, &mut out, &mut held, &mut ws, &mut events);
+                handle_ctrl(&sess, c, &mut out, &mut task, &mut ws, &mut events);
             }
             let mut end = None;
             let evs = match read {
@@ -686,7 +612,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                 timers.on_pong(&sess)
             };
             // A binary packet still waiting for attachments past its deadline.
-            let partial = sess.partial_deadline();
+            let partial = L::deadline(&sess);
             if partial.is_some_and(|d| d <= Instant::now()) && !sess.conn.is_closed() {
                 sess.close(DisconnectReason::ParseError);
             }
@@ -705,20 +631,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
                 let _ = outbox.try_recv_many(&mut buf, room);
             }
             if !buf.is_empty() {
-                let joining = {
-                    let j = sess.joining.lock();
-                    if j.is_empty() {
-                        Vec::new()
-                    } else {
-                        j.clone()
-                    }
-                };
-                for msg in buf.drain(..) {
-                    match msg.namespace() {
-                        Some(n) if joining.iter().any(|j| j == n) => held.push(n.to_string(), msg),
-                        _ => wire::message_frames(&msg, &mut out),
-                    }
-                }
+                L::frames(&sess, &mut task, buf.drain(..), &mut out);
             }
             if buf.capacity() > KEEP_BATCH_CAPACITY {
                 buf = Vec::new();
@@ -758,6 +671,8 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
         drop(sess.ctrl.lock().take());
         // The connection is closed: end the transport and forget the session.
         sess.close(DisconnectReason::TransportClose);
+        let reason = sess.poll.lock().ended_by.unwrap_or(DisconnectReason::TransportClose);
+        L::on_close(&sess, reason);
         end_transport(sess.clone(), ws.take(), dead, close_code, abandoned).await;
         sess.poll.lock().closed = true;
         sess.poll_notify.notify_waiters();
@@ -768,7 +683,7 @@ fn run(sess: Arc<Session>, outbox: Outbox, mut ws: Option<ws::Conn>) -> impl std
 /// Installs (`on`) or removes the outbox notify hook that wakes the task
 /// when its outbox closes while the task is not receiving from it. The hook
 /// holds the session weakly: it never keeps a session alive.
-fn watch_close(sess: &Arc<Session>, outbox: &Outbox, on: bool, watching: &mut bool) {
+fn watch_close<L: Layer>(sess: &Arc<Session<L>>, outbox: &Outbox, on: bool, watching: &mut bool) {
     if on == *watching {
         return;
     }
@@ -798,63 +713,16 @@ fn take_events(events: &mut Vec<Event>, n: usize) -> Vec<Event> {
     }
 }
 
-/// Messages held back per namespace while its join runs (a short list: one
-/// entry per namespace joining at once).
-#[derive(Default)]
-struct Held(Vec<(String, Vec<Message>)>);
-
-impl Held {
-    fn push(&mut self, nsp: String, msg: Message) {
-        match self.0.iter_mut().find(|(n, _)| *n == nsp) {
-            Some((_, list)) => list.push(msg),
-            None => self.0.push((nsp, vec![msg])),
-        }
-    }
-
-    /// Removes and returns the messages held for `nsp`.
-    fn take(&mut self, nsp: &str) -> Vec<Message> {
-        let Some(i) = self.0.iter().position(|(n, _)| n == nsp) else { return Vec::new() };
-        let (_, list) = self.0.swap_remove(i);
-        if self.0.is_empty() {
-            self.0 = Vec::new();
-        }
-        list
-    }
-}
-
-/// The join of `nsp` is over (its CONNECT reply is out).
-fn leave_joining(sess: &Session, nsp: &str) {
-    let mut j = sess.joining.lock();
-    j.retain(|n| n != nsp);
-    if j.is_empty() {
-        // Free the list: an idle session keeps no capacity here.
-        *j = Vec::new();
-    }
-}
-
-fn handle_ctrl(
-    sess: &Session,
-    c: Ctrl,
+fn handle_ctrl<L: Layer>(
+    sess: &Session<L>,
+    c: Ctrl<L>,
     out: &mut Vec<Frame>,
-    held: &mut Held,
+    task: &mut L::Task,
     ws: &mut Option<ws::Conn>,
     events: &mut Vec<Event>,
 ) {
     match c {
-        Ctrl::Connected(nsp, f) => {
-            out.push(f);
-            leave_joining(sess, &nsp);
-            for msg in held.take(&nsp) {
-                wire::message_frames(&msg, out);
-            }
-        }
-        Ctrl::Refused(nsp, f) => {
-            if !f.is_empty() {
-                out.push(f);
-            }
-            leave_joining(sess, &nsp);
-            held.take(&nsp);
-        }
+        Ctrl::Layer(cmd) => L::on_cmd(sess, task, cmd, out),
         Ctrl::Upgrade(conn, rest) => {
             // Frames no GET has taken go out first, over the WebSocket.
             let mut p = sess.poll.lock();
@@ -867,6 +735,7 @@ fn handle_ctrl(
             *out = pending;
             *ws = Some(conn);
             *events = rest;
+            L::on_upgrade(sess);
         }
     }
 }
@@ -952,13 +821,14 @@ mod tests {
             let shared = crate::server::test_shared(engine);
             let (sess, outbox) = Session::create(shared.clone(), Box::default(), true);
             let task = run(sess.clone(), outbox, None);
-            let (task_size, session_size) = (std::mem::size_of_val(&task), std::mem::size_of::<Session>());
+            let (task_size, session_size) =
+                (std::mem::size_of_val(&task), std::mem::size_of::<Session<crate::sio_layer::SioLayer>>());
             eprintln!("session task state {task_size} B, session {session_size} B");
             assert!(task_size <= 640, "session task state {task_size} B");
             assert!(session_size <= 320, "session {session_size} B");
             // The per-session buffers are empty and own no heap while idle.
             assert!(sess.ctrl.lock().as_ref().is_some_and(|v| v.capacity() == 0));
-            assert_eq!(sess.joining.lock().capacity(), 0);
+            assert_eq!(sess.layer.joining_capacity(), 0);
             assert_eq!(sess.poll.lock().frames.capacity(), 0);
         });
     }
