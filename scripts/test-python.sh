@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 python=${PYTHON:-python3}
-venv=${ROOMCAST_PYVENV:-$root/target/pyvenv}
+target=${CARGO_TARGET_DIR:-$root/target}
+case "$target" in /*) ;; *) target=$root/$target ;; esac
+venv=${ROOMCAST_PYVENV:-$target/pyvenv}
 
 echo "== python: cargo fmt and clippy (python/ is its own cargo workspace)"
 cargo fmt --manifest-path python/Cargo.toml -- --check
-CARGO_TARGET_DIR="$root/target/python" PYO3_PYTHON="$(command -v "$python")" \
+CARGO_TARGET_DIR="$target/python" PYO3_PYTHON="$(command -v "$python")" \
   cargo clippy --manifest-path python/Cargo.toml --all-targets -- -D warnings
 
 echo "== python: virtualenv in $venv"
@@ -26,7 +28,7 @@ py="$venv/bin/python"
 
 echo "== python: build and install the package (pip install ./python)"
 # The crate is its own cargo workspace; its target dir stays under target/.
-CARGO_TARGET_DIR="$root/target/python" "$py" -m pip install --quiet "$root/python"
+CARGO_TARGET_DIR="$target/python" "$py" -m pip install --quiet "$root/python"
 
 echo "== python: a redis-server on a free loopback port for tests/test_redis_live.py"
 . "$root/scripts/redis-server.sh"
