@@ -37,25 +37,14 @@ pub(crate) struct Operator {
 }
 
 impl Operator {
+    fn new(source: Source) -> Operator {
+        Operator { source, to: vec![], except: vec![], volatile: false, timeout: None, local: false }
+    }
     pub(crate) fn ns(ns: &rc::Namespace) -> Operator {
-        Operator {
-            source: Source::Ns(ns.clone()),
-            to: vec![],
-            except: vec![],
-            volatile: false,
-            timeout: None,
-            local: false,
-        }
+        Operator::new(Source::Ns(ns.clone()))
     }
     pub(crate) fn sock(s: &rc::Socket) -> Operator {
-        Operator {
-            source: Source::Sock(s.clone()),
-            to: vec![],
-            except: vec![],
-            volatile: false,
-            timeout: None,
-            local: false,
-        }
+        Operator::new(Source::Sock(s.clone()))
     }
     pub(crate) fn with_to(mut self, rooms: Vec<String>) -> Self {
         self.to.extend(rooms);
