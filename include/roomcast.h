@@ -564,6 +564,24 @@ typedef void (*roomcast_notify_callback)(void *userdata);
 typedef void (*roomcast_free_callback)(void *userdata);
 
 /**
+ * What one emit did.
+ */
+typedef struct roomcast_emit_report {
+  /**
+   * Sockets selected.
+   */
+  size_t recipients;
+  /**
+   * Messages queued.
+   */
+  size_t queued;
+  /**
+   * Messages dropped by back-pressure.
+   */
+  size_t dropped;
+} roomcast_emit_report;
+
+/**
  * Engine-wide counters, a snapshot (core's `Stats`).
  */
 typedef struct roomcast_stats {
@@ -600,24 +618,6 @@ typedef struct roomcast_stats {
    */
   uint64_t acks_ignored;
 } roomcast_stats;
-
-/**
- * What one emit did.
- */
-typedef struct roomcast_emit_report {
-  /**
-   * Sockets selected.
-   */
-  size_t recipients;
-  /**
-   * Messages queued.
-   */
-  size_t queued;
-  /**
-   * Messages dropped by back-pressure.
-   */
-  size_t dropped;
-} roomcast_emit_report;
 
 /**
  * A dynamic-namespace predicate: return true to create the namespace
@@ -1047,6 +1047,43 @@ roomcast_result roomcast_namespace_fetch_sockets(const struct roomcast_namespace
                                                  size_t *total_out);
 
 /**
+ * Creates a configuration holding the defaults and writes it to `*cfg_out`.
+ *
+ * # Safety
+ *
+ * `cfg_out` must be NULL or valid for a pointer write.
+ */
+roomcast_result roomcast_config_new(struct roomcast_config **cfg_out);
+
+/**
+ * Sets one option by its configuration name from a string value: `max_queue`,
+ * `max_queue_bytes`, `overflow` (`drop_newest` | `drop_oldest` |
+ * `disconnect`), `max_payload`, `max_rooms_per_socket`, `max_name_len`,
+ * `ack_timeout` (milliseconds), `remove_empty_dynamic` (`true`/`false`).
+ * An unknown key or unparsable value gives `ROOMCAST_RESULT_INVALID_CONFIG`
+ * and leaves the configuration unchanged. Cross-option checks happen in
+ * `roomcast_engine_new`.
+ *
+ * # Safety
+ *
+ * `cfg` must be NULL or a live configuration not used concurrently; `key`
+ * and `value` NULL or NUL-terminated strings.
+ */
+roomcast_result roomcast_config_set(struct roomcast_config *cfg,
+                                    const char *key,
+                                    const char *value);
+
+/**
+ * Frees a configuration. NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `cfg` must be NULL or a configuration from `roomcast_config_new`, not
+ * used afterwards.
+ */
+void roomcast_config_free(struct roomcast_config *cfg);
+
+/**
  * Joins namespace `ns_name` with an optional auth payload (`auth` may be
  * NULL when `auth_len` is 0: no auth; otherwise `auth_format` is a
  * `ROOMCAST_FORMAT_*`). Runs the namespace's middleware and connection
@@ -1246,41 +1283,27 @@ roomcast_result roomcast_conn_close_reason(const struct roomcast_conn *conn,
                                            const char **reason_out);
 
 /**
- * Creates a configuration holding the defaults and writes it to `*cfg_out`.
+ * Emits `event` with a payload of `format` (`ROOMCAST_FORMAT_*`) made from
+ * a copy of `data[0..len]` to the sockets `target` selects in `ns` (NULL:
+ * the whole namespace). Each socket receives it at most once. When
+ * `report_out` is not NULL, the emit report is written there on success.
+ * Never blocks on a slow consumer. Thread-safe; runs no user callback
+ * except notify callbacks of recipients (on this thread, no lock held).
  *
  * # Safety
  *
- * `cfg_out` must be NULL or valid for a pointer write.
+ * `ns` must be NULL or live; `target` NULL or valid (its arrays and strings
+ * included) for the call; `event` NULL or NUL-terminated; `data` valid for
+ * `len` bytes (NULL allowed when `len` is 0); `report_out` NULL or valid
+ * for a write.
  */
-roomcast_result roomcast_config_new(struct roomcast_config **cfg_out);
-
-/**
- * Sets one option by its configuration name from a string value: `max_queue`,
- * `max_queue_bytes`, `overflow` (`drop_newest` | `drop_oldest` |
- * `disconnect`), `max_payload`, `max_rooms_per_socket`, `max_name_len`,
- * `ack_timeout` (milliseconds), `remove_empty_dynamic` (`true`/`false`).
- * An unknown key or unparsable value gives `ROOMCAST_RESULT_INVALID_CONFIG`
- * and leaves the configuration unchanged. Cross-option checks happen in
- * `roomcast_engine_new`.
- *
- * # Safety
- *
- * `cfg` must be NULL or a live configuration not used concurrently; `key`
- * and `value` NULL or NUL-terminated strings.
- */
-roomcast_result roomcast_config_set(struct roomcast_config *cfg,
-                                    const char *key,
-                                    const char *value);
-
-/**
- * Frees a configuration. NULL is a no-op.
- *
- * # Safety
- *
- * `cfg` must be NULL or a configuration from `roomcast_config_new`, not
- * used afterwards.
- */
-void roomcast_config_free(struct roomcast_config *cfg);
+roomcast_result roomcast_emit(const struct roomcast_namespace *ns,
+                              const struct roomcast_target *target,
+                              const char *event,
+                              uint32_t format,
+                              const uint8_t *data,
+                              size_t len,
+                              struct roomcast_emit_report *report_out);
 
 /**
  * Creates an engine from `cfg` (NULL: the defaults) and writes it to
@@ -1346,50 +1369,6 @@ roomcast_result roomcast_engine_connect(const struct roomcast_engine *engine,
  */
 roomcast_result roomcast_engine_stats(const struct roomcast_engine *engine,
                                       struct roomcast_stats *stats_out);
-
-/**
- * Frees a namespace handle (the namespace itself stays). NULL is a no-op.
- *
- * # Safety
- *
- * `ns` must be NULL or from this library, not used afterwards.
- */
-void roomcast_namespace_free(struct roomcast_namespace *ns);
-
-/**
- * Number of sockets in room `room` of the namespace, written to `*size_out`.
- *
- * # Safety
- *
- * `ns` must be NULL or live; `room` NULL or NUL-terminated; `size_out`
- * valid for a write.
- */
-roomcast_result roomcast_namespace_room_size(const struct roomcast_namespace *ns,
-                                             const char *room,
-                                             size_t *size_out);
-
-/**
- * Emits `event` with a payload of `format` (`ROOMCAST_FORMAT_*`) made from
- * a copy of `data[0..len]` to the sockets `target` selects in `ns` (NULL:
- * the whole namespace). Each socket receives it at most once. When
- * `report_out` is not NULL, the emit report is written there on success.
- * Never blocks on a slow consumer. Thread-safe; runs no user callback
- * except notify callbacks of recipients (on this thread, no lock held).
- *
- * # Safety
- *
- * `ns` must be NULL or live; `target` NULL or valid (its arrays and strings
- * included) for the call; `event` NULL or NUL-terminated; `data` valid for
- * `len` bytes (NULL allowed when `len` is 0); `report_out` NULL or valid
- * for a write.
- */
-roomcast_result roomcast_emit(const struct roomcast_namespace *ns,
-                              const struct roomcast_target *target,
-                              const char *event,
-                              uint32_t format,
-                              const uint8_t *data,
-                              size_t len,
-                              struct roomcast_emit_report *report_out);
 
 /**
  * Creates a parent for namespaces made on demand (Socket.IO's dynamic
@@ -1470,86 +1449,6 @@ roomcast_result roomcast_engine_connect_with(const struct roomcast_engine *engin
                                              struct roomcast_conn **conn_out);
 
 /**
- * Writes a view of the namespace's name (not NUL-terminated, borrowed from
- * the handle). A dynamic parent's name is `<dynamic #N>`.
- *
- * # Safety
- *
- * `ns` must be NULL or live; the out-pointers valid for writes.
- */
-roomcast_result roomcast_namespace_name(const struct roomcast_namespace *ns,
-                                        const char **name_out,
-                                        size_t *len_out);
-
-/**
- * Writes whether `ns` is a parent made by `roomcast_engine_of_dynamic`.
- *
- * # Safety
- *
- * `ns` must be NULL or live; `parent_out` valid for a write.
- */
-roomcast_result roomcast_namespace_is_dynamic_parent(const struct roomcast_namespace *ns,
-                                                     bool *parent_out);
-
-/**
- * For a child of a dynamic namespace, writes a new handle to its parent.
- * `ROOMCAST_RESULT_NO_VALUE` for any other namespace.
- *
- * # Safety
- *
- * `ns` must be NULL or live; `parent_out` valid for a pointer write.
- */
-roomcast_result roomcast_namespace_parent(const struct roomcast_namespace *ns,
-                                          struct roomcast_namespace **parent_out);
-
-/**
- * For a dynamic parent, writes a new list of the names of the children
- * created so far (empty for any other namespace); free it with
- * `roomcast_strings_free`.
- *
- * # Safety
- *
- * `ns` must be NULL or live; `names_out` valid for a pointer write.
- */
-roomcast_result roomcast_namespace_children(const struct roomcast_namespace *ns,
-                                            struct roomcast_strings **names_out);
-
-/**
- * Writes a new list of the namespace's non-empty rooms (own-id rooms
- * included); free it with `roomcast_strings_free`.
- *
- * # Safety
- *
- * `ns` must be NULL or live; `rooms_out` valid for a pointer write.
- */
-roomcast_result roomcast_namespace_rooms(const struct roomcast_namespace *ns,
-                                         struct roomcast_strings **rooms_out);
-
-/**
- * Writes the number of connected sockets in the namespace.
- *
- * # Safety
- *
- * `ns` must be NULL or live; `count_out` valid for a write.
- */
-roomcast_result roomcast_namespace_socket_count(const struct roomcast_namespace *ns,
-                                                size_t *count_out);
-
-/**
- * Writes a new handle to the connected socket of `ns` whose id is `id`
- * (a private message target, for example). `ROOMCAST_RESULT_NO_VALUE` when
- * there is none.
- *
- * # Safety
- *
- * `ns` must be NULL or live; `id` NULL or NUL-terminated; `socket_out`
- * valid for a pointer write.
- */
-roomcast_result roomcast_namespace_socket(const struct roomcast_namespace *ns,
-                                          const char *id,
-                                          struct roomcast_socket **socket_out);
-
-/**
  * Returns the static, NUL-terminated text for a result code (any value;
  * unknown values give "unknown result code"). Never NULL; the string lives
  * for the whole program. Thread-safe.
@@ -1569,6 +1468,131 @@ const char *roomcast_result_message(uint32_t code);
  * `buf` must be NULL or point to at least `cap` writable bytes.
  */
 size_t roomcast_last_error(char *buf, size_t cap);
+
+/**
+ * Writes a view of the handshake's auth payload (borrowed for the
+ * middleware call) and its format. `ROOMCAST_RESULT_NO_VALUE` when the
+ * client sent none.
+ *
+ * # Safety
+ *
+ * `handshake` must be NULL or the pointer the callback received;
+ * `data_out`, `len_out` valid for writes; `format_out` NULL or valid.
+ */
+roomcast_result roomcast_handshake_auth(const struct roomcast_handshake *handshake,
+                                        const uint8_t **data_out,
+                                        size_t *len_out,
+                                        uint32_t *format_out);
+
+/**
+ * Creates an empty handshake (Box-owned) to fill with
+ * `roomcast_handshake_set_auth`, `_add_header`, `_add_query` and
+ * `_set_address`, then pass to `roomcast_conn_join_namespace_with`; free
+ * it with `roomcast_handshake_free` (a join copies what it needs).
+ *
+ * # Safety
+ *
+ * `hs_out` must be NULL or valid for a pointer write.
+ */
+roomcast_result roomcast_handshake_new(struct roomcast_handshake **hs_out);
+
+/**
+ * Frees a handshake made by `roomcast_handshake_new`. NULL is a no-op.
+ * Never call it on the borrowed handshake a callback receives.
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or from `roomcast_handshake_new`, not used afterwards.
+ */
+void roomcast_handshake_free(struct roomcast_handshake *hs);
+
+/**
+ * Sets the handshake's auth payload (a copy of `data[0..len]` in
+ * `format`), replacing any earlier one.
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or from `roomcast_handshake_new`; `data` valid for
+ * `len` bytes.
+ */
+roomcast_result roomcast_handshake_set_auth(struct roomcast_handshake *hs,
+                                            uint32_t format,
+                                            const uint8_t *data,
+                                            size_t len);
+
+/**
+ * Adds a header (the name is stored lower-case; a repeated name replaces
+ * the value).
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or from `roomcast_handshake_new`; `name` and `value`
+ * NULL or NUL-terminated.
+ */
+roomcast_result roomcast_handshake_add_header(struct roomcast_handshake *hs,
+                                              const char *name,
+                                              const char *value);
+
+/**
+ * Adds a query parameter (a repeated name replaces the value).
+ *
+ * # Safety
+ *
+ * As `roomcast_handshake_add_header`.
+ */
+roomcast_result roomcast_handshake_add_query(struct roomcast_handshake *hs,
+                                             const char *name,
+                                             const char *value);
+
+/**
+ * Sets the client's remote address ("127.0.0.1:50000").
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or from `roomcast_handshake_new`; `address` NULL or
+ * NUL-terminated.
+ */
+roomcast_result roomcast_handshake_set_address(struct roomcast_handshake *hs, const char *address);
+
+/**
+ * Writes a view of header `name` (matched case-insensitively; not
+ * NUL-terminated, borrowed from the handshake). `ROOMCAST_RESULT_NO_VALUE`
+ * when absent.
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or a live handshake; `name` NULL or NUL-terminated;
+ * the out-pointers valid for writes.
+ */
+roomcast_result roomcast_handshake_header(const struct roomcast_handshake *hs,
+                                          const char *name,
+                                          const char **value_out,
+                                          size_t *len_out);
+
+/**
+ * Writes a view of query parameter `name` (not NUL-terminated, borrowed
+ * from the handshake). `ROOMCAST_RESULT_NO_VALUE` when absent.
+ *
+ * # Safety
+ *
+ * As `roomcast_handshake_header`.
+ */
+roomcast_result roomcast_handshake_query(const struct roomcast_handshake *hs,
+                                         const char *name,
+                                         const char **value_out,
+                                         size_t *len_out);
+
+/**
+ * Writes a view of the remote address (not NUL-terminated, borrowed from
+ * the handshake). `ROOMCAST_RESULT_NO_VALUE` when none was given.
+ *
+ * # Safety
+ *
+ * `hs` must be NULL or a live handshake; the out-pointers valid for writes.
+ */
+roomcast_result roomcast_handshake_address(const struct roomcast_handshake *hs,
+                                           const char **address_out,
+                                           size_t *len_out);
 
 /**
  * Registers `callback` for inbound events named `event` in `ns`. Several
@@ -1684,21 +1708,6 @@ roomcast_result roomcast_refusal_set(struct roomcast_refusal *refusal,
                                      size_t len);
 
 /**
- * Writes a view of the handshake's auth payload (borrowed for the
- * middleware call) and its format. `ROOMCAST_RESULT_NO_VALUE` when the
- * client sent none.
- *
- * # Safety
- *
- * `handshake` must be NULL or the pointer the callback received;
- * `data_out`, `len_out` valid for writes; `format_out` NULL or valid.
- */
-roomcast_result roomcast_handshake_auth(const struct roomcast_handshake *handshake,
-                                        const uint8_t **data_out,
-                                        size_t *len_out,
-                                        uint32_t *format_out);
-
-/**
  * Registers `callback` for every socket that connects to `ns`, run after
  * the socket is in its own-id room, on the thread calling
  * `roomcast_conn_join_namespace`, with no engine lock held.
@@ -1806,116 +1815,6 @@ roomcast_result roomcast_ack_send(const struct roomcast_ack *ack,
                                   size_t len);
 
 /**
- * Creates an empty handshake (Box-owned) to fill with
- * `roomcast_handshake_set_auth`, `_add_header`, `_add_query` and
- * `_set_address`, then pass to `roomcast_conn_join_namespace_with`; free
- * it with `roomcast_handshake_free` (a join copies what it needs).
- *
- * # Safety
- *
- * `hs_out` must be NULL or valid for a pointer write.
- */
-roomcast_result roomcast_handshake_new(struct roomcast_handshake **hs_out);
-
-/**
- * Frees a handshake made by `roomcast_handshake_new`. NULL is a no-op.
- * Never call it on the borrowed handshake a callback receives.
- *
- * # Safety
- *
- * `hs` must be NULL or from `roomcast_handshake_new`, not used afterwards.
- */
-void roomcast_handshake_free(struct roomcast_handshake *hs);
-
-/**
- * Sets the handshake's auth payload (a copy of `data[0..len]` in
- * `format`), replacing any earlier one.
- *
- * # Safety
- *
- * `hs` must be NULL or from `roomcast_handshake_new`; `data` valid for
- * `len` bytes.
- */
-roomcast_result roomcast_handshake_set_auth(struct roomcast_handshake *hs,
-                                            uint32_t format,
-                                            const uint8_t *data,
-                                            size_t len);
-
-/**
- * Adds a header (the name is stored lower-case; a repeated name replaces
- * the value).
- *
- * # Safety
- *
- * `hs` must be NULL or from `roomcast_handshake_new`; `name` and `value`
- * NULL or NUL-terminated.
- */
-roomcast_result roomcast_handshake_add_header(struct roomcast_handshake *hs,
-                                              const char *name,
-                                              const char *value);
-
-/**
- * Adds a query parameter (a repeated name replaces the value).
- *
- * # Safety
- *
- * As `roomcast_handshake_add_header`.
- */
-roomcast_result roomcast_handshake_add_query(struct roomcast_handshake *hs,
-                                             const char *name,
-                                             const char *value);
-
-/**
- * Sets the client's remote address ("127.0.0.1:50000").
- *
- * # Safety
- *
- * `hs` must be NULL or from `roomcast_handshake_new`; `address` NULL or
- * NUL-terminated.
- */
-roomcast_result roomcast_handshake_set_address(struct roomcast_handshake *hs, const char *address);
-
-/**
- * Writes a view of header `name` (matched case-insensitively; not
- * NUL-terminated, borrowed from the handshake). `ROOMCAST_RESULT_NO_VALUE`
- * when absent.
- *
- * # Safety
- *
- * `hs` must be NULL or a live handshake; `name` NULL or NUL-terminated;
- * the out-pointers valid for writes.
- */
-roomcast_result roomcast_handshake_header(const struct roomcast_handshake *hs,
-                                          const char *name,
-                                          const char **value_out,
-                                          size_t *len_out);
-
-/**
- * Writes a view of query parameter `name` (not NUL-terminated, borrowed
- * from the handshake). `ROOMCAST_RESULT_NO_VALUE` when absent.
- *
- * # Safety
- *
- * As `roomcast_handshake_header`.
- */
-roomcast_result roomcast_handshake_query(const struct roomcast_handshake *hs,
-                                         const char *name,
-                                         const char **value_out,
-                                         size_t *len_out);
-
-/**
- * Writes a view of the remote address (not NUL-terminated, borrowed from
- * the handshake). `ROOMCAST_RESULT_NO_VALUE` when none was given.
- *
- * # Safety
- *
- * `hs` must be NULL or a live handshake; the out-pointers valid for writes.
- */
-roomcast_result roomcast_handshake_address(const struct roomcast_handshake *hs,
-                                           const char **address_out,
-                                           size_t *len_out);
-
-/**
  * Frees a message handle. NULL is a no-op.
  *
  * # Safety
@@ -2006,6 +1905,107 @@ roomcast_result roomcast_message_lagged_count(const struct roomcast_message *msg
  */
 roomcast_result roomcast_message_disconnect_reason(const struct roomcast_message *msg,
                                                    const char **reason_out);
+
+/**
+ * Frees a namespace handle (the namespace itself stays). NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or from this library, not used afterwards.
+ */
+void roomcast_namespace_free(struct roomcast_namespace *ns);
+
+/**
+ * Number of sockets in room `room` of the namespace, written to `*size_out`.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `room` NULL or NUL-terminated; `size_out`
+ * valid for a write.
+ */
+roomcast_result roomcast_namespace_room_size(const struct roomcast_namespace *ns,
+                                             const char *room,
+                                             size_t *size_out);
+
+/**
+ * Writes a view of the namespace's name (not NUL-terminated, borrowed from
+ * the handle). A dynamic parent's name is `<dynamic #N>`.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; the out-pointers valid for writes.
+ */
+roomcast_result roomcast_namespace_name(const struct roomcast_namespace *ns,
+                                        const char **name_out,
+                                        size_t *len_out);
+
+/**
+ * Writes whether `ns` is a parent made by `roomcast_engine_of_dynamic`.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `parent_out` valid for a write.
+ */
+roomcast_result roomcast_namespace_is_dynamic_parent(const struct roomcast_namespace *ns,
+                                                     bool *parent_out);
+
+/**
+ * For a child of a dynamic namespace, writes a new handle to its parent.
+ * `ROOMCAST_RESULT_NO_VALUE` for any other namespace.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `parent_out` valid for a pointer write.
+ */
+roomcast_result roomcast_namespace_parent(const struct roomcast_namespace *ns,
+                                          struct roomcast_namespace **parent_out);
+
+/**
+ * For a dynamic parent, writes a new list of the names of the children
+ * created so far (empty for any other namespace); free it with
+ * `roomcast_strings_free`.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `names_out` valid for a pointer write.
+ */
+roomcast_result roomcast_namespace_children(const struct roomcast_namespace *ns,
+                                            struct roomcast_strings **names_out);
+
+/**
+ * Writes a new list of the namespace's non-empty rooms (own-id rooms
+ * included); free it with `roomcast_strings_free`.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `rooms_out` valid for a pointer write.
+ */
+roomcast_result roomcast_namespace_rooms(const struct roomcast_namespace *ns,
+                                         struct roomcast_strings **rooms_out);
+
+/**
+ * Writes the number of connected sockets in the namespace.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `count_out` valid for a write.
+ */
+roomcast_result roomcast_namespace_socket_count(const struct roomcast_namespace *ns,
+                                                size_t *count_out);
+
+/**
+ * Writes a new handle to the connected socket of `ns` whose id is `id`
+ * (a private message target, for example). `ROOMCAST_RESULT_NO_VALUE` when
+ * there is none.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `id` NULL or NUL-terminated; `socket_out`
+ * valid for a pointer write.
+ */
+roomcast_result roomcast_namespace_socket(const struct roomcast_namespace *ns,
+                                          const char *id,
+                                          struct roomcast_socket **socket_out);
 
 /**
  * Creates a Redis cluster adapter for the server at `url`

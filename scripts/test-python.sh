@@ -9,12 +9,13 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 python=${PYTHON:-python3}
-venv=${ROOMCAST_PYVENV:-$root/target/pyvenv}
+target=${CARGO_TARGET_DIR:-$root/target}
+case "$target" in /*) ;; *) target=$root/$target ;; esac
+venv=${ROOMCAST_PYVENV:-$target/pyvenv}
 
-echo "== python: cargo fmt and clippy (python/ is its own cargo workspace)"
-cargo fmt --manifest-path python/Cargo.toml -- --check
-CARGO_TARGET_DIR="$root/target/python" PYO3_PYTHON="$(command -v "$python")" \
-  cargo clippy --manifest-path python/Cargo.toml --all-targets -- -D warnings
+echo "== python: cargo fmt and clippy (python/ is a member of the root workspace)"
+cargo fmt -p roomcast-python -- --check
+PYO3_PYTHON="$(command -v "$python")" cargo clippy -p roomcast-python --all-targets -- -D warnings
 
 echo "== python: virtualenv in $venv"
 rm -rf "$venv"
@@ -25,8 +26,10 @@ py="$venv/bin/python"
 "$py" -m pip install --quiet "maturin>=1.5,<2" pytest pytest-timeout mypy websockets==15.0.1
 
 echo "== python: build and install the package (pip install ./python)"
-# The crate is its own cargo workspace; its target dir stays under target/.
-CARGO_TARGET_DIR="$root/target/python" "$py" -m pip install --quiet "$root/python"
+# maturin sets PYO3_BUILD_EXTENSION_MODULE (no libpython link), which
+# changes pyo3's build: a target dir of its own keeps the workspace's builds
+# from being redone.
+CARGO_TARGET_DIR="$target/python" "$py" -m pip install --quiet "$root/python"
 
 echo "== python: a redis-server on a free loopback port for tests/test_redis_live.py"
 . "$root/scripts/redis-server.sh"

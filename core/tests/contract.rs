@@ -9,28 +9,18 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use roomcast::{
-    Bytes, Config, ConfigError, ConnectError, ConnectOptions, Connection, DisconnectReason, EmitError, EmitReport,
-    Engine, Format, Handshake, JoinError, Message, MessageKind, NameError, NameKind, NameProblem, Namespace, Outbox,
-    OverflowPolicy, Payload, PayloadError, RecvError, RecvTimeoutError, RoomError, Socket, Stats, TryRecvError,
-    MAX_NAME_LEN_LIMIT, RESERVED_EVENTS,
+    Bytes, Config, ConfigError, ConnectError, ConnectOptions, DisconnectReason, EmitError, EmitReport, Engine, Format,
+    Handshake, JoinError, Message, MessageKind, NameError, NameKind, NameProblem, Namespace, Outbox, OverflowPolicy,
+    Payload, PayloadError, RecvError, RecvTimeoutError, RoomError, Socket, Stats, TryRecvError, MAX_NAME_LEN_LIMIT,
+    RESERVED_EVENTS,
 };
+
+mod common;
+use common::{client, client_with, drain, run_bounded, text, Client};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// Everything currently queued (and a closed outbox's remainder).
-fn drain(outbox: &Outbox) -> Vec<Message> {
-    let mut v = Vec::new();
-    // `Err(Closed)` only means nothing more will come; what was read is in `v`.
-    let _ = outbox.try_recv_many(&mut v, usize::MAX);
-    v
-}
-
-/// The text of a message's payload ("" when it has none).
-fn text(m: &Message) -> String {
-    m.payload().and_then(|p| p.as_str()).unwrap_or("").to_string()
-}
 
 /// `(event, text)` of every queued event message, in order; panics on any
 /// other kind so a stray notice cannot pass unnoticed.
@@ -55,25 +45,6 @@ fn report(recipients: usize, queued: usize, dropped: usize) -> EmitReport {
 
 fn name_err(kind: NameKind, name: &str, problem: NameProblem) -> NameError {
     NameError { kind, name: name.chars().take(64).collect(), problem }
-}
-
-/// One client: connection, outbox, and its socket in one namespace.
-struct Client {
-    conn: Connection,
-    outbox: Outbox,
-    socket: Socket,
-}
-
-fn client(engine: &Engine, ns: &str) -> Client {
-    let (conn, outbox) = engine.connect();
-    let socket = conn.join_namespace(ns, Handshake::new()).expect("join_namespace");
-    Client { conn, outbox, socket }
-}
-
-fn client_with(engine: &Engine, ns: &str, opts: &ConnectOptions) -> Client {
-    let (conn, outbox) = engine.connect_with(opts).expect("connect_with");
-    let socket = conn.join_namespace(ns, Handshake::new()).expect("join_namespace");
-    Client { conn, outbox, socket }
 }
 
 /// How many messages named `event` each outbox holds (draining them).
@@ -104,21 +75,6 @@ fn snapshot(engine: &Engine, nss: &[&Namespace], sockets: &[&Socket], outboxes: 
         socket_rooms: sockets.iter().map(|s| s.rooms()).collect(),
         socket_connected: sockets.iter().map(|s| s.is_connected()).collect(),
         outbox_lens: outboxes.iter().map(|o| o.len()).collect(),
-    }
-}
-
-/// Runs a test body on its own thread so a deadlock or a lost wake-up fails
-/// the test instead of hanging the suite.
-fn run_bounded(limit: Duration, body: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let h = std::thread::spawn(move || {
-        body();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(()) => h.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => std::panic::resume_unwind(h.join().unwrap_err()),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test body did not finish within {limit:?}"),
     }
 }
 

@@ -11,14 +11,11 @@ use roomcast::{
     RoomEvent, Stats,
 };
 
+mod common;
+use common::drain;
+
 fn engine() -> Engine {
     Engine::new(Config::default())
-}
-
-fn drain(outbox: &Outbox) -> Vec<Message> {
-    let mut v = Vec::new();
-    let _ = outbox.try_recv_many(&mut v, usize::MAX);
-    v
 }
 
 fn events(outbox: &Outbox) -> Vec<(String, String)> {

@@ -32,6 +32,9 @@ use roomcast::{
     Namespace, Outbox, OverflowPolicy, Payload, RoomError, Socket, TryRecvError,
 };
 
+mod common;
+use common::notifies_client;
+
 const NAMESPACES: [&str; 2] = ["/", "/b"];
 const ROOMS: [&str; 4] = ["r0", "r1", "r2", "r3"];
 const EVENTS: [&str; 3] = ["e0", "e1", "chat message"];
@@ -96,18 +99,6 @@ enum Op {
         conn: usize,
         max: usize,
     },
-}
-
-/// Reasons whose disconnect the client must be told about. Written out here
-/// rather than taken from `DisconnectReason::is_server_side`, so the test
-/// does not check the engine against itself.
-fn notifies_client(r: DisconnectReason) -> bool {
-    matches!(
-        r,
-        DisconnectReason::ServerNamespaceDisconnect
-            | DisconnectReason::ServerShuttingDown
-            | DisconnectReason::ForcedServerClose
-    )
 }
 
 fn room_ref() -> impl Strategy<Value = RoomRef> {

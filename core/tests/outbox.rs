@@ -17,6 +17,9 @@ use roomcast::{
     Outbox, OverflowPolicy, RecvError, RecvTimeoutError, Socket, TryRecvError,
 };
 
+mod common;
+use common::{client, run_bounded, text, Client};
+
 /// Generous bound for anything that should happen "at once".
 const LONG: Duration = Duration::from_secs(10);
 /// How long a helper thread is given to park in a blocking receive before
@@ -35,13 +38,8 @@ struct Setup {
 fn setup() -> Setup {
     let engine = Engine::new(Config::default());
     let ns = engine.of("/o").unwrap();
-    let (conn, outbox) = engine.connect();
-    let socket = conn.join_namespace("/o", Handshake::new()).unwrap();
+    let Client { conn, outbox, socket } = client(&engine, "/o");
     Setup { engine, ns, conn, outbox, socket }
-}
-
-fn text(m: &Message) -> String {
-    m.payload().and_then(|p| p.as_str()).unwrap_or("").to_string()
 }
 
 fn texts(msgs: &[Message]) -> Vec<String> {
@@ -67,21 +65,6 @@ fn bounded<T: Send + 'static>(conn: &Connection, f: impl FnOnce() -> T + Send + 
             thread::spawn(move || conn.close(DisconnectReason::TransportClose));
             panic!("helper thread stalled (a blocked receive was never woken, or a deadlock)");
         }
-    }
-}
-
-/// Runs a whole test body on its own thread so a deadlock inside it (even
-/// while unwinding) fails the test instead of hanging the suite.
-fn run_bounded(limit: Duration, body: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel::<()>();
-    let h = thread::spawn(move || {
-        body();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(()) => h.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => std::panic::resume_unwind(h.join().unwrap_err()),
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test body did not finish within {limit:?} (deadlock?)"),
     }
 }
 

@@ -11,6 +11,9 @@ use roomcast::{
     OverflowPolicy, Socket, TryRecvError,
 };
 
+mod common;
+use common::{client, Client};
+
 fn engine_with(max_queue: usize, policy: OverflowPolicy) -> (Engine, Namespace) {
     let engine = Engine::new(Config::builder().max_queue(max_queue).overflow(policy).build().unwrap());
     let ns = engine.of("/o").unwrap();
@@ -23,12 +26,6 @@ fn engine_with(max_queue: usize, policy: OverflowPolicy) -> (Engine, Namespace) 
     })
     .unwrap();
     (engine, ns)
-}
-
-fn join(engine: &Engine) -> (roomcast::Connection, Outbox, Socket) {
-    let (conn, outbox) = engine.connect();
-    let socket = conn.join_namespace("/o", Handshake::new()).unwrap();
-    (conn, outbox, socket)
 }
 
 /// `"3"` for data message "3", `"A7"` for the ack reply to id 7, `"L2"` for
@@ -70,7 +67,7 @@ fn defect_2_drop_oldest_eviction_is_o1_whatever_is_queued() {
     let (engine, ns) = engine_with(Q, OverflowPolicy::DropOldest);
 
     // Baseline: an outbox with room, drained between rounds.
-    let (_c0, roomy, s0) = join(&engine);
+    let Client { conn: _c0, outbox: roomy, socket: s0 } = client(&engine, "/o");
     let mut buf = Vec::new();
     let with_room = {
         let mut best = f64::INFINITY;
@@ -85,14 +82,14 @@ fn defect_2_drop_oldest_eviction_is_o1_whatever_is_queued() {
     };
 
     // Full of data: every emit evicts the front.
-    let (_c1, full, s1) = join(&engine);
+    let Client { conn: _c1, outbox: full, socket: s1 } = client(&engine, "/o");
     for _ in 0..Q {
         s1.emit("e", "x").unwrap();
     }
     let evicting = per_emit(&s1, Q / 2);
 
     // Ack replies queued ahead of the data (the client asked, never read).
-    let (_c2, acked, s2) = join(&engine);
+    let Client { conn: _c2, outbox: acked, socket: s2 } = client(&engine, "/o");
     for id in 0..(Q as u64 / 2) {
         s2.dispatch(Inbound::event("ask", "a").with_ack(id)).unwrap();
     }
@@ -117,7 +114,7 @@ fn defect_2_drop_oldest_eviction_is_o1_whatever_is_queued() {
 fn contract_6_ack_replies_keep_their_place_and_are_never_evicted() {
     let (engine, _ns) = engine_with(4, OverflowPolicy::DropOldest);
     for batch in [false, true] {
-        let (_c, outbox, s) = join(&engine);
+        let Client { conn: _c, outbox, socket: s } = client(&engine, "/o");
         for i in 0..4 {
             s.emit("e", i.to_string()).unwrap();
         }
@@ -152,7 +149,7 @@ fn contract_6_ack_replies_keep_their_place_and_are_never_evicted() {
 #[test]
 fn ack_replies_get_past_a_full_drop_newest_outbox() {
     let (engine, _ns) = engine_with(2, OverflowPolicy::DropNewest);
-    let (_c, outbox, s) = join(&engine);
+    let Client { conn: _c, outbox, socket: s } = client(&engine, "/o");
     for i in 0..3 {
         s.emit("e", i.to_string()).unwrap();
     }
@@ -170,8 +167,8 @@ fn ack_replies_get_past_a_full_drop_newest_outbox() {
 fn hostile_ack_flood_is_bounded_and_closes_the_connection() {
     for policy in [OverflowPolicy::DropOldest, OverflowPolicy::DropNewest, OverflowPolicy::Disconnect] {
         let (engine, ns) = engine_with(64, policy);
-        let (_good_conn, good, _good_socket) = join(&engine);
-        let (conn, outbox, s) = join(&engine);
+        let Client { conn: _good_conn, outbox: good, socket: _good_socket } = client(&engine, "/o");
+        let Client { conn, outbox, socket: s } = client(&engine, "/o");
         let mut refused_at = None;
         for id in 0..10_000u64 {
             if s.dispatch(Inbound::event("ask", "a").with_ack(id)).is_err() || conn.is_closed() {

@@ -27,6 +27,9 @@ use roomcast::{
     MessageKind, Namespace, Outbox, OverflowPolicy, Payload, RoomError, Socket, TryRecvError,
 };
 
+mod common;
+use common::notifies_client;
+
 const TIME_CAP: Duration = Duration::from_secs(10);
 const HARD_CAP: Duration = Duration::from_secs(50);
 
@@ -87,17 +90,6 @@ fn unstamp(m: &Message) -> (usize, u64, usize) {
     let tid = u64::from_le_bytes(b[0..8].try_into().unwrap()) as usize;
     let seq = u64::from_le_bytes(b[8..16].try_into().unwrap());
     (tid, seq, b[16] as usize)
-}
-
-/// Reasons whose disconnect puts a notice in the outbox (written out, not
-/// taken from the engine).
-fn notifies_client(r: DisconnectReason) -> bool {
-    matches!(
-        r,
-        DisconnectReason::ServerNamespaceDisconnect
-            | DisconnectReason::ServerShuttingDown
-            | DisconnectReason::ForcedServerClose
-    )
 }
 
 /// Sums of `EmitReport`s, checking `queued + dropped == recipients` for each.

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use roomcast_core as core;
 
-use crate::engine::{operator, roomcast_namespace, roomcast_target};
+use crate::emit::{operator, roomcast_target};
 use crate::error::Error;
+use crate::namespace::roomcast_namespace;
 use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, strings, write, write_opt};
 use crate::payload::{format_to, payload};
 use crate::roomcast_result;

@@ -7,7 +7,7 @@ use roomcast_core as core;
 
 use crate::callback::{roomcast_free_callback, UserData};
 use crate::error::Error;
-use crate::hooks::roomcast_handshake;
+use crate::handshake::roomcast_handshake;
 use crate::message::{message_handle, roomcast_message};
 use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, write};
 use crate::payload::payload;

@@ -8,10 +8,11 @@ use std::time::Duration;
 use redis_adapter::{RedisAdapter, RedisConfig};
 use roomcast_core as core;
 
-use crate::engine::{
-    operator, roomcast_config, roomcast_emit_report, roomcast_engine, roomcast_namespace, roomcast_target,
-};
+use crate::config::roomcast_config;
+use crate::emit::{operator, roomcast_emit_report, roomcast_target};
+use crate::engine::roomcast_engine;
 use crate::error::Error;
+use crate::namespace::roomcast_namespace;
 use crate::panic::{free_handle, guard, handle, into_handle, out, string, strings, write, write_opt};
 use crate::payload::{format_to, payload};
 use crate::roomcast_result;
@@ -216,7 +217,7 @@ pub unsafe extern "C" fn roomcast_emit_local(
     report_out: *mut roomcast_emit_report,
 ) -> roomcast_result {
     // SAFETY: the caller upholds this function's contract.
-    unsafe { crate::engine::emit_target(ns, target, event, format, data, len, report_out, true) }
+    unsafe { crate::emit::emit_target(ns, target, event, format, data, len, report_out, true) }
 }
 
 /// Counts the sockets `target` selects on every node of the cluster

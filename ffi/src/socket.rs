@@ -4,8 +4,9 @@ use std::ffi::c_char;
 
 use roomcast_core as core;
 
-use crate::engine::{roomcast_emit_report, roomcast_namespace};
+use crate::emit::roomcast_emit_report;
 use crate::error::Error;
+use crate::namespace::roomcast_namespace;
 use crate::panic::{free_handle, guard, guard_value, handle, out, string, write, write_opt};
 use crate::payload::payload;
 use crate::roomcast_result;
@@ -461,13 +462,13 @@ pub unsafe extern "C" fn roomcast_socket_data(
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_socket_handshake(
     socket: *const roomcast_socket,
-    hs_out: *mut *mut crate::hooks::roomcast_handshake,
+    hs_out: *mut *mut crate::handshake::roomcast_handshake,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let s = unsafe { handle(socket, "socket")? };
         out(hs_out, "hs_out")?;
-        let hs = crate::hooks::roomcast_handshake { hs: s.socket.handshake().clone() };
+        let hs = crate::handshake::roomcast_handshake { hs: s.socket.handshake().clone() };
         // SAFETY: checked non-NULL above.
         unsafe { write(hs_out, crate::panic::into_handle(hs)) };
         Ok(())

@@ -113,8 +113,8 @@ impl RedisAdapter {
 
 pub(crate) fn cluster_err(e: roomcast::ClusterError) -> PyErr {
     match e {
-        roomcast::ClusterError::Invalid(e) => crate::emit_err(e),
-        e @ roomcast::ClusterError::Unavailable { .. } => crate::err_base(e),
+        roomcast::ClusterError::Invalid(e) => crate::errors::emit_err(e),
+        e @ roomcast::ClusterError::Unavailable { .. } => crate::errors::err_base(e),
     }
 }
 
@@ -126,7 +126,7 @@ pub(crate) fn server_side_emit(
     data: Option<&Bound<'_, PyAny>>,
     timeout: Option<f64>,
 ) -> PyResult<Option<Vec<Py<PyAny>>>> {
-    let p = crate::encode_opt(data)?;
+    let p = crate::convert::encode_opt(data)?;
     match timeout {
         None => {
             py.detach(|| ns.server_side_emit(event, p)).map_err(cluster_err)?;
@@ -135,7 +135,7 @@ pub(crate) fn server_side_emit(
         Some(t) => {
             let t = secs(t, "timeout")?;
             let r = py.detach(|| ns.server_side_emit_with_ack(event, p, t)).map_err(cluster_err)?;
-            Ok(Some(r.value.iter().map(|p| crate::decode(py, p)).collect::<PyResult<_>>()?))
+            Ok(Some(r.value.iter().map(|p| crate::convert::decode(py, p)).collect::<PyResult<_>>()?))
         }
     }
 }
@@ -151,21 +151,21 @@ pub(crate) fn on_server_side<'py>(
     let register =
         move |args: &Bound<'_, pyo3::types::PyTuple>, _kw: Option<&Bound<'_, PyDict>>| -> PyResult<Py<PyAny>> {
             let handler = args.get_item(0)?;
-            crate::check_callable(&handler)?;
+            crate::handler::check_callable(&handler)?;
             let f = handler.clone().unbind();
             let what = format!("server-side handler of {event:?}");
             ns.on_server_side(&event, move |p: &roomcast::Payload| {
                 Python::attach(|py| {
-                    let r = crate::decode(py, p).and_then(|d| f.call1(py, (d,))).and_then(|v| {
+                    let r = crate::convert::decode(py, p).and_then(|d| f.call1(py, (d,))).and_then(|v| {
                         let v = v.bind(py);
                         if v.is_none() {
                             Ok(None)
                         } else {
-                            crate::encode(v).map(Some)
+                            crate::convert::encode(v).map(Some)
                         }
                     });
                     r.unwrap_or_else(|e| {
-                        crate::log_failure(py, &e, &what);
+                        crate::handler::log_failure(py, &e, &what);
                         None
                     })
                 })
@@ -196,7 +196,7 @@ pub(crate) fn socket_dicts(py: Python<'_>, sockets: Vec<roomcast::RemoteSocket>)
             d.set_item("id", s.id)?;
             d.set_item("namespace", s.namespace)?;
             d.set_item("rooms", s.rooms)?;
-            d.set_item("data", s.data.as_ref().map(|p| crate::decode(py, p)).transpose()?)?;
+            d.set_item("data", s.data.as_ref().map(|p| crate::convert::decode(py, p)).transpose()?)?;
             d.set_item("node", s.node)?;
             Ok(d)
         })
