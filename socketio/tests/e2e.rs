@@ -14,18 +14,8 @@ use roomcast_socketio::{Bound, Cors, SocketIoServer};
 
 /// An engine with the handlers the tests use.
 fn engine() -> Engine {
-    let engine = Engine::new(Config::default());
+    let engine = echo_engine(Config::default());
     let root = engine.of("/").unwrap();
-    root.on("echo", |socket, ev, ack| {
-        match ack {
-            Some(ack) => ack.send(ev.payload().clone())?,
-            None => {
-                socket.emit("echo", ev.payload().clone())?;
-            }
-        }
-        Ok(())
-    })
-    .unwrap();
     root.on("join", |socket, ev, ack| {
         socket.join(ev.payload().as_str().unwrap_or("r"))?;
         if let Some(ack) = ack {

@@ -15,18 +15,7 @@ use roomcast::{Config, DisconnectReason, Engine, Payload};
 use roomcast_socketio::{Bound, SocketIoServer};
 
 fn engine() -> Engine {
-    let engine = Engine::new(Config::default());
-    let root = engine.of("/").unwrap();
-    root.on("echo", |socket, ev, ack| {
-        match ack {
-            Some(ack) => ack.send(ev.payload().clone())?,
-            None => {
-                socket.emit("echo", ev.payload().clone())?;
-            }
-        }
-        Ok(())
-    })
-    .unwrap();
+    let engine = echo_engine(Config::default());
     engine.of("/other").unwrap();
     engine
 }

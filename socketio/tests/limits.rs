@@ -12,19 +12,7 @@ use roomcast::{Config, Engine, OverflowPolicy, Payload};
 use roomcast_socketio::{Bound, SocketIoServer};
 
 fn engine(config: Config) -> Engine {
-    let engine = Engine::new(config);
-    let root = engine.of("/").unwrap();
-    root.on("echo", |socket, ev, ack| {
-        match ack {
-            Some(ack) => ack.send(ev.payload().clone())?,
-            None => {
-                socket.emit("echo", ev.payload().clone())?;
-            }
-        }
-        Ok(())
-    })
-    .unwrap();
-    engine
+    echo_engine(config)
 }
 
 async fn server(engine: Engine, f: impl FnOnce(SocketIoServer) -> SocketIoServer) -> Bound {

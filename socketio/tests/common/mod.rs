@@ -229,3 +229,21 @@ pub async fn eventually(mut f: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// An engine whose `/` answers `echo`: with an ack reply when the client
+/// asks for one, else an `echo` event back to the sender.
+pub fn echo_engine(config: roomcast::Config) -> roomcast::Engine {
+    let engine = roomcast::Engine::new(config);
+    let root = engine.of("/").unwrap();
+    root.on("echo", |socket, ev, ack| {
+        match ack {
+            Some(ack) => ack.send(ev.payload().clone())?,
+            None => {
+                socket.emit("echo", ev.payload().clone())?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    engine
+}
