@@ -6,6 +6,7 @@
 //! ```text
 //! hostile_load --addr 127.0.0.1:3000 --pid <server pid> [--seconds 180] [--max-rss-mb 256]
 //!              [--flood-rate 5000] [--baseline 15]
+//!              [--only acks,slowloris,sessions,partial,vanished]
 //! ```
 //!
 //! The attackers, each a bounded loop that stops at the deadline:
@@ -51,11 +52,20 @@ struct Opts {
     max_rss_mb: u64,
     flood_rate: u64,
     baseline: u64,
+    /// Attacker classes to run (all when empty).
+    only: Vec<String>,
 }
 
 fn opts() -> Res<Opts> {
-    let mut o =
-        Opts { addr: "127.0.0.1:3000".parse()?, pid: 0, seconds: 180, max_rss_mb: 256, flood_rate: 5000, baseline: 15 };
+    let mut o = Opts {
+        addr: "127.0.0.1:3000".parse()?,
+        pid: 0,
+        seconds: 180,
+        max_rss_mb: 256,
+        flood_rate: 5000,
+        baseline: 15,
+        only: Vec::new(),
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut v = || args.next().ok_or(format!("{a} needs a value"));
@@ -66,6 +76,7 @@ fn opts() -> Res<Opts> {
             "--max-rss-mb" => o.max_rss_mb = v()?.parse()?,
             "--flood-rate" => o.flood_rate = v()?.parse()?,
             "--baseline" => o.baseline = v()?.parse()?,
+            "--only" => o.only = v()?.split(',').map(str::to_string).collect(),
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
@@ -83,6 +94,16 @@ fn rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next());
     kb.and_then(|k| k.parse::<u64>().ok()).unwrap_or(0) * 1024
+}
+
+/// CPU time process `pid` has used (user + system), from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
 }
 
 fn ws_url(addr: SocketAddr) -> String {
@@ -347,20 +368,26 @@ async fn main() -> Res<()> {
         tokio::task::spawn_blocking(move || base.join()).await?.map_err(|_| "users panicked")??;
     base_lat.sort();
     let start_rss = rss(o.pid);
+    let (cpu0, t0) = (cpu_time(o.pid), Instant::now());
     let end = Instant::now() + Duration::from_secs(o.seconds);
     let c = Arc::new(Counts::default());
     let mut tasks = Vec::new();
-    for i in 0..4 {
+    let on = |class: &str| o.only.is_empty() || o.only.iter().any(|c| c == class);
+    for i in (0..4).filter(|_| on("acks")) {
         tasks.push(tokio::spawn(ack_flood(o.addr, i, i % 2 == 0, o.flood_rate, end, c.clone())));
     }
-    tasks.push(tokio::spawn(slowloris(o.addr, 300, end, c.clone())));
-    for _ in 0..4 {
+    if on("slowloris") {
+        tasks.push(tokio::spawn(slowloris(o.addr, 300, end, c.clone())));
+    }
+    for _ in (0..4).filter(|_| on("sessions")) {
         tasks.push(tokio::spawn(session_flood(o.addr, end, c.clone())));
     }
-    for i in 0..8 {
+    for i in (0..8).filter(|_| on("partial")) {
         tasks.push(tokio::spawn(partial_attachments(o.addr, i, end, c.clone())));
     }
-    tasks.push(tokio::spawn(vanished_pollers(o.addr, end, c.clone())));
+    if on("vanished") {
+        tasks.push(tokio::spawn(vanished_pollers(o.addr, end, c.clone())));
+    }
     let users = spawn_users(o.addr, end);
 
     let mut peak = start_rss;
@@ -371,6 +398,7 @@ async fn main() -> Res<()> {
         peak = peak.max(r);
         samples.push(r);
     }
+    let server_cores = (cpu_time(o.pid) - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
     let (mut lat, lost) = tokio::task::spawn_blocking(move || users.join()).await?.map_err(|_| "users panicked")??;
     for t in tasks {
         t.abort();
@@ -389,6 +417,7 @@ async fn main() -> Res<()> {
         c.vanished.load(Relaxed),
         c.refused.load(Relaxed),
     );
+    println!("  server CPU during the attack: {server_cores:.2} cores");
     println!(
         "  server RSS: {:.1} MB at start, peak {:.1} MB, at the end {:.1} MB (bound {} MB)",
         mb(start_rss),
