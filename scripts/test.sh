@@ -67,6 +67,9 @@ fi
 echo "== C bindings"
 ./scripts/test-c.sh 2>&1 | tee -a "$log"
 
+echo "== C library install (prefix with DESTDIR; pkg-config and CMake consumers)"
+./scripts/test-c-install.sh 2>&1 | tee -a "$log"
+
 echo "== Python bindings"
 ./scripts/test-python.sh 2>&1 | tee -a "$log"
 
