@@ -73,6 +73,9 @@ echo "== C library install (prefix with DESTDIR; pkg-config and CMake consumers)
 echo "== Python bindings"
 ./scripts/test-python.sh 2>&1 | tee -a "$log"
 
+echo "== Python wheel (abi3, manylinux2014, sdist) installed with no Rust on PATH"
+./scripts/test-wheel.sh --sdist 2>&1 | tee -a "$log"
+
 echo "== Socket.IO interop"
 ./scripts/test-socketio.sh 2>&1 | tee -a "$log"
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds the Python package as a wheel a user installs with no compiler:
+# abi3 (one wheel for CPython >= 3.9), manylinux2014 (glibc >= 2.17), linked
+# through zig so the glibc symbol versions stay at 2.17 whatever this
+# machine's glibc is; then checks it with auditwheel and, with --sdist,
+# also builds the source distribution and a wheel from that sdist.
+#   scripts/build-wheel.sh [--sdist] [OUTDIR]     OUTDIR defaults to target/wheels
+# The build tools (pinned maturin, ziglang and auditwheel from PyPI) go into
+# a virtualenv in target/wheel-tools. Needs python3 (>= 3.9) and cargo.
+# Prints the wheel's path on the last line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+sdist=0
+if [ "${1:-}" = "--sdist" ]; then sdist=1; shift; fi
+out=${1:-$root/target/wheels}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+MATURIN_VERSION=1.16.0
+ZIG_VERSION=0.17.1
+AUDITWHEEL_VERSION=6.8.2
+tools=$root/target/wheel-tools
+if ! "$tools/bin/python" -m pip show maturin ziglang auditwheel 2>/dev/null | grep -qx "Version: $MATURIN_VERSION" ||
+  [ "$("$tools/bin/python" -m pip show ziglang 2>/dev/null | sed -n 's/^Version: //p')" != "$ZIG_VERSION" ] ||
+  [ "$("$tools/bin/python" -m pip show auditwheel 2>/dev/null | sed -n 's/^Version: //p')" != "$AUDITWHEEL_VERSION" ]; then
+  echo "== wheel: build tools into $tools"
+  rm -rf "$tools"
+  "${PYTHON:-python3}" -m venv "$tools"
+  "$tools/bin/python" -m pip install --quiet "maturin==$MATURIN_VERSION" "ziglang==$ZIG_VERSION" \
+    "auditwheel==$AUDITWHEEL_VERSION"
+fi
+export PATH="$tools/bin:$PATH"
+# python/ is its own cargo workspace; its outputs stay under target/.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/python"
+
+arch=$(uname -m)
+policy="manylinux_2_17_$arch"
+
+check() { # auditwheel must find the wheel consistent with manylinux2014
+  local report
+  report=$(auditwheel show "$1")
+  echo "$report"
+  if ! tr -s ' \n' ' ' <<<"$report" | grep -q "is consistent with the following platform tag: \"$policy\""; then
+    echo "build-wheel.sh: $(basename "$1") is not $policy (manylinux2014) compatible" >&2
+    exit 1
+  fi
+}
+
+echo "== wheel: maturin build --release --zig --compatibility manylinux2014"
+rm -f "$out"/roomcast-*.whl "$out"/roomcast-*.tar.gz
+maturin build --quiet --release --zig --compatibility manylinux2014 -m python/Cargo.toml -o "$out"
+wheel=$(ls "$out"/roomcast-*-cp39-abi3-manylinux*.whl)
+echo "== wheel: auditwheel show"
+check "$wheel"
+
+if [ "$sdist" -eq 1 ]; then
+  echo "== wheel: maturin sdist, then a wheel built from the unpacked sdist"
+  maturin sdist -m python/Cargo.toml -o "$out"
+  tarball=$(ls "$out"/roomcast-*.tar.gz)
+  unpacked=$(mktemp -d)
+  trap 'rm -rf "$unpacked"' EXIT
+  tar -xzf "$tarball" -C "$unpacked"
+  from_sdist="$unpacked/wheel"
+  (cd "$unpacked"/roomcast-*/ &&
+    maturin build --quiet --release --zig --compatibility manylinux2014 -o "$from_sdist")
+  check "$(ls "$from_sdist"/roomcast-*.whl)"
+  echo "sdist: $tarball ($(du -k "$tarball" | cut -f1) KiB) builds"
+fi
+
+echo "wheel: $(du -k "$wheel" | cut -f1) KiB"
+echo "$wheel"
