@@ -13,7 +13,6 @@
 #   DESTDIR=/tmp/stage scripts/install-c.sh /usr
 #                                     stages the files under /tmp/stage/usr, with
 #                                     every path inside them still saying /usr
-# LIBDIR (default "lib") is the library directory relative to PREFIX.
 # The CMake package finds its files relative to its own location, so a staged
 # or moved prefix works as is; roomcast.pc names PREFIX (use
 # PKG_CONFIG_SYSROOT_DIR=$DESTDIR to build against a staged copy).
@@ -24,7 +23,7 @@ cd "$(dirname "$0")/.."
 prefix=${1:-/usr/local}
 case "$prefix" in /*) ;; *) echo "install-c.sh: PREFIX must be an absolute path, got '$prefix'" >&2; exit 2 ;; esac
 prefix=${prefix%/}
-libdir=${LIBDIR:-lib}
+libdir=lib
 destdir=${DESTDIR:-}
 
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
