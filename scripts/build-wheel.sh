@@ -22,9 +22,9 @@ MATURIN_VERSION=1.16.0
 ZIG_VERSION=0.17.1
 AUDITWHEEL_VERSION=6.8.2
 tools=$root/target/wheel-tools
-if ! "$tools/bin/python" -m pip show maturin ziglang auditwheel 2>/dev/null | grep -qx "Version: $MATURIN_VERSION" ||
-  [ "$("$tools/bin/python" -m pip show ziglang 2>/dev/null | sed -n 's/^Version: //p')" != "$ZIG_VERSION" ] ||
-  [ "$("$tools/bin/python" -m pip show auditwheel 2>/dev/null | sed -n 's/^Version: //p')" != "$AUDITWHEEL_VERSION" ]; then
+ver() { "$tools/bin/python" -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p'; }
+if [ "$(ver maturin)" != "$MATURIN_VERSION" ] || [ "$(ver ziglang)" != "$ZIG_VERSION" ] ||
+  [ "$(ver auditwheel)" != "$AUDITWHEEL_VERSION" ]; then
   echo "== wheel: build tools into $tools"
   rm -rf "$tools"
   "${PYTHON:-python3}" -m venv "$tools"
@@ -46,6 +46,20 @@ check() { # auditwheel must find the wheel consistent with manylinux2014
     echo "build-wheel.sh: $(basename "$1") is not $policy (manylinux2014) compatible" >&2
     exit 1
   fi
+  # An extension module resolves the interpreter's symbols at load time; a
+  # libpython dependency would tie it to one build of CPython.
+  local so
+  so=$(mktemp)
+  python3 -c 'import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+sys.stdout.buffer.write(z.read(next(n for n in z.namelist() if n.endswith(".abi3.so"))))' "$1" >"$so"
+  if readelf -d "$so" | grep -q "libpython"; then
+    rm -f "$so"
+    echo "build-wheel.sh: the extension module links libpython" >&2
+    exit 1
+  fi
+  echo "extension module: $(du -k "$so" | cut -f1) KiB, no libpython dependency"
+  rm -f "$so"
 }
 
 echo "== wheel: maturin build --release --zig --compatibility manylinux2014"
