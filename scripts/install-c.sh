@@ -16,6 +16,7 @@
 # The CMake package finds its files relative to its own location, so a staged
 # or moved prefix works as is; roomcast.pc names PREFIX (use
 # PKG_CONFIG_SYSROOT_DIR=$DESTDIR to build against a staged copy).
+# The libraries are installed without debug info unless KEEP_DEBUG=1.
 # scripts/test-c-install.sh (run by scripts/test.sh) tests all of this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,12 @@ ln -sfn "$real" "$root/$libdir/$soname"
 ln -sfn "$soname" "$root/$libdir/libroomcast.so"
 install -m 0644 "$out/libroomcast.a" "$root/$libdir/libroomcast.a"
 install -m 0644 include/roomcast.h "$root/include/roomcast.h"
+# The release profile keeps debug info for profiling; an installed library
+# does not need it (KEEP_DEBUG=1 keeps it). Symbols stay: `--strip-debug`.
+if [ "${KEEP_DEBUG:-0}" != 1 ]; then
+  command -v strip >/dev/null || { echo "install-c.sh: strip (binutils) is required, or set KEEP_DEBUG=1" >&2; exit 1; }
+  strip --strip-debug "$root/$libdir/$real" "$root/$libdir/libroomcast.a"
+fi
 
 # For the CMake version file: the pointer size the library was built for.
 ptr_size=$(echo | ${CC:-cc} -dM -E - | awk '/__SIZEOF_POINTER__/ { print $3 }')
