@@ -757,7 +757,13 @@ async fn poll_post_inner<L: Layer>(
             return error_response(HttpError::BadRequest, cors, origin);
         }
     };
+    let mut turn = crate::session::Turn::new(packets.len());
     for p in packets {
+        if turn.over() {
+            // A large POST gives way to other tasks between turns.
+            tokio::task::yield_now().await;
+            turn = crate::session::Turn::new(usize::MAX);
+        }
         if let Err(reason) = sess.on_packet(p) {
             sess.close(reason);
             // `on_packet` fails with `transport error` only for a packet over the limit.

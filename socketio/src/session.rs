@@ -330,14 +330,56 @@ struct ReadEnd {
     code: Option<u16>,
 }
 
-/// Acts on events read from the WebSocket: packets to the session, pongs
-/// into `raw`. Returns how the session ends when it does.
-fn on_events<L: Layer>(sess: &Session<L>, events: Vec<Event>, raw: &mut Vec<u8>) -> Option<ReadEnd> {
-    for ev in events {
+/// How long one turn of a task may spend dispatching a client's inbound
+/// packets before it lets other tasks run. A client that floods events
+/// whose handlers are costly (an ack-requesting event that lists every
+/// room, say) would otherwise hold a runtime worker for as long as one
+/// read's worth of its events takes, and every other session on that
+/// worker, and the I/O driver, would wait behind it.
+pub(crate) const TURN: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// Packets dispatched between two looks at the clock; a batch of at most
+/// this many never reads the clock (interactive traffic pays nothing).
+pub(crate) const TURN_CHECK: usize = 16;
+
+/// Tells a dispatch loop when its turn is over (see [`TURN`]).
+pub(crate) struct Turn {
+    start: Option<std::time::Instant>,
+    done: usize,
+}
+
+impl Turn {
+    /// A turn for a batch of `len` packets.
+    pub(crate) fn new(len: usize) -> Turn {
+        Turn { start: (len > TURN_CHECK).then(std::time::Instant::now), done: 0 }
+    }
+
+    /// Counts one dispatched packet; true when the turn is used up.
+    pub(crate) fn over(&mut self) -> bool {
+        self.done += 1;
+        self.done % TURN_CHECK == 0 && self.start.is_some_and(|s| s.elapsed() >= TURN)
+    }
+}
+
+/// Acts on events read from the WebSocket, in order: packets to the
+/// session, pongs into `raw`. With `sliced`, stops when the turn is used
+/// up and returns the events not yet done (to be done first next turn).
+/// Also returns how the session ends when it does.
+fn on_events<L: Layer>(
+    sess: &Session<L>,
+    events: Vec<Event>,
+    raw: &mut Vec<u8>,
+    sliced: bool,
+) -> (Option<ReadEnd>, Vec<Event>) {
+    let mut turn = Turn::new(if sliced { events.len() } else { 0 });
+    let mut events = events.into_iter();
+    while let Some(ev) = events.next() {
         let packet = match ev {
             Event::Text(t) => match eio::decode_text(&t) {
                 Ok(p) => p,
-                Err(_) => return Some(ReadEnd { reason: DisconnectReason::ParseError, code: Some(ws::CLOSE_NORMAL) }),
+                Err(_) => {
+                    return (Some(ReadEnd { reason: DisconnectReason::ParseError, code: Some(ws::CLOSE_NORMAL) }), Vec::new())
+                }
             },
             Event::Binary(b) => eio::Packet::Binary(b),
             Event::Ping(p) => {
@@ -345,18 +387,21 @@ fn on_events<L: Layer>(sess: &Session<L>, events: Vec<Event>, raw: &mut Vec<u8>)
                 continue;
             }
             // The close handshake: echo the client's code.
-            Event::Close(code) => return Some(ReadEnd { reason: DisconnectReason::TransportClose, code }),
+            Event::Close(code) => return (Some(ReadEnd { reason: DisconnectReason::TransportClose, code }), Vec::new()),
         };
         if let Err(reason) = sess.on_packet(packet) {
             // `on_packet` fails with `transport error` only for a packet over the limit.
             let code = if reason == DisconnectReason::TransportError { ws::CLOSE_TOO_BIG } else { ws::CLOSE_NORMAL };
-            return Some(ReadEnd { reason, code: Some(code) });
+            return (Some(ReadEnd { reason, code: Some(code) }), Vec::new());
         }
         if sess.conn.is_closed() {
-            return None;
+            return (None, Vec::new());
+        }
+        if turn.over() {
+            return (None, events.collect());
         }
     }
-    None
+    (None, Vec::new())
 }
 
 /// How late a timer may fire and still count from when it was due (tokio's
@@ -529,6 +574,11 @@ pub(crate) fn run<L: Layer>(
         // A polling client stopped fetching: its close packet is not kept for it.
         let mut abandoned = false;
         while open {
+            if !events.is_empty() {
+                // The last turn ended with events still to do (see `TURN`),
+                // or they wait for room in the outbox: other tasks run first.
+                tokio::task::yield_now().await;
+            }
             let mut fired = false;
             let mut read = None;
             let has_ws = ws.is_some();
@@ -596,8 +646,13 @@ pub(crate) fn run<L: Layer>(
             // at least as many messages as it read events.
             let want = BATCH.max(evs.len());
             if !evs.is_empty() {
-                if let Some(e) = on_events(&sess, evs, &mut raw) {
-                    end = Some(e);
+                let (e, mut rest) = on_events(&sess, evs, &mut raw, end.is_none());
+                if e.is_some() {
+                    end = e;
+                }
+                if !rest.is_empty() {
+                    rest.append(&mut events);
+                    events = rest;
                 }
             }
             if let Some(e) = end {
