@@ -17,9 +17,19 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 
-use roomcast::{Config, ConnectError, Engine, Format, Handshake, Namespace, Payload, Socket};
+use roomcast::{Config, ConnectError, Engine, Format, Handshake, Namespace, Payload, RoomEvent, Socket};
 use roomcast_socketio::SocketIoServer;
 use serde_json::{json, Value};
+
+/// A server that churns through many short sessions (reconnecting clients,
+/// or a client opening sessions it never uses) leaves glibc's allocator
+/// with a fragmented heap whose free lists it then walks on every
+/// allocation: under `scripts/hostile-load.sh` the server spent a third of
+/// its CPU in glibc's `malloc_consolidate`/`unlink_chunk`. mimalloc keeps
+/// that cost flat; a server built on roomcast should pick its allocator
+/// the same way.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Chat room `lobby` lives in the engine as room `#lobby`, so that no chat
 /// room can be named like a socket's own-id room (private messages).
@@ -121,16 +131,42 @@ fn json_payload(v: &Value) -> Payload {
     Payload::from(v)
 }
 
-/// Chat rooms with their member counts, sorted by name.
-fn rooms_with_counts(ns: &Namespace) -> Value {
-    let mut rooms: Vec<(String, usize)> = ns
-        .rooms()
-        .into_iter()
-        .filter_map(|r| r.strip_prefix(ROOM_PREFIX).map(|name| (name.to_owned(), ns.room_size(&r))))
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    rooms.sort();
-    Value::Array(rooms.into_iter().map(|(name, members)| json!({ "name": name, "members": members })).collect())
+/// The chat rooms that exist, kept from the namespace's room events: the
+/// room list is asked for often (every client asks on connect), and
+/// `Namespace::rooms` would list and sort every socket's own-id room too.
+#[derive(Clone, Default)]
+struct ChatRooms(std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>);
+
+impl ChatRooms {
+    fn on_room_event(&self, ev: &RoomEvent) {
+        let mut rooms = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match ev {
+            RoomEvent::Created { room } => {
+                if let Some(name) = room.strip_prefix(ROOM_PREFIX) {
+                    rooms.insert(name.to_owned());
+                }
+            }
+            RoomEvent::Deleted { room } => {
+                if let Some(name) = room.strip_prefix(ROOM_PREFIX) {
+                    rooms.remove(name);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Chat rooms with their member counts, sorted by name.
+    fn with_counts(&self, ns: &Namespace) -> Value {
+        let names: Vec<String> = self.0.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+        Value::Array(
+            names
+                .into_iter()
+                .map(|name| (ns.room_size(&room_key(&name)), name))
+                .filter(|(n, _)| *n > 0)
+                .map(|(members, name)| json!({ "name": name, "members": members }))
+                .collect(),
+        )
+    }
 }
 
 /// Leaves the current room (if any), telling its other members.
@@ -152,8 +188,11 @@ fn tell_left(socket: &Socket, name: &str, room: &str) -> Result<(), Box<dyn std:
     Ok(())
 }
 
-fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error::Error>> {
+fn chat_namespace(engine: &Engine, quiet: bool) -> Result<ChatRooms, Box<dyn std::error::Error>> {
     let chat = engine.of("/")?;
+    let rooms = ChatRooms::default();
+    let r = rooms.clone();
+    chat.on_room_event(move |ev| r.on_room_event(ev));
     chat.use_middleware(|hs| match name_from(hs) {
         Ok(_) => Ok(()),
         Err(Invalid::Length) => Err(ConnectError::new("name required")),
@@ -255,9 +294,10 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error
         }
         Ok(())
     })?;
-    chat.on("list rooms", |socket, _ev, ack| {
+    let r = rooms.clone();
+    chat.on("list rooms", move |socket, _ev, ack| {
         if let Some(ack) = ack {
-            ack.send(json_payload(&rooms_with_counts(socket.namespace())))?;
+            ack.send(json_payload(&r.with_counts(socket.namespace())))?;
         }
         Ok(())
     })?;
@@ -271,10 +311,10 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<(), Box<dyn std::error
             println!("disconnect {} ({}): {reason}", socket.id(), user_of(socket).0);
         }
     });
-    Ok(())
+    Ok(rooms)
 }
 
-fn admin_namespace(engine: &Engine, token: String) -> Result<(), Box<dyn std::error::Error>> {
+fn admin_namespace(engine: &Engine, token: String, rooms: ChatRooms) -> Result<(), Box<dyn std::error::Error>> {
     let admin = engine.of("/admin")?;
     admin.use_middleware(move |hs| {
         let auth: Option<Value> = hs.auth_payload().and_then(|p| p.to_json().ok());
@@ -298,7 +338,7 @@ fn admin_namespace(engine: &Engine, token: String) -> Result<(), Box<dyn std::er
         sockets.sort();
         let sockets: Vec<Value> =
             sockets.into_iter().map(|(name, id, room)| json!({ "id": id, "name": name, "room": room })).collect();
-        ack.send(json_payload(&json!({ "rooms": rooms_with_counts(&chat), "sockets": sockets })))?;
+        ack.send(json_payload(&json!({ "rooms": rooms.with_counts(&chat), "sockets": sockets })))?;
         Ok(())
     })?;
     admin.on("kick", move |_socket, ev, ack| {
@@ -324,13 +364,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     });
     let engine = Engine::new(Config::default());
-    chat_namespace(&engine, opts.quiet)?;
+    let rooms = chat_namespace(&engine, opts.quiet)?;
     let (token, generated) = match opts.admin_token.clone() {
         Some(t) => (t, false),
         // A bearer credential: core's generator, which fails rather than guess.
         None => (roomcast::random_id()?, true),
     };
-    admin_namespace(&engine, token.clone())?;
+    admin_namespace(&engine, token.clone(), rooms)?;
 
     let pages = axum::Router::new()
         .route("/", get(|| async { Html(include_str!("../../examples/chat/static/index.html")) }))
