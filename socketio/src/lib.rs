@@ -197,6 +197,7 @@
 //! | A WebSocket frame being received | one frame (`max_payload` + 14 B) plus one read | 1 MB | refused from its header: close 1009 | `ws_arbitrary_bytes`, `ws_mutated_streams` |
 //! | A fragmented WebSocket message | `max_payload` | 1 MB | close 1009 | `too_big_messages_are_refused` |
 //! | Decoding CPU | linear in the bytes received | — | — | `a_large_frame_in_small_reads_costs_linear_work` |
+//! | A runtime worker's time, taken by one client's inbound events and their handlers | fixed turn | 500 µs (looked at every 16 packets) | the session gives way to other tasks; its remaining events run first on its next turn | `a_websocket_flood_of_costly_events_gives_way_to_other_clients`, `a_polling_post_of_costly_events_gives_way_to_other_clients` (fairness) |
 //! | Ack replies queued for a client (core) | `Config::max_queue`, `max_queue_bytes`, apart from data | 1,024, 1 MiB | the connection closes with `queue overflow`, whatever the policy | `hostile_ack_flood_is_bounded_and_closes_the_connection` (core) |
 //! | Upgrade to WebSocket in progress | `upgrade_timeout` | 10 s | upgrade abandoned, session stays on polling | not pinned yet |
 //!
