@@ -77,6 +77,15 @@ impl DisconnectReason {
                 | DisconnectReason::ForcedServerClose
         )
     }
+
+    /// True when a connection closed for this reason was closed by the
+    /// server, so the transport ends with a close packet telling the
+    /// client: the server-side reasons, and a queue overflow (the engine
+    /// closes the connection; no per-socket notice is queued for it, the
+    /// outbox being full).
+    pub fn sends_close_packet(self) -> bool {
+        self.is_server_side() || self == DisconnectReason::QueueOverflow
+    }
 }
 
 impl fmt::Display for DisconnectReason {
@@ -430,6 +439,26 @@ impl fmt::Debug for Message {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn a_close_packet_goes_with_server_side_reasons_and_overflow_only() {
+        use DisconnectReason::*;
+        for r in [
+            ServerNamespaceDisconnect,
+            ClientNamespaceDisconnect,
+            ServerShuttingDown,
+            PingTimeout,
+            TransportClose,
+            TransportError,
+            ParseError,
+            ForcedServerClose,
+            QueueOverflow,
+        ] {
+            assert_eq!(r.sends_close_packet(), r.is_server_side() || r == QueueOverflow, "{r}");
+        }
+        assert!(QueueOverflow.sends_close_packet() && !QueueOverflow.is_server_side());
+        assert!(!TransportClose.sends_close_packet());
+    }
 
     /// A payload owner that records when the message's last reference went.
     struct Owner(Arc<AtomicBool>, Vec<u8>);

@@ -1544,3 +1544,21 @@ fn contract_11_invalid_payloads() {
     assert_eq!(Payload::new(Format::Binary, vec![0xffu8, 0]).unwrap().as_bytes(), &[0xff, 0]);
     assert_eq!("json".parse::<Format>().unwrap(), Format::Json);
 }
+
+#[test]
+fn contract_queue_limits_are_one_rule_for_the_engine_and_for_a_connection() {
+    // The same bad bounds, set engine-wide or per connection, give the same error.
+    let built = Config::builder().max_payload(100).max_queue_bytes(99).build().unwrap_err();
+    let engine = Engine::new(Config::builder().max_payload(100).build().unwrap());
+    let per_conn = engine.connect_with(&ConnectOptions::new().max_queue_bytes(99)).unwrap_err();
+    assert_eq!(built, per_conn);
+    assert_eq!(built.option, "max_queue_bytes");
+    assert!(built.reason.contains("max_payload (100)"), "{built}");
+
+    let built = Config::builder().max_queue(0).build().unwrap_err();
+    let per_conn = engine.connect_with(&ConnectOptions::new().max_queue(0)).unwrap_err();
+    assert_eq!(built, per_conn);
+    assert_eq!(built.option, "max_queue");
+    // Nothing was opened by the refused connects.
+    assert_eq!(engine.stats().connections, 0);
+}
