@@ -67,6 +67,55 @@ pub enum HandlerSite {
     ServerSide(String),
 }
 
+impl HandlerSite {
+    /// The site's name, as bindings report it: `"middleware"`,
+    /// `"event_middleware"`, `"connection"`, `"event"`, `"any"`,
+    /// `"fallback"`, `"disconnecting"`, `"disconnect"`, `"room_event"`,
+    /// `"dynamic_predicate"` or `"server_side"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            HandlerSite::Middleware => "middleware",
+            HandlerSite::EventMiddleware(_) => "event_middleware",
+            HandlerSite::Connection => "connection",
+            HandlerSite::Event(_) => "event",
+            HandlerSite::Any(_) => "any",
+            HandlerSite::Fallback(_) => "fallback",
+            HandlerSite::Disconnecting => "disconnecting",
+            HandlerSite::Disconnect => "disconnect",
+            HandlerSite::RoomEvent => "room_event",
+            HandlerSite::DynamicPredicate => "dynamic_predicate",
+            HandlerSite::ServerSide(_) => "server_side",
+        }
+    }
+
+    /// The event the site is for, when it is per event.
+    pub fn event(&self) -> Option<&str> {
+        match self {
+            HandlerSite::EventMiddleware(e)
+            | HandlerSite::Event(e)
+            | HandlerSite::Any(e)
+            | HandlerSite::Fallback(e)
+            | HandlerSite::ServerSide(e) => Some(e),
+            HandlerSite::Middleware
+            | HandlerSite::Connection
+            | HandlerSite::Disconnecting
+            | HandlerSite::Disconnect
+            | HandlerSite::RoomEvent
+            | HandlerSite::DynamicPredicate => None,
+        }
+    }
+}
+
+impl fmt::Display for HandlerSite {
+    /// `connection handler`, `event handler of event "chat"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.event() {
+            Some(e) => write!(f, "{} handler of event {e:?}", self.name()),
+            None => write!(f, "{} handler", self.name()),
+        }
+    }
+}
+
 /// How a callback failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -124,5 +173,41 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, HandlerError>) -> Result<
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err((FailureKind::Error, e.to_string())),
         Err(p) => Err((FailureKind::Panic, panic_message(&*p))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handler_sites_name_themselves_and_their_event() {
+        let ev = || "chat".to_string();
+        let sites = [
+            (HandlerSite::Middleware, "middleware", None),
+            (HandlerSite::EventMiddleware(ev()), "event_middleware", Some("chat")),
+            (HandlerSite::Connection, "connection", None),
+            (HandlerSite::Event(ev()), "event", Some("chat")),
+            (HandlerSite::Any(ev()), "any", Some("chat")),
+            (HandlerSite::Fallback(ev()), "fallback", Some("chat")),
+            (HandlerSite::Disconnecting, "disconnecting", None),
+            (HandlerSite::Disconnect, "disconnect", None),
+            (HandlerSite::RoomEvent, "room_event", None),
+            (HandlerSite::DynamicPredicate, "dynamic_predicate", None),
+            (HandlerSite::ServerSide(ev()), "server_side", Some("chat")),
+        ];
+        for (site, name, event) in &sites {
+            assert_eq!((site.name(), site.event()), (*name, *event));
+        }
+        assert_eq!(HandlerSite::Connection.to_string(), "connection handler");
+        assert_eq!(HandlerSite::Event(ev()).to_string(), "event handler of event \"chat\"");
+    }
+
+    #[test]
+    fn guarded_turns_errors_into_failures_and_names_panics() {
+        assert_eq!(guarded(|| Ok(5)), Ok(5));
+        assert_eq!(guarded::<()>(|| Err("no".into())), Err((FailureKind::Error, "no".to_string())));
+        let payload: Box<dyn Any + Send> = Box::new("boom");
+        assert_eq!(panic_message(&*payload), "boom");
     }
 }

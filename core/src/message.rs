@@ -1,6 +1,7 @@
 //! What hosts drain from an outbox.
 
 use crate::sync::{fence, AtomicUsize, Ordering};
+use std::ffi::CStr;
 use std::fmt;
 use std::ptr::NonNull;
 use std::sync::{Arc, OnceLock};
@@ -49,22 +50,37 @@ impl DisconnectReason {
         }
     }
 
+    /// Every reason.
+    pub const ALL: [DisconnectReason; 9] = [
+        DisconnectReason::ServerNamespaceDisconnect,
+        DisconnectReason::ClientNamespaceDisconnect,
+        DisconnectReason::ServerShuttingDown,
+        DisconnectReason::PingTimeout,
+        DisconnectReason::TransportClose,
+        DisconnectReason::TransportError,
+        DisconnectReason::ParseError,
+        DisconnectReason::ForcedServerClose,
+        DisconnectReason::QueueOverflow,
+    ];
+
+    /// [`as_str`](Self::as_str) as a static NUL-terminated string, for C.
+    pub fn as_c_str(self) -> &'static CStr {
+        match self {
+            DisconnectReason::ServerNamespaceDisconnect => c"server namespace disconnect",
+            DisconnectReason::ClientNamespaceDisconnect => c"client namespace disconnect",
+            DisconnectReason::ServerShuttingDown => c"server shutting down",
+            DisconnectReason::PingTimeout => c"ping timeout",
+            DisconnectReason::TransportClose => c"transport close",
+            DisconnectReason::TransportError => c"transport error",
+            DisconnectReason::ParseError => c"parse error",
+            DisconnectReason::ForcedServerClose => c"forced server close",
+            DisconnectReason::QueueOverflow => c"queue overflow",
+        }
+    }
+
     /// Parses a reason string; `None` for an unknown one.
     pub fn parse(s: &str) -> Option<Self> {
-        use DisconnectReason::*;
-        [
-            ServerNamespaceDisconnect,
-            ClientNamespaceDisconnect,
-            ServerShuttingDown,
-            PingTimeout,
-            TransportClose,
-            TransportError,
-            ParseError,
-            ForcedServerClose,
-            QueueOverflow,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+        DisconnectReason::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
     /// True when the server decided the disconnect, so the client must be
@@ -441,19 +457,18 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     #[test]
+    fn reason_strings_round_trip_and_match_their_c_strings() {
+        for r in DisconnectReason::ALL {
+            assert_eq!(DisconnectReason::parse(r.as_str()), Some(r));
+            assert_eq!(r.as_c_str().to_str(), Ok(r.as_str()));
+        }
+        assert_eq!(DisconnectReason::parse("nope"), None);
+    }
+
+    #[test]
     fn a_close_packet_goes_with_server_side_reasons_and_overflow_only() {
         use DisconnectReason::*;
-        for r in [
-            ServerNamespaceDisconnect,
-            ClientNamespaceDisconnect,
-            ServerShuttingDown,
-            PingTimeout,
-            TransportClose,
-            TransportError,
-            ParseError,
-            ForcedServerClose,
-            QueueOverflow,
-        ] {
+        for r in DisconnectReason::ALL {
             assert_eq!(r.sends_close_packet(), r.is_server_side() || r == QueueOverflow, "{r}");
         }
         assert!(QueueOverflow.sends_close_packet() && !QueueOverflow.is_server_side());
