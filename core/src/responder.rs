@@ -45,11 +45,7 @@ impl AckResponder {
     pub fn send(&self, payload: impl Into<Payload>) -> Result<(), RespondError> {
         let payload = payload.into();
         let socket = &self.inner.socket;
-        if let Err(crate::PayloadError::TooLarge { size, limit }) =
-            socket.inner.ns.inner.shared.config.check_payload(&payload)
-        {
-            return Err(RespondError::PayloadTooLarge { size, limit });
-        }
+        socket.inner.ns.inner.shared.config.check_payload(&payload)?;
         // AcqRel: the winner's claim must be visible to every other clone.
         if self.inner.answered.swap(true, Ordering::AcqRel) {
             return Err(RespondError::AlreadyAnswered);

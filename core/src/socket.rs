@@ -6,7 +6,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::connection::{ConnInner, ConnPin, Connection, Member};
-use crate::error::{AckError, AckReceiveError, EmitError, PayloadError, RoomError};
+use crate::error::{AckError, AckReceiveError, EmitError, RoomError};
 use crate::events::RoomEvent;
 use crate::failure::{guarded, HandlerError, HandlerFailure, HandlerSite};
 use crate::fanout::{EmitReport, Fanout};
@@ -556,9 +556,9 @@ impl Socket {
         let payload = payload.into();
         let ns = &self.inner.ns;
         let shared = &ns.inner.shared;
-        if let Err(PayloadError::TooLarge { size, limit }) = shared.config.check_payload(&payload) {
+        if let Err(e) = shared.config.check_payload(&payload) {
             Counters::add(&shared.stats.acks_ignored, 1);
-            return Err(AckReceiveError::PayloadTooLarge { size, limit });
+            return Err(e.into());
         }
         let state = ns.inner.acks.lock().get(&id).cloned();
         let change = state.as_ref().map(|s| s.reply(self.inner.key, payload));

@@ -1562,3 +1562,54 @@ fn contract_queue_limits_are_one_rule_for_the_engine_and_for_a_connection() {
     // Nothing was opened by the refused connects.
     assert_eq!(engine.stats().connections, 0);
 }
+
+#[test]
+fn contract_11_every_payload_check_is_one_rule_with_one_error() {
+    let engine = Engine::new(Config::builder().max_payload(16).max_queue_bytes(1 << 16).build().unwrap());
+    let ns = engine.of("/").unwrap();
+    let big = || Payload::text("x".repeat(17));
+    let want = PayloadError::TooLarge { size: 17, limit: 16 };
+
+    let replies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let r2 = replies.clone();
+    ns.on("ask", move |_, _, ack| {
+        if let Some(ack) = ack {
+            r2.lock().unwrap().push(ack.send(big()));
+        }
+    })
+    .unwrap();
+    let (conn, outbox) = engine.connect();
+    let joined = conn.join_namespace("/", Handshake::new().auth(big()));
+    assert!(matches!(&joined, Err(JoinError::Payload(e)) if *e == want), "{joined:?}");
+    let socket = conn.join_namespace("/", Handshake::new()).unwrap();
+
+    let dispatched = socket.dispatch(roomcast::Inbound::event("ask", big()));
+    assert!(matches!(&dispatched, Err(roomcast::DispatchError::Payload(e)) if *e == want), "{dispatched:?}");
+    socket.dispatch(roomcast::Inbound::event("ask", "small").with_ack(1)).unwrap();
+    let responded = replies.lock().unwrap().pop().expect("the handler ran");
+    assert!(matches!(&responded, Err(roomcast::RespondError::Payload(e)) if *e == want), "{responded:?}");
+
+    let stream = socket.emit_with_ack("q", "?").unwrap();
+    let id = outbox.try_recv().unwrap().ack_id().unwrap();
+    let received = socket.receive_ack(id, big());
+    assert!(matches!(&received, Err(roomcast::AckReceiveError::Payload(e)) if *e == want), "{received:?}");
+    assert_eq!(engine.stats().acks_ignored, 1);
+    drop(stream);
+
+    let emitted = ns.emit("e", big());
+    assert!(matches!(&emitted, Err(EmitError::Payload(e)) if *e == want), "{emitted:?}");
+
+    // One text, whichever call hit the limit.
+    let texts: BTreeSet<String> = [
+        joined.unwrap_err().to_string(),
+        dispatched.unwrap_err().to_string(),
+        responded.unwrap_err().to_string(),
+        received.unwrap_err().to_string(),
+        emitted.unwrap_err().to_string(),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(texts.into_iter().collect::<Vec<_>>(), vec!["payload of 17 bytes exceeds the limit of 16".to_string()]);
+    // Nothing but the ack emit reached the outbox.
+    assert!(outbox.try_recv().is_err());
+}

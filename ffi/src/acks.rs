@@ -270,7 +270,7 @@ pub unsafe extern "C" fn roomcast_socket_receive_ack(
         s.socket.receive_ack(ack_id, p).map_err(|e| {
             let code = match &e {
                 core::AckReceiveError::Ignored(_) => roomcast_result::Ignored,
-                core::AckReceiveError::PayloadTooLarge { .. } => roomcast_result::PayloadTooLarge,
+                core::AckReceiveError::Payload(e) => crate::error::payload_code(e),
             };
             Error::new(code, e.to_string())
         })

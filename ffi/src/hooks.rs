@@ -741,8 +741,7 @@ pub unsafe extern "C" fn roomcast_socket_dispatch(
         let d = s.socket.dispatch(inbound).map_err(|e| {
             let code = match &e {
                 core::DispatchError::InvalidName(_) => roomcast_result::InvalidName,
-                core::DispatchError::Payload(core::PayloadError::TooLarge { .. }) => roomcast_result::PayloadTooLarge,
-                core::DispatchError::Payload(_) => roomcast_result::InvalidPayload,
+                core::DispatchError::Payload(e) => crate::error::payload_code(e),
                 core::DispatchError::Closed => roomcast_result::Closed,
             };
             Error::new(code, e.to_string())
@@ -786,7 +785,7 @@ pub unsafe extern "C" fn roomcast_ack_send(
             let code = match &e {
                 core::RespondError::AlreadyAnswered => roomcast_result::AlreadyAnswered,
                 core::RespondError::Closed => roomcast_result::Closed,
-                core::RespondError::PayloadTooLarge { .. } => roomcast_result::PayloadTooLarge,
+                core::RespondError::Payload(e) => crate::error::payload_code(e),
             };
             Error::new(code, e.to_string())
         })
