@@ -1,6 +1,7 @@
 //! What hosts drain from an outbox.
 
 use crate::sync::{fence, AtomicUsize, Ordering};
+use std::borrow::Cow;
 use std::ffi::CStr;
 use std::fmt;
 use std::ptr::NonNull;
@@ -165,6 +166,18 @@ enum Body {
     Lagged { count: u64 },
 }
 
+/// The function that produced a message's cached encoding.
+#[derive(Clone, Copy)]
+struct Encoder(fn(&Message) -> Bytes);
+
+impl PartialEq for Encoder {
+    fn eq(&self, other: &Self) -> bool {
+        // Compared by address: the same function always matches itself; two
+        // functions merged into one address are the same code.
+        std::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
 struct Inner {
     /// Strong references (see `Message`'s `Clone`/`Drop` and `Prepaid`).
     refs: AtomicUsize,
@@ -172,8 +185,8 @@ struct Inner {
     /// Bytes counted against `max_queue_bytes`, computed once.
     cost: usize,
     /// A transport's encoding of this message, computed once and shared by
-    /// every recipient.
-    encoded: OnceLock<Bytes>,
+    /// every recipient, with the encoder that made it (see `encoded_with`).
+    encoded: OnceLock<(Encoder, Bytes)>,
 }
 
 /// One outbound message. Cloning is a reference-count increment: every
@@ -197,7 +210,7 @@ unsafe impl Sync for Message {}
 const _: fn() = || {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Body>();
-    assert_send_sync::<OnceLock<Bytes>>();
+    assert_send_sync::<OnceLock<(Encoder, Bytes)>>();
 };
 
 /// Above this count something leaks references; abort like `Arc` does
@@ -410,8 +423,21 @@ impl Message {
     /// The transport's wire encoding of this message, computed by `encode`
     /// the first time any recipient asks and shared afterwards, so a
     /// broadcast is encoded once, not once per recipient.
-    pub fn encoded_with(&self, encode: impl FnOnce(&Message) -> Bytes) -> &Bytes {
-        self.inner().encoded.get_or_init(|| encode(self))
+    ///
+    /// The cache belongs to one encoder: the first `encode` to run keys
+    /// it. Another encoder (a second transport serving the same engine)
+    /// never gets those bytes: its encoding is computed on each call and
+    /// returned owned. An encoder is a function, not a closure, so that it
+    /// can be compared: two different functions may share an address only
+    /// when they are the same code, which then encodes alike.
+    pub fn encoded_with(&self, encode: fn(&Message) -> Bytes) -> Cow<'_, Bytes> {
+        let key = Encoder(encode);
+        let (by, bytes) = self.inner().encoded.get_or_init(|| (key, encode(self)));
+        if *by == key {
+            Cow::Borrowed(bytes)
+        } else {
+            Cow::Owned(encode(self))
+        }
     }
 
     /// Control messages (ack replies, disconnect notices): never dropped by
