@@ -25,7 +25,13 @@ use crate::socket::Socket;
 #[must_use = "an operator does nothing until `emit` (or another terminal call)"]
 pub struct BroadcastOperator<'a> {
     pub(crate) ns: &'a Namespace,
+    /// The socket emitting (`socket.broadcast()`, `socket.to(..)`): it must
+    /// still be live to send.
     pub(crate) sender: Option<&'a Socket>,
+    /// The one socket left out, by key: the sender, or the socket named by
+    /// [`except_socket`](Self::except_socket). Applied on this node only,
+    /// where that socket lives.
+    pub(crate) except_key: Option<u64>,
     pub(crate) rooms: RoomList<'a>,
     pub(crate) except: RoomList<'a>,
     pub(crate) volatile: bool,
@@ -39,6 +45,7 @@ impl<'a> BroadcastOperator<'a> {
         BroadcastOperator {
             ns,
             sender,
+            except_key: sender.map(|s| s.inner.key),
             rooms: RoomList::new(),
             except: RoomList::new(),
             volatile: false,
@@ -71,6 +78,15 @@ impl<'a> BroadcastOperator<'a> {
         self
     }
 
+    /// Leaves `socket` out of the selection, the way `socket.broadcast()`
+    /// leaves out its sender (whether or not it is still connected; a
+    /// socket of another namespace is never selected anyway). One socket
+    /// per operator: a later call replaces an earlier one.
+    pub fn except_socket(mut self, socket: &Socket) -> Self {
+        self.except_key = Some(socket.inner.key);
+        self
+    }
+
     /// Drops the message for any recipient whose outbox is full instead of
     /// applying its overflow policy.
     pub fn volatile(mut self) -> Self {
@@ -86,7 +102,7 @@ impl<'a> BroadcastOperator<'a> {
     }
 
     pub(crate) fn selection(&self) -> Selection<'_> {
-        Selection { rooms: &self.rooms, except: &self.except, except_key: self.sender.map(|s| s.inner.key) }
+        Selection { rooms: &self.rooms, except: &self.except, except_key: self.except_key }
     }
 
     fn check_sender(&self) -> Result<(), EmitError> {
@@ -105,12 +121,8 @@ impl<'a> BroadcastOperator<'a> {
         check_rooms(self.ns, &self.rooms)?;
         check_rooms(self.ns, &self.except)?;
         self.check_sender()?;
-        let target = Target {
-            rooms: &self.rooms,
-            except: &self.except,
-            except_key: self.sender.map(|s| s.inner.key),
-            volatile: self.volatile,
-        };
+        let target =
+            Target { rooms: &self.rooms, except: &self.except, except_key: self.except_key, volatile: self.volatile };
         if self.ns.is_dynamic_parent() {
             // A parent's emit reaches every child, one message per child
             // (each carries its own namespace name).
@@ -201,7 +213,7 @@ impl<'a> BroadcastOperator<'a> {
         let rooms = self.rooms.clone();
         let except = self.except.clone();
         let volatile = self.volatile;
-        let excl = self.sender.map(|s| s.inner.key);
+        let excl = self.except_key;
         let stream = self.emit_with_ack(event, payload.clone())?;
         let remote = if local {
             RemoteAcks::none()

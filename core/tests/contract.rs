@@ -1613,3 +1613,36 @@ fn contract_11_every_payload_check_is_one_rule_with_one_error() {
     // Nothing but the ack emit reached the outbox.
     assert!(outbox.try_recv().is_err());
 }
+
+#[test]
+fn contract_1_except_socket_is_the_sender_exclusion_for_any_socket() {
+    let engine = Engine::new(Config::default());
+    let ns = engine.of("/").unwrap();
+    let other_ns = engine.of("/other").unwrap();
+    let [a, b, c] = [0, 1, 2].map(|_| client(&engine, "/"));
+    for cl in [&a, &b, &c] {
+        cl.socket.join("r").unwrap();
+    }
+    let stranger = client(&engine, "/other");
+
+    // What the sender's own broadcast selects, named from the namespace.
+    let by_sender = a.socket.to("r").emit("e", "1").unwrap();
+    let by_name = ns.to("r").except_socket(&a.socket).emit("e", "2").unwrap();
+    assert_eq!((by_sender.recipients, by_name.recipients), (2, 2));
+    assert!(drain(&a.outbox).is_empty());
+    for cl in [&b, &c] {
+        assert_eq!(drain(&cl.outbox).iter().map(text).collect::<Vec<_>>(), ["1", "2"]);
+    }
+    // A whole-namespace emit and an emit with except rooms take the same rule.
+    assert_eq!(ns.except("nothing").except_socket(&b.socket).emit("e", "3").unwrap().recipients, 2);
+    assert!(drain(&b.outbox).is_empty());
+    drain(&a.outbox);
+    drain(&c.outbox);
+    // A socket of another namespace excludes nobody here, and nothing is
+    // sent to it.
+    assert_eq!(ns.to("r").except_socket(&stranger.socket).emit("e", "4").unwrap().recipients, 3);
+    assert_eq!(other_ns.emit("e", "5").unwrap().recipients, 1);
+    // Unlike a sender, the excluded socket need not be connected.
+    a.socket.disconnect();
+    assert_eq!(ns.to("r").except_socket(&a.socket).emit("e", "6").unwrap().recipients, 2);
+}
