@@ -537,7 +537,9 @@ typedef struct roomcast_target {
    */
   size_t except_len;
   /**
-   * A socket to leave out (its own-id room is excepted), or NULL.
+   * A socket to leave out, or NULL: the sender exclusion of core's
+   * `socket.broadcast()`, for any socket, applied on this node (where
+   * the socket lives). It need not be connected.
    */
   const struct roomcast_socket *exclude;
   /**

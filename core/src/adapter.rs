@@ -46,15 +46,15 @@
 //! ```
 
 use std::borrow::Cow;
-use std::sync::Weak;
 use std::time::Duration;
 
 use crate::acks::AckReply;
-use crate::engine::{Engine, EngineInner};
+use crate::engine::WeakEngine;
 use crate::error::EmitError;
+use crate::fanout::EmitReport;
 use crate::message::Message;
 use crate::namespace::Namespace;
-use crate::operator::EmitReport;
+use crate::operator::BroadcastOperator;
 use crate::payload::Payload;
 
 /// Which sockets an emit targets, as an adapter sees it.
@@ -119,7 +119,7 @@ impl Selector {
 
     /// The operator selecting the same sockets on this node, acting on this
     /// node only (`.local()`).
-    pub fn operator<'a>(&'a self, namespace: &'a Namespace) -> crate::BroadcastOperator<'a> {
+    pub fn operator<'a>(&'a self, namespace: &'a Namespace) -> BroadcastOperator<'a> {
         namespace.local().to(self.rooms.as_slice()).except(self.except.as_slice())
     }
 }
@@ -221,24 +221,6 @@ impl RemoteAcks {
 impl std::fmt::Debug for RemoteAcks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteAcks").field("remote", &self.wait.is_some()).finish()
-    }
-}
-
-/// A weak handle to the engine an adapter serves, handed to
-/// [`Adapter::attach`]. It does not keep the engine alive.
-#[derive(Clone)]
-pub struct WeakEngine(pub(crate) Weak<EngineInner>);
-
-impl WeakEngine {
-    /// The engine, if it still exists.
-    pub fn upgrade(&self) -> Option<Engine> {
-        self.0.upgrade().map(|inner| Engine { inner })
-    }
-}
-
-impl std::fmt::Debug for WeakEngine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WeakEngine").field("alive", &(self.0.strong_count() > 0)).finish()
     }
 }
 

@@ -146,6 +146,22 @@ impl Config {
     }
 }
 
+/// The rule for an outbox's bounds, wherever they are set (the engine's
+/// [`ConfigBuilder::build`], a connection's [`ConnectOptions`]): at least
+/// one message, and room for one full-size payload.
+fn check_queue_limits(max_queue: usize, max_queue_bytes: usize, max_payload: usize) -> Result<(), ConfigError> {
+    if max_queue == 0 {
+        return Err(ConfigError::new("max_queue", "must be at least 1".into()));
+    }
+    if max_queue_bytes < max_payload {
+        return Err(ConfigError::new(
+            "max_queue_bytes",
+            format!("must be at least max_payload ({max_payload}), or a full-size payload could never be queued"),
+        ));
+    }
+    Ok(())
+}
+
 /// Builder for [`Config`]; every value is checked in [`build`](Self::build).
 #[derive(Debug, Clone)]
 pub struct ConfigBuilder {
@@ -223,21 +239,10 @@ impl ConfigBuilder {
     /// Checks every value and returns the configuration.
     pub fn build(self) -> Result<Config, ConfigError> {
         let c = self.cfg;
-        if c.max_queue == 0 {
-            return Err(ConfigError::new("max_queue", "must be at least 1".into()));
-        }
         if c.max_payload == 0 {
             return Err(ConfigError::new("max_payload", "must be at least 1".into()));
         }
-        if c.max_queue_bytes < c.max_payload {
-            return Err(ConfigError::new(
-                "max_queue_bytes",
-                format!(
-                    "must be at least max_payload ({}), or a full-size payload could never be queued",
-                    c.max_payload
-                ),
-            ));
-        }
+        check_queue_limits(c.max_queue, c.max_queue_bytes, c.max_payload)?;
         if c.max_rooms_per_socket == 0 {
             return Err(ConfigError::new("max_rooms_per_socket", "must be at least 1".into()));
         }
@@ -283,15 +288,7 @@ impl ConnectOptions {
     pub(crate) fn resolve(&self, cfg: &Config) -> Result<(usize, usize, OverflowPolicy), ConfigError> {
         let q = self.max_queue.unwrap_or(cfg.max_queue);
         let b = self.max_queue_bytes.unwrap_or(cfg.max_queue_bytes);
-        if q == 0 {
-            return Err(ConfigError::new("max_queue", "must be at least 1".into()));
-        }
-        if b < cfg.max_payload {
-            return Err(ConfigError::new(
-                "max_queue_bytes",
-                format!("must be at least max_payload ({})", cfg.max_payload),
-            ));
-        }
+        check_queue_limits(q, b, cfg.max_payload)?;
         Ok((q, b, self.overflow.unwrap_or(cfg.overflow)))
     }
 }

@@ -6,14 +6,19 @@ use crate::lock_order::{Mutex, Rank};
 use smallvec::SmallVec;
 
 use crate::engine::Engine;
-use crate::error::{ConnectError, JoinError};
-use crate::handshake::Handshake;
-use crate::hooks::{HandlerFailure, HandlerSite};
+use crate::error::JoinError;
 use crate::message::DisconnectReason;
-use crate::names;
 use crate::queue::Queue;
-use crate::socket::{Registered, Socket, SocketInner};
+use crate::rooms::{self, Link};
+use crate::socket::Socket;
 use crate::stats::Counters;
+
+/// A room entry of this engine: a socket key and its connection.
+pub(crate) type Member = rooms::Member<ConnInner>;
+/// A socket's pin on its connection (what its room entries point into).
+pub(crate) type ConnPin = rooms::ConnPin<ConnInner>;
+/// A namespace's membership tables, holding this engine's sockets.
+pub(crate) type RoomStore = rooms::RoomStore<ConnInner, Socket>;
 
 /// The sockets of a connection; guarded by `ConnInner::sockets`.
 pub(crate) struct ConnSockets {
@@ -33,6 +38,13 @@ pub(crate) struct ConnInner {
     sockets: Mutex<ConnSockets>,
 }
 
+impl Link for ConnInner {
+    #[inline(always)]
+    fn queue(&self) -> &Queue {
+        &self.queue
+    }
+}
+
 impl ConnInner {
     pub(crate) fn new(id: u64, engine: Engine, queue: Queue) -> ConnInner {
         ConnInner {
@@ -41,6 +53,26 @@ impl ConnInner {
             queue,
             sockets: Mutex::new(Rank::ConnSockets, ConnSockets { closed: false, list: SmallVec::new() }),
         }
+    }
+
+    /// Adds the socket `make` builds, unless the connection is closed or
+    /// `clash` finds one of its sockets already in that namespace (`name`).
+    pub(crate) fn add_socket(
+        &self,
+        name: &str,
+        clash: impl Fn(&Socket) -> bool,
+        make: impl FnOnce() -> Socket,
+    ) -> Result<Socket, JoinError> {
+        let mut st = self.sockets.lock();
+        if st.closed {
+            return Err(JoinError::ConnectionClosed);
+        }
+        if st.list.iter().any(clash) {
+            return Err(JoinError::AlreadyJoined(name.to_string()));
+        }
+        let socket = make();
+        st.list.push(socket.clone());
+        Ok(socket)
     }
 
     pub(crate) fn forget_socket(&self, key: u64) {
@@ -88,97 +120,6 @@ impl Connection {
     /// A number unique among this engine's connections.
     pub fn id(&self) -> u64 {
         self.inner.id
-    }
-
-    /// Joins namespace `name` and returns the new socket.
-    ///
-    /// On this thread, in order: the name is checked; the namespace is found
-    /// (or created by a dynamic parent that accepts the name); its
-    /// middleware runs in registration order with no engine lock held, the
-    /// first `Err` refusing the connect; the socket enters the namespace and
-    /// its own-id room; the `connection` handlers run.
-    ///
-    /// Fails — leaving no socket, room or statistic behind — if the name is
-    /// invalid, the handshake's auth payload is larger than `max_payload`
-    /// (the rule every client payload meets), the engine is shut down,
-    /// nobody serves the name (`ConnectError "Invalid namespace"`),
-    /// middleware refuses, the connection is closed, or it already has a
-    /// socket there.
-    pub fn join_namespace(&self, name: &str, handshake: Handshake) -> Result<Socket, JoinError> {
-        let engine = &self.inner.engine;
-        names::check_namespace(name, engine.config().max_name_len())?;
-        if let Some(auth) = handshake.auth_payload() {
-            engine.config().check_payload(auth)?;
-        }
-        if engine.inner.shared.is_shut_down() {
-            return Err(JoinError::ShutDown);
-        }
-        // A dynamic child may be removed (emptied) between resolving and
-        // registering; then resolve again. Bounded: each retry means another
-        // thread emptied and removed the namespace in that instant.
-        let mut handshake = Some(handshake);
-        for _ in 0..8 {
-            let ns = engine
-                .resolve(name, handshake.as_ref().unwrap_or(&Handshake::new()))
-                .ok_or_else(ConnectError::invalid_namespace)?;
-            if self.is_closed() {
-                return Err(JoinError::ConnectionClosed);
-            }
-            let chain = ns.hook_chain();
-            let hs = handshake.as_ref().unwrap_or(&Handshake::new()).clone();
-            for mw in chain.iter().flat_map(|h| h.middleware.iter()) {
-                match crate::hooks::guarded(|| Ok(mw(&hs))) {
-                    Ok(Ok(())) => {}
-                    Ok(Err(refusal)) => return Err(JoinError::Refused(refusal)),
-                    Err((kind, message)) => {
-                        ns.report(HandlerFailure {
-                            namespace: ns.name().to_string(),
-                            socket_id: None,
-                            site: HandlerSite::Middleware,
-                            kind,
-                            message,
-                        });
-                        return Err(JoinError::Refused(ConnectError::new("Internal server error")));
-                    }
-                }
-            }
-            // Made before taking the lock; fails rather than guess.
-            let id: Arc<str> = Arc::from(crate::random_id()?);
-            let socket = {
-                let mut st = self.inner.sockets.lock();
-                if st.closed {
-                    return Err(JoinError::ConnectionClosed);
-                }
-                if st.list.iter().any(|s| s.namespace() == &ns) {
-                    return Err(JoinError::AlreadyJoined(name.to_string()));
-                }
-                let hs = handshake.take().unwrap_or_default();
-                let socket = Socket { inner: Arc::new(SocketInner::new(ns.clone(), self.inner.clone(), hs, id)) };
-                st.list.push(socket.clone());
-                socket
-            };
-            match socket.register() {
-                Registered::Ok => {}
-                Registered::Closed => {
-                    self.inner.forget_socket(socket.inner.key);
-                    return Err(JoinError::ConnectionClosed);
-                }
-                Registered::ShutDown => {
-                    self.inner.forget_socket(socket.inner.key);
-                    return Err(JoinError::ShutDown);
-                }
-                Registered::NamespaceGone => {
-                    self.inner.forget_socket(socket.inner.key);
-                    handshake = Some(socket.handshake().clone());
-                    continue;
-                }
-            }
-            for h in chain.iter().flat_map(|h| h.connection.iter()) {
-                socket.run_guarded(HandlerSite::Connection, || h(&socket));
-            }
-            return Ok(socket);
-        }
-        Err(JoinError::Refused(ConnectError::invalid_namespace()))
     }
 
     /// This connection's socket in namespace `name`, if any.

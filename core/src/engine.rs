@@ -1,22 +1,23 @@
 //! The engine: configuration, namespaces, connections, statistics.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use crate::lock_order::{Mutex, Rank, RwLock};
 use rustc_hash::FxHashMap;
 
-use crate::acks::{Timer, TimerThread};
 use crate::adapter::{Adapter, LocalAdapter};
 use crate::config::{Config, ConnectOptions};
 use crate::connection::{ConnInner, Connection};
-use crate::error::{ConfigError, NamespaceError};
+use crate::error::{ConfigError, ConnectError, JoinError, NamespaceError};
+use crate::failure::{guarded, HandlerFailure, HandlerSite};
 use crate::handshake::Handshake;
-use crate::hooks::{HandlerFailure, HandlerSite};
 use crate::names;
 use crate::namespace::{Namespace, ParentInfo};
 use crate::outbox::Outbox;
 use crate::queue::Queue;
+use crate::shared::Shared;
+use crate::socket::{Registered, Socket, SocketInner};
 use crate::stats::{Counters, Stats};
 
 impl Drop for EngineInner {
@@ -35,59 +36,6 @@ impl Drop for EngineInner {
             if let Some(info) = &parent.inner.parent_info {
                 info.children.write().clear();
             }
-        }
-    }
-}
-
-/// State shared by every part of one engine.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) stats: Counters,
-    /// Source of socket keys, unique per engine.
-    pub(crate) next_key: AtomicU64,
-    /// Source of connection ids.
-    pub(crate) next_conn: AtomicU64,
-    pub(crate) adapter: Arc<dyn Adapter>,
-    /// Set once by [`Engine::shutdown`]; then no namespace is created and
-    /// no socket registered. Read by `Socket::register` under its
-    /// namespace's `removed` read lock, which `shutdown` write-locks once
-    /// after setting it: a registration either sees the flag or is visible
-    /// to shutdown's walk over the sockets.
-    pub(crate) shut_down: AtomicBool,
-    /// The ack timer and its thread, started on the first ack emit; the
-    /// thread is joined when the last engine handle drops.
-    timer: OnceLock<TimerThread>,
-}
-
-impl Shared {
-    /// The engine's ack timer, started on first use.
-    pub(crate) fn timer(&self) -> std::io::Result<&Arc<Timer>> {
-        if let Some(t) = self.timer.get() {
-            return Ok(&t.timer);
-        }
-        let t = Timer::start()?;
-        // Another thread may have won the race; its timer is kept, ours is
-        // stopped (its thread exits at once and is joined).
-        if let Err(t) = self.timer.set(t) {
-            t.stop();
-        }
-        self.timer.get().map(|t| &t.timer).ok_or_else(|| std::io::Error::other("ack timer not initialised"))
-    }
-
-    /// True once [`Engine::shutdown`] ran.
-    pub(crate) fn is_shut_down(&self) -> bool {
-        // SeqCst: paired with the store in `shutdown`; see the field.
-        self.shut_down.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Shared {
-    /// The last engine handle is gone: stop the ack timer and wait for its
-    /// thread, so no roomcast thread outlives the engine (a C host may
-    /// unload the library next). Holds no lock.
-    fn drop(&mut self) {
-        if let Some(t) = self.timer.take() {
-            t.stop();
         }
     }
 }
@@ -132,15 +80,7 @@ impl Engine {
     /// An engine whose emits go through `adapter` (for example one that
     /// also publishes to other nodes).
     pub fn with_adapter(config: Config, adapter: Arc<dyn Adapter>) -> Engine {
-        let shared = Arc::new(Shared {
-            config,
-            stats: Counters::default(),
-            next_key: AtomicU64::new(1),
-            next_conn: AtomicU64::new(1),
-            adapter,
-            shut_down: AtomicBool::new(false),
-            timer: OnceLock::new(),
-        });
+        let shared = Arc::new(Shared::new(config, adapter));
         let engine = Engine {
             inner: Arc::new(EngineInner {
                 shared,
@@ -152,7 +92,7 @@ impl Engine {
         // `/` always exists.
         let root = Namespace::new("/", engine.inner.shared.clone());
         engine.inner.namespaces.write().insert(root.inner.name.clone(), root);
-        engine.inner.shared.adapter.attach(crate::adapter::WeakEngine(Arc::downgrade(&engine.inner)));
+        engine.inner.shared.adapter.attach(WeakEngine(Arc::downgrade(&engine.inner)));
         engine
     }
 
@@ -246,7 +186,7 @@ impl Engine {
             let Some(info) = &parent.inner.parent_info else { continue };
             // Cloned out: the predicate runs with no lock held.
             let Some(predicate) = info.predicate.lock().clone() else { continue };
-            let accepted = match crate::hooks::guarded(|| Ok(predicate(name, hs))) {
+            let accepted = match guarded(|| Ok(predicate(name, hs))) {
                 Ok(b) => b,
                 Err((kind, message)) => {
                     parent.report(HandlerFailure {
@@ -401,8 +341,8 @@ impl Engine {
     }
 
     /// A weak handle to this engine (it does not keep the engine alive).
-    pub fn downgrade(&self) -> crate::adapter::WeakEngine {
-        crate::adapter::WeakEngine(Arc::downgrade(&self.inner))
+    pub fn downgrade(&self) -> WeakEngine {
+        WeakEngine(Arc::downgrade(&self.inner))
     }
 
     /// A snapshot of the statistics.
@@ -425,5 +365,111 @@ impl Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("stats", &self.stats()).finish()
+    }
+}
+
+impl Connection {
+    /// Joins namespace `name` and returns the new socket.
+    ///
+    /// On this thread, in order: the name is checked; the namespace is found
+    /// (or created by a dynamic parent that accepts the name); its
+    /// middleware runs in registration order with no engine lock held, the
+    /// first `Err` refusing the connect; the socket enters the namespace and
+    /// its own-id room; the `connection` handlers run.
+    ///
+    /// Fails — leaving no socket, room or statistic behind — if the name is
+    /// invalid, the handshake's auth payload is larger than `max_payload`
+    /// (the rule every client payload meets), the engine is shut down,
+    /// nobody serves the name (`ConnectError "Invalid namespace"`),
+    /// middleware refuses, the connection is closed, or it already has a
+    /// socket there.
+    pub fn join_namespace(&self, name: &str, handshake: Handshake) -> Result<Socket, JoinError> {
+        let engine = &self.inner.engine;
+        names::check_namespace(name, engine.config().max_name_len())?;
+        if let Some(auth) = handshake.auth_payload() {
+            engine.config().check_payload(auth)?;
+        }
+        if engine.inner.shared.is_shut_down() {
+            return Err(JoinError::ShutDown);
+        }
+        // A dynamic child may be removed (emptied) between resolving and
+        // registering; then resolve again. Bounded: each retry means another
+        // thread emptied and removed the namespace in that instant.
+        let mut handshake = Some(handshake);
+        for _ in 0..8 {
+            let ns = engine
+                .resolve(name, handshake.as_ref().unwrap_or(&Handshake::new()))
+                .ok_or_else(ConnectError::invalid_namespace)?;
+            if self.is_closed() {
+                return Err(JoinError::ConnectionClosed);
+            }
+            let chain = ns.hook_chain();
+            let hs = handshake.as_ref().unwrap_or(&Handshake::new()).clone();
+            for mw in chain.iter().flat_map(|h| h.middleware.iter()) {
+                match guarded(|| Ok(mw(&hs))) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(refusal)) => return Err(JoinError::Refused(refusal)),
+                    Err((kind, message)) => {
+                        ns.report(HandlerFailure {
+                            namespace: ns.name().to_string(),
+                            socket_id: None,
+                            site: HandlerSite::Middleware,
+                            kind,
+                            message,
+                        });
+                        return Err(JoinError::Refused(ConnectError::new("Internal server error")));
+                    }
+                }
+            }
+            // Made before taking the lock; fails rather than guess.
+            let id: Arc<str> = Arc::from(crate::random_id()?);
+            let socket = self.inner.add_socket(
+                name,
+                |s| s.namespace() == &ns,
+                || {
+                    let hs = handshake.take().unwrap_or_default();
+                    Socket { inner: Arc::new(SocketInner::new(ns.clone(), self.inner.clone(), hs, id)) }
+                },
+            )?;
+            match socket.register() {
+                Registered::Ok => {}
+                Registered::Closed => {
+                    self.inner.forget_socket(socket.inner.key);
+                    return Err(JoinError::ConnectionClosed);
+                }
+                Registered::ShutDown => {
+                    self.inner.forget_socket(socket.inner.key);
+                    return Err(JoinError::ShutDown);
+                }
+                Registered::NamespaceGone => {
+                    self.inner.forget_socket(socket.inner.key);
+                    handshake = Some(socket.handshake().clone());
+                    continue;
+                }
+            }
+            for h in chain.iter().flat_map(|h| h.connection.iter()) {
+                socket.run_guarded(HandlerSite::Connection, || h(&socket));
+            }
+            return Ok(socket);
+        }
+        Err(JoinError::Refused(ConnectError::invalid_namespace()))
+    }
+}
+
+/// A weak handle to the engine an adapter serves, handed to
+/// [`Adapter::attach`]. It does not keep the engine alive.
+#[derive(Clone)]
+pub struct WeakEngine(pub(crate) Weak<EngineInner>);
+
+impl WeakEngine {
+    /// The engine, if it still exists.
+    pub fn upgrade(&self) -> Option<Engine> {
+        self.0.upgrade().map(|inner| Engine { inner })
+    }
+}
+
+impl std::fmt::Debug for WeakEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakEngine").field("alive", &(self.0.strong_count() > 0)).finish()
     }
 }

@@ -256,14 +256,10 @@ pub enum RespondError {
     /// The socket is disconnected.
     #[error("the socket is disconnected")]
     Closed,
-    /// The reply is larger than `max_payload`.
-    #[error("reply of {size} bytes exceeds the limit of {limit}")]
-    PayloadTooLarge {
-        /// Its size.
-        size: usize,
-        /// The configured `max_payload`.
-        limit: usize,
-    },
+    /// The reply is larger than `max_payload`
+    /// ([`PayloadError::TooLarge`], as every payload check reports it).
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
 }
 
 /// A client reply that [`Socket::receive_ack`](crate::Socket::receive_ack)
@@ -275,14 +271,10 @@ pub enum AckReceiveError {
     /// `Stats::acks_ignored`.
     #[error("no pending acknowledgement with id {0} for this socket")]
     Ignored(u64),
-    /// The reply is larger than `max_payload` (also counted as ignored).
-    #[error("ack reply of {size} bytes exceeds the limit of {limit}")]
-    PayloadTooLarge {
-        /// Its size.
-        size: usize,
-        /// The configured `max_payload`.
-        limit: usize,
-    },
+    /// The reply is larger than `max_payload` (also counted as ignored):
+    /// [`PayloadError::TooLarge`], as every payload check reports it.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
 }
 
 /// An inbound event that could not be dispatched.

@@ -5,8 +5,12 @@ mod acks;
 mod adapter;
 mod config;
 mod connection;
+mod emit;
 mod engine;
 mod error;
+mod events;
+mod failure;
+mod fanout;
 mod handshake;
 mod hooks;
 mod id;
@@ -18,8 +22,11 @@ mod operator;
 mod outbox;
 mod payload;
 mod queue;
+mod responder;
 mod ring;
 mod rooms;
+mod selection;
+mod shared;
 mod socket;
 mod spin;
 mod stats;
@@ -28,28 +35,31 @@ mod sync;
 pub use acks::{AckCollect, AckPending, AckReply, AckStream};
 pub use adapter::{
     Adapter, ClusterError, ClusterReply, LocalAdapter, RemoteAcks, RemoteSocket, Selector, SocketsOp, Target,
-    WeakEngine,
 };
 pub use config::{Config, ConfigBuilder, ConnectOptions, OverflowPolicy, MAX_NAME_LEN_LIMIT};
 pub use connection::Connection;
-pub use engine::Engine;
+pub use emit::ClusterAcks;
+pub use engine::{Engine, WeakEngine};
 pub use error::{
     AckError, AckReceiveError, ConfigError, ConnectError, DispatchError, EmitError, JoinError, NameError, NameKind,
     NameProblem, NamespaceError, PayloadError, RandomError, RecvError, RecvTimeoutError, RespondError, RoomError,
     TryRecvError,
 };
+pub use events::{EventFlow, Inbound, RoomEvent};
+pub use failure::{FailureKind, HandlerError, HandlerFailure, HandlerResult, HandlerSite};
+pub use fanout::EmitReport;
 pub use handshake::Handshake;
-pub use hooks::{
-    AckResponder, EventFlow, FailureKind, HandlerError, HandlerFailure, HandlerResult, HandlerSite, Inbound, RoomEvent,
-};
+pub use hooks::Dispatched;
 pub use id::random_id;
 pub use message::{DisconnectReason, Message, MessageKind};
 pub use names::RESERVED_EVENTS;
 pub use namespace::Namespace;
-pub use operator::{BroadcastOperator, ClusterAcks, EmitReport, RoomList, Rooms};
+pub use operator::BroadcastOperator;
 pub use outbox::{Outbox, RecvFuture, RecvManyFuture};
 pub use payload::{Format, Payload};
-pub use socket::{Dispatched, Socket};
+pub use responder::AckResponder;
+pub use selection::{RoomList, Rooms};
+pub use socket::Socket;
 pub use stats::Stats;
 
 /// Re-export so users can build payloads from [`bytes::Bytes`] without a

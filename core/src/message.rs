@@ -1,6 +1,8 @@
 //! What hosts drain from an outbox.
 
 use crate::sync::{fence, AtomicUsize, Ordering};
+use std::borrow::Cow;
+use std::ffi::CStr;
 use std::fmt;
 use std::ptr::NonNull;
 use std::sync::{Arc, OnceLock};
@@ -49,22 +51,37 @@ impl DisconnectReason {
         }
     }
 
+    /// Every reason.
+    pub const ALL: [DisconnectReason; 9] = [
+        DisconnectReason::ServerNamespaceDisconnect,
+        DisconnectReason::ClientNamespaceDisconnect,
+        DisconnectReason::ServerShuttingDown,
+        DisconnectReason::PingTimeout,
+        DisconnectReason::TransportClose,
+        DisconnectReason::TransportError,
+        DisconnectReason::ParseError,
+        DisconnectReason::ForcedServerClose,
+        DisconnectReason::QueueOverflow,
+    ];
+
+    /// [`as_str`](Self::as_str) as a static NUL-terminated string, for C.
+    pub fn as_c_str(self) -> &'static CStr {
+        match self {
+            DisconnectReason::ServerNamespaceDisconnect => c"server namespace disconnect",
+            DisconnectReason::ClientNamespaceDisconnect => c"client namespace disconnect",
+            DisconnectReason::ServerShuttingDown => c"server shutting down",
+            DisconnectReason::PingTimeout => c"ping timeout",
+            DisconnectReason::TransportClose => c"transport close",
+            DisconnectReason::TransportError => c"transport error",
+            DisconnectReason::ParseError => c"parse error",
+            DisconnectReason::ForcedServerClose => c"forced server close",
+            DisconnectReason::QueueOverflow => c"queue overflow",
+        }
+    }
+
     /// Parses a reason string; `None` for an unknown one.
     pub fn parse(s: &str) -> Option<Self> {
-        use DisconnectReason::*;
-        [
-            ServerNamespaceDisconnect,
-            ClientNamespaceDisconnect,
-            ServerShuttingDown,
-            PingTimeout,
-            TransportClose,
-            TransportError,
-            ParseError,
-            ForcedServerClose,
-            QueueOverflow,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+        DisconnectReason::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
     /// True when the server decided the disconnect, so the client must be
@@ -76,6 +93,15 @@ impl DisconnectReason {
                 | DisconnectReason::ServerShuttingDown
                 | DisconnectReason::ForcedServerClose
         )
+    }
+
+    /// True when a connection closed for this reason was closed by the
+    /// server, so the transport ends with a close packet telling the
+    /// client: the server-side reasons, and a queue overflow (the engine
+    /// closes the connection; no per-socket notice is queued for it, the
+    /// outbox being full).
+    pub fn sends_close_packet(self) -> bool {
+        self.is_server_side() || self == DisconnectReason::QueueOverflow
     }
 }
 
@@ -140,6 +166,18 @@ enum Body {
     Lagged { count: u64 },
 }
 
+/// The function that produced a message's cached encoding.
+#[derive(Clone, Copy)]
+struct Encoder(fn(&Message) -> Bytes);
+
+impl PartialEq for Encoder {
+    fn eq(&self, other: &Self) -> bool {
+        // Compared by address: the same function always matches itself; two
+        // functions merged into one address are the same code.
+        std::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
 struct Inner {
     /// Strong references (see `Message`'s `Clone`/`Drop` and `Prepaid`).
     refs: AtomicUsize,
@@ -147,8 +185,8 @@ struct Inner {
     /// Bytes counted against `max_queue_bytes`, computed once.
     cost: usize,
     /// A transport's encoding of this message, computed once and shared by
-    /// every recipient.
-    encoded: OnceLock<Bytes>,
+    /// every recipient, with the encoder that made it (see `encoded_with`).
+    encoded: OnceLock<(Encoder, Bytes)>,
 }
 
 /// One outbound message. Cloning is a reference-count increment: every
@@ -172,7 +210,7 @@ unsafe impl Sync for Message {}
 const _: fn() = || {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Body>();
-    assert_send_sync::<OnceLock<Bytes>>();
+    assert_send_sync::<OnceLock<(Encoder, Bytes)>>();
 };
 
 /// Above this count something leaks references; abort like `Arc` does
@@ -385,8 +423,21 @@ impl Message {
     /// The transport's wire encoding of this message, computed by `encode`
     /// the first time any recipient asks and shared afterwards, so a
     /// broadcast is encoded once, not once per recipient.
-    pub fn encoded_with(&self, encode: impl FnOnce(&Message) -> Bytes) -> &Bytes {
-        self.inner().encoded.get_or_init(|| encode(self))
+    ///
+    /// The cache belongs to one encoder: the first `encode` to run keys
+    /// it. Another encoder (a second transport serving the same engine)
+    /// never gets those bytes: its encoding is computed on each call and
+    /// returned owned. An encoder is a function, not a closure, so that it
+    /// can be compared: two different functions may share an address only
+    /// when they are the same code, which then encodes alike.
+    pub fn encoded_with(&self, encode: fn(&Message) -> Bytes) -> Cow<'_, Bytes> {
+        let key = Encoder(encode);
+        let (by, bytes) = self.inner().encoded.get_or_init(|| (key, encode(self)));
+        if *by == key {
+            Cow::Borrowed(bytes)
+        } else {
+            Cow::Owned(encode(self))
+        }
     }
 
     /// Control messages (ack replies, disconnect notices): never dropped by
@@ -430,6 +481,25 @@ impl fmt::Debug for Message {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn reason_strings_round_trip_and_match_their_c_strings() {
+        for r in DisconnectReason::ALL {
+            assert_eq!(DisconnectReason::parse(r.as_str()), Some(r));
+            assert_eq!(r.as_c_str().to_str(), Ok(r.as_str()));
+        }
+        assert_eq!(DisconnectReason::parse("nope"), None);
+    }
+
+    #[test]
+    fn a_close_packet_goes_with_server_side_reasons_and_overflow_only() {
+        use DisconnectReason::*;
+        for r in DisconnectReason::ALL {
+            assert_eq!(r.sends_close_packet(), r.is_server_side() || r == QueueOverflow, "{r}");
+        }
+        assert!(QueueOverflow.sends_close_packet() && !QueueOverflow.is_server_side());
+        assert!(!TransportClose.sends_close_packet());
+    }
 
     /// A payload owner that records when the message's last reference went.
     struct Owner(Arc<AtomicBool>, Vec<u8>);

@@ -8,16 +8,22 @@ use crate::lock_order::{Mutex, Rank, RwLock};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use crate::acks::AckTable;
+use crate::acks::{AckStream, AckTable};
 use crate::adapter::{ClusterError, ClusterReply, RemoteSocket, Target};
-use crate::engine::Shared;
+use crate::connection::RoomStore;
 use crate::error::{ConnectError, EmitError, NameError};
+use crate::events::{EventFlow, Inbound, RoomEvent};
+use crate::failure::{guarded, HandlerError, HandlerFailure, HandlerResult, HandlerSite};
+use crate::fanout::{EmitReport, Fanout};
 use crate::handshake::Handshake;
-use crate::hooks::{AckResponder, EventFlow, HandlerError, HandlerFailure, HandlerResult, Hooks, Inbound, RoomEvent};
+use crate::hooks::{report, Hooks};
 use crate::message::{DisconnectReason, Message};
-use crate::operator::{BroadcastOperator, EmitReport, Fanout, Rooms};
+use crate::operator::BroadcastOperator;
 use crate::payload::Payload;
-use crate::rooms::{RoomStore, Selection};
+use crate::responder::AckResponder;
+use crate::rooms::Selection;
+use crate::selection::Rooms;
+use crate::shared::Shared;
 use crate::socket::Socket;
 
 pub(crate) type Predicate = Arc<dyn Fn(&str, &Handshake) -> bool + Send + Sync>;
@@ -144,7 +150,7 @@ impl Namespace {
     pub(crate) fn report(&self, failure: HandlerFailure) {
         let chain = self.hook_chain();
         let errors: SmallVec<[_; 4]> = chain.iter().flat_map(|h| h.errors.iter().cloned()).collect();
-        crate::hooks::report(&errors, failure);
+        report(&errors, failure);
     }
 
     /// Runs room-event handlers for `events` (no lock held).
@@ -155,11 +161,11 @@ impl Namespace {
         let chain = self.hook_chain();
         for ev in events {
             for h in chain.iter().flat_map(|h| h.room_events.iter()) {
-                if let Err((kind, message)) = crate::hooks::guarded(|| h(ev)) {
+                if let Err((kind, message)) = guarded(|| h(ev)) {
                     self.report(HandlerFailure {
                         namespace: self.name().to_string(),
                         socket_id: ev.socket_id().map(str::to_string),
-                        site: crate::hooks::HandlerSite::RoomEvent,
+                        site: HandlerSite::RoomEvent,
                         kind,
                         message,
                     });
@@ -216,6 +222,14 @@ impl Namespace {
     /// never be dispatched.
     pub fn check_event_name(&self, event: &str) -> Result<(), NameError> {
         crate::names::check_event(event, self.inner.shared.config.max_name_len())
+    }
+
+    /// The checks every emit in this namespace passes: the event name and
+    /// the payload size.
+    pub(crate) fn check_emit(&self, event: &str, payload: &Payload) -> Result<(), EmitError> {
+        self.check_event_name(event)?;
+        self.inner.shared.config.check_payload(payload)?;
+        Ok(())
     }
 
     /// Handles inbound events named `event`, on the dispatching thread.
@@ -302,7 +316,7 @@ impl Namespace {
     }
 
     /// Emits to the whole namespace and collects one reply per socket.
-    pub fn emit_with_ack(&self, event: &str, payload: impl Into<Payload>) -> Result<crate::AckStream, EmitError> {
+    pub fn emit_with_ack(&self, event: &str, payload: impl Into<Payload>) -> Result<AckStream, EmitError> {
         BroadcastOperator::new(self, None).emit_with_ack(event, payload)
     }
 
@@ -425,13 +439,13 @@ impl Namespace {
         for hooks in &chain {
             let Some(handlers) = hooks.server_side.get(event) else { continue };
             for h in handlers {
-                match crate::hooks::guarded(|| Ok(h(payload))) {
+                match guarded(|| Ok(h(payload))) {
                     Ok(Some(r)) => replies.push(r),
                     Ok(None) => {}
                     Err((kind, message)) => self.report(HandlerFailure {
                         namespace: self.name().to_string(),
                         socket_id: None,
-                        site: crate::hooks::HandlerSite::ServerSide(event.to_string()),
+                        site: HandlerSite::ServerSide(event.to_string()),
                         kind,
                         message,
                     }),
@@ -446,7 +460,7 @@ impl Namespace {
     /// node. Fails only when the cluster bus is unreachable.
     pub fn server_side_emit(&self, event: &str, payload: impl Into<Payload>) -> Result<ClusterReply<()>, ClusterError> {
         let payload = payload.into();
-        crate::operator::check_emit(self, event, &payload)?;
+        self.check_emit(event, &payload)?;
         let r = self.inner.shared.adapter.server_side_emit(self, event, &payload, None)?;
         Ok(ClusterReply { value: (), missing_nodes: r.missing_nodes })
     }
@@ -461,7 +475,7 @@ impl Namespace {
         timeout: Duration,
     ) -> Result<ClusterReply<Vec<Payload>>, ClusterError> {
         let payload = payload.into();
-        crate::operator::check_emit(self, event, &payload)?;
+        self.check_emit(event, &payload)?;
         self.inner.shared.adapter.server_side_emit(self, event, &payload, Some(timeout))
     }
 

@@ -22,6 +22,20 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in code order.
+    pub const ALL: [Format; 3] = [Format::Binary, Format::Text, Format::Json];
+
+    /// The format's number (0 binary, 1 text, 2 json), as bindings pass it.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The format numbered `code` ([`code`](Self::code)); `None` for an
+    /// unknown number.
+    pub fn from_code(code: u32) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.code() == code)
+    }
+
     /// `"binary"`, `"text"` or `"json"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -204,5 +218,20 @@ impl From<&serde_json::Value> for Payload {
 impl From<serde_json::Value> for Payload {
     fn from(v: serde_json::Value) -> Self {
         Payload::from(&v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_codes_round_trip() {
+        for (i, f) in Format::ALL.into_iter().enumerate() {
+            assert_eq!(f.code(), i as u32);
+            assert_eq!(Format::from_code(f.code()), Some(f));
+            assert_eq!(f.as_str().parse::<Format>().ok(), Some(f));
+        }
+        assert_eq!(Format::from_code(3), None);
     }
 }

@@ -35,8 +35,16 @@ use parking_lot::RwLockReadGuard;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use smallvec::SmallVec;
 
-use crate::connection::ConnInner;
-use crate::socket::Socket;
+use crate::queue::Queue;
+
+/// What a room entry points at: the owner of an outbox (a connection).
+/// The tables know nothing else of it, so membership sits below sockets
+/// and connections: the sockets layer instantiates them with its own
+/// connection and socket types.
+pub(crate) trait Link {
+    /// The outbox queue a fan-out pushes into.
+    fn queue(&self) -> &Queue;
+}
 
 /// Number of shards per table (a power of two).
 pub(crate) const SHARDS: usize = 16;
@@ -65,23 +73,23 @@ fn prefetch<T>(p: *const T) {
 /// Prefetches the fields of `m`'s queue a push touches (two lines at most,
 /// one when they share a line).
 #[inline(always)]
-fn prefetch_queue(m: &Member) {
-    let q = &m.conn.get().queue;
+fn prefetch_queue<C: Link>(m: &Member<C>) {
+    let q = m.conn.get().queue();
     prefetch(q.hot_ptr());
     prefetch(q.hot_end());
 }
 
 /// What a walk does with each selected member. A trait rather than a
-/// closure so that the fan-out's push ([`Fanout`](crate::operator::Fanout)
-/// implements it with `#[inline(always)]`) is compiled into the walk's
-/// loop instead of being called once per recipient.
-pub(crate) trait Visit {
-    fn visit(&mut self, m: &Member);
+/// closure so that the fan-out's push (`Fanout`, one layer up, implements
+/// it with `#[inline(always)]`) is compiled into the walk's loop instead of
+/// being called once per recipient.
+pub(crate) trait Visit<C> {
+    fn visit(&mut self, m: &Member<C>);
 }
 
-impl<F: FnMut(&Member)> Visit for F {
+impl<C, F: FnMut(&Member<C>)> Visit<C> for F {
     #[inline(always)]
-    fn visit(&mut self, m: &Member) {
+    fn visit(&mut self, m: &Member<C>) {
         self(m)
     }
 }
@@ -91,7 +99,7 @@ impl<F: FnMut(&Member)> Visit for F {
 /// misses of successive recipients overlap instead of queueing behind each
 /// push's atomics.
 #[inline(always)]
-fn walk(members: &[Member], skip: impl Fn(u64) -> bool, v: &mut impl Visit) {
+fn walk<C: Link>(members: &[Member<C>], skip: impl Fn(u64) -> bool, v: &mut impl Visit<C>) {
     // The loop prefetches members `i + PREFETCH_AHEAD`; start the first
     // ones here, or a small room (the common case) walks mostly cold.
     for m in members.iter().take(PREFETCH_AHEAD) {
@@ -104,7 +112,7 @@ fn walk(members: &[Member], skip: impl Fn(u64) -> bool, v: &mut impl Visit) {
         if let Some(near) = members.get(i + PREFETCH_AHEAD / 2) {
             // The header line arrived by now; it names the slot to write
             // when that is a heap buffer (inline slots came with the header).
-            let slot = near.conn.get().queue.slot_hint();
+            let slot = near.conn.get().queue().slot_hint();
             if !slot.is_null() {
                 prefetch(slot);
             }
@@ -120,37 +128,37 @@ fn walk(members: &[Member], skip: impl Fn(u64) -> bool, v: &mut impl Visit) {
 /// Not `Clone`: a member is created by its socket ([`ConnPin::member_ref`])
 /// and lives only inside the tables of this module, which is what makes its
 /// non-owning connection pointer sound (see [`ConnRef`]).
-pub(crate) struct Member {
+pub(crate) struct Member<C> {
     /// The socket's engine-wide key.
     pub(crate) key: u64,
     /// Its connection (owner of the outbox), not reference-counted.
-    pub(crate) conn: ConnRef,
+    pub(crate) conn: ConnRef<C>,
 }
 
 /// One strong reference to a connection, held by a socket as a raw pointer
 /// for as long as the socket exists, so that the socket's room entries can
 /// point at the connection without a reference count of their own.
-pub(crate) struct ConnPin(NonNull<ConnInner>);
+pub(crate) struct ConnPin<C>(NonNull<C>);
 
-// SAFETY: a `ConnPin` is an `Arc<ConnInner>` in raw form (it owns one strong
-// count and only hands out shared access); `Arc<ConnInner>` is Send + Sync.
-unsafe impl Send for ConnPin {}
+// SAFETY: a `ConnPin` is an `Arc<C>` in raw form (it owns one strong count
+// and only hands out shared access); `Arc<C>` is Send + Sync when `C` is.
+unsafe impl<C: Send + Sync> Send for ConnPin<C> {}
 // SAFETY: as above.
-unsafe impl Sync for ConnPin {}
+unsafe impl<C: Send + Sync> Sync for ConnPin<C> {}
 
-impl ConnPin {
-    pub(crate) fn new(conn: Arc<ConnInner>) -> ConnPin {
+impl<C> ConnPin<C> {
+    pub(crate) fn new(conn: Arc<C>) -> ConnPin<C> {
         // SAFETY: `Arc::into_raw` never returns null.
         ConnPin(unsafe { NonNull::new_unchecked(Arc::into_raw(conn).cast_mut()) })
     }
 
     /// A room entry for socket `key` pointing at this connection.
-    pub(crate) fn member_ref(&self, key: u64) -> Member {
+    pub(crate) fn member_ref(&self, key: u64) -> Member<C> {
         Member { key, conn: ConnRef(self.0) }
     }
 }
 
-impl Drop for ConnPin {
+impl<C> Drop for ConnPin<C> {
     fn drop(&mut self) {
         // SAFETY: the pointer came from `Arc::into_raw` in `ConnPin::new` and
         // this is the only place its strong count is given back.
@@ -188,19 +196,19 @@ impl Drop for ConnPin {
 /// any more; dropping a `ConnRef` does nothing. `stress.rs`
 /// (`connections_die_while_their_rooms_are_emitted_to`) races connection
 /// teardown against emits to the rooms they were in, with exact counts.
-pub(crate) struct ConnRef(NonNull<ConnInner>);
+pub(crate) struct ConnRef<C>(NonNull<C>);
 
-// SAFETY: only shared access is given out (`get`), and `ConnInner` is Sync;
-// see the type docs for why the pointee outlives every access.
-unsafe impl Send for ConnRef {}
+// SAFETY: only shared access is given out (`get`), and the connection type
+// is Sync; see the type docs for why the pointee outlives every access.
+unsafe impl<C: Send + Sync> Send for ConnRef<C> {}
 // SAFETY: as above.
-unsafe impl Sync for ConnRef {}
+unsafe impl<C: Send + Sync> Sync for ConnRef<C> {}
 
-impl ConnRef {
+impl<C> ConnRef<C> {
     /// The connection. Call only while holding a lock of the shard whose set
     /// holds this entry (all callers borrow the `Member` from such a set).
     #[inline(always)]
-    pub(crate) fn get(&self) -> &ConnInner {
+    pub(crate) fn get(&self) -> &C {
         // SAFETY: see the type docs: the entry is in a set under a lock the
         // caller holds, so the socket's `ConnPin` keeps the connection alive
         // for at least as long as the borrow of `self`.
@@ -208,7 +216,7 @@ impl ConnRef {
     }
 
     /// An owned handle, for use after the shard lock is released.
-    pub(crate) fn to_arc(&self) -> Arc<ConnInner> {
+    pub(crate) fn to_arc(&self) -> Arc<C> {
         let p = self.0.as_ptr().cast_const();
         // SAFETY: `p` came from `Arc::into_raw` (`ConnPin::new`) and the
         // connection is alive (type docs), so its strong count is >= 1; the
@@ -221,16 +229,21 @@ impl ConnRef {
 }
 
 /// Members of one room (or of one socket shard).
-#[derive(Default)]
-pub(crate) struct MemberSet {
-    members: Vec<Member>,
+pub(crate) struct MemberSet<C> {
+    members: Vec<Member<C>>,
     /// `key -> position in members`, present once the set outgrows `SMALL`
     /// (boxed: most rooms are small, and an idle socket's own-id room
     /// should cost 8 bytes here, not a whole map header).
     index: Option<Box<FxHashMap<u64, u32>>>,
 }
 
-impl MemberSet {
+impl<C> Default for MemberSet<C> {
+    fn default() -> Self {
+        MemberSet { members: Vec::new(), index: None }
+    }
+}
+
+impl<C> MemberSet<C> {
     fn position(&self, key: u64) -> Option<usize> {
         match &self.index {
             Some(ix) => ix.get(&key).map(|&i| i as usize),
@@ -248,7 +261,7 @@ impl MemberSet {
     /// own room list (kept under its state mutex, which every join and
     /// leave holds while it updates a room) says whether it is a member, so
     /// the set does not search itself again.
-    fn insert(&mut self, m: Member) {
+    fn insert(&mut self, m: Member<C>) {
         debug_assert!(!self.contains(m.key), "socket {} added to a room twice", m.key);
         let pos = self.members.len();
         if let Some(ix) = &mut self.index {
@@ -284,28 +297,33 @@ impl MemberSet {
         self.members.len()
     }
 
-    pub(crate) fn as_slice(&self) -> &[Member] {
+    pub(crate) fn as_slice(&self) -> &[Member<C>] {
         &self.members
     }
 }
 
-#[derive(Default)]
-struct RoomShard {
+struct RoomShard<C> {
     /// `(name, members)` keyed by [`room_hash`] of the name. A raw table so
     /// the hash a socket keeps with each room name is reused (no rehash on
     /// join, leave or lookup) and a join finds the room and the shared name
     /// to keep in the socket's list in one probe.
-    rooms: hashbrown::HashTable<(Arc<str>, MemberSet)>,
+    rooms: hashbrown::HashTable<(Arc<str>, MemberSet<C>)>,
 }
 
-impl RoomShard {
-    fn get(&self, hash: u64, name: &str) -> Option<&MemberSet> {
+impl<C> Default for RoomShard<C> {
+    fn default() -> Self {
+        RoomShard { rooms: hashbrown::HashTable::new() }
+    }
+}
+
+impl<C> RoomShard<C> {
+    fn get(&self, hash: u64, name: &str) -> Option<&MemberSet<C>> {
         self.rooms.find(hash, |(k, _)| **k == *name).map(|(_, set)| set)
     }
 }
 
 /// Rehash function of [`RoomShard::rooms`] (used when the table grows).
-fn entry_hash(e: &(Arc<str>, MemberSet)) -> u64 {
+fn entry_hash<C>(e: &(Arc<str>, MemberSet<C>)) -> u64 {
     room_hash(&e.0)
 }
 
@@ -367,10 +385,17 @@ pub(crate) fn room_hash(name: &str) -> u64 {
     FxBuildHasher.hash_one(name)
 }
 
-#[derive(Default)]
-struct SocketShard {
-    members: MemberSet,
-    sockets: FxHashMap<u64, Socket>,
+/// The namespace-wide table: the member set walked by whole-namespace
+/// emits, and the socket handles (`S`) for look-ups.
+struct SocketShard<C, S> {
+    members: MemberSet<C>,
+    sockets: FxHashMap<u64, S>,
+}
+
+impl<C, S> Default for SocketShard<C, S> {
+    fn default() -> Self {
+        SocketShard { members: MemberSet::default(), sockets: FxHashMap::default() }
+    }
 }
 
 /// Who an emit or a server-side operation selects.
@@ -410,11 +435,17 @@ impl<T> std::ops::Deref for Padded<T> {
     }
 }
 
-/// The sharded tables of one namespace.
-pub(crate) struct RoomStore {
-    rooms: Box<[Padded<RwLock<RoomShard>>]>,
-    sockets: Box<[Padded<RwLock<SocketShard>>]>,
+/// The sharded tables of one namespace: members point at connections of
+/// type `C`; the socket table keeps handles of type `S`.
+pub(crate) struct RoomStore<C, S> {
+    rooms: Box<[Locked<RoomShard<C>>]>,
+    sockets: Box<[Locked<SocketShard<C, S>>]>,
 }
+
+/// One shard: padded, behind its ranked lock.
+type Locked<T> = Padded<RwLock<T>>;
+/// A shard held for reading during a walk.
+type ReadShard<'a, T> = Guard<RwLockReadGuard<'a, T>>;
 
 fn shard_of_hash(h: u64) -> usize {
     // Bits 32.. pick the shard; the map inside uses the low and top bits.
@@ -425,8 +456,8 @@ fn socket_shard(key: u64) -> usize {
     (key as usize) & (SHARDS - 1)
 }
 
-impl RoomStore {
-    pub(crate) fn new() -> RoomStore {
+impl<C: Link, S: Clone> RoomStore<C, S> {
+    pub(crate) fn new() -> Self {
         RoomStore {
             rooms: (0..SHARDS)
                 .map(|i| Padded(RwLock::with_sub(Rank::RoomShard, i as u32, RoomShard::default())))
@@ -451,7 +482,7 @@ impl RoomStore {
     /// room name to keep in the socket's own list: the table's key, shared,
     /// or `name` (the own-id room reuses the socket id's allocation) when
     /// the room is new.
-    pub(crate) fn add(&self, room: &str, hash: u64, name: Option<&Arc<str>>, member: Member) -> (Added, RoomName) {
+    pub(crate) fn add(&self, room: &str, hash: u64, name: Option<&Arc<str>>, member: Member<C>) -> (Added, RoomName) {
         let mut shard = self.rooms[shard_of_hash(hash)].write();
         if let Some((key, set)) = shard.rooms.find_mut(hash, |(k, _)| **k == *room) {
             set.insert(member);
@@ -486,7 +517,7 @@ impl RoomStore {
     }
 
     /// Registers a socket in the namespace-wide table.
-    pub(crate) fn add_socket(&self, socket: Socket, member: Member) {
+    pub(crate) fn add_socket(&self, socket: S, member: Member<C>) {
         let mut shard = self.sockets[socket_shard(member.key)].write();
         shard.sockets.insert(member.key, socket);
         shard.members.insert(member);
@@ -500,7 +531,7 @@ impl RoomStore {
     }
 
     /// The socket with this key, if registered.
-    pub(crate) fn socket(&self, key: u64) -> Option<Socket> {
+    pub(crate) fn socket(&self, key: u64) -> Option<S> {
         self.sockets[socket_shard(key)].read().sockets.get(&key).cloned()
     }
 
@@ -535,7 +566,7 @@ impl RoomStore {
     ///
     /// A member of several targeted rooms is visited once: while walking
     /// room *i*, members of rooms *0..i* are skipped.
-    pub(crate) fn for_each_selected(&self, sel: &Selection<'_>, v: &mut impl Visit) {
+    pub(crate) fn for_each_selected(&self, sel: &Selection<'_>, v: &mut impl Visit<C>) {
         if let ([room], []) = (sel.rooms, sel.except) {
             // One room, no except rooms (`to(room)`, `socket.to(room)`): one
             // shard, no lists to build.
@@ -551,13 +582,13 @@ impl RoomStore {
         let mut ids: SmallVec<[usize; 8]> = rooms_h.iter().chain(except_h.iter()).map(|&h| shard_of_hash(h)).collect();
         ids.sort_unstable();
         ids.dedup();
-        let guards: SmallVec<[(usize, Guard<RwLockReadGuard<'_, RoomShard>>); 8]> =
+        let guards: SmallVec<[(usize, ReadShard<'_, RoomShard<C>>); 8]> =
             ids.iter().map(|&i| (i, self.rooms[i].read())).collect();
-        let lookup = |hash: u64, name: &str| -> Option<&MemberSet> {
+        let lookup = |hash: u64, name: &str| -> Option<&MemberSet<C>> {
             let s = shard_of_hash(hash);
             guards.iter().find(|(i, _)| *i == s).and_then(|(_, g)| g.get(hash, name))
         };
-        let except: SmallVec<[&MemberSet; 4]> =
+        let except: SmallVec<[&MemberSet<C>; 4]> =
             sel.except.iter().zip(&except_h).filter_map(|(r, &h)| lookup(h, r)).collect();
         let excluded = |key: u64| sel.except_key == Some(key) || except.iter().any(|s| s.contains(key));
 
@@ -566,14 +597,14 @@ impl RoomStore {
             // emit sees one snapshot: a connection that swaps its socket in
             // this namespace meanwhile (disconnect, then join again) gets the
             // message on the old socket or the new one, never on both.
-            let shards: SmallVec<[Guard<RwLockReadGuard<'_, SocketShard>>; SHARDS]> =
+            let shards: SmallVec<[ReadShard<'_, SocketShard<C, S>>; SHARDS]> =
                 self.sockets.iter().map(|s| s.read()).collect();
             for g in &shards {
                 walk(g.members.as_slice(), excluded, v);
             }
             return;
         }
-        let targets: SmallVec<[Option<&MemberSet>; 4]> =
+        let targets: SmallVec<[Option<&MemberSet<C>>; 4]> =
             sel.rooms.iter().zip(&rooms_h).map(|(r, &h)| lookup(h, r)).collect();
         for (i, set) in targets.iter().enumerate() {
             let Some(set) = set else { continue };
@@ -587,12 +618,12 @@ impl RoomStore {
     /// caller can act on them after releasing).
     pub(crate) fn selected_keys(&self, sel: &Selection<'_>) -> Vec<u64> {
         let mut keys = Vec::new();
-        self.for_each_selected(sel, &mut |m: &Member| keys.push(m.key));
+        self.for_each_selected(sel, &mut |m: &Member<C>| keys.push(m.key));
         keys
     }
 
     /// Every socket of the namespace.
-    pub(crate) fn all_sockets(&self) -> Vec<Socket> {
+    pub(crate) fn all_sockets(&self) -> Vec<S> {
         let mut out = Vec::new();
         for shard in self.sockets.iter() {
             out.extend(shard.read().sockets.values().cloned());
@@ -607,11 +638,9 @@ mod tests {
 
     #[test]
     fn member_set_index_survives_growth_and_swap_remove() {
-        // MemberSet needs a connection handle; build a throwaway engine.
-        let engine = crate::Engine::new(crate::Config::default());
-        let (conn, _outbox) = engine.connect();
-        let pin = ConnPin::new(conn.inner.clone());
-        let mut set = MemberSet::default();
+        // The set only stores the connection pointer; any pointee will do.
+        let pin = ConnPin::new(Arc::new(()));
+        let mut set = MemberSet::<()>::default();
         for k in 0..100u64 {
             set.insert(pin.member_ref(k));
         }

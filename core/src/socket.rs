@@ -5,22 +5,19 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use std::time::Duration;
-
-use crate::acks::AckStream;
-use crate::connection::{ConnInner, Connection};
-use crate::error::{AckError, AckReceiveError, DispatchError, EmitError, PayloadError, RoomError};
+use crate::connection::{ConnInner, ConnPin, Connection, Member};
+use crate::error::{AckError, AckReceiveError, EmitError, RoomError};
+use crate::events::RoomEvent;
+use crate::failure::{guarded, HandlerError, HandlerFailure, HandlerSite};
+use crate::fanout::{EmitReport, Fanout};
 use crate::handshake::Handshake;
-use crate::hooks::{
-    guarded, AckResponder, EventFlow, FailureKind, HandlerError, HandlerFailure, HandlerSite, Inbound, RoomEvent,
-};
 use crate::lock_order::{Mutex, Rank};
 use crate::message::{DisconnectReason, Message};
 use crate::names;
 use crate::namespace::Namespace;
-use crate::operator::{check_emit, room_list, start_ack, BroadcastOperator, EmitReport, Fanout, Rooms};
 use crate::payload::Payload;
-use crate::rooms::{room_hash, ConnPin, Member, RoomName};
+use crate::rooms::{room_hash, RoomName};
+use crate::selection::{room_list, Rooms};
 use crate::stats::Counters;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -389,14 +386,14 @@ impl Socket {
     /// Sends `event` to this socket only.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<EmitReport, EmitError> {
         let payload = payload.into();
-        check_emit(&self.inner.ns, event, &payload)?;
+        self.inner.ns.check_emit(event, &payload)?;
         self.send(Message::event(self.inner.ns.inner.name.clone(), event, payload, None), false)
     }
 
     /// Sends `event` to this socket only, dropping it if the outbox is full.
     pub fn emit_volatile(&self, event: &str, payload: impl Into<Payload>) -> Result<EmitReport, EmitError> {
         let payload = payload.into();
-        check_emit(&self.inner.ns, event, &payload)?;
+        self.inner.ns.check_emit(event, &payload)?;
         self.send(Message::event(self.inner.ns.inner.name.clone(), event, payload, None), true)
     }
 
@@ -416,26 +413,6 @@ impl Socket {
         let mut fan = Fanout::new(&msg, volatile);
         fan.send_conn(&self.inner.conn, false);
         Ok(fan.finish(&shared.stats))
-    }
-
-    /// Every other socket of the namespace (the sender is excluded).
-    pub fn broadcast(&self) -> BroadcastOperator<'_> {
-        BroadcastOperator::new(&self.inner.ns, Some(self))
-    }
-
-    /// Members of `rooms`, except this socket.
-    pub fn to<'a>(&'a self, rooms: impl Rooms<'a>) -> BroadcastOperator<'a> {
-        self.broadcast().to(rooms)
-    }
-
-    /// Alias of [`to`](Self::to).
-    pub fn in_<'a>(&'a self, rooms: impl Rooms<'a>) -> BroadcastOperator<'a> {
-        self.to(rooms)
-    }
-
-    /// Every other socket except the members of `rooms`.
-    pub fn except<'a>(&'a self, rooms: impl Rooms<'a>) -> BroadcastOperator<'a> {
-        self.broadcast().except(rooms)
     }
 
     /// Disconnects the socket from its namespace (`server namespace
@@ -572,35 +549,6 @@ impl Socket {
         true
     }
 
-    /// Sends `event` to this socket with an ack id; the stream yields the
-    /// client's reply, or `Timeout` after the engine's `ack_timeout`.
-    /// `socket.emit_with_ack(..)?.wait_one()` blocks for the reply;
-    /// `.one().await` awaits it.
-    pub fn emit_with_ack(&self, event: &str, payload: impl Into<Payload>) -> Result<AckStream, EmitError> {
-        self.emit_with_ack_timeout(event, payload, self.inner.ns.inner.shared.config.ack_timeout())
-    }
-
-    /// [`emit_with_ack`](Self::emit_with_ack) with an explicit timeout.
-    pub fn emit_with_ack_timeout(
-        &self,
-        event: &str,
-        payload: impl Into<Payload>,
-        timeout: Duration,
-    ) -> Result<AckStream, EmitError> {
-        let payload = payload.into();
-        let ns = &self.inner.ns;
-        check_emit(ns, event, &payload)?;
-        if !self.is_connected() {
-            return Err(EmitError::Closed);
-        }
-        let key = self.inner.key;
-        let conn = &self.inner.conn;
-        start_ack(ns, event, payload, Some(timeout), false, |fan, out| {
-            let queued = fan.send_conn(conn, false);
-            out.push((key, queued));
-        })
-    }
-
     /// Reports the client's reply to an ack emit (from the transport).
     /// Late, unknown or duplicate replies are ignored and counted in
     /// `Stats::acks_ignored`; ignoring the error is always safe.
@@ -608,9 +556,9 @@ impl Socket {
         let payload = payload.into();
         let ns = &self.inner.ns;
         let shared = &ns.inner.shared;
-        if let Err(PayloadError::TooLarge { size, limit }) = shared.config.check_payload(&payload) {
+        if let Err(e) = shared.config.check_payload(&payload) {
             Counters::add(&shared.stats.acks_ignored, 1);
-            return Err(AckReceiveError::PayloadTooLarge { size, limit });
+            return Err(e.into());
         }
         let state = ns.inner.acks.lock().get(&id).cloned();
         let change = state.as_ref().map(|s| s.reply(self.inner.key, payload));
@@ -627,72 +575,6 @@ impl Socket {
             }
         }
     }
-
-    /// Hands an event from the wire to the namespace's handlers, on this
-    /// thread: event middleware in order (may drop or reject), then `on_any`
-    /// observers, then every handler of the event in registration order (or
-    /// the fallback when there is none). Each handler runs with no engine
-    /// lock held and may call any engine operation; a failing or panicking
-    /// handler is reported through `on_error` and does not stop the others.
-    pub fn dispatch(&self, event: Inbound) -> Result<Dispatched, DispatchError> {
-        let ns = &self.inner.ns;
-        ns.check_event_name(event.name())?;
-        ns.inner.shared.config.check_payload(event.payload())?;
-        if !self.is_connected() {
-            return Err(DispatchError::Closed);
-        }
-        let chain = ns.hook_chain();
-        let name = event.name();
-        for mw in chain.iter().flat_map(|h| h.event_middleware.iter()) {
-            match guarded(|| mw(self, &event)) {
-                Ok(EventFlow::Continue) => {}
-                Ok(EventFlow::Drop) => return Ok(Dispatched::Dropped),
-                Err((kind, message)) => {
-                    let kind = if kind == FailureKind::Error { FailureKind::Rejected } else { kind };
-                    ns.report(HandlerFailure {
-                        namespace: ns.name().to_string(),
-                        socket_id: Some(self.id().to_string()),
-                        site: HandlerSite::EventMiddleware(name.to_string()),
-                        kind,
-                        message,
-                    });
-                    return Ok(Dispatched::Rejected);
-                }
-            }
-        }
-        for h in chain.iter().flat_map(|h| h.any.iter()) {
-            self.run_guarded(HandlerSite::Any(name.to_string()), || h(self, &event));
-        }
-        let responder = event.ack_id().map(|id| AckResponder::new(self.clone(), id));
-        let mut handled = 0;
-        for h in chain.iter().filter_map(|h| h.events.get(name)).flatten() {
-            handled += 1;
-            self.run_guarded(HandlerSite::Event(name.to_string()), || h(self, &event, responder.clone()));
-        }
-        if handled > 0 {
-            return Ok(Dispatched::Handled(handled));
-        }
-        for h in chain.iter().flat_map(|h| h.fallback.iter()) {
-            handled += 1;
-            self.run_guarded(HandlerSite::Fallback(name.to_string()), || h(self, &event, responder.clone()));
-        }
-        Ok(if handled > 0 { Dispatched::Fallback } else { Dispatched::Unhandled })
-    }
-}
-
-/// What [`Socket::dispatch`] did with an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dispatched {
-    /// This many handlers ran (failures are reported, not returned).
-    Handled(usize),
-    /// No handler matched; the fallback handlers ran.
-    Fallback,
-    /// No handler matched and there is no fallback.
-    Unhandled,
-    /// Event middleware dropped it.
-    Dropped,
-    /// Event middleware rejected it (reported through `on_error`).
-    Rejected,
 }
 
 /// Outcome of putting a socket in the tables.

@@ -1544,3 +1544,105 @@ fn contract_11_invalid_payloads() {
     assert_eq!(Payload::new(Format::Binary, vec![0xffu8, 0]).unwrap().as_bytes(), &[0xff, 0]);
     assert_eq!("json".parse::<Format>().unwrap(), Format::Json);
 }
+
+#[test]
+fn contract_queue_limits_are_one_rule_for_the_engine_and_for_a_connection() {
+    // The same bad bounds, set engine-wide or per connection, give the same error.
+    let built = Config::builder().max_payload(100).max_queue_bytes(99).build().unwrap_err();
+    let engine = Engine::new(Config::builder().max_payload(100).build().unwrap());
+    let per_conn = engine.connect_with(&ConnectOptions::new().max_queue_bytes(99)).unwrap_err();
+    assert_eq!(built, per_conn);
+    assert_eq!(built.option, "max_queue_bytes");
+    assert!(built.reason.contains("max_payload (100)"), "{built}");
+
+    let built = Config::builder().max_queue(0).build().unwrap_err();
+    let per_conn = engine.connect_with(&ConnectOptions::new().max_queue(0)).unwrap_err();
+    assert_eq!(built, per_conn);
+    assert_eq!(built.option, "max_queue");
+    // Nothing was opened by the refused connects.
+    assert_eq!(engine.stats().connections, 0);
+}
+
+#[test]
+fn contract_11_every_payload_check_is_one_rule_with_one_error() {
+    let engine = Engine::new(Config::builder().max_payload(16).max_queue_bytes(1 << 16).build().unwrap());
+    let ns = engine.of("/").unwrap();
+    let big = || Payload::text("x".repeat(17));
+    let want = PayloadError::TooLarge { size: 17, limit: 16 };
+
+    let replies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let r2 = replies.clone();
+    ns.on("ask", move |_, _, ack| {
+        if let Some(ack) = ack {
+            r2.lock().unwrap().push(ack.send(big()));
+        }
+    })
+    .unwrap();
+    let (conn, outbox) = engine.connect();
+    let joined = conn.join_namespace("/", Handshake::new().auth(big()));
+    assert!(matches!(&joined, Err(JoinError::Payload(e)) if *e == want), "{joined:?}");
+    let socket = conn.join_namespace("/", Handshake::new()).unwrap();
+
+    let dispatched = socket.dispatch(roomcast::Inbound::event("ask", big()));
+    assert!(matches!(&dispatched, Err(roomcast::DispatchError::Payload(e)) if *e == want), "{dispatched:?}");
+    socket.dispatch(roomcast::Inbound::event("ask", "small").with_ack(1)).unwrap();
+    let responded = replies.lock().unwrap().pop().expect("the handler ran");
+    assert!(matches!(&responded, Err(roomcast::RespondError::Payload(e)) if *e == want), "{responded:?}");
+
+    let stream = socket.emit_with_ack("q", "?").unwrap();
+    let id = outbox.try_recv().unwrap().ack_id().unwrap();
+    let received = socket.receive_ack(id, big());
+    assert!(matches!(&received, Err(roomcast::AckReceiveError::Payload(e)) if *e == want), "{received:?}");
+    assert_eq!(engine.stats().acks_ignored, 1);
+    drop(stream);
+
+    let emitted = ns.emit("e", big());
+    assert!(matches!(&emitted, Err(EmitError::Payload(e)) if *e == want), "{emitted:?}");
+
+    // One text, whichever call hit the limit.
+    let texts: BTreeSet<String> = [
+        joined.unwrap_err().to_string(),
+        dispatched.unwrap_err().to_string(),
+        responded.unwrap_err().to_string(),
+        received.unwrap_err().to_string(),
+        emitted.unwrap_err().to_string(),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(texts.into_iter().collect::<Vec<_>>(), vec!["payload of 17 bytes exceeds the limit of 16".to_string()]);
+    // Nothing but the ack emit reached the outbox.
+    assert!(outbox.try_recv().is_err());
+}
+
+#[test]
+fn contract_1_except_socket_is_the_sender_exclusion_for_any_socket() {
+    let engine = Engine::new(Config::default());
+    let ns = engine.of("/").unwrap();
+    let other_ns = engine.of("/other").unwrap();
+    let [a, b, c] = [0, 1, 2].map(|_| client(&engine, "/"));
+    for cl in [&a, &b, &c] {
+        cl.socket.join("r").unwrap();
+    }
+    let stranger = client(&engine, "/other");
+
+    // What the sender's own broadcast selects, named from the namespace.
+    let by_sender = a.socket.to("r").emit("e", "1").unwrap();
+    let by_name = ns.to("r").except_socket(&a.socket).emit("e", "2").unwrap();
+    assert_eq!((by_sender.recipients, by_name.recipients), (2, 2));
+    assert!(drain(&a.outbox).is_empty());
+    for cl in [&b, &c] {
+        assert_eq!(drain(&cl.outbox).iter().map(text).collect::<Vec<_>>(), ["1", "2"]);
+    }
+    // A whole-namespace emit and an emit with except rooms take the same rule.
+    assert_eq!(ns.except("nothing").except_socket(&b.socket).emit("e", "3").unwrap().recipients, 2);
+    assert!(drain(&b.outbox).is_empty());
+    drain(&a.outbox);
+    drain(&c.outbox);
+    // A socket of another namespace excludes nobody here, and nothing is
+    // sent to it.
+    assert_eq!(ns.to("r").except_socket(&stranger.socket).emit("e", "4").unwrap().recipients, 3);
+    assert_eq!(other_ns.emit("e", "5").unwrap().recipients, 1);
+    // Unlike a sender, the excluded socket need not be connected.
+    a.socket.disconnect();
+    assert_eq!(ns.to("r").except_socket(&a.socket).emit("e", "6").unwrap().recipients, 2);
+}

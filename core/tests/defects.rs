@@ -75,7 +75,7 @@ fn defect_5_join_auth_over_max_payload_is_refused_like_dispatch() {
     assert_eq!(entered.load(Ordering::SeqCst), 1, "middleware never saw the oversized auth");
     assert_eq!(e.stats().sockets, 1, "the refused join left no socket");
     // Every other entry point applies the same rule.
-    assert_eq!(s.receive_ack(1, big.clone()).unwrap_err().to_string(), "ack reply of 17 bytes exceeds the limit of 16");
+    assert_eq!(s.receive_ack(1, big.clone()).unwrap_err().to_string(), dispatch_err.to_string());
     assert!(e.of("/").unwrap().emit("ev", big).is_err());
 }
 

@@ -924,24 +924,34 @@ fn encoded_with_runs_once_across_recipients() {
             (conn, outbox)
         })
         .collect();
-    let runs = AtomicUsize::new(0);
-    let encode = |m: &Message| {
-        runs.fetch_add(1, Ordering::SeqCst);
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let runs = &RUNS;
+    fn encode(m: &Message) -> Bytes {
+        RUNS.fetch_add(1, Ordering::SeqCst);
         Bytes::from(format!("42[\"{}\",\"{}\"]", m.event_name().unwrap(), text(m)))
-    };
+    }
 
     ns.emit("ev", "hi").unwrap();
     let msgs: Vec<Message> = boxes.iter().map(|(_, o)| o.try_recv().unwrap()).collect();
     // Encoded from several threads at once: still once.
     let encoded: Vec<Bytes> = thread::scope(|sc| {
-        let hs: Vec<_> = msgs.iter().map(|m| sc.spawn(|| m.encoded_with(encode).clone())).collect();
+        let hs: Vec<_> = msgs.iter().map(|m| sc.spawn(|| m.encoded_with(encode).into_owned())).collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert!(encoded.iter().all(|b| b == &Bytes::from_static(b"42[\"ev\",\"hi\"]")));
     assert!(encoded.iter().all(|b| b.as_ptr() == encoded[0].as_ptr()), "the same bytes, not copies");
-    // Later calls return the cached encoding without calling the closure.
-    assert_eq!(msgs[3].encoded_with(|_| unreachable!("cached")), &encoded[0]);
+    // Later calls return the cached encoding without running the encoder.
+    assert!(matches!(msgs[3].encoded_with(encode), std::borrow::Cow::Borrowed(b) if b == &encoded[0]));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    // A second encoder never gets the first one's bytes: it runs each time.
+    fn other(m: &Message) -> Bytes {
+        Bytes::from(format!("other:{}", text(m)))
+    }
+    for m in &msgs {
+        assert_eq!(m.encoded_with(other).as_ref(), &Bytes::from_static(b"other:hi"));
+    }
+    assert_eq!(msgs[0].encoded_with(encode).as_ref(), &encoded[0], "the first encoder's cache is kept");
 
     // A new emit is encoded anew.
     ns.emit("ev", "again").unwrap();

@@ -10,7 +10,7 @@ use crate::emit::{operator, roomcast_target};
 use crate::error::Error;
 use crate::namespace::roomcast_namespace;
 use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, strings, write, write_opt};
-use crate::payload::{format_to, payload};
+use crate::payload::payload;
 use crate::roomcast_result;
 use crate::socket::roomcast_socket;
 
@@ -230,7 +230,7 @@ pub unsafe extern "C" fn roomcast_ack_reply_data(
         unsafe {
             write(data_out, p.as_bytes().as_ptr());
             write(len_out, p.len());
-            write_opt(format_out, format_to(p.format()) as u32);
+            write_opt(format_out, p.format().code());
         }
         Ok(())
     })
@@ -270,7 +270,7 @@ pub unsafe extern "C" fn roomcast_socket_receive_ack(
         s.socket.receive_ack(ack_id, p).map_err(|e| {
             let code = match &e {
                 core::AckReceiveError::Ignored(_) => roomcast_result::Ignored,
-                core::AckReceiveError::PayloadTooLarge { .. } => roomcast_result::PayloadTooLarge,
+                core::AckReceiveError::Payload(e) => crate::error::payload_code(e),
             };
             Error::new(code, e.to_string())
         })

@@ -419,7 +419,7 @@ pub unsafe extern "C" fn roomcast_conn_close_reason(
         let c = unsafe { handle(conn, "conn")? };
         out(reason_out, "reason_out")?;
         let r = c.conn.close_reason().ok_or_else(|| Error::new(roomcast_result::NoValue, "the connection is open"))?;
-        let r = crate::static_cstr(r.as_str())?;
+        let r = r.as_c_str().as_ptr();
         // SAFETY: checked non-NULL above.
         unsafe { write(reason_out, r) };
         Ok(())

@@ -26,7 +26,9 @@ pub struct roomcast_target {
     pub except: *const *const c_char,
     /// Number of entries in `except`.
     pub except_len: usize,
-    /// A socket to leave out (its own-id room is excepted), or NULL.
+    /// A socket to leave out, or NULL: the sender exclusion of core's
+    /// `socket.broadcast()`, for any socket, applied on this node (where
+    /// the socket lives). It need not be connected.
     pub exclude: *const roomcast_socket,
     /// When true, the emit is volatile: dropped for a full outbox without
     /// triggering the overflow policy.
@@ -129,7 +131,7 @@ pub(crate) unsafe fn operator<'a>(
         op = op.to(rooms).except(except);
         // SAFETY: per the contract.
         if let Some(s) = unsafe { t.exclude.as_ref() } {
-            op = op.except(s.socket.id().to_string());
+            op = op.except_socket(&s.socket);
         }
         if t.volatile_ {
             op = op.volatile();

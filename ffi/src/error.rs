@@ -101,7 +101,7 @@ macro_rules! map_errors {
     )*};
 }
 
-fn payload_code(e: &core::PayloadError) -> roomcast_result {
+pub(crate) fn payload_code(e: &core::PayloadError) -> roomcast_result {
     match e {
         core::PayloadError::TooLarge { .. } => roomcast_result::PayloadTooLarge,
         _ => roomcast_result::InvalidPayload,

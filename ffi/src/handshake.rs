@@ -8,7 +8,7 @@ use roomcast_core as core;
 
 use crate::error::Error;
 use crate::panic::{guard, handle, out, string, write, write_opt};
-use crate::payload::{format_to, payload};
+use crate::payload::payload;
 use crate::roomcast_result;
 
 /// The handshake of a connecting client (core's `Handshake`): auth
@@ -48,7 +48,7 @@ pub unsafe extern "C" fn roomcast_handshake_auth(
         unsafe {
             write(data_out, p.as_bytes().as_ptr());
             write(len_out, p.len());
-            write_opt(format_out, format_to(p.format()) as u32);
+            write_opt(format_out, p.format().code());
         }
         Ok(())
     })

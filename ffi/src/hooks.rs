@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::handshake::roomcast_handshake;
 use crate::namespace::roomcast_namespace;
 use crate::panic::{guard, handle, string, write};
-use crate::payload::{format_to, payload};
+use crate::payload::payload;
 use crate::roomcast_result;
 use crate::socket::{roomcast_socket, SocketView};
 
@@ -124,7 +124,7 @@ fn event_handler(
                 s.as_ptr(),
                 name.as_ptr().cast(),
                 name.len(),
-                format_to(p.format()) as u32,
+                p.format().code(),
                 p.as_bytes().as_ptr(),
                 p.len(),
                 ack_ptr,
@@ -264,7 +264,7 @@ pub unsafe extern "C" fn roomcast_namespace_on_any(
                     s.as_ptr(),
                     name.as_ptr().cast(),
                     name.len(),
-                    format_to(p.format()) as u32,
+                    p.format().code(),
                     p.as_bytes().as_ptr(),
                     p.len(),
                 )
@@ -332,7 +332,7 @@ pub unsafe extern "C" fn roomcast_namespace_use_event(
                     s.as_ptr(),
                     name.as_ptr().cast(),
                     name.len(),
-                    format_to(p.format()) as u32,
+                    p.format().code(),
                     p.as_bytes().as_ptr(),
                     p.len(),
                 )
@@ -452,7 +452,7 @@ fn disconnect_handler(
 ) -> impl Fn(&core::Socket, core::DisconnectReason) + Send + Sync {
     move |socket, reason| {
         let s = SocketView::new(socket);
-        let r = crate::static_cstr(reason.as_str()).unwrap_or(c"".as_ptr());
+        let r = reason.as_c_str().as_ptr();
         // SAFETY: as in `roomcast_namespace_on`.
         unsafe { cb(ud.ptr(), s.as_ptr(), r) }
     }
@@ -667,19 +667,20 @@ pub unsafe extern "C" fn roomcast_namespace_on_error(
         let ud = UserData::new(userdata, free_userdata);
         ns.ns.on_error(move |f| {
             use core::HandlerSite as H;
-            let (site, event) = match &f.site {
-                H::Middleware => (roomcast_site::Middleware, None),
-                H::EventMiddleware(e) => (roomcast_site::EventMiddleware, Some(e.as_str())),
-                H::Connection => (roomcast_site::Connection, None),
-                H::Event(e) => (roomcast_site::Event, Some(e.as_str())),
-                H::Any(e) => (roomcast_site::Any, Some(e.as_str())),
-                H::Fallback(e) => (roomcast_site::Fallback, Some(e.as_str())),
-                H::Disconnecting => (roomcast_site::Disconnecting, None),
-                H::Disconnect => (roomcast_site::Disconnect, None),
-                H::RoomEvent => (roomcast_site::RoomEvent, None),
-                H::DynamicPredicate => (roomcast_site::DynamicPredicate, None),
-                H::ServerSide(e) => (roomcast_site::ServerSide, Some(e.as_str())),
+            let site = match &f.site {
+                H::Middleware => roomcast_site::Middleware,
+                H::EventMiddleware(_) => roomcast_site::EventMiddleware,
+                H::Connection => roomcast_site::Connection,
+                H::Event(_) => roomcast_site::Event,
+                H::Any(_) => roomcast_site::Any,
+                H::Fallback(_) => roomcast_site::Fallback,
+                H::Disconnecting => roomcast_site::Disconnecting,
+                H::Disconnect => roomcast_site::Disconnect,
+                H::RoomEvent => roomcast_site::RoomEvent,
+                H::DynamicPredicate => roomcast_site::DynamicPredicate,
+                H::ServerSide(_) => roomcast_site::ServerSide,
             };
+            let event = f.site.event();
             let kind = match f.kind {
                 core::FailureKind::Error => roomcast_failure_kind::Error,
                 core::FailureKind::Panic => roomcast_failure_kind::Panic,
@@ -740,8 +741,7 @@ pub unsafe extern "C" fn roomcast_socket_dispatch(
         let d = s.socket.dispatch(inbound).map_err(|e| {
             let code = match &e {
                 core::DispatchError::InvalidName(_) => roomcast_result::InvalidName,
-                core::DispatchError::Payload(core::PayloadError::TooLarge { .. }) => roomcast_result::PayloadTooLarge,
-                core::DispatchError::Payload(_) => roomcast_result::InvalidPayload,
+                core::DispatchError::Payload(e) => crate::error::payload_code(e),
                 core::DispatchError::Closed => roomcast_result::Closed,
             };
             Error::new(code, e.to_string())
@@ -785,7 +785,7 @@ pub unsafe extern "C" fn roomcast_ack_send(
             let code = match &e {
                 core::RespondError::AlreadyAnswered => roomcast_result::AlreadyAnswered,
                 core::RespondError::Closed => roomcast_result::Closed,
-                core::RespondError::PayloadTooLarge { .. } => roomcast_result::PayloadTooLarge,
+                core::RespondError::Payload(e) => crate::error::payload_code(e),
             };
             Error::new(code, e.to_string())
         })

@@ -15,7 +15,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 
 mod acks;
 mod callback;
@@ -63,25 +63,6 @@ pub const ROOMCAST_VERSION_PATCH: u32 = 0;
 #[no_mangle]
 pub extern "C" fn roomcast_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
-}
-
-/// Maps one of core's static reason strings to a static C string.
-fn static_cstr(s: &'static str) -> error::Result<*const c_char> {
-    const ALL: [&CStr; 9] = [
-        c"server namespace disconnect",
-        c"client namespace disconnect",
-        c"server shutting down",
-        c"ping timeout",
-        c"transport close",
-        c"transport error",
-        c"parse error",
-        c"forced server close",
-        c"queue overflow",
-    ];
-    ALL.iter()
-        .find(|c| c.to_bytes() == s.as_bytes())
-        .map(|c| c.as_ptr())
-        .ok_or_else(|| error::Error::new(roomcast_result::Internal, format!("no C string for {s:?}")))
 }
 
 #[cfg(test)]

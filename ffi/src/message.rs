@@ -240,7 +240,7 @@ pub unsafe extern "C" fn roomcast_message_disconnect_reason(
         let m = unsafe { borrow(msg)? };
         out(reason_out, "reason_out")?;
         let r = m.disconnect_reason().ok_or_else(|| no_value("disconnect reason"))?;
-        let s = crate::static_cstr(r.as_str())?;
+        let s = r.as_c_str().as_ptr();
         // SAFETY: checked non-NULL above.
         unsafe { write(reason_out, s) };
         Ok(())

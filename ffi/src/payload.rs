@@ -21,21 +21,17 @@ pub enum roomcast_format {
 }
 
 pub(crate) fn format_from(v: u32) -> Result<core::Format> {
-    match v {
-        0 => Ok(core::Format::Binary),
-        1 => Ok(core::Format::Text),
-        2 => Ok(core::Format::Json),
-        _ => Err(Error::new(roomcast_result::InvalidArgument, format!("unknown payload format {v}"))),
-    }
+    core::Format::from_code(v)
+        .ok_or_else(|| Error::new(roomcast_result::InvalidArgument, format!("unknown payload format {v}")))
 }
 
-pub(crate) fn format_to(f: core::Format) -> roomcast_format {
-    match f {
-        core::Format::Binary => roomcast_format::Binary,
-        core::Format::Text => roomcast_format::Text,
-        core::Format::Json => roomcast_format::Json,
-    }
-}
+// The C values are core's format codes (`Format::code`), which every
+// function returning a format passes through unchanged.
+const _: () = {
+    assert!(roomcast_format::Binary as u32 == core::Format::Binary as u32);
+    assert!(roomcast_format::Text as u32 == core::Format::Text as u32);
+    assert!(roomcast_format::Json as u32 == core::Format::Json as u32);
+};
 
 /// Builds a payload from a copy of a C buffer.
 ///

@@ -14,7 +14,7 @@ use crate::engine::roomcast_engine;
 use crate::error::Error;
 use crate::namespace::roomcast_namespace;
 use crate::panic::{free_handle, guard, handle, into_handle, out, string, strings, write, write_opt};
-use crate::payload::{format_to, payload};
+use crate::payload::payload;
 use crate::roomcast_result;
 
 /// A Redis cluster adapter (`roomcast_redis::RedisAdapter`). Box-owned:
@@ -352,7 +352,7 @@ pub unsafe extern "C" fn roomcast_namespace_on_server_side(
             let ud = &ud;
             // SAFETY: the caller promised `cb` is callable with `userdata`
             // from any thread; the payload lives for the call.
-            unsafe { cb(ud.0, format_to(p.format()) as u32, p.as_bytes().as_ptr(), p.len()) };
+            unsafe { cb(ud.0, p.format().code(), p.as_bytes().as_ptr(), p.len()) };
             None
         });
         Ok(())
@@ -427,7 +427,7 @@ pub unsafe extern "C" fn roomcast_namespace_on_server_side_reply(
             let mut reply = roomcast_reply { payload: None };
             // SAFETY: the caller promised `cb` is callable with `userdata`
             // from any thread; the payload and `reply` live for the call.
-            unsafe { cb(ud.ptr(), format_to(p.format()) as u32, p.as_bytes().as_ptr(), p.len(), &mut reply) };
+            unsafe { cb(ud.ptr(), p.format().code(), p.as_bytes().as_ptr(), p.len(), &mut reply) };
             reply.payload
         });
         Ok(())

@@ -378,7 +378,7 @@ pub unsafe extern "C" fn roomcast_socket_disconnect_reason(
             .socket
             .disconnect_reason()
             .ok_or_else(|| Error::new(roomcast_result::NoValue, "the socket is connected"))?;
-        let r = crate::static_cstr(r.as_str())?;
+        let r = r.as_c_str().as_ptr();
         // SAFETY: checked non-NULL above.
         unsafe { write(reason_out, r) };
         Ok(())

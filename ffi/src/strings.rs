@@ -6,7 +6,6 @@ use roomcast_core as core;
 
 use crate::error::Error;
 use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, write, write_opt};
-use crate::payload::format_to;
 use crate::roomcast_result;
 
 /// A list of strings the library made for the caller (room names,
@@ -137,7 +136,7 @@ pub(crate) unsafe fn write_payload(
     unsafe {
         write(data_out, ptr);
         write(len_out, b.len());
-        write_opt(format_out, format_to(p.format()) as u32);
+        write_opt(format_out, p.format().code());
     }
 }
 

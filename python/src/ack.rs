@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use roomcast as rc;
 
 use crate::convert::{decode, encode_opt};
-use crate::errors::{err_base, err_closed, err_too_large, exc, ACK_TIMEOUT, CLOSED, ROOMCAST_ERROR};
+use crate::errors::{err_base, err_closed, exc, payload_err, ACK_TIMEOUT, CLOSED, ROOMCAST_ERROR};
 
 /// A pending ack emit, waited on by a worker thread for `emit_with_ack_async`.
 #[pyclass(frozen, module = "roomcast._roomcast")]
@@ -81,7 +81,7 @@ impl Ack {
         let p = encode_opt(data)?;
         py.detach(|| self.inner.send(p)).map_err(|e| match e {
             rc::RespondError::Closed => err_closed(e),
-            rc::RespondError::PayloadTooLarge { .. } => err_too_large(e),
+            rc::RespondError::Payload(e) => payload_err(e),
             other => err_base(other),
         })
     }

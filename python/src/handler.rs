@@ -62,28 +62,13 @@ impl Ctx {
     }
 }
 
-/// Names a handler site for messages and `on_error` dicts: (site, event).
+/// Names a handler site for `on_error` dicts: (site, event).
 pub(crate) fn site_parts(site: &rc::HandlerSite) -> (&'static str, Option<&str>) {
-    match site {
-        rc::HandlerSite::Middleware => ("middleware", None),
-        rc::HandlerSite::EventMiddleware(e) => ("event_middleware", Some(e)),
-        rc::HandlerSite::Connection => ("connection", None),
-        rc::HandlerSite::Event(e) => ("event", Some(e)),
-        rc::HandlerSite::Any(e) => ("any", Some(e)),
-        rc::HandlerSite::Fallback(e) => ("fallback", Some(e)),
-        rc::HandlerSite::Disconnecting => ("disconnecting", None),
-        rc::HandlerSite::Disconnect => ("disconnect", None),
-        rc::HandlerSite::RoomEvent => ("room_event", None),
-        rc::HandlerSite::DynamicPredicate => ("dynamic_predicate", None),
-        rc::HandlerSite::ServerSide(e) => ("server_side", Some(e)),
-    }
+    (site.name(), site.event())
 }
 
 pub(crate) fn describe(site: &rc::HandlerSite) -> String {
-    match site_parts(site) {
-        (s, Some(e)) => format!("{s} handler of event {e:?}"),
-        (s, None) => format!("{s} handler"),
-    }
+    site.to_string()
 }
 
 /// Decodes an inbound payload for a handler; a failure is logged and

@@ -7,7 +7,7 @@ use roomcast as rc;
 use crate::ack::{AckReply, AckWait};
 use crate::convert::{decode, encode, encode_opt, parse_reason, rooms_arg, seconds};
 use crate::emit_report::EmitReport;
-use crate::errors::{dispatch_err, emit_err, err_base, err_too_large, room_err};
+use crate::errors::{dispatch_err, emit_err, err_base, payload_err, room_err};
 use crate::handshake::Handshake;
 use crate::operator::Operator;
 
@@ -197,7 +197,7 @@ impl Socket {
         match py.detach(|| self.inner.receive_ack(ack_id, p)) {
             Ok(()) => Ok(true),
             Err(rc::AckReceiveError::Ignored(_)) => Ok(false),
-            Err(e @ rc::AckReceiveError::PayloadTooLarge { .. }) => Err(err_too_large(e)),
+            Err(rc::AckReceiveError::Payload(e)) => Err(payload_err(e)),
         }
     }
     /// Disconnects the socket from its namespace with a Socket.IO reason

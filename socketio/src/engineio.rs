@@ -226,7 +226,7 @@ fn message_frame(msg: &Message, out: &mut Vec<Frame>) {
         b.put_slice(body);
         b.freeze()
     });
-    out.push(Frame::Text(enc.clone()));
+    out.push(Frame::Text(enc.into_owned()));
 }
 
 /// An Engine.IO v4 server: [`EioHandler`] `H` gets every session's events.

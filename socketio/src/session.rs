@@ -241,7 +241,7 @@ impl<L: Layer> Session<L> {
     pub(crate) fn close(&self, reason: DisconnectReason) {
         let keep = {
             let mut p = self.poll.lock();
-            p.close_packet |= reason.is_server_side();
+            p.close_packet |= reason.sends_close_packet();
             p.ended_by.get_or_insert(reason);
             // A polling client learns of a server-side close from its next
             // GET: the sid stays known until then (see `end_transport`).
@@ -606,7 +606,7 @@ pub(crate) fn run<L: Layer>(
                         open = false;
                         // Closed by the server side (shutdown, overflow, forced):
                         // tell the client with a close packet.
-                        if outbox.close_reason().is_some_and(|r| r.is_server_side() || r == DisconnectReason::QueueOverflow) {
+                        if outbox.close_reason().is_some_and(DisconnectReason::sends_close_packet) {
                             sess.poll.lock().close_packet = true;
                         }
                     }

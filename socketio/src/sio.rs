@@ -103,10 +103,6 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Event names the protocol reserves; a client may not emit them.
-const RESERVED: [&str; 6] =
-    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
-
 /// A decoded packet (its attachments, if any, arrive separately).
 #[derive(Debug, Clone)]
 pub struct Packet {
@@ -215,7 +211,7 @@ fn check_shape(p: &Packet) -> Result<(), DecodeError> {
         PacketType::Disconnect => p.id.is_none() && p.data.is_none(),
         PacketType::ConnectError => p.data.as_deref().is_some_and(|d| matches!(json_kind(d), b'{' | b'"')),
         PacketType::Event | PacketType::BinaryEvent => match p.event_args() {
-            Ok((name, _)) => !RESERVED.contains(&name.as_str()),
+            Ok((name, _)) => !roomcast::RESERVED_EVENTS.contains(&name.as_str()),
             Err(_) => false,
         },
         PacketType::Ack | PacketType::BinaryAck => {
