@@ -378,7 +378,10 @@ fn on_events<L: Layer>(
             Event::Text(t) => match eio::decode_text(&t) {
                 Ok(p) => p,
                 Err(_) => {
-                    return (Some(ReadEnd { reason: DisconnectReason::ParseError, code: Some(ws::CLOSE_NORMAL) }), Vec::new())
+                    return (
+                        Some(ReadEnd { reason: DisconnectReason::ParseError, code: Some(ws::CLOSE_NORMAL) }),
+                        Vec::new(),
+                    )
                 }
             },
             Event::Binary(b) => eio::Packet::Binary(b),
@@ -387,7 +390,9 @@ fn on_events<L: Layer>(
                 continue;
             }
             // The close handshake: echo the client's code.
-            Event::Close(code) => return (Some(ReadEnd { reason: DisconnectReason::TransportClose, code }), Vec::new()),
+            Event::Close(code) => {
+                return (Some(ReadEnd { reason: DisconnectReason::TransportClose, code }), Vec::new())
+            }
         };
         if let Err(reason) = sess.on_packet(packet) {
             // `on_packet` fails with `transport error` only for a packet over the limit.
