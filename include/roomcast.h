@@ -13,6 +13,13 @@
  * C (it becomes `ROOMCAST_RESULT_PANIC`). Callbacks take `void *userdata`
  * and are never run while an engine lock is held.
  *
+ * Optional parts: declarations inside `#if defined(ROOMCAST_FEATURE_REDIS)`
+ * exist only in a library built with the `redis` cargo feature (the
+ * default). The header scripts/install-c.sh installs defines
+ * ROOMCAST_FEATURE_REDIS when the library has the feature; when compiling
+ * against include/roomcast.h from the source tree, pass
+ * -DROOMCAST_FEATURE_REDIS yourself if your library has it.
+ *
  * ABI: 0.x releases make no ABI promise between minor versions; result code
  * values are never renumbered or reused.
  */
@@ -477,6 +484,7 @@ typedef struct roomcast_payload roomcast_payload;
  */
 typedef struct roomcast_payloads roomcast_payloads;
 
+#if defined(ROOMCAST_FEATURE_REDIS)
 /**
  * A Redis cluster adapter (`roomcast_redis::RedisAdapter`). Box-owned:
  * create with `roomcast_redis_new`, free with `roomcast_redis_free`.
@@ -484,6 +492,7 @@ typedef struct roomcast_payloads roomcast_payloads;
  * built with it are freed.
  */
 typedef struct roomcast_redis roomcast_redis;
+#endif
 
 /**
  * Where a middleware callback puts its refusal for the client. Borrowed:
@@ -550,22 +559,6 @@ typedef struct roomcast_target {
 } roomcast_target;
 
 /**
- * A notify callback: called with the `userdata` given to
- * `roomcast_conn_set_notify`.
- */
-typedef void (*roomcast_notify_callback)(void *userdata);
-
-/**
- * Frees a callback's `userdata`. Called exactly once, when the engine
- * drops the callback it was registered with (the handler is removed with
- * `roomcast_namespace_off`, the notify callback is replaced or removed,
- * the engine shuts down or its last handle is freed), on the thread that
- * dropped it and with no engine lock held. Not called when the
- * registration itself fails: the caller keeps its `userdata` then.
- */
-typedef void (*roomcast_free_callback)(void *userdata);
-
-/**
  * What one emit did.
  */
 typedef struct roomcast_emit_report {
@@ -582,6 +575,43 @@ typedef struct roomcast_emit_report {
    */
   size_t dropped;
 } roomcast_emit_report;
+
+/**
+ * Called for another node's `roomcast_namespace_server_side_emit`, on the
+ * cluster adapter's thread, with the payload (borrowed for the call).
+ */
+typedef void (*roomcast_server_side_callback)(void *userdata,
+                                              uint32_t format,
+                                              const uint8_t *data,
+                                              size_t len);
+
+/**
+ * Called for another node's `roomcast_namespace_server_side_emit_with_ack`
+ * (and its plain emit), on the cluster adapter's thread, with the payload
+ * borrowed for the call. Calling `roomcast_reply_set(reply, ..)` answers;
+ * a handler that sets nothing sends no reply.
+ */
+typedef void (*roomcast_server_side_reply_callback)(void *userdata,
+                                                    uint32_t format,
+                                                    const uint8_t *data,
+                                                    size_t len,
+                                                    struct roomcast_reply *reply);
+
+/**
+ * Frees a callback's `userdata`. Called exactly once, when the engine
+ * drops the callback it was registered with (the handler is removed with
+ * `roomcast_namespace_off`, the notify callback is replaced or removed,
+ * the engine shuts down or its last handle is freed), on the thread that
+ * dropped it and with no engine lock held. Not called when the
+ * registration itself fails: the caller keeps its `userdata` then.
+ */
+typedef void (*roomcast_free_callback)(void *userdata);
+
+/**
+ * A notify callback: called with the `userdata` given to
+ * `roomcast_conn_set_notify`.
+ */
+typedef void (*roomcast_notify_callback)(void *userdata);
 
 /**
  * Engine-wide counters, a snapshot (core's `Stats`).
@@ -792,6 +822,7 @@ typedef struct roomcast_failure {
  */
 typedef void (*roomcast_error_callback)(void *userdata, const struct roomcast_failure *failure);
 
+#if defined(ROOMCAST_FEATURE_REDIS)
 /**
  * The adapter's counters, a snapshot.
  */
@@ -829,27 +860,7 @@ typedef struct roomcast_cluster_stats {
    */
   bool connected;
 } roomcast_cluster_stats;
-
-/**
- * Called for another node's `roomcast_namespace_server_side_emit`, on the
- * cluster adapter's thread, with the payload (borrowed for the call).
- */
-typedef void (*roomcast_server_side_callback)(void *userdata,
-                                              uint32_t format,
-                                              const uint8_t *data,
-                                              size_t len);
-
-/**
- * Called for another node's `roomcast_namespace_server_side_emit_with_ack`
- * (and its plain emit), on the cluster adapter's thread, with the payload
- * borrowed for the call. Calling `roomcast_reply_set(reply, ..)` answers;
- * a handler that sets nothing sends no reply.
- */
-typedef void (*roomcast_server_side_reply_callback)(void *userdata,
-                                                    uint32_t format,
-                                                    const uint8_t *data,
-                                                    size_t len,
-                                                    struct roomcast_reply *reply);
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -1047,6 +1058,207 @@ roomcast_result roomcast_namespace_fetch_sockets(const struct roomcast_namespace
                                                  size_t cap,
                                                  size_t *n_out,
                                                  size_t *total_out);
+
+/**
+ * Writes the number of nodes in the engine's cluster (this one included;
+ * 1 without a cluster adapter) to `*count_out`.
+ *
+ * # Safety
+ *
+ * `engine` must be NULL or live; `count_out` valid for a write.
+ */
+roomcast_result roomcast_engine_server_count(const struct roomcast_engine *engine,
+                                             size_t *count_out);
+
+/**
+ * Emits like `roomcast_emit`, to this node's sockets only: nothing is
+ * published to the other nodes of a cluster.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit`.
+ */
+roomcast_result roomcast_emit_local(const struct roomcast_namespace *ns,
+                                    const struct roomcast_target *target,
+                                    const char *event,
+                                    uint32_t format,
+                                    const uint8_t *data,
+                                    size_t len,
+                                    struct roomcast_emit_report *report_out);
+
+/**
+ * Counts the sockets `target` selects on every node of the cluster
+ * (`cluster_fetch_sockets`). `*missing_out` (if not NULL) receives the
+ * number of nodes that did not answer in time. When Redis is unreachable:
+ * `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; `count_out` valid for a write;
+ * `missing_out` NULL or valid.
+ */
+roomcast_result roomcast_cluster_count_sockets(const struct roomcast_namespace *ns,
+                                               const struct roomcast_target *target,
+                                               size_t *count_out,
+                                               size_t *missing_out);
+
+/**
+ * Makes the sockets `target` selects on every node join (`leave` false)
+ * or leave (`leave` true) `rooms`; `*count_out` (if not NULL) receives how
+ * many sockets did, `*missing_out` (if not NULL) the nodes that did not
+ * answer. When Redis is unreachable this node's sockets have changed
+ * rooms and the result is `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; `rooms` valid for `rooms_len`
+ * NUL-terminated strings; the out-pointers NULL or valid.
+ */
+roomcast_result roomcast_cluster_sockets_join(const struct roomcast_namespace *ns,
+                                              const struct roomcast_target *target,
+                                              const char *const *rooms,
+                                              size_t rooms_len,
+                                              bool leave,
+                                              size_t *count_out,
+                                              size_t *missing_out);
+
+/**
+ * Disconnects the sockets `target` selects on every node (reason
+ * `server namespace disconnect`); out-parameters as
+ * `roomcast_cluster_sockets_join`.
+ *
+ * # Safety
+ *
+ * As `roomcast_emit` for `ns` and `target`; the out-pointers NULL or valid.
+ */
+roomcast_result roomcast_cluster_disconnect_sockets(const struct roomcast_namespace *ns,
+                                                    const struct roomcast_target *target,
+                                                    size_t *count_out,
+                                                    size_t *missing_out);
+
+/**
+ * Registers `callback(userdata, format, data, len)` for `event` sent by
+ * `roomcast_namespace_server_side_emit` on *another* node. It runs on the
+ * cluster adapter's thread, with no engine lock held.
+ *
+ * # Safety
+ *
+ * `ns` NULL or live; `event` NULL or NUL-terminated; `callback` must be
+ * callable with `userdata` from any thread for the engine's lifetime.
+ */
+roomcast_result roomcast_namespace_on_server_side(const struct roomcast_namespace *ns,
+                                                  const char *event,
+                                                  roomcast_server_side_callback callback,
+                                                  void *userdata);
+
+/**
+ * Runs the `roomcast_namespace_on_server_side(event)` handlers of every
+ * other node (fire and forget). `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`
+ * when Redis is unreachable.
+ *
+ * # Safety
+ *
+ * `ns` NULL or live; `event` NULL or NUL-terminated; `data` valid for
+ * `len` bytes (NULL when `len` is 0).
+ */
+roomcast_result roomcast_namespace_server_side_emit(const struct roomcast_namespace *ns,
+                                                    const char *event,
+                                                    uint32_t format,
+                                                    const uint8_t *data,
+                                                    size_t len);
+
+/**
+ * Registers `callback(userdata, format, data, len, reply)` for `event`
+ * sent by `roomcast_namespace_server_side_emit[_with_ack]` on *another*
+ * node; what it puts in `reply` goes back to the emitting node. It runs on
+ * the cluster adapter's thread with no engine lock held. `free_userdata`
+ * (may be NULL) runs once when the engine drops the handler; not when
+ * this call fails.
+ *
+ * # Safety
+ *
+ * `ns` NULL or live; `event` NULL or NUL-terminated; `callback` and
+ * `free_userdata` callable with `userdata` from any thread.
+ */
+roomcast_result roomcast_namespace_on_server_side_reply(const struct roomcast_namespace *ns,
+                                                        const char *event,
+                                                        roomcast_server_side_reply_callback callback,
+                                                        void *userdata,
+                                                        roomcast_free_callback free_userdata);
+
+/**
+ * Sets the reply of a server-side handler to a copy of `data` in
+ * `format` (`ROOMCAST_FORMAT_*`; JSON is checked). Setting it again
+ * replaces it. On error the reply stays as it was.
+ *
+ * # Safety
+ *
+ * `reply` must be NULL or the pointer the callback received, during the
+ * callback; `data` valid for `len` bytes (NULL when `len` is 0).
+ */
+roomcast_result roomcast_reply_set(struct roomcast_reply *reply,
+                                   uint32_t format,
+                                   const uint8_t *data,
+                                   size_t len);
+
+/**
+ * Runs the server-side handlers of `event` on every other node and waits
+ * up to `timeout_ms` (at least 1) for their replies,
+ * written to `*replies_out` (one per handler that set a reply; free with
+ * `roomcast_payloads_free`). `*missing_out` (if not NULL) receives how
+ * many nodes did not answer in time. `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`
+ * when Redis is unreachable. Blocks the calling thread; don't call it from
+ * a server-side handler.
+ *
+ * # Safety
+ *
+ * `ns` NULL or live; `event` NULL or NUL-terminated; `data` valid for
+ * `len` bytes (NULL when `len` is 0); `replies_out` valid for a pointer
+ * write; `missing_out` NULL or valid.
+ */
+roomcast_result roomcast_namespace_server_side_emit_with_ack(const struct roomcast_namespace *ns,
+                                                             const char *event,
+                                                             uint32_t format,
+                                                             const uint8_t *data,
+                                                             size_t len,
+                                                             uint64_t timeout_ms,
+                                                             struct roomcast_payloads **replies_out,
+                                                             size_t *missing_out);
+
+/**
+ * The number of replies in `list` (0 for NULL).
+ *
+ * # Safety
+ *
+ * `list` must be NULL or live.
+ */
+size_t roomcast_payloads_len(const struct roomcast_payloads *list);
+
+/**
+ * Writes a view of reply `index` (valid until `list` is freed; never NULL,
+ * even when empty), its length and, when `format_out` is not NULL, its
+ * `ROOMCAST_FORMAT_*`. `ROOMCAST_RESULT_INVALID_ARGUMENT` when `index` is
+ * out of range.
+ *
+ * # Safety
+ *
+ * `list` must be NULL or live; `data_out` and `len_out` valid for writes;
+ * `format_out` NULL or valid.
+ */
+roomcast_result roomcast_payloads_get(const struct roomcast_payloads *list,
+                                      size_t index,
+                                      const uint8_t **data_out,
+                                      size_t *len_out,
+                                      uint32_t *format_out);
+
+/**
+ * Frees a reply list. NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `list` must be NULL or from this library, not used afterwards.
+ */
+void roomcast_payloads_free(struct roomcast_payloads *list);
 
 /**
  * Creates a configuration holding the defaults and writes it to `*cfg_out`.
@@ -2009,6 +2221,7 @@ roomcast_result roomcast_namespace_socket(const struct roomcast_namespace *ns,
                                           const char *id,
                                           struct roomcast_socket **socket_out);
 
+#if defined(ROOMCAST_FEATURE_REDIS)
 /**
  * Creates a Redis cluster adapter for the server at `url`
  * (`"redis://127.0.0.1:6379"`) with the default settings (channel prefix
@@ -2021,7 +2234,9 @@ roomcast_result roomcast_namespace_socket(const struct roomcast_namespace *ns,
  * `url` must be NULL or NUL-terminated; `redis_out` valid for a pointer write.
  */
 roomcast_result roomcast_redis_new(const char *url, struct roomcast_redis **redis_out);
+#endif
 
+#if defined(ROOMCAST_FEATURE_REDIS)
 /**
  * Like `roomcast_engine_new`, with emits and cluster operations going
  * through `redis`. One adapter serves one engine.
@@ -2034,7 +2249,9 @@ roomcast_result roomcast_redis_new(const char *url, struct roomcast_redis **redi
 roomcast_result roomcast_engine_new_with_redis(const struct roomcast_config *cfg,
                                                const struct roomcast_redis *redis,
                                                struct roomcast_engine **engine_out);
+#endif
 
+#if defined(ROOMCAST_FEATURE_REDIS)
 /**
  * Waits up to `timeout_ms` for the connection to Redis:
  * `ROOMCAST_RESULT_OK` once connected, `ROOMCAST_RESULT_TIMEOUT` if not.
@@ -2045,7 +2262,9 @@ roomcast_result roomcast_engine_new_with_redis(const struct roomcast_config *cfg
  */
 roomcast_result roomcast_redis_wait_connected(const struct roomcast_redis *redis,
                                               uint64_t timeout_ms);
+#endif
 
+#if defined(ROOMCAST_FEATURE_REDIS)
 /**
  * Writes a snapshot of the adapter's counters to `*stats_out`.
  *
@@ -2055,18 +2274,9 @@ roomcast_result roomcast_redis_wait_connected(const struct roomcast_redis *redis
  */
 roomcast_result roomcast_redis_stats(const struct roomcast_redis *redis,
                                      struct roomcast_cluster_stats *stats_out);
+#endif
 
-/**
- * Writes the number of nodes in the engine's cluster (this one included;
- * 1 without a cluster adapter) to `*count_out`.
- *
- * # Safety
- *
- * `engine` must be NULL or live; `count_out` valid for a write.
- */
-roomcast_result roomcast_engine_server_count(const struct roomcast_engine *engine,
-                                             size_t *count_out);
-
+#if defined(ROOMCAST_FEATURE_REDIS)
 /**
  * Frees the adapter handle. NULL is a no-op. Engines built with it keep
  * using it; the adapter stops (saying goodbye to the other nodes) when the
@@ -2077,196 +2287,7 @@ roomcast_result roomcast_engine_server_count(const struct roomcast_engine *engin
  * `redis` must be NULL or from `roomcast_redis_new`, not used afterwards.
  */
 void roomcast_redis_free(struct roomcast_redis *redis);
-
-/**
- * Emits like `roomcast_emit`, to this node's sockets only: nothing is
- * published to the other nodes of a cluster.
- *
- * # Safety
- *
- * As `roomcast_emit`.
- */
-roomcast_result roomcast_emit_local(const struct roomcast_namespace *ns,
-                                    const struct roomcast_target *target,
-                                    const char *event,
-                                    uint32_t format,
-                                    const uint8_t *data,
-                                    size_t len,
-                                    struct roomcast_emit_report *report_out);
-
-/**
- * Counts the sockets `target` selects on every node of the cluster
- * (`cluster_fetch_sockets`). `*missing_out` (if not NULL) receives the
- * number of nodes that did not answer in time. When Redis is unreachable:
- * `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`.
- *
- * # Safety
- *
- * As `roomcast_emit` for `ns` and `target`; `count_out` valid for a write;
- * `missing_out` NULL or valid.
- */
-roomcast_result roomcast_cluster_count_sockets(const struct roomcast_namespace *ns,
-                                               const struct roomcast_target *target,
-                                               size_t *count_out,
-                                               size_t *missing_out);
-
-/**
- * Makes the sockets `target` selects on every node join (`leave` false)
- * or leave (`leave` true) `rooms`; `*count_out` (if not NULL) receives how
- * many sockets did, `*missing_out` (if not NULL) the nodes that did not
- * answer. When Redis is unreachable this node's sockets have changed
- * rooms and the result is `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`.
- *
- * # Safety
- *
- * As `roomcast_emit` for `ns` and `target`; `rooms` valid for `rooms_len`
- * NUL-terminated strings; the out-pointers NULL or valid.
- */
-roomcast_result roomcast_cluster_sockets_join(const struct roomcast_namespace *ns,
-                                              const struct roomcast_target *target,
-                                              const char *const *rooms,
-                                              size_t rooms_len,
-                                              bool leave,
-                                              size_t *count_out,
-                                              size_t *missing_out);
-
-/**
- * Disconnects the sockets `target` selects on every node (reason
- * `server namespace disconnect`); out-parameters as
- * `roomcast_cluster_sockets_join`.
- *
- * # Safety
- *
- * As `roomcast_emit` for `ns` and `target`; the out-pointers NULL or valid.
- */
-roomcast_result roomcast_cluster_disconnect_sockets(const struct roomcast_namespace *ns,
-                                                    const struct roomcast_target *target,
-                                                    size_t *count_out,
-                                                    size_t *missing_out);
-
-/**
- * Registers `callback(userdata, format, data, len)` for `event` sent by
- * `roomcast_namespace_server_side_emit` on *another* node. It runs on the
- * cluster adapter's thread, with no engine lock held.
- *
- * # Safety
- *
- * `ns` NULL or live; `event` NULL or NUL-terminated; `callback` must be
- * callable with `userdata` from any thread for the engine's lifetime.
- */
-roomcast_result roomcast_namespace_on_server_side(const struct roomcast_namespace *ns,
-                                                  const char *event,
-                                                  roomcast_server_side_callback callback,
-                                                  void *userdata);
-
-/**
- * Runs the `roomcast_namespace_on_server_side(event)` handlers of every
- * other node (fire and forget). `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`
- * when Redis is unreachable.
- *
- * # Safety
- *
- * `ns` NULL or live; `event` NULL or NUL-terminated; `data` valid for
- * `len` bytes (NULL when `len` is 0).
- */
-roomcast_result roomcast_namespace_server_side_emit(const struct roomcast_namespace *ns,
-                                                    const char *event,
-                                                    uint32_t format,
-                                                    const uint8_t *data,
-                                                    size_t len);
-
-/**
- * Registers `callback(userdata, format, data, len, reply)` for `event`
- * sent by `roomcast_namespace_server_side_emit[_with_ack]` on *another*
- * node; what it puts in `reply` goes back to the emitting node. It runs on
- * the cluster adapter's thread with no engine lock held. `free_userdata`
- * (may be NULL) runs once when the engine drops the handler; not when
- * this call fails.
- *
- * # Safety
- *
- * `ns` NULL or live; `event` NULL or NUL-terminated; `callback` and
- * `free_userdata` callable with `userdata` from any thread.
- */
-roomcast_result roomcast_namespace_on_server_side_reply(const struct roomcast_namespace *ns,
-                                                        const char *event,
-                                                        roomcast_server_side_reply_callback callback,
-                                                        void *userdata,
-                                                        roomcast_free_callback free_userdata);
-
-/**
- * Sets the reply of a server-side handler to a copy of `data` in
- * `format` (`ROOMCAST_FORMAT_*`; JSON is checked). Setting it again
- * replaces it. On error the reply stays as it was.
- *
- * # Safety
- *
- * `reply` must be NULL or the pointer the callback received, during the
- * callback; `data` valid for `len` bytes (NULL when `len` is 0).
- */
-roomcast_result roomcast_reply_set(struct roomcast_reply *reply,
-                                   uint32_t format,
-                                   const uint8_t *data,
-                                   size_t len);
-
-/**
- * Runs the server-side handlers of `event` on every other node and waits
- * up to `timeout_ms` (at least 1) for their replies,
- * written to `*replies_out` (one per handler that set a reply; free with
- * `roomcast_payloads_free`). `*missing_out` (if not NULL) receives how
- * many nodes did not answer in time. `ROOMCAST_RESULT_CLUSTER_UNAVAILABLE`
- * when Redis is unreachable. Blocks the calling thread; don't call it from
- * a server-side handler.
- *
- * # Safety
- *
- * `ns` NULL or live; `event` NULL or NUL-terminated; `data` valid for
- * `len` bytes (NULL when `len` is 0); `replies_out` valid for a pointer
- * write; `missing_out` NULL or valid.
- */
-roomcast_result roomcast_namespace_server_side_emit_with_ack(const struct roomcast_namespace *ns,
-                                                             const char *event,
-                                                             uint32_t format,
-                                                             const uint8_t *data,
-                                                             size_t len,
-                                                             uint64_t timeout_ms,
-                                                             struct roomcast_payloads **replies_out,
-                                                             size_t *missing_out);
-
-/**
- * The number of replies in `list` (0 for NULL).
- *
- * # Safety
- *
- * `list` must be NULL or live.
- */
-size_t roomcast_payloads_len(const struct roomcast_payloads *list);
-
-/**
- * Writes a view of reply `index` (valid until `list` is freed; never NULL,
- * even when empty), its length and, when `format_out` is not NULL, its
- * `ROOMCAST_FORMAT_*`. `ROOMCAST_RESULT_INVALID_ARGUMENT` when `index` is
- * out of range.
- *
- * # Safety
- *
- * `list` must be NULL or live; `data_out` and `len_out` valid for writes;
- * `format_out` NULL or valid.
- */
-roomcast_result roomcast_payloads_get(const struct roomcast_payloads *list,
-                                      size_t index,
-                                      const uint8_t **data_out,
-                                      size_t *len_out,
-                                      uint32_t *format_out);
-
-/**
- * Frees a reply list. NULL is a no-op.
- *
- * # Safety
- *
- * `list` must be NULL or from this library, not used afterwards.
- */
-void roomcast_payloads_free(struct roomcast_payloads *list);
+#endif
 
 /**
  * Frees a socket handle. NULL is a no-op.

@@ -11,6 +11,11 @@
 //! (`_free(NULL)` is a no-op); the handle comes first, then inputs, then
 //! outputs named `*_out`, written only on success; every fallible call
 //! returns a `roomcast_result`; no panic crosses into C.
+//!
+//! Cargo features: `redis` (default) adds the Redis cluster adapter
+//! (`roomcast_redis_*`, `roomcast_engine_new_with_redis`), and with it tokio
+//! and redis-rs; its header section is inside
+//! `#if defined(ROOMCAST_FEATURE_REDIS)`.
 
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
@@ -19,6 +24,7 @@ use std::ffi::c_char;
 
 mod acks;
 mod callback;
+mod cluster;
 mod config;
 mod conn;
 mod emit;
@@ -30,12 +36,14 @@ mod message;
 mod namespace;
 mod panic;
 mod payload;
+#[cfg(feature = "redis")]
 mod redis;
 mod socket;
 mod strings;
 
 pub use acks::*;
 pub use callback::roomcast_free_callback;
+pub use cluster::*;
 pub use config::*;
 pub use conn::*;
 pub use emit::*;
@@ -46,6 +54,7 @@ pub use hooks::*;
 pub use message::*;
 pub use namespace::*;
 pub use payload::roomcast_format;
+#[cfg(feature = "redis")]
 pub use redis::*;
 pub use socket::*;
 pub use strings::*;
