@@ -118,8 +118,8 @@ static void reply(const roomcast_socket *s, const char *text) {
 static void tell_rooms(const roomcast_socket *s, const char *const *rooms, size_t n, const char *text) {
     roomcast_namespace *ns = NULL;
     if (n == 0 || roomcast_socket_namespace(s, &ns) != ROOMCAST_RESULT_OK) return;
-    roomcast_target t = {rooms, n, NULL, 0, s, false};
-    roomcast_emit(ns, &t, "line", ROOMCAST_FORMAT_TEXT, (const uint8_t *)text, strlen(text), NULL);
+    roomcast_target t = {sizeof t, rooms, n, NULL, 0, s, false};
+    roomcast_namespace_emit(ns, &t, "line", ROOMCAST_FORMAT_TEXT, (const uint8_t *)text, strlen(text), NULL);
     roomcast_namespace_free(ns);
 }
 
@@ -151,7 +151,7 @@ static int valid_word(const uint8_t *p, size_t len, size_t max) {
     return 1;
 }
 
-static int on_nick(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_nick(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, roomcast_format fmt,
                    const uint8_t *data, size_t len, const roomcast_ack *ack) {
     (void)ud; (void)ev; (void)ev_len; (void)ack;
     char line[MAX_LINE + 64], old[64];
@@ -172,7 +172,7 @@ static int on_nick(void *ud, const roomcast_socket *s, const char *ev, size_t ev
     return 0;
 }
 
-static int on_join(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_join(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, roomcast_format fmt,
                    const uint8_t *data, size_t len, const roomcast_ack *ack) {
     (void)ud; (void)ev; (void)ev_len; (void)fmt; (void)ack;
     char room[MAX_LINE + 1], nick[64], line[MAX_LINE + 128];
@@ -202,7 +202,7 @@ static int on_join(void *ud, const roomcast_socket *s, const char *ev, size_t ev
     return 0;
 }
 
-static int on_leave(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_leave(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, roomcast_format fmt,
                     const uint8_t *data, size_t len, const roomcast_ack *ack) {
     (void)ud; (void)ev; (void)ev_len; (void)fmt; (void)ack;
     char room[MAX_LINE + 1], nick[64], line[MAX_LINE + 128];
@@ -227,7 +227,7 @@ static int on_leave(void *ud, const roomcast_socket *s, const char *ev, size_t e
     return 0;
 }
 
-static int on_say(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_say(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, roomcast_format fmt,
                   const uint8_t *data, size_t len, const roomcast_ack *ack) {
     (void)ud; (void)ev; (void)ev_len; (void)fmt; (void)ack;
     char nick[64], line[MAX_LINE + 128];
@@ -308,7 +308,7 @@ static void drain(struct client *c) {
         if (r == ROOMCAST_RESULT_CLOSED) { c->closing = 1; break; }
         if (r != ROOMCAST_RESULT_OK) break; /* EMPTY */
         for (size_t i = 0; i < n; i++) {
-            uint32_t kind = 0;
+            roomcast_kind kind = 0;
             roomcast_message_kind(msgs[i], &kind);
             if (kind == ROOMCAST_KIND_EVENT) {
                 const uint8_t *p;

@@ -19,10 +19,10 @@ int main(void) {
     CHECK(roomcast_socket_join(b, "lobby"));
 
     const char *rooms[] = {"lobby"};
-    roomcast_target to_lobby = {rooms, 1, NULL, 0, NULL, false};
+    roomcast_target to_lobby = {sizeof to_lobby, rooms, 1, NULL, 0, NULL, false};
     const char *json = "{\"text\":\"hi\"}";
-    roomcast_emit_report report;
-    CHECK(roomcast_emit(chat, &to_lobby, "chat message", ROOMCAST_FORMAT_JSON,
+    roomcast_emit_report report = {.struct_size = sizeof report};
+    CHECK(roomcast_namespace_emit(chat, &to_lobby, "chat message", ROOMCAST_FORMAT_JSON,
                         (const uint8_t *)json, strlen(json), &report));
 
     CHECK(roomcast_conn_recv(cb, 1000, &m));

@@ -36,7 +36,6 @@ pub unsafe extern "C" fn roomcast_engine_server_count(
     })
 }
 
-
 fn cluster_error(e: core::ClusterError) -> Error {
     match e {
         core::ClusterError::Invalid(e) => e.into(),
@@ -44,18 +43,18 @@ fn cluster_error(e: core::ClusterError) -> Error {
     }
 }
 
-/// Emits like `roomcast_emit`, to this node's sockets only: nothing is
+/// Emits like `roomcast_namespace_emit`, to this node's sockets only: nothing is
 /// published to the other nodes of a cluster.
 ///
 /// # Safety
 ///
-/// As `roomcast_emit`.
+/// As `roomcast_namespace_emit`.
 #[no_mangle]
-pub unsafe extern "C" fn roomcast_emit_local(
+pub unsafe extern "C" fn roomcast_namespace_emit_local(
     ns: *const roomcast_namespace,
     target: *const roomcast_target,
     event: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
     report_out: *mut roomcast_emit_report,
@@ -71,10 +70,10 @@ pub unsafe extern "C" fn roomcast_emit_local(
 ///
 /// # Safety
 ///
-/// As `roomcast_emit` for `ns` and `target`; `count_out` valid for a write;
+/// As `roomcast_namespace_emit` for `ns` and `target`; `count_out` valid for a write;
 /// `missing_out` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn roomcast_cluster_count_sockets(
+pub unsafe extern "C" fn roomcast_namespace_cluster_count_sockets(
     ns: *const roomcast_namespace,
     target: *const roomcast_target,
     count_out: *mut usize,
@@ -103,10 +102,10 @@ pub unsafe extern "C" fn roomcast_cluster_count_sockets(
 ///
 /// # Safety
 ///
-/// As `roomcast_emit` for `ns` and `target`; `rooms` valid for `rooms_len`
+/// As `roomcast_namespace_emit` for `ns` and `target`; `rooms` valid for `rooms_len`
 /// NUL-terminated strings; the out-pointers NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn roomcast_cluster_sockets_join(
+pub unsafe extern "C" fn roomcast_namespace_cluster_sockets_join(
     ns: *const roomcast_namespace,
     target: *const roomcast_target,
     rooms: *const *const c_char,
@@ -133,13 +132,13 @@ pub unsafe extern "C" fn roomcast_cluster_sockets_join(
 
 /// Disconnects the sockets `target` selects on every node (reason
 /// `server namespace disconnect`); out-parameters as
-/// `roomcast_cluster_sockets_join`.
+/// `roomcast_namespace_cluster_sockets_join`.
 ///
 /// # Safety
 ///
-/// As `roomcast_emit` for `ns` and `target`; the out-pointers NULL or valid.
+/// As `roomcast_namespace_emit` for `ns` and `target`; the out-pointers NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn roomcast_cluster_disconnect_sockets(
+pub unsafe extern "C" fn roomcast_namespace_cluster_disconnect_sockets(
     ns: *const roomcast_namespace,
     target: *const roomcast_target,
     count_out: *mut usize,
@@ -162,41 +161,35 @@ pub unsafe extern "C" fn roomcast_cluster_disconnect_sockets(
 /// Called for another node's `roomcast_namespace_server_side_emit`, on the
 /// cluster adapter's thread, with the payload (borrowed for the call).
 pub type roomcast_server_side_callback =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, format: u32, data: *const u8, len: usize)>;
-
-/// `userdata` moves to the adapter's thread; the caller vouches for that.
-struct UserData(*mut c_void);
-// SAFETY: the contract of `roomcast_namespace_on_server_side` makes the
-// caller responsible for `userdata` being usable from any thread.
-unsafe impl Send for UserData {}
-// SAFETY: as above.
-unsafe impl Sync for UserData {}
+    Option<unsafe extern "C" fn(userdata: *mut c_void, format: crate::roomcast_format_value, data: *const u8, len: usize)>;
 
 /// Registers `callback(userdata, format, data, len)` for `event` sent by
 /// `roomcast_namespace_server_side_emit` on *another* node. It runs on the
-/// cluster adapter's thread, with no engine lock held.
+/// cluster adapter's thread, with no engine lock held. `free_userdata` (may
+/// be NULL) runs once when the engine drops the handler; not when this call
+/// fails.
 ///
 /// # Safety
 ///
-/// `ns` NULL or live; `event` NULL or NUL-terminated; `callback` must be
-/// callable with `userdata` from any thread for the engine's lifetime.
+/// `ns` NULL or live; `event` NULL or NUL-terminated; `callback` and
+/// `free_userdata` callable with `userdata` from any thread.
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_namespace_on_server_side(
     ns: *const roomcast_namespace,
     event: *const c_char,
     callback: roomcast_server_side_callback,
     userdata: *mut c_void,
+    free_userdata: crate::callback::roomcast_free_callback,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
         let cb = callback.ok_or_else(|| Error::new(roomcast_result::NullParameter, "`callback` is NULL"))?;
-        let ud = UserData(userdata);
+        let ud = crate::callback::UserData::new(userdata, free_userdata);
         ns.ns.on_server_side(event, move |p: &core::Payload| {
-            let ud = &ud;
             // SAFETY: the caller promised `cb` is callable with `userdata`
             // from any thread; the payload lives for the call.
-            unsafe { cb(ud.0, p.format().code(), p.as_bytes().as_ptr(), p.len()) };
+            unsafe { cb(ud.ptr(), p.format().code(), p.as_bytes().as_ptr(), p.len()) };
             None
         });
         Ok(())
@@ -215,7 +208,7 @@ pub unsafe extern "C" fn roomcast_namespace_on_server_side(
 pub unsafe extern "C" fn roomcast_namespace_server_side_emit(
     ns: *const roomcast_namespace,
     event: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
 ) -> roomcast_result {
@@ -240,7 +233,7 @@ pub struct roomcast_reply {
 /// borrowed for the call. Calling `roomcast_reply_set(reply, ..)` answers;
 /// a handler that sets nothing sends no reply.
 pub type roomcast_server_side_reply_callback = Option<
-    unsafe extern "C" fn(userdata: *mut c_void, format: u32, data: *const u8, len: usize, reply: *mut roomcast_reply),
+    unsafe extern "C" fn(userdata: *mut c_void, format: crate::roomcast_format_value, data: *const u8, len: usize, reply: *mut roomcast_reply),
 >;
 
 /// Registers `callback(userdata, format, data, len, reply)` for `event`
@@ -289,7 +282,7 @@ pub unsafe extern "C" fn roomcast_namespace_on_server_side_reply(
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_reply_set(
     reply: *mut roomcast_reply,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
 ) -> roomcast_result {
@@ -329,7 +322,7 @@ pub struct roomcast_payloads {
 pub unsafe extern "C" fn roomcast_namespace_server_side_emit_with_ack(
     ns: *const roomcast_namespace,
     event: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
     timeout_ms: u64,
@@ -382,7 +375,7 @@ pub unsafe extern "C" fn roomcast_payloads_get(
     index: usize,
     data_out: *mut *const u8,
     len_out: *mut usize,
-    format_out: *mut u32,
+    format_out: *mut crate::roomcast_format_value,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.

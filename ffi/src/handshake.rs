@@ -34,7 +34,7 @@ pub unsafe extern "C" fn roomcast_handshake_auth(
     handshake: *const roomcast_handshake,
     data_out: *mut *const u8,
     len_out: *mut usize,
-    format_out: *mut u32,
+    format_out: *mut crate::roomcast_format_value,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
@@ -104,7 +104,7 @@ unsafe fn edit<'a>(hs: *mut roomcast_handshake) -> crate::error::Result<&'a mut 
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_handshake_set_auth(
     hs: *mut roomcast_handshake,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
 ) -> roomcast_result {

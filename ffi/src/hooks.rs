@@ -44,6 +44,11 @@ pub enum roomcast_dispatched {
     Rejected = 4,
 }
 
+/// A `roomcast_dispatched` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_dispatched`.
+pub type roomcast_dispatched_value = u32;
+
 /// An event handler. `socket` is borrowed for the call (clone nothing: use
 /// it only inside the callback); `event` is not NUL-terminated
 /// (`event_len` bytes); `data`/`len`/`format` view the payload for the call;
@@ -56,7 +61,7 @@ pub type roomcast_event_callback = Option<
         socket: *const roomcast_socket,
         event: *const c_char,
         event_len: usize,
-        format: u32,
+        format: crate::roomcast_format_value,
         data: *const u8,
         len: usize,
         ack: *const roomcast_ack,
@@ -230,7 +235,7 @@ pub type roomcast_any_callback = Option<
         socket: *const roomcast_socket,
         event: *const c_char,
         event_len: usize,
-        format: u32,
+        format: crate::roomcast_format_value,
         data: *const u8,
         len: usize,
     ) -> c_int,
@@ -289,6 +294,11 @@ pub enum roomcast_flow {
     Reject = 2,
 }
 
+/// A `roomcast_flow` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_flow`.
+pub type roomcast_flow_value = u32;
+
 /// Event middleware: sees every inbound event of the namespace before any
 /// handler, in registration order, and returns a `ROOMCAST_FLOW_*` value
 /// (any other value rejects the event like `ROOMCAST_FLOW_REJECT`).
@@ -299,10 +309,10 @@ pub type roomcast_event_middleware_callback = Option<
         socket: *const roomcast_socket,
         event: *const c_char,
         event_len: usize,
-        format: u32,
+        format: crate::roomcast_format_value,
         data: *const u8,
         len: usize,
-    ) -> c_int,
+    ) -> roomcast_flow_value,
 >;
 
 /// Adds event middleware to `ns`; see `roomcast_event_middleware_callback`.
@@ -397,7 +407,7 @@ pub unsafe extern "C" fn roomcast_namespace_use(
 pub unsafe extern "C" fn roomcast_refusal_set(
     refusal: *mut roomcast_refusal,
     message: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
 ) -> roomcast_result {
@@ -520,6 +530,11 @@ pub enum roomcast_room_change {
     Left = 3,
 }
 
+/// A `roomcast_room_change` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_room_change`.
+pub type roomcast_room_change_value = u32;
+
 /// Observes room changes of a namespace (own-id rooms included): `change`
 /// is a `ROOMCAST_ROOM_CHANGE_*`; `room` and `socket_id` are borrowed for
 /// the call and not NUL-terminated; `socket_id` is NULL (length 0) for
@@ -528,7 +543,7 @@ pub enum roomcast_room_change {
 pub type roomcast_room_event_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
-        change: u32,
+        change: roomcast_room_change_value,
         room: *const c_char,
         room_len: usize,
         socket_id: *const c_char,
@@ -570,6 +585,11 @@ pub unsafe extern "C" fn roomcast_namespace_on_room_event(
     })
 }
 
+/// A `roomcast_site` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_site`.
+pub type roomcast_site_value = u32;
+
 /// Which callback failed, in a `roomcast_failure`.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -610,6 +630,11 @@ pub enum roomcast_failure_kind {
     Rejected = 2,
 }
 
+/// A `roomcast_failure_kind` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_failure_kind`.
+pub type roomcast_failure_kind_value = u32;
+
 /// A callback failure, handed to a `roomcast_error_callback`. Every
 /// pointer is borrowed for the call and not NUL-terminated; absent fields
 /// are NULL with length 0.
@@ -624,13 +649,13 @@ pub struct roomcast_failure {
     /// Length of `socket_id`.
     pub socket_id_len: usize,
     /// Which callback: a `ROOMCAST_SITE_*`.
-    pub site: u32,
+    pub site: roomcast_site_value,
     /// The event name, for event middleware, event, any and fallback sites.
     pub event: *const c_char,
     /// Length of `event`.
     pub event_len: usize,
     /// A `ROOMCAST_FAILURE_KIND_*`.
-    pub kind: u32,
+    pub kind: roomcast_failure_kind_value,
     /// The failure's text.
     pub message: *const c_char,
     /// Length of `message`.
@@ -723,12 +748,12 @@ pub unsafe extern "C" fn roomcast_namespace_on_error(
 pub unsafe extern "C" fn roomcast_socket_dispatch(
     socket: *const roomcast_socket,
     event: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
     has_ack: bool,
     ack_id: u64,
-    outcome_out: *mut u32,
+    outcome_out: *mut roomcast_dispatched_value,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
@@ -772,7 +797,7 @@ pub unsafe extern "C" fn roomcast_socket_dispatch(
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_ack_send(
     ack: *const roomcast_ack,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
 ) -> roomcast_result {

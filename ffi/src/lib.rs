@@ -38,6 +38,7 @@ mod panic;
 mod payload;
 #[cfg(feature = "redis")]
 mod redis;
+mod sized;
 mod socket;
 mod strings;
 
@@ -48,12 +49,12 @@ pub use config::*;
 pub use conn::*;
 pub use emit::*;
 pub use engine::*;
-pub use error::{roomcast_last_error, roomcast_result, roomcast_result_message};
+pub use error::{roomcast_last_error, roomcast_result, roomcast_result_message, roomcast_result_value};
 pub use handshake::*;
 pub use hooks::*;
 pub use message::*;
 pub use namespace::*;
-pub use payload::roomcast_format;
+pub use payload::{roomcast_format, roomcast_format_value};
 #[cfg(feature = "redis")]
 pub use redis::*;
 pub use socket::*;

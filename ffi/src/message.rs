@@ -38,6 +38,11 @@ unsafe fn borrow(msg: *const roomcast_message) -> crate::error::Result<ManuallyD
     Ok(ManuallyDrop::new(unsafe { core::Message::from_raw(msg.cast()) }))
 }
 
+/// A `roomcast_kind` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_kind`.
+pub type roomcast_kind_value = u32;
+
 /// The kind of a message.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +83,10 @@ pub unsafe extern "C" fn roomcast_message_free(msg: *mut roomcast_message) {
 ///
 /// `msg` must be NULL or live; `kind_out` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn roomcast_message_kind(msg: *const roomcast_message, kind_out: *mut u32) -> roomcast_result {
+pub unsafe extern "C" fn roomcast_message_kind(
+    msg: *const roomcast_message,
+    kind_out: *mut roomcast_kind_value,
+) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let m = unsafe { borrow(msg)? };
@@ -164,7 +172,7 @@ pub unsafe extern "C" fn roomcast_message_data(
     msg: *const roomcast_message,
     data_out: *mut *const u8,
     len_out: *mut usize,
-    format_out: *mut u32,
+    format_out: *mut crate::roomcast_format_value,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.

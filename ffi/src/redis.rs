@@ -16,6 +16,7 @@ use crate::engine::roomcast_engine;
 use crate::error::Error;
 use crate::panic::{free_handle, guard, handle, into_handle, out, string, write};
 use crate::roomcast_result;
+use crate::sized::{check_out, write_out, Growable};
 
 /// A Redis cluster adapter (`roomcast_redis::RedisAdapter`). Box-owned:
 /// create with `roomcast_redis_new`, free with `roomcast_redis_free`.
@@ -25,10 +26,13 @@ pub struct roomcast_redis {
     adapter: Arc<RedisAdapter>,
 }
 
-/// The adapter's counters, a snapshot.
+/// The adapter's counters, a snapshot. Set `struct_size` before the call:
+/// `roomcast_cluster_stats st = {.struct_size = sizeof st};`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct roomcast_cluster_stats {
+    /// `sizeof(roomcast_cluster_stats)` as the caller's header declares it.
+    pub struct_size: usize,
     /// Messages published to Redis.
     pub published: u64,
     /// Messages received from other nodes.
@@ -45,6 +49,12 @@ pub struct roomcast_cluster_stats {
     pub nodes: u64,
     /// Whether the adapter is connected to Redis.
     pub connected: bool,
+}
+
+// SAFETY: repr(C), `struct_size` first; zero is valid.
+unsafe impl Growable for roomcast_cluster_stats {
+    const NAME: &'static str = "roomcast_cluster_stats";
+    const MIN_SIZE: usize = std::mem::size_of::<Self>();
 }
 
 /// Creates a Redis cluster adapter for the server at `url`
@@ -137,9 +147,11 @@ pub unsafe extern "C" fn roomcast_redis_stats(
     guard(|| {
         // SAFETY: per the contract.
         let redis = unsafe { handle(redis, "redis")? };
-        out(stats_out, "stats_out")?;
+        // SAFETY: NULL or valid per the contract.
+        unsafe { check_out(stats_out, "stats_out", false)? };
         let s = redis.adapter.stats();
         let st = roomcast_cluster_stats {
+            struct_size: std::mem::size_of::<roomcast_cluster_stats>(),
             published: s.published,
             received: s.received,
             dropped: s.dropped,
@@ -149,8 +161,8 @@ pub unsafe extern "C" fn roomcast_redis_stats(
             nodes: s.nodes,
             connected: s.connected,
         };
-        // SAFETY: checked non-NULL above.
-        unsafe { write(stats_out, st) };
+        // SAFETY: checked above.
+        unsafe { write_out(stats_out, st) };
         Ok(())
     })
 }

@@ -105,7 +105,7 @@ pub unsafe extern "C" fn roomcast_payload_data(
     payload: *const roomcast_payload,
     data_out: *mut *const u8,
     len_out: *mut usize,
-    format_out: *mut u32,
+    format_out: *mut crate::roomcast_format_value,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
@@ -128,7 +128,7 @@ pub(crate) unsafe fn write_payload(
     p: &core::Payload,
     data_out: *mut *const u8,
     len_out: *mut usize,
-    format_out: *mut u32,
+    format_out: *mut crate::roomcast_format_value,
 ) {
     let b = p.as_bytes();
     let ptr = if b.is_empty() { std::ptr::NonNull::<u8>::dangling().as_ptr().cast_const() } else { b.as_ptr() };

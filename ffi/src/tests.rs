@@ -31,6 +31,7 @@ fn room_emit_recv_roundtrip() {
         ok(roomcast_socket_join(s, c"lobby".as_ptr()));
         let rooms = [c"lobby".as_ptr()];
         let target = roomcast_target {
+            struct_size: std::mem::size_of::<roomcast_target>(),
             rooms: rooms.as_ptr(),
             rooms_len: 1,
             except: ptr::null(),
@@ -39,7 +40,7 @@ fn room_emit_recv_roundtrip() {
             volatile_: false,
         };
         let mut report = roomcast_emit_report::default();
-        ok(roomcast_emit(ns, &target, c"news".as_ptr(), 1, b"hi".as_ptr(), 2, &mut report));
+        ok(roomcast_namespace_emit(ns, &target, c"news".as_ptr(), 1, b"hi".as_ptr(), 2, &mut report));
         assert_eq!(report.queued, 1);
         let mut m = ptr::null_mut();
         ok(roomcast_conn_recv(c, 100, &mut m));

@@ -9,13 +9,13 @@ use pyo3::types::PyDict;
 
 use roomcast as rc;
 
+use crate::cluster;
 use crate::connection::Connection;
 use crate::convert::seconds;
 use crate::errors::{err_base, err_name};
 use crate::handler::{check_callable, log_failure, Ctx};
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
-use crate::cluster;
 
 /// The root object: configuration, namespaces, statistics.
 #[pyclass(frozen, module = "roomcast._roomcast")]

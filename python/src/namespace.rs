@@ -9,13 +9,13 @@ use roomcast as rc;
 
 use crate::ack::{Ack, AckReply};
 use crate::aio::in_executor;
+use crate::cluster;
 use crate::convert::{decode, encode, encode_opt, rooms_arg, seconds};
 use crate::emit_report::EmitReport;
 use crate::errors::{emit_err, err_name};
 use crate::handler::{check_callable, decode_arg, log_failure, refusal, site_parts, Ctx, PyHandler};
 use crate::handshake::Handshake;
 use crate::operator::Operator;
-use crate::cluster;
 use crate::room_event::RoomEvent;
 use crate::socket::Socket;
 

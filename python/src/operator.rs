@@ -10,10 +10,10 @@ use roomcast as rc;
 
 use crate::ack::{AckReply, AckWait};
 use crate::aio::{in_executor, rooms_in_executor};
+use crate::cluster;
 use crate::convert::{encode, rooms_arg, seconds};
 use crate::emit_report::EmitReport;
 use crate::errors::emit_err;
-use crate::cluster;
 use crate::socket::Socket;
 
 #[derive(Clone)]

@@ -150,7 +150,7 @@ TEST(emit_with_ack_and_bulk_operations) {
     roomcast_ack_reply_free(NULL);
 
     /* broadcast: a answers, b times out (50 ms) */
-    ASSERT_OK(roomcast_emit_with_ack(ns, NULL, "poll", ROOMCAST_FORMAT_BINARY, NULL, 0, 50, &acks));
+    ASSERT_OK(roomcast_namespace_emit_with_ack(ns, NULL, "poll", ROOMCAST_FORMAT_BINARY, NULL, 0, 50, &acks));
     ASSERT_OK(roomcast_acks_info(acks, &expected, &id));
     EXPECT(expected == 2);
     ASSERT_OK(roomcast_socket_receive_ack(a, id, ROOMCAST_FORMAT_JSON, (const uint8_t *)"1", 1));
@@ -182,7 +182,7 @@ TEST(emit_with_ack_and_bulk_operations) {
     EXPECT(count == 2);
     ASSERT_OK(roomcast_namespace_room_size(ns, "r2", &size));
     EXPECT(size == 2);
-    roomcast_target only_a = {NULL, 0, NULL, 0, b, false};
+    roomcast_target only_a = {sizeof only_a, NULL, 0, NULL, 0, b, false};
     ASSERT_OK(roomcast_namespace_sockets_leave(ns, &only_a, rooms, 1, &count));
     EXPECT(count == 1);
     ASSERT_OK(roomcast_namespace_room_size(ns, "r1", &size));
@@ -195,7 +195,7 @@ TEST(emit_with_ack_and_bulk_operations) {
     ASSERT_OK(roomcast_namespace_fetch_sockets(ns, NULL, NULL, 0, &count, &total));
     EXPECT(count == 0 && total == 2);
     const char *r2[] = {"r2"};
-    roomcast_target in_r2 = {r2, 1, NULL, 0, NULL, false};
+    roomcast_target in_r2 = {sizeof in_r2, r2, 1, NULL, 0, NULL, false};
     ASSERT_OK(roomcast_namespace_disconnect_sockets(ns, &in_r2, &count));
     EXPECT(count == 2);
     EXPECT_RC(ROOMCAST_RESULT_CLOSED, roomcast_socket_join(a, "x"));

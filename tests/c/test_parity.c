@@ -76,8 +76,8 @@ static int failing(void *ud, const roomcast_socket *s, const char *ev, size_t ev
     return 42;
 }
 /* event middleware: the payload's first byte picks the flow */
-static int flow_mw(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
-                   const uint8_t *data, size_t len) {
+static roomcast_flow flow_mw(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, roomcast_format fmt,
+                             const uint8_t *data, size_t len) {
     (void)s; (void)fmt;
     log_add(ud, "mw", ev, ev_len);
     if (len == 0) return ROOMCAST_FLOW_CONTINUE;
@@ -502,17 +502,17 @@ TEST(connect_with_options) {
     roomcast_engine *e = NULL; roomcast_namespace *ns = NULL; roomcast_conn *c = NULL; roomcast_socket *s = NULL;
     ASSERT_OK(roomcast_engine_new(NULL, &e));
     ASSERT_OK(roomcast_engine_of(e, "/", &ns));
-    roomcast_connect_options bad = {0, 0, "sometimes"};
+    roomcast_connect_options bad = {sizeof bad, 0, 0, "sometimes"};
     EXPECT_RC(ROOMCAST_RESULT_INVALID_CONFIG, roomcast_engine_connect_with(e, &bad, &c));
-    roomcast_connect_options small_bytes = {0, 10, NULL}; /* below max_payload */
+    roomcast_connect_options small_bytes = {sizeof small_bytes, 0, 10, NULL}; /* below max_payload */
     EXPECT_RC(ROOMCAST_RESULT_INVALID_CONFIG, roomcast_engine_connect_with(e, &small_bytes, &c));
     EXPECT(c == NULL);
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_connect_with(e, NULL, NULL));
-    roomcast_connect_options opts = {2, 0, "drop_newest"};
+    roomcast_connect_options opts = {sizeof opts, 2, 0, "drop_newest"};
     ASSERT_OK(roomcast_engine_connect_with(e, &opts, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
-    roomcast_emit_report rep;
-    for (int i = 0; i < 3; i++) ASSERT_OK(roomcast_emit(ns, NULL, "m", 0, (const uint8_t *)"x", 1, &rep));
+    roomcast_emit_report rep = {.struct_size = sizeof rep};
+    for (int i = 0; i < 3; i++) ASSERT_OK(roomcast_namespace_emit(ns, NULL, "m", 0, (const uint8_t *)"x", 1, &rep));
     EXPECT(rep.dropped == 1);
     EXPECT(drain_count(c) == 2); /* drop_newest: no lagged notice */
     roomcast_socket_free(s); roomcast_conn_free(c);
@@ -535,9 +535,16 @@ static void room_nop(void *ud, uint32_t c, const char *r, size_t rl, const char 
     (void)ud; (void)c; (void)r; (void)rl; (void)i; (void)il;
 }
 static void err_nop(void *ud, const roomcast_failure *f) { (void)ud; (void)f; }
-static int any_nop(void *ud, const roomcast_socket *s, const char *e, size_t el, uint32_t f, const uint8_t *d, size_t l) {
+static int any_nop(void *ud, const roomcast_socket *s, const char *e, size_t el, roomcast_format f, const uint8_t *d,
+                   size_t l) {
     (void)ud; (void)s; (void)e; (void)el; (void)f; (void)d; (void)l;
     return 0;
+}
+
+static roomcast_flow mw_nop(void *ud, const roomcast_socket *s, const char *e, size_t el, roomcast_format f,
+                            const uint8_t *d, size_t l) {
+    (void)ud; (void)s; (void)e; (void)el; (void)f; (void)d; (void)l;
+    return ROOMCAST_FLOW_CONTINUE;
 }
 
 TEST(userdata_is_freed_once_when_dropped) {
@@ -578,7 +585,7 @@ TEST(userdata_is_freed_once_when_dropped) {
     ASSERT_OK(roomcast_namespace_on(ns, "ev", on_event, new_counter(), count_free));
     ASSERT_OK(roomcast_namespace_on_fallback(ns, on_event, new_counter(), count_free));
     ASSERT_OK(roomcast_namespace_on_any(ns, any_nop, new_counter(), count_free));
-    ASSERT_OK(roomcast_namespace_use_event(ns, any_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_use_event(ns, mw_nop, new_counter(), count_free));
     ASSERT_OK(roomcast_namespace_use(ns, mw_nop, new_counter(), count_free));
     ASSERT_OK(roomcast_namespace_on_connection(ns, conn_nop, new_counter(), count_free));
     ASSERT_OK(roomcast_namespace_on_disconnecting(ns, disc_nop, new_counter(), count_free));
@@ -810,7 +817,7 @@ TEST(messages_are_zero_copy_and_outlive_everything) {
     ASSERT_OK(roomcast_conn_join_namespace(c1, "/z", 0, NULL, 0, &s1));
     ASSERT_OK(roomcast_conn_join_namespace(c2, "/z", 0, NULL, 0, &s2));
     const char payload[] = "shared by every recipient";
-    ASSERT_OK(roomcast_emit(ns, NULL, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)payload, sizeof payload - 1, NULL));
+    ASSERT_OK(roomcast_namespace_emit(ns, NULL, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)payload, sizeof payload - 1, NULL));
     roomcast_message *m1 = NULL, *m2 = NULL;
     ASSERT_OK(roomcast_conn_recv(c1, 1000, &m1));
     ASSERT_OK(roomcast_conn_recv(c2, 1000, &m2));
@@ -861,7 +868,7 @@ TEST(error_paths_of_queries_and_builders) {
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_of_dynamic(NULL, accept_all_pred, NULL, NULL, &out_ns));
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_connect_with(NULL, NULL, &c));
     EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_engine_of(e, longname, &out_ns)); /* over max_name_len */
-    roomcast_connect_options bad_policy = {0, 0, bad};
+    roomcast_connect_options bad_policy = {sizeof bad_policy, 0, 0, bad};
     roomcast_conn *c2 = NULL;
     EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_engine_connect_with(e, &bad_policy, &c2));
     EXPECT(out_ns == NULL && c2 == NULL);
@@ -1000,7 +1007,7 @@ TEST(socket_volatile_emit_drops_instead_of_overflowing) {
     ASSERT_OK(roomcast_engine_of(e, "/", &ns));
     ASSERT_OK(roomcast_engine_connect(e, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
-    roomcast_emit_report rep;
+    roomcast_emit_report rep = {.struct_size = sizeof rep};
     memset(&rep, 0xff, sizeof rep);
     ASSERT_OK(roomcast_socket_emit_volatile(s, "v", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"1", 1, &rep));
     EXPECT(rep.recipients == 1 && rep.queued == 1 && rep.dropped == 0);

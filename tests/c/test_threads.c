@@ -12,7 +12,7 @@ static void *emit_loop(void *arg) {
     for (int i = 0; i < PER_THREAD; i++) {
         char buf[16];
         int len = snprintf(buf, sizeof buf, "%d", i);
-        if (roomcast_emit(em->ns, NULL, em->event, ROOMCAST_FORMAT_JSON, (const uint8_t *)buf, (size_t)len, NULL)
+        if (roomcast_namespace_emit(em->ns, NULL, em->event, ROOMCAST_FORMAT_JSON, (const uint8_t *)buf, (size_t)len, NULL)
             != ROOMCAST_RESULT_OK)
             em->failures++;
     }
