@@ -7,7 +7,9 @@
  * Box-owned (free each with its own `_free`; `_free(NULL)` is a no-op); the
  * handle comes first, then inputs, then outputs named `*_out`, which are
  * written only on success; buffers are `(const uint8_t *, size_t)`; strings
- * passed in are NUL-terminated UTF-8 and borrowed for the call only; every
+ * passed in are NUL-terminated UTF-8 and borrowed for the call only; strings
+ * handed out are `roomcast_str {data, len}`, not NUL-terminated (print with
+ * `printf("%.*s", (int)s.len, s.data)`); every
  * fallible call returns a `roomcast_result` (`ROOMCAST_RESULT_OK` == 0),
  * `roomcast_result_message()` gives its text and `roomcast_last_error()`
  * the detail of this thread's last failure. No Rust panic ever unwinds into
@@ -578,6 +580,25 @@ typedef struct roomcast_target {
 } roomcast_target;
 
 /**
+ * A string the library hands out: `len` bytes of UTF-8 at `data`, **not**
+ * NUL-terminated. Print it with `printf("%.*s", (int)s.len, s.data)`.
+ * Borrowed from whatever handed it out (a handle, a message, a callback's
+ * arguments) and valid as long as that is. `data` is never NULL for a
+ * present string, even an empty one; an absent one (documented where it
+ * can happen) is `{NULL, 0}`.
+ */
+typedef struct roomcast_str {
+  /**
+   * The first byte.
+   */
+  const char *data;
+  /**
+   * The number of bytes (no NUL counted or present).
+   */
+  size_t len;
+} roomcast_str;
+
+/**
  * What one emit did. Set `struct_size` before the call:
  * `roomcast_emit_report rep = {.struct_size = sizeof rep};`.
  */
@@ -682,14 +703,13 @@ typedef struct roomcast_stats {
 
 /**
  * A dynamic-namespace predicate: return true to create the namespace
- * `name` (`name_len` bytes, not NUL-terminated, borrowed for the call) for
+ * `name` (borrowed for the call) for
  * the client whose handshake is `hs` (borrowed for the call). Runs on the
  * thread calling `roomcast_conn_join_namespace*`, with no engine lock
  * held.
  */
 typedef bool (*roomcast_dynamic_predicate)(void *userdata,
-                                           const char *name,
-                                           size_t name_len,
+                                           struct roomcast_str name,
                                            const struct roomcast_handshake *hs);
 
 /**
@@ -720,16 +740,15 @@ typedef struct roomcast_connect_options {
 
 /**
  * An event handler. `socket` is borrowed for the call (clone nothing: use
- * it only inside the callback); `event` is not NUL-terminated
- * (`event_len` bytes); `data`/`len`/`format` view the payload for the call;
+ * it only inside the callback); `event` is the event name (a
+ * `roomcast_str`, not NUL-terminated); `data`/`len`/`format` view the payload for the call;
  * `ack` is NULL unless the client asked for an acknowledgement. Return 0
  * for success; any other value is reported as a handler failure (the
  * engine carries on).
  */
 typedef int (*roomcast_event_callback)(void *userdata,
                                        const struct roomcast_socket *socket,
-                                       const char *event,
-                                       size_t event_len,
+                                       struct roomcast_str event,
                                        roomcast_format format,
                                        const uint8_t *data,
                                        size_t len,
@@ -744,8 +763,7 @@ typedef int (*roomcast_event_callback)(void *userdata,
  */
 typedef int (*roomcast_any_callback)(void *userdata,
                                      const struct roomcast_socket *socket,
-                                     const char *event,
-                                     size_t event_len,
+                                     struct roomcast_str event,
                                      roomcast_format format,
                                      const uint8_t *data,
                                      size_t len);
@@ -758,8 +776,7 @@ typedef int (*roomcast_any_callback)(void *userdata,
  */
 typedef roomcast_flow (*roomcast_event_middleware_callback)(void *userdata,
                                                             const struct roomcast_socket *socket,
-                                                            const char *event,
-                                                            size_t event_len,
+                                                            struct roomcast_str event,
                                                             roomcast_format format,
                                                             const uint8_t *data,
                                                             size_t len);
@@ -789,39 +806,28 @@ typedef void (*roomcast_disconnect_callback)(void *userdata,
 /**
  * Observes room changes of a namespace (own-id rooms included): `change`
  * is a `ROOMCAST_ROOM_CHANGE_*`; `room` and `socket_id` are borrowed for
- * the call and not NUL-terminated; `socket_id` is NULL (length 0) for
- * `CREATED` and `DELETED`. Runs on the thread that made the change, after
+ * the call; `socket_id` is `{NULL, 0}` for `CREATED` and `DELETED`. Runs on the thread that made the change, after
  * it, with no engine lock held.
  */
 typedef void (*roomcast_room_event_callback)(void *userdata,
                                              roomcast_room_change change,
-                                             const char *room,
-                                             size_t room_len,
-                                             const char *socket_id,
-                                             size_t socket_id_len);
+                                             struct roomcast_str room,
+                                             struct roomcast_str socket_id);
 
 /**
- * A callback failure, handed to a `roomcast_error_callback`. Every
- * pointer is borrowed for the call and not NUL-terminated; absent fields
- * are NULL with length 0.
+ * A callback failure, handed to a `roomcast_error_callback`. Every string
+ * is borrowed for the call; absent ones are `{NULL, 0}`. Fields are only
+ * ever appended in later versions (the library owns this struct).
  */
 typedef struct roomcast_failure {
   /**
    * The namespace whose callback failed.
    */
-  const char *namespace_;
-  /**
-   * Length of `namespace`.
-   */
-  size_t namespace_len;
+  struct roomcast_str namespace_;
   /**
    * The socket concerned, when there is one.
    */
-  const char *socket_id;
-  /**
-   * Length of `socket_id`.
-   */
-  size_t socket_id_len;
+  struct roomcast_str socket_id;
   /**
    * Which callback: a `ROOMCAST_SITE_*`.
    */
@@ -829,11 +835,7 @@ typedef struct roomcast_failure {
   /**
    * The event name, for event middleware, event, any and fallback sites.
    */
-  const char *event;
-  /**
-   * Length of `event`.
-   */
-  size_t event_len;
+  struct roomcast_str event;
   /**
    * A `ROOMCAST_FAILURE_KIND_*`.
    */
@@ -841,11 +843,7 @@ typedef struct roomcast_failure {
   /**
    * The failure's text.
    */
-  const char *message;
-  /**
-   * Length of `message`.
-   */
-  size_t message_len;
+  struct roomcast_str message;
 } roomcast_failure;
 
 /**
@@ -990,8 +988,7 @@ void roomcast_acks_free(struct roomcast_acks *acks);
  * `reply` must be NULL or live; the out-pointers valid for writes.
  */
 roomcast_result roomcast_ack_reply_socket_id(const struct roomcast_ack_reply *reply,
-                                             const char **id_out,
-                                             size_t *len_out);
+                                             struct roomcast_str *id_out);
 
 /**
  * Writes a view of the client's reply payload (borrowed from the reply)
@@ -1821,8 +1818,7 @@ roomcast_result roomcast_handshake_set_address(struct roomcast_handshake *hs, co
  */
 roomcast_result roomcast_handshake_header(const struct roomcast_handshake *hs,
                                           const char *name,
-                                          const char **value_out,
-                                          size_t *len_out);
+                                          struct roomcast_str *value_out);
 
 /**
  * Writes a view of query parameter `name` (not NUL-terminated, borrowed
@@ -1834,8 +1830,7 @@ roomcast_result roomcast_handshake_header(const struct roomcast_handshake *hs,
  */
 roomcast_result roomcast_handshake_query(const struct roomcast_handshake *hs,
                                          const char *name,
-                                         const char **value_out,
-                                         size_t *len_out);
+                                         struct roomcast_str *value_out);
 
 /**
  * Writes a view of the remote address (not NUL-terminated, borrowed from
@@ -1846,8 +1841,7 @@ roomcast_result roomcast_handshake_query(const struct roomcast_handshake *hs,
  * `hs` must be NULL or a live handshake; the out-pointers valid for writes.
  */
 roomcast_result roomcast_handshake_address(const struct roomcast_handshake *hs,
-                                           const char **address_out,
-                                           size_t *len_out);
+                                           struct roomcast_str *address_out);
 
 /**
  * Registers `callback` for inbound events named `event` in `ns`. Several
@@ -2096,8 +2090,7 @@ roomcast_result roomcast_message_kind(const struct roomcast_message *msg, roomca
  * `msg` must be NULL or live; the out-pointers valid for writes.
  */
 roomcast_result roomcast_message_namespace(const struct roomcast_message *msg,
-                                           const char **name_out,
-                                           size_t *len_out);
+                                           struct roomcast_str *name_out);
 
 /**
  * Writes a borrowed pointer to the event name (not NUL-terminated) and its
@@ -2108,8 +2101,7 @@ roomcast_result roomcast_message_namespace(const struct roomcast_message *msg,
  * `msg` must be NULL or live; the out-pointers valid for writes.
  */
 roomcast_result roomcast_message_event(const struct roomcast_message *msg,
-                                       const char **event_out,
-                                       size_t *len_out);
+                                       struct roomcast_str *event_out);
 
 /**
  * Writes a zero-copy view of the payload bytes (shared with every other
@@ -2191,8 +2183,7 @@ roomcast_result roomcast_namespace_room_size(const struct roomcast_namespace *ns
  * `ns` must be NULL or live; the out-pointers valid for writes.
  */
 roomcast_result roomcast_namespace_name(const struct roomcast_namespace *ns,
-                                        const char **name_out,
-                                        size_t *len_out);
+                                        struct roomcast_str *name_out);
 
 /**
  * Writes whether `ns` is a parent made by `roomcast_engine_of_dynamic`.
@@ -2348,8 +2339,7 @@ void roomcast_socket_free(struct roomcast_socket *socket);
  * `socket` must be NULL or live; the out-pointers valid for writes.
  */
 roomcast_result roomcast_socket_id(const struct roomcast_socket *socket,
-                                   const char **id_out,
-                                   size_t *len_out);
+                                   struct roomcast_str *id_out);
 
 /**
  * Joins room `room`. After it returns, every later emit to the room

@@ -127,16 +127,15 @@ static void tell_rooms(const roomcast_socket *s, const char *const *rooms, size_
  * to free; names[0..*n] point into it. */
 static roomcast_strings *joined_rooms(const roomcast_socket *s, const char **names, size_t cap, size_t *n) {
     roomcast_strings *list = NULL;
-    const char *id;
-    size_t id_len;
+    roomcast_str id;
     *n = 0;
     if (roomcast_socket_rooms(s, &list) != ROOMCAST_RESULT_OK) return NULL;
-    if (roomcast_socket_id(s, &id, &id_len) != ROOMCAST_RESULT_OK) return list;
+    if (roomcast_socket_id(s, &id) != ROOMCAST_RESULT_OK) return list;
     for (size_t i = 0; i < roomcast_strings_len(list) && *n < cap; i++) {
         const char *r;
         size_t len;
         if (roomcast_strings_get(list, i, &r, &len) != ROOMCAST_RESULT_OK) continue;
-        if (len == id_len && memcmp(r, id, len) == 0) continue;
+        if (len == id.len && memcmp(r, id.data, len) == 0) continue;
         names[(*n)++] = r; /* NUL-terminated by the list */
     }
     return list;
@@ -151,9 +150,9 @@ static int valid_word(const uint8_t *p, size_t len, size_t max) {
     return 1;
 }
 
-static int on_nick(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, roomcast_format fmt,
+static int on_nick(void *ud, const roomcast_socket *s, roomcast_str ev, roomcast_format fmt,
                    const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)ud; (void)ev; (void)ev_len; (void)ack;
+    (void)ud; (void)ev; (void)ack;
     char line[MAX_LINE + 64], old[64];
     if (!valid_word(data, len, 32)) {
         reply(s, "* usage: /nick NAME (1-32 characters, no spaces)");
@@ -172,9 +171,9 @@ static int on_nick(void *ud, const roomcast_socket *s, const char *ev, size_t ev
     return 0;
 }
 
-static int on_join(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, roomcast_format fmt,
+static int on_join(void *ud, const roomcast_socket *s, roomcast_str ev, roomcast_format fmt,
                    const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)ud; (void)ev; (void)ev_len; (void)fmt; (void)ack;
+    (void)ud; (void)ev; (void)fmt; (void)ack;
     char room[MAX_LINE + 1], nick[64], line[MAX_LINE + 128];
     if (!valid_word(data, len, MAX_LINE)) {
         reply(s, "* usage: /join ROOM");
@@ -202,9 +201,9 @@ static int on_join(void *ud, const roomcast_socket *s, const char *ev, size_t ev
     return 0;
 }
 
-static int on_leave(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, roomcast_format fmt,
+static int on_leave(void *ud, const roomcast_socket *s, roomcast_str ev, roomcast_format fmt,
                     const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)ud; (void)ev; (void)ev_len; (void)fmt; (void)ack;
+    (void)ud; (void)ev; (void)fmt; (void)ack;
     char room[MAX_LINE + 1], nick[64], line[MAX_LINE + 128];
     if (!valid_word(data, len, MAX_LINE)) {
         reply(s, "* usage: /leave ROOM");
@@ -227,9 +226,9 @@ static int on_leave(void *ud, const roomcast_socket *s, const char *ev, size_t e
     return 0;
 }
 
-static int on_say(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, roomcast_format fmt,
+static int on_say(void *ud, const roomcast_socket *s, roomcast_str ev, roomcast_format fmt,
                   const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)ud; (void)ev; (void)ev_len; (void)fmt; (void)ack;
+    (void)ud; (void)ev; (void)fmt; (void)ack;
     char nick[64], line[MAX_LINE + 128];
     const char *rooms[64];
     size_t n;

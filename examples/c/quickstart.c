@@ -26,10 +26,10 @@ int main(void) {
                         (const uint8_t *)json, strlen(json), &report));
 
     CHECK(roomcast_conn_recv(cb, 1000, &m));
-    const char *ev; size_t ev_len; const uint8_t *data; size_t len;
-    CHECK(roomcast_message_event(m, &ev, &ev_len));
+    roomcast_str ev; const uint8_t *data; size_t len;
+    CHECK(roomcast_message_event(m, &ev));
     CHECK(roomcast_message_data(m, &data, &len, NULL));
-    printf("%zu recipients; b got %.*s: %.*s\n", report.recipients, (int)ev_len, ev, (int)len, (const char *)data);
+    printf("%zu recipients; b got %.*s: %.*s\n", report.recipients, (int)ev.len, ev.data, (int)len, (const char *)data);
 
     roomcast_message_free(m);
     roomcast_socket_free(a); roomcast_socket_free(b);

@@ -133,9 +133,9 @@ static void round_trip(roomcast_engine *e, int n) {
     roomcast_conn_free(c);
 }
 
-static int on_ev(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, roomcast_format fmt,
+static int on_ev(void *ud, const roomcast_socket *s, roomcast_str ev, roomcast_format fmt,
                  const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)s; (void)ev; (void)ev_len; (void)fmt; (void)data; (void)ack;
+    (void)s; (void)ev; (void)fmt; (void)data; (void)ack;
     *(size_t *)ud += len;
     return 0;
 }

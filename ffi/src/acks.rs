@@ -13,6 +13,7 @@ use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, st
 use crate::payload::payload;
 use crate::roomcast_result;
 use crate::socket::roomcast_socket;
+use crate::strings::roomcast_str;
 
 /// The replies to one emit with acknowledgement (core's `AckStream`): one
 /// per recipient, each a client reply or why there is none. Box-owned: from
@@ -176,20 +177,15 @@ pub unsafe extern "C" fn roomcast_acks_free(acks: *mut roomcast_acks) {
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_ack_reply_socket_id(
     reply: *const roomcast_ack_reply,
-    id_out: *mut *const c_char,
-    len_out: *mut usize,
+    id_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let r = unsafe { handle(reply, "reply")? };
         out(id_out, "id_out")?;
-        out(len_out, "len_out")?;
         let id = &r.reply.socket_id;
         // SAFETY: checked non-NULL above.
-        unsafe {
-            write(id_out, id.as_ptr().cast());
-            write(len_out, id.len());
-        }
+        unsafe { write(id_out, roomcast_str::new(id)) };
         Ok(())
     })
 }

@@ -160,8 +160,9 @@ pub unsafe extern "C" fn roomcast_namespace_cluster_disconnect_sockets(
 
 /// Called for another node's `roomcast_namespace_server_side_emit`, on the
 /// cluster adapter's thread, with the payload (borrowed for the call).
-pub type roomcast_server_side_callback =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, format: crate::roomcast_format_value, data: *const u8, len: usize)>;
+pub type roomcast_server_side_callback = Option<
+    unsafe extern "C" fn(userdata: *mut c_void, format: crate::roomcast_format_value, data: *const u8, len: usize),
+>;
 
 /// Registers `callback(userdata, format, data, len)` for `event` sent by
 /// `roomcast_namespace_server_side_emit` on *another* node. It runs on the
@@ -233,7 +234,13 @@ pub struct roomcast_reply {
 /// borrowed for the call. Calling `roomcast_reply_set(reply, ..)` answers;
 /// a handler that sets nothing sends no reply.
 pub type roomcast_server_side_reply_callback = Option<
-    unsafe extern "C" fn(userdata: *mut c_void, format: crate::roomcast_format_value, data: *const u8, len: usize, reply: *mut roomcast_reply),
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        format: crate::roomcast_format_value,
+        data: *const u8,
+        len: usize,
+        reply: *mut roomcast_reply,
+    ),
 >;
 
 /// Registers `callback(userdata, format, data, len, reply)` for `event`

@@ -14,7 +14,7 @@ use crate::namespace::roomcast_namespace;
 use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, write, write_opt};
 use crate::roomcast_result;
 use crate::sized::{check_out, read_opt, write_out, Growable};
-use crate::strings::{roomcast_strings, strings_handle};
+use crate::strings::{roomcast_str, roomcast_strings, strings_handle};
 
 /// The root object (core's `Engine`). Box-owned: create with
 /// `roomcast_engine_new`, free with `roomcast_engine_free`. Thread-safe:
@@ -184,18 +184,12 @@ pub unsafe extern "C" fn roomcast_engine_stats(
 }
 
 /// A dynamic-namespace predicate: return true to create the namespace
-/// `name` (`name_len` bytes, not NUL-terminated, borrowed for the call) for
+/// `name` (borrowed for the call) for
 /// the client whose handshake is `hs` (borrowed for the call). Runs on the
 /// thread calling `roomcast_conn_join_namespace*`, with no engine lock
 /// held.
-pub type roomcast_dynamic_predicate = Option<
-    unsafe extern "C" fn(
-        userdata: *mut c_void,
-        name: *const c_char,
-        name_len: usize,
-        hs: *const roomcast_handshake,
-    ) -> bool,
->;
+pub type roomcast_dynamic_predicate =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, name: roomcast_str, hs: *const roomcast_handshake) -> bool>;
 
 /// Creates a parent for namespaces made on demand (Socket.IO's dynamic
 /// namespaces) and writes its handle to `*parent_out`. When a client joins
@@ -228,7 +222,7 @@ pub unsafe extern "C" fn roomcast_engine_of_dynamic(
             let h = roomcast_handshake { hs: hs.clone() };
             // SAFETY: the caller promised `cb` is callable with `userdata`
             // from any thread; the pointers live for the call.
-            unsafe { cb(ud.ptr(), name.as_ptr().cast(), name.len(), &h) }
+            unsafe { cb(ud.ptr(), roomcast_str::new(name), &h) }
         });
         // SAFETY: checked non-NULL above.
         unsafe { write(parent_out, into_handle(roomcast_namespace { ns })) };

@@ -14,6 +14,7 @@ use crate::panic::{guard, handle, string, write};
 use crate::payload::payload;
 use crate::roomcast_result;
 use crate::socket::{roomcast_socket, SocketView};
+use crate::strings::roomcast_str;
 
 /// Answers one inbound event that asked for an acknowledgement (core's
 /// `AckResponder`). Borrowed: only valid during the event callback that
@@ -50,8 +51,8 @@ pub enum roomcast_dispatched {
 pub type roomcast_dispatched_value = u32;
 
 /// An event handler. `socket` is borrowed for the call (clone nothing: use
-/// it only inside the callback); `event` is not NUL-terminated
-/// (`event_len` bytes); `data`/`len`/`format` view the payload for the call;
+/// it only inside the callback); `event` is the event name (a
+/// `roomcast_str`, not NUL-terminated); `data`/`len`/`format` view the payload for the call;
 /// `ack` is NULL unless the client asked for an acknowledgement. Return 0
 /// for success; any other value is reported as a handler failure (the
 /// engine carries on).
@@ -59,8 +60,7 @@ pub type roomcast_event_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
         socket: *const roomcast_socket,
-        event: *const c_char,
-        event_len: usize,
+        event: roomcast_str,
         format: crate::roomcast_format_value,
         data: *const u8,
         len: usize,
@@ -105,8 +105,7 @@ fn event_handler(
     cb: unsafe extern "C" fn(
         *mut c_void,
         *const roomcast_socket,
-        *const c_char,
-        usize,
+        roomcast_str,
         u32,
         *const u8,
         usize,
@@ -127,8 +126,7 @@ fn event_handler(
             cb(
                 ud.ptr(),
                 s.as_ptr(),
-                name.as_ptr().cast(),
-                name.len(),
+                roomcast_str::new(name),
                 p.format().code(),
                 p.as_bytes().as_ptr(),
                 p.len(),
@@ -233,8 +231,7 @@ pub type roomcast_any_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
         socket: *const roomcast_socket,
-        event: *const c_char,
-        event_len: usize,
+        event: roomcast_str,
         format: crate::roomcast_format_value,
         data: *const u8,
         len: usize,
@@ -267,8 +264,7 @@ pub unsafe extern "C" fn roomcast_namespace_on_any(
                 cb(
                     ud.ptr(),
                     s.as_ptr(),
-                    name.as_ptr().cast(),
-                    name.len(),
+                    roomcast_str::new(name),
                     p.format().code(),
                     p.as_bytes().as_ptr(),
                     p.len(),
@@ -307,8 +303,7 @@ pub type roomcast_event_middleware_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
         socket: *const roomcast_socket,
-        event: *const c_char,
-        event_len: usize,
+        event: roomcast_str,
         format: crate::roomcast_format_value,
         data: *const u8,
         len: usize,
@@ -340,8 +335,7 @@ pub unsafe extern "C" fn roomcast_namespace_use_event(
                 cb(
                     ud.ptr(),
                     s.as_ptr(),
-                    name.as_ptr().cast(),
-                    name.len(),
+                    roomcast_str::new(name),
                     p.format().code(),
                     p.as_bytes().as_ptr(),
                     p.len(),
@@ -537,17 +531,14 @@ pub type roomcast_room_change_value = u32;
 
 /// Observes room changes of a namespace (own-id rooms included): `change`
 /// is a `ROOMCAST_ROOM_CHANGE_*`; `room` and `socket_id` are borrowed for
-/// the call and not NUL-terminated; `socket_id` is NULL (length 0) for
-/// `CREATED` and `DELETED`. Runs on the thread that made the change, after
+/// the call; `socket_id` is `{NULL, 0}` for `CREATED` and `DELETED`. Runs on the thread that made the change, after
 /// it, with no engine lock held.
 pub type roomcast_room_event_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
         change: roomcast_room_change_value,
-        room: *const c_char,
-        room_len: usize,
-        socket_id: *const c_char,
-        socket_id_len: usize,
+        room: roomcast_str,
+        socket_id: roomcast_str,
     ),
 >;
 
@@ -577,9 +568,9 @@ pub unsafe extern "C" fn roomcast_namespace_on_room_event(
                 core::RoomEvent::Joined { room, socket_id } => (roomcast_room_change::Joined, room, Some(socket_id)),
                 core::RoomEvent::Left { room, socket_id } => (roomcast_room_change::Left, room, Some(socket_id)),
             };
-            let (id_ptr, id_len) = id.map_or((std::ptr::null(), 0), |s| (s.as_ptr().cast(), s.len()));
+            let id = roomcast_str::opt(id.map(|s| &**s));
             // SAFETY: as in `roomcast_namespace_on`.
-            unsafe { cb(ud.ptr(), change as u32, room.as_ptr().cast(), room.len(), id_ptr, id_len) }
+            unsafe { cb(ud.ptr(), change as u32, roomcast_str::new(room), id) }
         });
         Ok(())
     })
@@ -635,31 +626,23 @@ pub enum roomcast_failure_kind {
 /// value undefined behaviour). The header spells it `roomcast_failure_kind`.
 pub type roomcast_failure_kind_value = u32;
 
-/// A callback failure, handed to a `roomcast_error_callback`. Every
-/// pointer is borrowed for the call and not NUL-terminated; absent fields
-/// are NULL with length 0.
+/// A callback failure, handed to a `roomcast_error_callback`. Every string
+/// is borrowed for the call; absent ones are `{NULL, 0}`. Fields are only
+/// ever appended in later versions (the library owns this struct).
 #[repr(C)]
 pub struct roomcast_failure {
     /// The namespace whose callback failed.
-    pub namespace: *const c_char,
-    /// Length of `namespace`.
-    pub namespace_len: usize,
+    pub namespace: roomcast_str,
     /// The socket concerned, when there is one.
-    pub socket_id: *const c_char,
-    /// Length of `socket_id`.
-    pub socket_id_len: usize,
+    pub socket_id: roomcast_str,
     /// Which callback: a `ROOMCAST_SITE_*`.
     pub site: roomcast_site_value,
     /// The event name, for event middleware, event, any and fallback sites.
-    pub event: *const c_char,
-    /// Length of `event`.
-    pub event_len: usize,
+    pub event: roomcast_str,
     /// A `ROOMCAST_FAILURE_KIND_*`.
     pub kind: roomcast_failure_kind_value,
     /// The failure's text.
-    pub message: *const c_char,
-    /// Length of `message`.
-    pub message_len: usize,
+    pub message: roomcast_str,
 }
 
 /// Receives every callback failure of a namespace (a non-zero return, an
@@ -667,10 +650,6 @@ pub struct roomcast_failure {
 /// Runs on the thread where the failure happened, with no engine lock held.
 pub type roomcast_error_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, failure: *const roomcast_failure)>;
-
-fn str_parts(s: Option<&str>) -> (*const c_char, usize) {
-    s.map_or((std::ptr::null(), 0), |s| (s.as_ptr().cast(), s.len()))
-}
 
 /// Registers a receiver of `ns`'s callback failures; see
 /// `roomcast_error_callback`. `userdata` as for `roomcast_namespace_on`.
@@ -711,21 +690,13 @@ pub unsafe extern "C" fn roomcast_namespace_on_error(
                 core::FailureKind::Panic => roomcast_failure_kind::Panic,
                 core::FailureKind::Rejected => roomcast_failure_kind::Rejected,
             };
-            let (namespace, namespace_len) = str_parts(Some(&f.namespace));
-            let (socket_id, socket_id_len) = str_parts(f.socket_id.as_deref());
-            let (event, event_len) = str_parts(event);
-            let (message, message_len) = str_parts(Some(&f.message));
             let failure = roomcast_failure {
-                namespace,
-                namespace_len,
-                socket_id,
-                socket_id_len,
+                namespace: roomcast_str::new(&f.namespace),
+                socket_id: roomcast_str::opt(f.socket_id.as_deref()),
                 site: site as u32,
-                event,
-                event_len,
+                event: roomcast_str::opt(event),
                 kind: kind as u32,
-                message,
-                message_len,
+                message: roomcast_str::new(&f.message),
             };
             // SAFETY: as in `roomcast_namespace_on`; `failure` lives for the call.
             unsafe { cb(ud.ptr(), &failure) }

@@ -8,6 +8,7 @@ use roomcast_core as core;
 use crate::error::Error;
 use crate::panic::{guard, guard_value, out, write};
 use crate::roomcast_result;
+use crate::strings::roomcast_str;
 
 /// One message from an outbox. The handle **is** the engine's shared
 /// message (core's `Message`, one reference of its count): every recipient
@@ -112,20 +113,15 @@ pub unsafe extern "C" fn roomcast_message_kind(
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_message_namespace(
     msg: *const roomcast_message,
-    name_out: *mut *const c_char,
-    len_out: *mut usize,
+    name_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let m = unsafe { borrow(msg)? };
         out(name_out, "name_out")?;
-        out(len_out, "len_out")?;
         let s = m.namespace().ok_or_else(|| no_value("namespace"))?;
         // SAFETY: checked non-NULL above.
-        unsafe {
-            write(name_out, s.as_ptr().cast::<c_char>());
-            write(len_out, s.len());
-        }
+        unsafe { write(name_out, roomcast_str::new(s)) };
         Ok(())
     })
 }
@@ -139,20 +135,15 @@ pub unsafe extern "C" fn roomcast_message_namespace(
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_message_event(
     msg: *const roomcast_message,
-    event_out: *mut *const c_char,
-    len_out: *mut usize,
+    event_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let m = unsafe { borrow(msg)? };
         out(event_out, "event_out")?;
-        out(len_out, "len_out")?;
         let s = m.event_name().ok_or_else(|| no_value("event name"))?;
         // SAFETY: checked non-NULL above.
-        unsafe {
-            write(event_out, s.as_ptr().cast::<c_char>());
-            write(len_out, s.len());
-        }
+        unsafe { write(event_out, roomcast_str::new(s)) };
         Ok(())
     })
 }

@@ -11,7 +11,7 @@ use crate::panic::{free_handle, guard, guard_value, handle, out, string, write, 
 use crate::payload::payload;
 use crate::roomcast_result;
 use crate::sized::{check_out, write_out};
-use crate::strings::{roomcast_payload, roomcast_strings, strings_handle};
+use crate::strings::{roomcast_payload, roomcast_str, roomcast_strings, strings_handle};
 
 /// A socket (core's `Socket`). Box-owned: obtained from
 /// `roomcast_conn_join_namespace`, freed with `roomcast_socket_free` (which
@@ -67,20 +67,15 @@ pub unsafe extern "C" fn roomcast_socket_free(socket: *mut roomcast_socket) {
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_socket_id(
     socket: *const roomcast_socket,
-    id_out: *mut *const c_char,
-    len_out: *mut usize,
+    id_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let s = unsafe { handle(socket, "socket")? };
         out(id_out, "id_out")?;
-        out(len_out, "len_out")?;
         let id = s.socket.id();
         // SAFETY: checked non-NULL above.
-        unsafe {
-            write(id_out, id.as_ptr().cast::<c_char>());
-            write(len_out, id.len());
-        }
+        unsafe { write(id_out, roomcast_str::new(id)) };
         Ok(())
     })
 }

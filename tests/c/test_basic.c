@@ -212,10 +212,10 @@ TEST(targets_and_recv_many) {
     ASSERT_OK(roomcast_socket_broadcast(s[0], "all", "e3", ROOMCAST_FORMAT_BINARY, NULL, 0, &rep));
     EXPECT(rep.recipients == 2);
     ASSERT_OK(roomcast_socket_emit(s[1], "e4", ROOMCAST_FORMAT_JSON, (const uint8_t *)"[1,2]", 5, NULL));
-    const char *id; size_t id_len; char idbuf[64];
-    ASSERT_OK(roomcast_socket_id(s[0], &id, &id_len));
-    ASSERT(id_len > 0 && id_len < sizeof idbuf);
-    memcpy(idbuf, id, id_len); idbuf[id_len] = 0;
+    roomcast_str id; char idbuf[64];
+    ASSERT_OK(roomcast_socket_id(s[0], &id));
+    ASSERT(id.len > 0 && id.len < sizeof idbuf);
+    memcpy(idbuf, id.data, id.len); idbuf[id.len] = 0;
     EXPECT_RC(ROOMCAST_RESULT_OWN_ROOM, roomcast_socket_leave(s[0], idbuf));
     size_t size = 0;
     ASSERT_OK(roomcast_namespace_room_size(ns, idbuf, &size));
@@ -230,14 +230,14 @@ TEST(targets_and_recv_many) {
     EXPECT(n == 4);
     const char *names[] = {"e1", "e2", "e3", "e4"};
     for (size_t i = 0; i < n && i < 4; i++) {
-        const char *ev; size_t ev_len; const uint8_t *p; size_t len; uint32_t fmt;
-        ASSERT_OK(roomcast_message_event(msgs[i], &ev, &ev_len));
-        EXPECT(ev_len == 2 && memcmp(ev, names[i], 2) == 0);
+        roomcast_str ev; const uint8_t *p; size_t len; uint32_t fmt;
+        ASSERT_OK(roomcast_message_event(msgs[i], &ev));
+        EXPECT(ev.len == 2 && memcmp(ev.data, names[i], 2) == 0);
         ASSERT_OK(roomcast_message_data(msgs[i], &p, &len, &fmt));
         EXPECT(p != NULL);
-        const char *nsname; size_t ns_len;
-        ASSERT_OK(roomcast_message_namespace(msgs[i], &nsname, &ns_len));
-        EXPECT(ns_len == 5 && memcmp(nsname, "/chat", 5) == 0);
+        roomcast_str nsname;
+        ASSERT_OK(roomcast_message_namespace(msgs[i], &nsname));
+        EXPECT(nsname.len == 5 && memcmp(nsname.data, "/chat", 5) == 0);
         uint64_t ack;
         EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_message_ack_id(msgs[i], &ack));
         if (i == 3) EXPECT(fmt == ROOMCAST_FORMAT_JSON && len == 5);
@@ -398,9 +398,9 @@ TEST(callback_reenters_engine) {
     EXPECT(r.calls == 1);
     roomcast_message *m = NULL;
     ASSERT_OK(roomcast_conn_try_recv(b, &m));
-    const char *ev; size_t len;
-    ASSERT_OK(roomcast_message_event(m, &ev, &len));
-    EXPECT(len == 7 && memcmp(ev, "relayed", 7) == 0);
+    roomcast_str ev;
+    ASSERT_OK(roomcast_message_event(m, &ev));
+    EXPECT(ev.len == 7 && memcmp(ev.data, "relayed", 7) == 0);
     roomcast_message_free(m);
     ASSERT_OK(roomcast_conn_set_notify(a, NULL, NULL, NULL));
     roomcast_socket_free(sa); roomcast_socket_free(sb);

@@ -18,11 +18,11 @@ static void on_disconnect(void *ud, const roomcast_socket *s, const char *reason
     snprintf(st->last_reason, sizeof st->last_reason, "%s", reason);
 }
 
-static int on_chat(void *ud, const roomcast_socket *s, const char *event, size_t event_len, uint32_t format,
+static int on_chat(void *ud, const roomcast_socket *s, roomcast_str event, uint32_t format,
                    const uint8_t *data, size_t len, const roomcast_ack *ack) {
     struct state *st = ud;
     st->events++;
-    if (event_len != 4 || memcmp(event, "chat", 4) != 0) return 2;
+    if (event.len != 4 || memcmp(event.data, "chat", 4) != 0) return 2;
     /* relay to the room except the sender, from inside the handler */
     if (roomcast_socket_broadcast(s, "members", "chat", format, data, len, NULL) != ROOMCAST_RESULT_OK) return 3;
     if (ack) {
@@ -162,9 +162,9 @@ TEST(emit_with_ack_and_bulk_operations) {
         rc = roomcast_ack_reply_data(r, &p, &len, NULL);
         if (rc == ROOMCAST_RESULT_OK) replies++;
         else if (rc == ROOMCAST_RESULT_TIMEOUT) timeouts++;
-        const char *sid; size_t sid_len;
-        ASSERT_OK(roomcast_ack_reply_socket_id(r, &sid, &sid_len));
-        EXPECT(sid_len > 0);
+        roomcast_str sid;
+        ASSERT_OK(roomcast_ack_reply_socket_id(r, &sid));
+        EXPECT(sid.len > 0 && sid.data != NULL);
         roomcast_ack_reply_free(r);
     }
     EXPECT(replies == 1 && timeouts == 1);
@@ -206,16 +206,16 @@ TEST(emit_with_ack_and_bulk_operations) {
     roomcast_engine_free(e);
 }
 
-static int fail_handler(void *ud, const roomcast_socket *s, const char *event, size_t event_len, uint32_t format,
+static int fail_handler(void *ud, const roomcast_socket *s, roomcast_str event, uint32_t format,
                         const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)s; (void)event; (void)event_len; (void)format; (void)data; (void)len; (void)ack;
+    (void)s; (void)event; (void)format; (void)data; (void)len; (void)ack;
     (*(int *)ud)++;
     return 42; /* reported as a failure; the next handler still runs */
 }
 
-static int self_disconnect(void *ud, const roomcast_socket *s, const char *event, size_t event_len, uint32_t format,
+static int self_disconnect(void *ud, const roomcast_socket *s, roomcast_str event, uint32_t format,
                            const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)event; (void)event_len; (void)format; (void)data; (void)len; (void)ack;
+    (void)event; (void)format; (void)data; (void)len; (void)ack;
     (*(int *)ud)++;
     return roomcast_socket_disconnect(s) == ROOMCAST_RESULT_OK ? 0 : 1;
 }

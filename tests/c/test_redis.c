@@ -40,10 +40,9 @@ TEST(local_delivery_continues_without_redis) {
     }
     roomcast_message *m = NULL;
     ASSERT_OK(roomcast_conn_recv(c, 1000, &m));
-    const char *ev = NULL;
-    size_t ev_len = 0;
-    ASSERT_OK(roomcast_message_event(m, &ev, &ev_len));
-    EXPECT(ev_len == 2 && memcmp(ev, "ev", 2) == 0);
+    roomcast_str ev = {NULL, 0};
+    ASSERT_OK(roomcast_message_event(m, &ev));
+    EXPECT(ev.len == 2 && memcmp(ev.data, "ev", 2) == 0);
     roomcast_message_free(m);
 
     size_t n = 0;

@@ -52,11 +52,11 @@ static int wait_nodes(struct node *a, struct node *b, size_t want) {
 static int recv_event(roomcast_conn *c, const char *event, const char *text) {
     roomcast_message *m = NULL;
     if (roomcast_conn_recv(c, 3000, &m) != ROOMCAST_RESULT_OK) return 0;
-    const char *ev = NULL;
-    size_t ev_len = 0, len = 0;
+    roomcast_str ev = {NULL, 0};
+    size_t len = 0;
     const uint8_t *data = NULL;
-    int ok = roomcast_message_event(m, &ev, &ev_len) == ROOMCAST_RESULT_OK && ev_len == strlen(event) &&
-             memcmp(ev, event, ev_len) == 0 && roomcast_message_data(m, &data, &len, NULL) == ROOMCAST_RESULT_OK &&
+    int ok = roomcast_message_event(m, &ev) == ROOMCAST_RESULT_OK && ev.len == strlen(event) &&
+             memcmp(ev.data, event, ev.len) == 0 && roomcast_message_data(m, &data, &len, NULL) == ROOMCAST_RESULT_OK &&
              len == strlen(text) && memcmp(data, text, len) == 0;
     roomcast_message_free(m);
     return ok;
