@@ -182,17 +182,38 @@ pub unsafe extern "C" fn roomcast_namespace_on_server_side(
     userdata: *mut c_void,
     free_userdata: crate::callback::roomcast_free_callback,
 ) -> roomcast_result {
+    type Callback = unsafe extern "C" fn(*mut c_void, crate::roomcast_format_value, *const u8, usize);
+    fn call(cb: Callback, ud: *mut c_void, p: &core::Payload) -> Option<core::Payload> {
+        // SAFETY: the caller promised `cb` is callable with `userdata` from
+        // any thread; the payload lives for the call.
+        unsafe { cb(ud, p.format().code(), p.as_bytes().as_ptr(), p.len()) };
+        None
+    }
+    // SAFETY: this function's contract is `register_server_side`'s.
+    unsafe { register_server_side(ns, event, callback, userdata, free_userdata, call) }
+}
+
+/// The body of both server-side registrations: checks the arguments, then
+/// takes `userdata` and registers `call(callback, userdata, payload)`.
+///
+/// # Safety
+///
+/// `ns` NULL or live; `event` NULL or NUL-terminated; `callback` and
+/// `free_userdata` callable with `userdata` from any thread.
+unsafe fn register_server_side<C: Copy + Send + Sync + 'static>(
+    ns: *const roomcast_namespace,
+    event: *const c_char,
+    callback: Option<C>,
+    userdata: *mut c_void,
+    free_userdata: crate::callback::roomcast_free_callback,
+    call: fn(C, *mut c_void, &core::Payload) -> Option<core::Payload>,
+) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
         let cb = callback.ok_or_else(|| Error::new(roomcast_result::NullParameter, "`callback` is NULL"))?;
         let ud = crate::callback::UserData::new(userdata, free_userdata);
-        ns.ns.on_server_side(event, move |p: &core::Payload| {
-            // SAFETY: the caller promised `cb` is callable with `userdata`
-            // from any thread; the payload lives for the call.
-            unsafe { cb(ud.ptr(), p.format().code(), p.as_bytes().as_ptr(), p.len()) };
-            None
-        });
+        ns.ns.on_server_side(event, move |p: &core::Payload| call(cb, ud.ptr(), p));
         Ok(())
     })
 }
@@ -262,20 +283,17 @@ pub unsafe extern "C" fn roomcast_namespace_on_server_side_reply(
     userdata: *mut c_void,
     free_userdata: crate::callback::roomcast_free_callback,
 ) -> roomcast_result {
-    guard(|| {
-        // SAFETY: per the contract.
-        let (ns, event) = unsafe { (handle(ns, "ns")?, string(event, "event")?) };
-        let cb = callback.ok_or_else(|| Error::new(roomcast_result::NullParameter, "`callback` is NULL"))?;
-        let ud = crate::callback::UserData::new(userdata, free_userdata);
-        ns.ns.on_server_side(event, move |p: &core::Payload| {
-            let mut reply = roomcast_reply { payload: None };
-            // SAFETY: the caller promised `cb` is callable with `userdata`
-            // from any thread; the payload and `reply` live for the call.
-            unsafe { cb(ud.ptr(), p.format().code(), p.as_bytes().as_ptr(), p.len(), &mut reply) };
-            reply.payload
-        });
-        Ok(())
-    })
+    type Callback =
+        unsafe extern "C" fn(*mut c_void, crate::roomcast_format_value, *const u8, usize, *mut roomcast_reply);
+    fn call(cb: Callback, ud: *mut c_void, p: &core::Payload) -> Option<core::Payload> {
+        let mut reply = roomcast_reply { payload: None };
+        // SAFETY: the caller promised `cb` is callable with `userdata` from
+        // any thread; the payload and `reply` live for the call.
+        unsafe { cb(ud, p.format().code(), p.as_bytes().as_ptr(), p.len(), &mut reply) };
+        reply.payload
+    }
+    // SAFETY: this function's contract is `register_server_side`'s.
+    unsafe { register_server_side(ns, event, callback, userdata, free_userdata, call) }
 }
 
 /// Sets the reply of a server-side handler to a copy of `data` in
