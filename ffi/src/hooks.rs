@@ -261,14 +261,7 @@ pub unsafe extern "C" fn roomcast_namespace_on_any(
             let (name, p) = (inbound.name(), inbound.payload());
             // SAFETY: as in `roomcast_namespace_on`.
             let rc = unsafe {
-                cb(
-                    ud.ptr(),
-                    s.as_ptr(),
-                    roomcast_str::new(name),
-                    p.format().code(),
-                    p.as_bytes().as_ptr(),
-                    p.len(),
-                )
+                cb(ud.ptr(), s.as_ptr(), roomcast_str::new(name), p.format().code(), p.as_bytes().as_ptr(), p.len())
             };
             handler_result(rc)
         });
@@ -332,14 +325,7 @@ pub unsafe extern "C" fn roomcast_namespace_use_event(
             let (name, p) = (inbound.name(), inbound.payload());
             // SAFETY: as in `roomcast_namespace_on`.
             let rc = unsafe {
-                cb(
-                    ud.ptr(),
-                    s.as_ptr(),
-                    roomcast_str::new(name),
-                    p.format().code(),
-                    p.as_bytes().as_ptr(),
-                    p.len(),
-                )
+                cb(ud.ptr(), s.as_ptr(), roomcast_str::new(name), p.format().code(), p.as_bytes().as_ptr(), p.len())
             };
             match rc {
                 0 => Ok(core::EventFlow::Continue),
