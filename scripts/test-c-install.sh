@@ -5,16 +5,24 @@
 # (its own directory, nothing from the source tree on its paths) three times
 # and runs each binary:
 #   1. cc ... $(pkg-config --cflags --libs roomcast)        (shared)
-#   2. CMake find_package(roomcast CONFIG REQUIRED), roomcast::roomcast
-#   3. the same CMake project, roomcast::roomcast_static
-# Needs cc, pkg-config, cmake and readelf (.ci/run installs them with apt-get).
+#   2. cc ... $(pkg-config --static --cflags --libs roomcast), linking
+#      libroomcast.a: Libs.private must name every system library it needs
+#   3. CMake find_package(roomcast CONFIG REQUIRED), roomcast::roomcast
+#   4. the same CMake project, roomcast::roomcast_static
+# The installed header declares the Redis adapter (ROOMCAST_FEATURE_REDIS).
+# Then the minimal library: scripts/deps-without-redis.sh proves its graph
+# has no tokio or redis-rs, `install-c.sh --no-redis` installs it into a
+# second staging directory, and the checks are that neither its symbols nor
+# its header have Redis names and that the quickstart builds (pkg-config,
+# shared and static) and runs against it.
+# Needs cc, pkg-config, cmake, readelf and nm (.ci/run installs them with apt-get).
 # Outputs go to target/c-install/. Prints "c-install tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-for tool in cc pkg-config cmake readelf; do
-  command -v "$tool" >/dev/null || { echo "test-c-install.sh: '$tool' is not installed (apt-get install ${tool/readelf/binutils})" >&2; exit 1; }
+for tool in cc pkg-config cmake readelf nm; do
+  command -v "$tool" >/dev/null || { echo "test-c-install.sh: '$tool' is not installed (apt-get install $(case $tool in readelf | nm) echo binutils ;; *) echo "$tool" ;; esac))" >&2; exit 1; }
 done
 
 work="$root/target/c-install"
@@ -77,6 +85,38 @@ if (cd "$app" && cc -std=c11 -Wall -Wextra -Wpedantic -Werror quickstart.c $flag
 else
   bad "pkg-config build"
 fi
+
+echo "== c-install: static build with pkg-config --static (Libs.private)"
+static_flags=$(pkg-config --static --cflags --libs roomcast)
+echo "pkg-config --static --cflags --libs roomcast: $static_flags"
+# -l:libroomcast.a makes the linker take the archive where -lroomcast would
+# prefer the shared library; the rest of the line is pkg-config's own.
+# shellcheck disable=SC2086
+if (cd "$app" && cc -std=c11 -Wall -Wextra -Wpedantic -Werror quickstart.c ${static_flags/-lroomcast/-l:libroomcast.a} \
+  -o quickstart_pc_static) && ! readelf -d "$app/quickstart_pc_static" | grep -q "libroomcast" &&
+  "$app/quickstart_pc_static" >/dev/null; then
+  ok "pkg-config --static build runs (libroomcast.a; Libs.private: $(sed -n 's/^Libs.private: //p' "$lib/pkgconfig/roomcast.pc"))"
+else
+  bad "pkg-config --static build"
+fi
+
+echo "== c-install: the installed header and pkg-config file state the redis feature"
+cat >"$app/redis_probe.c" <<'C'
+#include <roomcast.h>
+int main(void) {
+    roomcast_redis *r = NULL;
+    if (roomcast_redis_new("not a url", &r) != ROOMCAST_RESULT_INVALID_ARGUMENT) return 1;
+    roomcast_redis_free(r);
+    return 0;
+}
+C
+# shellcheck disable=SC2086
+if [ "$(pkg-config --variable=features roomcast)" = redis ] &&
+  (cd "$app" && cc -std=c11 -Wall -Wextra -Werror redis_probe.c $flags -o redis_probe) && run "$app/redis_probe"; then
+  ok "features=redis; the Redis declarations are visible with no extra define"
+else
+  bad "redis feature of the default install"
+fi
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 
 echo "== c-install: build with CMake find_package(roomcast CONFIG REQUIRED)"
@@ -110,6 +150,44 @@ if cmake -S "$work/app2" -B "$work/app2/build" -DCMAKE_PREFIX_PATH="$stage$prefi
 else
   ok "find_package(roomcast 0.2) rejects $version"
 fi
+
+echo "== c-install: minimal library (no redis feature)"
+if ./scripts/deps-without-redis.sh roomcast-ffi; then
+  ok "cargo tree: no tokio or redis-rs without the redis feature"
+else
+  bad "cargo tree of roomcast-ffi --no-default-features"
+fi
+mstage="$work/stage-minimal"
+DESTDIR="$mstage" ./scripts/install-c.sh --no-redis "$prefix"
+mlib="$mstage$prefix/lib"
+redis_syms=$(nm -D --defined-only "$mlib/libroomcast.so.$version" | grep -ci redis || true)
+all_syms=$(nm -D --defined-only "$mlib/libroomcast.so.$version" | grep -c " T roomcast_" || true)
+if [ "$redis_syms" -eq 0 ] && [ "$all_syms" -gt 100 ] && ! grep -q "ROOMCAST_FEATURE_REDIS 1" "$mstage$prefix/include/roomcast.h"; then
+  ok "minimal library: $all_syms roomcast_ functions, none about redis; header without ROOMCAST_FEATURE_REDIS"
+else
+  bad "minimal library has redis symbols ($redis_syms) or a header defining ROOMCAST_FEATURE_REDIS"
+fi
+echo "libroomcast.so.$version: $(du -k "$lib/libroomcast.so.$version" | cut -f1) KiB with redis, $(du -k "$mlib/libroomcast.so.$version" | cut -f1) KiB without; libroomcast.a: $(du -k "$lib/libroomcast.a" | cut -f1) KiB with, $(du -k "$mlib/libroomcast.a" | cut -f1) KiB without"
+export PKG_CONFIG_PATH="$mlib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$mstage"
+mflags=$(pkg-config --cflags --libs roomcast)
+mstatic=$(pkg-config --static --cflags --libs roomcast)
+# shellcheck disable=SC2086
+if [ -z "$(pkg-config --variable=features roomcast)" ] &&
+  (cd "$app" && cc -std=c11 -Wall -Wextra -Wpedantic -Werror quickstart.c $mflags -o quickstart_min &&
+    cc -std=c11 -Wall -Wextra -Wpedantic -Werror quickstart.c ${mstatic/-lroomcast/-l:libroomcast.a} \
+      -o quickstart_min_static) &&
+  LD_LIBRARY_PATH="$mlib" "$app/quickstart_min" && "$app/quickstart_min_static" >/dev/null; then
+  ok "quickstart against the minimal library (pkg-config, shared and static) runs"
+else
+  bad "quickstart against the minimal library"
+fi
+# shellcheck disable=SC2086
+if (cd "$app" && cc -std=c11 -Wall -Wextra -Werror redis_probe.c $mflags -o redis_probe_min) >"$work/probe_min.log" 2>&1; then
+  bad "a program using roomcast_redis_new compiled against the minimal header"
+else
+  ok "the minimal header has no Redis declarations ($(grep -m1 -o "unknown type name .roomcast_redis." "$work/probe_min.log" || echo "compile error"))"
+fi
+unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 
 echo "c-install tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

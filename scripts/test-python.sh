@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Python package (python/, maturin backend) into a fresh
 # virtualenv, runs its pytest suite and checks the stubs against the built
-# module with mypy.stubtest. Needs python3 (>= 3.9) with venv and pip, and
+# module with mypy.stubtest; then builds the module without the `redis`
+# cargo feature (MATURIN_PEP517_ARGS=--no-default-features, as python/README.md
+# documents), checks its dependency graph has no tokio or redis-rs and runs
+# tests/test_features.py and tests/test_core.py against it. Needs python3 (>= 3.9) with venv and pip, and
 # network access to PyPI for maturin, pytest, pytest-timeout, mypy and
 # websockets.
 set -euo pipefail
@@ -58,3 +61,13 @@ trap 'rm -rf "$scratch"; stop_redis' EXIT
 
 echo "== python: mypy on the tests and the example (the stubs as a user sees them)"
 (cd "$scratch" && "$py" -m mypy --ignore-missing-imports "$root/python/tests" "$root/examples/python")
+
+echo "== python: the module without the redis feature"
+./scripts/deps-without-redis.sh roomcast-python
+PYO3_PYTHON="$(command -v "$python")" cargo clippy -p roomcast-python --no-default-features --all-targets -- -D warnings
+MATURIN_PEP517_ARGS="--no-default-features" CARGO_TARGET_DIR="$target/python" \
+  "$py" -m pip install --quiet --no-cache-dir --force-reinstall --no-deps "$root/python"
+rc=0
+(cd "$root/python" && ROOMCAST_EXPECT_REDIS=0 "$py" -m pytest -p no:cacheprovider -q tests/test_features.py \
+  tests/test_core.py) || rc=$?
+[ "$rc" -eq 0 ] || { echo "pytest against the module without redis failed (exit $rc)"; exit 1; }

@@ -118,8 +118,8 @@ static void reply(const roomcast_socket *s, const char *text) {
 static void tell_rooms(const roomcast_socket *s, const char *const *rooms, size_t n, const char *text) {
     roomcast_namespace *ns = NULL;
     if (n == 0 || roomcast_socket_namespace(s, &ns) != ROOMCAST_RESULT_OK) return;
-    roomcast_target t = {rooms, n, NULL, 0, s, false};
-    roomcast_emit(ns, &t, "line", ROOMCAST_FORMAT_TEXT, (const uint8_t *)text, strlen(text), NULL);
+    roomcast_target t = {sizeof t, rooms, n, NULL, 0, s, false};
+    roomcast_namespace_emit(ns, &t, "line", ROOMCAST_FORMAT_TEXT, (const uint8_t *)text, strlen(text), NULL);
     roomcast_namespace_free(ns);
 }
 
@@ -127,16 +127,15 @@ static void tell_rooms(const roomcast_socket *s, const char *const *rooms, size_
  * to free; names[0..*n] point into it. */
 static roomcast_strings *joined_rooms(const roomcast_socket *s, const char **names, size_t cap, size_t *n) {
     roomcast_strings *list = NULL;
-    const char *id;
-    size_t id_len;
+    roomcast_str id;
     *n = 0;
     if (roomcast_socket_rooms(s, &list) != ROOMCAST_RESULT_OK) return NULL;
-    if (roomcast_socket_id(s, &id, &id_len) != ROOMCAST_RESULT_OK) return list;
+    if (roomcast_socket_id(s, &id) != ROOMCAST_RESULT_OK) return list;
     for (size_t i = 0; i < roomcast_strings_len(list) && *n < cap; i++) {
         const char *r;
         size_t len;
         if (roomcast_strings_get(list, i, &r, &len) != ROOMCAST_RESULT_OK) continue;
-        if (len == id_len && memcmp(r, id, len) == 0) continue;
+        if (len == id.len && memcmp(r, id.data, len) == 0) continue;
         names[(*n)++] = r; /* NUL-terminated by the list */
     }
     return list;
@@ -151,9 +150,9 @@ static int valid_word(const uint8_t *p, size_t len, size_t max) {
     return 1;
 }
 
-static int on_nick(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_nick(void *ud, const roomcast_socket *s, roomcast_str ev, roomcast_format fmt,
                    const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)ud; (void)ev; (void)ev_len; (void)ack;
+    (void)ud; (void)ev; (void)ack;
     char line[MAX_LINE + 64], old[64];
     if (!valid_word(data, len, 32)) {
         reply(s, "* usage: /nick NAME (1-32 characters, no spaces)");
@@ -172,9 +171,9 @@ static int on_nick(void *ud, const roomcast_socket *s, const char *ev, size_t ev
     return 0;
 }
 
-static int on_join(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_join(void *ud, const roomcast_socket *s, roomcast_str ev, roomcast_format fmt,
                    const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)ud; (void)ev; (void)ev_len; (void)fmt; (void)ack;
+    (void)ud; (void)ev; (void)fmt; (void)ack;
     char room[MAX_LINE + 1], nick[64], line[MAX_LINE + 128];
     if (!valid_word(data, len, MAX_LINE)) {
         reply(s, "* usage: /join ROOM");
@@ -202,9 +201,9 @@ static int on_join(void *ud, const roomcast_socket *s, const char *ev, size_t ev
     return 0;
 }
 
-static int on_leave(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_leave(void *ud, const roomcast_socket *s, roomcast_str ev, roomcast_format fmt,
                     const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)ud; (void)ev; (void)ev_len; (void)fmt; (void)ack;
+    (void)ud; (void)ev; (void)fmt; (void)ack;
     char room[MAX_LINE + 1], nick[64], line[MAX_LINE + 128];
     if (!valid_word(data, len, MAX_LINE)) {
         reply(s, "* usage: /leave ROOM");
@@ -227,9 +226,9 @@ static int on_leave(void *ud, const roomcast_socket *s, const char *ev, size_t e
     return 0;
 }
 
-static int on_say(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_say(void *ud, const roomcast_socket *s, roomcast_str ev, roomcast_format fmt,
                   const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)ud; (void)ev; (void)ev_len; (void)fmt; (void)ack;
+    (void)ud; (void)ev; (void)fmt; (void)ack;
     char nick[64], line[MAX_LINE + 128];
     const char *rooms[64];
     size_t n;
@@ -308,7 +307,7 @@ static void drain(struct client *c) {
         if (r == ROOMCAST_RESULT_CLOSED) { c->closing = 1; break; }
         if (r != ROOMCAST_RESULT_OK) break; /* EMPTY */
         for (size_t i = 0; i < n; i++) {
-            uint32_t kind = 0;
+            roomcast_kind kind = 0;
             roomcast_message_kind(msgs[i], &kind);
             if (kind == ROOMCAST_KIND_EVENT) {
                 const uint8_t *p;

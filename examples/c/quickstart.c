@@ -19,17 +19,17 @@ int main(void) {
     CHECK(roomcast_socket_join(b, "lobby"));
 
     const char *rooms[] = {"lobby"};
-    roomcast_target to_lobby = {rooms, 1, NULL, 0, NULL, false};
+    roomcast_target to_lobby = {sizeof to_lobby, rooms, 1, NULL, 0, NULL, false};
     const char *json = "{\"text\":\"hi\"}";
-    roomcast_emit_report report;
-    CHECK(roomcast_emit(chat, &to_lobby, "chat message", ROOMCAST_FORMAT_JSON,
+    roomcast_emit_report report = {.struct_size = sizeof report};
+    CHECK(roomcast_namespace_emit(chat, &to_lobby, "chat message", ROOMCAST_FORMAT_JSON,
                         (const uint8_t *)json, strlen(json), &report));
 
     CHECK(roomcast_conn_recv(cb, 1000, &m));
-    const char *ev; size_t ev_len; const uint8_t *data; size_t len;
-    CHECK(roomcast_message_event(m, &ev, &ev_len));
+    roomcast_str ev; const uint8_t *data; size_t len;
+    CHECK(roomcast_message_event(m, &ev));
     CHECK(roomcast_message_data(m, &data, &len, NULL));
-    printf("%zu recipients; b got %.*s: %.*s\n", report.recipients, (int)ev_len, ev, (int)len, (const char *)data);
+    printf("%zu recipients; b got %.*s: %.*s\n", report.recipients, (int)ev.len, ev.data, (int)len, (const char *)data);
 
     roomcast_message_free(m);
     roomcast_socket_free(a); roomcast_socket_free(b);

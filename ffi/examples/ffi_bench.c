@@ -51,12 +51,12 @@ static void room_emit_drain(roomcast_engine *e, int members, int emits) {
         check(roomcast_socket_join(socks[i], "r"), "join");
     }
     const char *rooms[] = {"r"};
-    roomcast_target t = {rooms, 1, NULL, 0, NULL, false};
+    roomcast_target t = {sizeof t, rooms, 1, NULL, 0, NULL, false};
     size_t received = 0, bytes = 0;
     double t0 = now_ns();
     for (int k = -WARM_EMITS; k < emits; k++) {
         if (k == 0) { t0 = now_ns(); received = 0; bytes = 0; }
-        check(roomcast_emit(ns, &t, "ev", ROOMCAST_FORMAT_BINARY, payload, sizeof payload, NULL), "emit");
+        check(roomcast_namespace_emit(ns, &t, "ev", ROOMCAST_FORMAT_BINARY, payload, sizeof payload, NULL), "emit");
         for (int i = 0; i < members; i++) {
             roomcast_message *m;
             const uint8_t *p;
@@ -133,9 +133,9 @@ static void round_trip(roomcast_engine *e, int n) {
     roomcast_conn_free(c);
 }
 
-static int on_ev(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_ev(void *ud, const roomcast_socket *s, roomcast_str ev, roomcast_format fmt,
                  const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)s; (void)ev; (void)ev_len; (void)fmt; (void)data; (void)ack;
+    (void)s; (void)ev; (void)fmt; (void)data; (void)ack;
     *(size_t *)ud += len;
     return 0;
 }

@@ -13,10 +13,11 @@ use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, st
 use crate::payload::payload;
 use crate::roomcast_result;
 use crate::socket::roomcast_socket;
+use crate::strings::roomcast_str;
 
 /// The replies to one emit with acknowledgement (core's `AckStream`): one
 /// per recipient, each a client reply or why there is none. Box-owned: from
-/// `roomcast_emit_with_ack` / `roomcast_socket_emit_with_ack`, freed with
+/// `roomcast_namespace_emit_with_ack` / `roomcast_socket_emit_with_ack`, freed with
 /// `roomcast_acks_free` (replies not taken are discarded). Thread-safe.
 pub struct roomcast_acks {
     stream: core::AckStream,
@@ -32,19 +33,19 @@ fn timeout_or_default(ms: u64) -> Option<Duration> {
     (ms > 0).then(|| Duration::from_millis(ms))
 }
 
-/// Emits `event` like `roomcast_emit`, asking every recipient for an
+/// Emits `event` like `roomcast_namespace_emit`, asking every recipient for an
 /// acknowledgement, and writes the reply collector to `*acks_out`.
 /// `timeout_ms` is the ack timeout (0: the engine's `ack_timeout`).
 ///
 /// # Safety
 ///
-/// As `roomcast_emit`; `acks_out` valid for a pointer write.
+/// As `roomcast_namespace_emit`; `acks_out` valid for a pointer write.
 #[no_mangle]
-pub unsafe extern "C" fn roomcast_emit_with_ack(
+pub unsafe extern "C" fn roomcast_namespace_emit_with_ack(
     ns: *const roomcast_namespace,
     target: *const roomcast_target,
     event: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
     timeout_ms: u64,
@@ -69,7 +70,7 @@ pub unsafe extern "C" fn roomcast_emit_with_ack(
 }
 
 /// Emits `event` to this socket asking for an acknowledgement; see
-/// `roomcast_emit_with_ack`.
+/// `roomcast_namespace_emit_with_ack`.
 ///
 /// # Safety
 ///
@@ -78,7 +79,7 @@ pub unsafe extern "C" fn roomcast_emit_with_ack(
 pub unsafe extern "C" fn roomcast_socket_emit_with_ack(
     socket: *const roomcast_socket,
     event: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
     timeout_ms: u64,
@@ -176,20 +177,15 @@ pub unsafe extern "C" fn roomcast_acks_free(acks: *mut roomcast_acks) {
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_ack_reply_socket_id(
     reply: *const roomcast_ack_reply,
-    id_out: *mut *const c_char,
-    len_out: *mut usize,
+    id_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let r = unsafe { handle(reply, "reply")? };
         out(id_out, "id_out")?;
-        out(len_out, "len_out")?;
         let id = &r.reply.socket_id;
         // SAFETY: checked non-NULL above.
-        unsafe {
-            write(id_out, id.as_ptr().cast());
-            write(len_out, id.len());
-        }
+        unsafe { write(id_out, roomcast_str::new(id)) };
         Ok(())
     })
 }
@@ -210,7 +206,7 @@ pub unsafe extern "C" fn roomcast_ack_reply_data(
     reply: *const roomcast_ack_reply,
     data_out: *mut *const u8,
     len_out: *mut usize,
-    format_out: *mut u32,
+    format_out: *mut crate::roomcast_format_value,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
@@ -258,7 +254,7 @@ pub unsafe extern "C" fn roomcast_ack_reply_free(reply: *mut roomcast_ack_reply)
 pub unsafe extern "C" fn roomcast_socket_receive_ack(
     socket: *const roomcast_socket,
     ack_id: u64,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
 ) -> roomcast_result {
@@ -283,7 +279,7 @@ pub unsafe extern "C" fn roomcast_socket_receive_ack(
 ///
 /// # Safety
 ///
-/// As `roomcast_emit` for `ns` and `target`; `rooms` valid for `rooms_len`
+/// As `roomcast_namespace_emit` for `ns` and `target`; `rooms` valid for `rooms_len`
 /// strings; `count_out` NULL or valid.
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_namespace_sockets_join(
@@ -347,7 +343,7 @@ unsafe fn selection_rooms_op(
 ///
 /// # Safety
 ///
-/// As `roomcast_emit` for `ns` and `target`; `count_out` NULL or valid.
+/// As `roomcast_namespace_emit` for `ns` and `target`; `count_out` NULL or valid.
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_namespace_disconnect_sockets(
     ns: *const roomcast_namespace,
@@ -372,7 +368,7 @@ pub unsafe extern "C" fn roomcast_namespace_disconnect_sockets(
 ///
 /// # Safety
 ///
-/// As `roomcast_emit` for `ns` and `target`; `sockets` valid for `cap`
+/// As `roomcast_namespace_emit` for `ns` and `target`; `sockets` valid for `cap`
 /// pointer writes (may be NULL when `cap` is 0); `n_out` valid;
 /// `total_out` NULL or valid.
 #[no_mangle]

@@ -47,7 +47,7 @@ pub type roomcast_notify_callback = Option<unsafe extern "C" fn(userdata: *mut c
 pub unsafe extern "C" fn roomcast_conn_join_namespace(
     conn: *const roomcast_conn,
     ns_name: *const c_char,
-    auth_format: u32,
+    auth_format: crate::roomcast_format_value,
     auth: *const u8,
     auth_len: usize,
     socket_out: *mut *mut roomcast_socket,

@@ -13,7 +13,8 @@ use crate::handshake::roomcast_handshake;
 use crate::namespace::roomcast_namespace;
 use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, write, write_opt};
 use crate::roomcast_result;
-use crate::strings::{roomcast_strings, strings_handle};
+use crate::sized::{check_out, read_opt, write_out, Growable};
+use crate::strings::{roomcast_str, roomcast_strings, strings_handle};
 
 /// The root object (core's `Engine`). Box-owned: create with
 /// `roomcast_engine_new`, free with `roomcast_engine_free`. Thread-safe:
@@ -25,10 +26,13 @@ pub struct roomcast_engine {
     pub(crate) engine: core::Engine,
 }
 
-/// Engine-wide counters, a snapshot (core's `Stats`).
+/// Engine-wide counters, a snapshot (core's `Stats`). Set `struct_size`
+/// before the call: `roomcast_stats st = {.struct_size = sizeof st};`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct roomcast_stats {
+    /// `sizeof(roomcast_stats)` as the caller's header declares it.
+    pub struct_size: usize,
     /// Open connections.
     pub connections: u64,
     /// Connected sockets, all namespaces.
@@ -45,6 +49,12 @@ pub struct roomcast_stats {
     pub dropped: u64,
     /// Client ack replies that matched no pending ack.
     pub acks_ignored: u64,
+}
+
+// SAFETY: repr(C), `struct_size` first; zero is valid.
+unsafe impl Growable for roomcast_stats {
+    const NAME: &'static str = "roomcast_stats";
+    const MIN_SIZE: usize = std::mem::size_of::<Self>();
 }
 
 /// Creates an engine from `cfg` (NULL: the defaults) and writes it to
@@ -153,9 +163,11 @@ pub unsafe extern "C" fn roomcast_engine_stats(
     guard(|| {
         // SAFETY: per the contract.
         let engine = unsafe { handle(engine, "engine")? };
-        out(stats_out, "stats_out")?;
+        // SAFETY: NULL or valid per the contract.
+        unsafe { check_out(stats_out, "stats_out", false)? };
         let s = engine.engine.stats();
         let st = roomcast_stats {
+            struct_size: std::mem::size_of::<roomcast_stats>(),
             connections: s.connections,
             sockets: s.sockets,
             rooms: s.rooms,
@@ -165,25 +177,19 @@ pub unsafe extern "C" fn roomcast_engine_stats(
             dropped: s.dropped,
             acks_ignored: s.acks_ignored,
         };
-        // SAFETY: checked non-NULL above.
-        unsafe { write(stats_out, st) };
+        // SAFETY: checked above.
+        unsafe { write_out(stats_out, st) };
         Ok(())
     })
 }
 
 /// A dynamic-namespace predicate: return true to create the namespace
-/// `name` (`name_len` bytes, not NUL-terminated, borrowed for the call) for
+/// `name` (borrowed for the call) for
 /// the client whose handshake is `hs` (borrowed for the call). Runs on the
 /// thread calling `roomcast_conn_join_namespace*`, with no engine lock
 /// held.
-pub type roomcast_dynamic_predicate = Option<
-    unsafe extern "C" fn(
-        userdata: *mut c_void,
-        name: *const c_char,
-        name_len: usize,
-        hs: *const roomcast_handshake,
-    ) -> bool,
->;
+pub type roomcast_dynamic_predicate =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, name: roomcast_str, hs: *const roomcast_handshake) -> bool>;
 
 /// Creates a parent for namespaces made on demand (Socket.IO's dynamic
 /// namespaces) and writes its handle to `*parent_out`. When a client joins
@@ -216,7 +222,7 @@ pub unsafe extern "C" fn roomcast_engine_of_dynamic(
             let h = roomcast_handshake { hs: hs.clone() };
             // SAFETY: the caller promised `cb` is callable with `userdata`
             // from any thread; the pointers live for the call.
-            unsafe { cb(ud.ptr(), name.as_ptr().cast(), name.len(), &h) }
+            unsafe { cb(ud.ptr(), roomcast_str::new(name), &h) }
         });
         // SAFETY: checked non-NULL above.
         unsafe { write(parent_out, into_handle(roomcast_namespace { ns })) };
@@ -304,10 +310,12 @@ pub unsafe extern "C" fn roomcast_engine_shutdown(
 
 /// Per-connection overrides of the engine's queue configuration, for
 /// `roomcast_engine_connect_with`. Zero / NULL fields keep the engine's
-/// value.
+/// value. `roomcast_connect_options o = {sizeof o, 64, 0, "disconnect"};`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct roomcast_connect_options {
+    /// `sizeof(roomcast_connect_options)` as the caller's header declares it.
+    pub struct_size: usize,
     /// Messages in this connection's outbox (0: the engine's `max_queue`).
     pub max_queue: usize,
     /// Bytes in this connection's outbox (0: the engine's
@@ -316,6 +324,12 @@ pub struct roomcast_connect_options {
     /// Overflow policy name: "drop_newest", "drop_oldest" or "disconnect"
     /// (NULL: the engine's `overflow`).
     pub overflow: *const c_char,
+}
+
+// SAFETY: repr(C), `struct_size` first; zero is valid (NULL `overflow`).
+unsafe impl Growable for roomcast_connect_options {
+    const NAME: &'static str = "roomcast_connect_options";
+    const MIN_SIZE: usize = std::mem::size_of::<Self>();
 }
 
 /// Opens a connection like `roomcast_engine_connect`, with its own queue
@@ -338,7 +352,7 @@ pub unsafe extern "C" fn roomcast_engine_connect_with(
         out(conn_out, "conn_out")?;
         let mut opts = core::ConnectOptions::new();
         // SAFETY: NULL or valid per the contract.
-        if let Some(o) = unsafe { options.as_ref() } {
+        if let Some(o) = unsafe { read_opt(options, "options")? } {
             if o.max_queue > 0 {
                 opts = opts.max_queue(o.max_queue);
             }

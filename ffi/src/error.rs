@@ -5,6 +5,11 @@ use std::ffi::c_char;
 
 use roomcast_core as core;
 
+/// A `roomcast_result` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_result`.
+pub type roomcast_result_value = u32;
+
 /// The outcome of every fallible roomcast call. `ROOMCAST_RESULT_OK` is 0;
 /// every other value is an error. Values are explicit and never reused or
 /// renumbered; new codes are only ever added.
@@ -200,7 +205,7 @@ pub(crate) fn message_of(code: u32) -> &'static std::ffi::CStr {
 /// unknown values give "unknown result code"). Never NULL; the string lives
 /// for the whole program. Thread-safe.
 #[no_mangle]
-pub extern "C" fn roomcast_result_message(code: u32) -> *const c_char {
+pub extern "C" fn roomcast_result_message(code: roomcast_result_value) -> *const c_char {
     message_of(code).as_ptr()
 }
 

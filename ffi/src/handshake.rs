@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::panic::{guard, handle, out, string, write, write_opt};
 use crate::payload::payload;
 use crate::roomcast_result;
+use crate::strings::roomcast_str;
 
 /// The handshake of a connecting client (core's `Handshake`): auth
 /// payload, headers, query parameters, remote address. Either borrowed —
@@ -34,7 +35,7 @@ pub unsafe extern "C" fn roomcast_handshake_auth(
     handshake: *const roomcast_handshake,
     data_out: *mut *const u8,
     len_out: *mut usize,
-    format_out: *mut u32,
+    format_out: *mut crate::roomcast_format_value,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
@@ -104,7 +105,7 @@ unsafe fn edit<'a>(hs: *mut roomcast_handshake) -> crate::error::Result<&'a mut 
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_handshake_set_auth(
     hs: *mut roomcast_handshake,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
 ) -> roomcast_result {
@@ -175,19 +176,6 @@ pub unsafe extern "C" fn roomcast_handshake_set_address(
     })
 }
 
-/// Writes a borrowed view of a string (not NUL-terminated).
-///
-/// # Safety
-///
-/// The out-pointers must have been checked non-NULL.
-unsafe fn write_str(s: &str, ptr_out: *mut *const c_char, len_out: *mut usize) {
-    // SAFETY: per the contract.
-    unsafe {
-        write(ptr_out, s.as_ptr().cast());
-        write(len_out, s.len());
-    }
-}
-
 /// Writes a view of header `name` (matched case-insensitively; not
 /// NUL-terminated, borrowed from the handshake). `ROOMCAST_RESULT_NO_VALUE`
 /// when absent.
@@ -200,19 +188,17 @@ unsafe fn write_str(s: &str, ptr_out: *mut *const c_char, len_out: *mut usize) {
 pub unsafe extern "C" fn roomcast_handshake_header(
     hs: *const roomcast_handshake,
     name: *const c_char,
-    value_out: *mut *const c_char,
-    len_out: *mut usize,
+    value_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let (h, name) = unsafe { (handle(hs, "hs")?, string(name, "name")?) };
         out(value_out, "value_out")?;
-        out(len_out, "len_out")?;
         let v =
             h.hs.header_value(name)
                 .ok_or_else(|| Error::new(roomcast_result::NoValue, format!("the handshake has no header {name:?}")))?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_str(v, value_out, len_out) };
+        unsafe { write(value_out, roomcast_str::new(v)) };
         Ok(())
     })
 }
@@ -227,19 +213,17 @@ pub unsafe extern "C" fn roomcast_handshake_header(
 pub unsafe extern "C" fn roomcast_handshake_query(
     hs: *const roomcast_handshake,
     name: *const c_char,
-    value_out: *mut *const c_char,
-    len_out: *mut usize,
+    value_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let (h, name) = unsafe { (handle(hs, "hs")?, string(name, "name")?) };
         out(value_out, "value_out")?;
-        out(len_out, "len_out")?;
         let v = h.hs.query_value(name).ok_or_else(|| {
             Error::new(roomcast_result::NoValue, format!("the handshake has no query parameter {name:?}"))
         })?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_str(v, value_out, len_out) };
+        unsafe { write(value_out, roomcast_str::new(v)) };
         Ok(())
     })
 }
@@ -253,19 +237,17 @@ pub unsafe extern "C" fn roomcast_handshake_query(
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_handshake_address(
     hs: *const roomcast_handshake,
-    address_out: *mut *const c_char,
-    len_out: *mut usize,
+    address_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let h = unsafe { handle(hs, "hs")? };
         out(address_out, "address_out")?;
-        out(len_out, "len_out")?;
         let v =
             h.hs.remote_address()
                 .ok_or_else(|| Error::new(roomcast_result::NoValue, "the handshake has no remote address"))?;
         // SAFETY: checked non-NULL above.
-        unsafe { write_str(v, address_out, len_out) };
+        unsafe { write(address_out, roomcast_str::new(v)) };
         Ok(())
     })
 }

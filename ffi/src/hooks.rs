@@ -14,6 +14,7 @@ use crate::panic::{guard, handle, string, write};
 use crate::payload::payload;
 use crate::roomcast_result;
 use crate::socket::{roomcast_socket, SocketView};
+use crate::strings::roomcast_str;
 
 /// Answers one inbound event that asked for an acknowledgement (core's
 /// `AckResponder`). Borrowed: only valid during the event callback that
@@ -44,9 +45,14 @@ pub enum roomcast_dispatched {
     Rejected = 4,
 }
 
+/// A `roomcast_dispatched` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_dispatched`.
+pub type roomcast_dispatched_value = u32;
+
 /// An event handler. `socket` is borrowed for the call (clone nothing: use
-/// it only inside the callback); `event` is not NUL-terminated
-/// (`event_len` bytes); `data`/`len`/`format` view the payload for the call;
+/// it only inside the callback); `event` is the event name (a
+/// `roomcast_str`, not NUL-terminated); `data`/`len`/`format` view the payload for the call;
 /// `ack` is NULL unless the client asked for an acknowledgement. Return 0
 /// for success; any other value is reported as a handler failure (the
 /// engine carries on).
@@ -54,9 +60,8 @@ pub type roomcast_event_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
         socket: *const roomcast_socket,
-        event: *const c_char,
-        event_len: usize,
-        format: u32,
+        event: roomcast_str,
+        format: crate::roomcast_format_value,
         data: *const u8,
         len: usize,
         ack: *const roomcast_ack,
@@ -100,8 +105,7 @@ fn event_handler(
     cb: unsafe extern "C" fn(
         *mut c_void,
         *const roomcast_socket,
-        *const c_char,
-        usize,
+        roomcast_str,
         u32,
         *const u8,
         usize,
@@ -122,8 +126,7 @@ fn event_handler(
             cb(
                 ud.ptr(),
                 s.as_ptr(),
-                name.as_ptr().cast(),
-                name.len(),
+                roomcast_str::new(name),
                 p.format().code(),
                 p.as_bytes().as_ptr(),
                 p.len(),
@@ -228,9 +231,8 @@ pub type roomcast_any_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
         socket: *const roomcast_socket,
-        event: *const c_char,
-        event_len: usize,
-        format: u32,
+        event: roomcast_str,
+        format: crate::roomcast_format_value,
         data: *const u8,
         len: usize,
     ) -> c_int,
@@ -259,15 +261,7 @@ pub unsafe extern "C" fn roomcast_namespace_on_any(
             let (name, p) = (inbound.name(), inbound.payload());
             // SAFETY: as in `roomcast_namespace_on`.
             let rc = unsafe {
-                cb(
-                    ud.ptr(),
-                    s.as_ptr(),
-                    name.as_ptr().cast(),
-                    name.len(),
-                    p.format().code(),
-                    p.as_bytes().as_ptr(),
-                    p.len(),
-                )
+                cb(ud.ptr(), s.as_ptr(), roomcast_str::new(name), p.format().code(), p.as_bytes().as_ptr(), p.len())
             };
             handler_result(rc)
         });
@@ -289,6 +283,11 @@ pub enum roomcast_flow {
     Reject = 2,
 }
 
+/// A `roomcast_flow` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_flow`.
+pub type roomcast_flow_value = u32;
+
 /// Event middleware: sees every inbound event of the namespace before any
 /// handler, in registration order, and returns a `ROOMCAST_FLOW_*` value
 /// (any other value rejects the event like `ROOMCAST_FLOW_REJECT`).
@@ -297,12 +296,11 @@ pub type roomcast_event_middleware_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
         socket: *const roomcast_socket,
-        event: *const c_char,
-        event_len: usize,
-        format: u32,
+        event: roomcast_str,
+        format: crate::roomcast_format_value,
         data: *const u8,
         len: usize,
-    ) -> c_int,
+    ) -> roomcast_flow_value,
 >;
 
 /// Adds event middleware to `ns`; see `roomcast_event_middleware_callback`.
@@ -327,15 +325,7 @@ pub unsafe extern "C" fn roomcast_namespace_use_event(
             let (name, p) = (inbound.name(), inbound.payload());
             // SAFETY: as in `roomcast_namespace_on`.
             let rc = unsafe {
-                cb(
-                    ud.ptr(),
-                    s.as_ptr(),
-                    name.as_ptr().cast(),
-                    name.len(),
-                    p.format().code(),
-                    p.as_bytes().as_ptr(),
-                    p.len(),
-                )
+                cb(ud.ptr(), s.as_ptr(), roomcast_str::new(name), p.format().code(), p.as_bytes().as_ptr(), p.len())
             };
             match rc {
                 0 => Ok(core::EventFlow::Continue),
@@ -397,7 +387,7 @@ pub unsafe extern "C" fn roomcast_namespace_use(
 pub unsafe extern "C" fn roomcast_refusal_set(
     refusal: *mut roomcast_refusal,
     message: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
 ) -> roomcast_result {
@@ -520,19 +510,21 @@ pub enum roomcast_room_change {
     Left = 3,
 }
 
+/// A `roomcast_room_change` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_room_change`.
+pub type roomcast_room_change_value = u32;
+
 /// Observes room changes of a namespace (own-id rooms included): `change`
 /// is a `ROOMCAST_ROOM_CHANGE_*`; `room` and `socket_id` are borrowed for
-/// the call and not NUL-terminated; `socket_id` is NULL (length 0) for
-/// `CREATED` and `DELETED`. Runs on the thread that made the change, after
+/// the call; `socket_id` is `{NULL, 0}` for `CREATED` and `DELETED`. Runs on the thread that made the change, after
 /// it, with no engine lock held.
 pub type roomcast_room_event_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
-        change: u32,
-        room: *const c_char,
-        room_len: usize,
-        socket_id: *const c_char,
-        socket_id_len: usize,
+        change: roomcast_room_change_value,
+        room: roomcast_str,
+        socket_id: roomcast_str,
     ),
 >;
 
@@ -562,13 +554,18 @@ pub unsafe extern "C" fn roomcast_namespace_on_room_event(
                 core::RoomEvent::Joined { room, socket_id } => (roomcast_room_change::Joined, room, Some(socket_id)),
                 core::RoomEvent::Left { room, socket_id } => (roomcast_room_change::Left, room, Some(socket_id)),
             };
-            let (id_ptr, id_len) = id.map_or((std::ptr::null(), 0), |s| (s.as_ptr().cast(), s.len()));
+            let id = roomcast_str::opt(id.map(|s| &**s));
             // SAFETY: as in `roomcast_namespace_on`.
-            unsafe { cb(ud.ptr(), change as u32, room.as_ptr().cast(), room.len(), id_ptr, id_len) }
+            unsafe { cb(ud.ptr(), change as u32, roomcast_str::new(room), id) }
         });
         Ok(())
     })
 }
+
+/// A `roomcast_site` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_site`.
+pub type roomcast_site_value = u32;
 
 /// Which callback failed, in a `roomcast_failure`.
 #[repr(u32)]
@@ -610,31 +607,28 @@ pub enum roomcast_failure_kind {
     Rejected = 2,
 }
 
-/// A callback failure, handed to a `roomcast_error_callback`. Every
-/// pointer is borrowed for the call and not NUL-terminated; absent fields
-/// are NULL with length 0.
+/// A `roomcast_failure_kind` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_failure_kind`.
+pub type roomcast_failure_kind_value = u32;
+
+/// A callback failure, handed to a `roomcast_error_callback`. Every string
+/// is borrowed for the call; absent ones are `{NULL, 0}`. Fields are only
+/// ever appended in later versions (the library owns this struct).
 #[repr(C)]
 pub struct roomcast_failure {
     /// The namespace whose callback failed.
-    pub namespace: *const c_char,
-    /// Length of `namespace`.
-    pub namespace_len: usize,
+    pub namespace: roomcast_str,
     /// The socket concerned, when there is one.
-    pub socket_id: *const c_char,
-    /// Length of `socket_id`.
-    pub socket_id_len: usize,
+    pub socket_id: roomcast_str,
     /// Which callback: a `ROOMCAST_SITE_*`.
-    pub site: u32,
+    pub site: roomcast_site_value,
     /// The event name, for event middleware, event, any and fallback sites.
-    pub event: *const c_char,
-    /// Length of `event`.
-    pub event_len: usize,
+    pub event: roomcast_str,
     /// A `ROOMCAST_FAILURE_KIND_*`.
-    pub kind: u32,
+    pub kind: roomcast_failure_kind_value,
     /// The failure's text.
-    pub message: *const c_char,
-    /// Length of `message`.
-    pub message_len: usize,
+    pub message: roomcast_str,
 }
 
 /// Receives every callback failure of a namespace (a non-zero return, an
@@ -642,10 +636,6 @@ pub struct roomcast_failure {
 /// Runs on the thread where the failure happened, with no engine lock held.
 pub type roomcast_error_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, failure: *const roomcast_failure)>;
-
-fn str_parts(s: Option<&str>) -> (*const c_char, usize) {
-    s.map_or((std::ptr::null(), 0), |s| (s.as_ptr().cast(), s.len()))
-}
 
 /// Registers a receiver of `ns`'s callback failures; see
 /// `roomcast_error_callback`. `userdata` as for `roomcast_namespace_on`.
@@ -686,21 +676,13 @@ pub unsafe extern "C" fn roomcast_namespace_on_error(
                 core::FailureKind::Panic => roomcast_failure_kind::Panic,
                 core::FailureKind::Rejected => roomcast_failure_kind::Rejected,
             };
-            let (namespace, namespace_len) = str_parts(Some(&f.namespace));
-            let (socket_id, socket_id_len) = str_parts(f.socket_id.as_deref());
-            let (event, event_len) = str_parts(event);
-            let (message, message_len) = str_parts(Some(&f.message));
             let failure = roomcast_failure {
-                namespace,
-                namespace_len,
-                socket_id,
-                socket_id_len,
+                namespace: roomcast_str::new(&f.namespace),
+                socket_id: roomcast_str::opt(f.socket_id.as_deref()),
                 site: site as u32,
-                event,
-                event_len,
+                event: roomcast_str::opt(event),
                 kind: kind as u32,
-                message,
-                message_len,
+                message: roomcast_str::new(&f.message),
             };
             // SAFETY: as in `roomcast_namespace_on`; `failure` lives for the call.
             unsafe { cb(ud.ptr(), &failure) }
@@ -723,12 +705,12 @@ pub unsafe extern "C" fn roomcast_namespace_on_error(
 pub unsafe extern "C" fn roomcast_socket_dispatch(
     socket: *const roomcast_socket,
     event: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
     has_ack: bool,
     ack_id: u64,
-    outcome_out: *mut u32,
+    outcome_out: *mut roomcast_dispatched_value,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
@@ -772,7 +754,7 @@ pub unsafe extern "C" fn roomcast_socket_dispatch(
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_ack_send(
     ack: *const roomcast_ack,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
 ) -> roomcast_result {

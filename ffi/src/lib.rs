@@ -11,6 +11,11 @@
 //! (`_free(NULL)` is a no-op); the handle comes first, then inputs, then
 //! outputs named `*_out`, written only on success; every fallible call
 //! returns a `roomcast_result`; no panic crosses into C.
+//!
+//! Cargo features: `redis` (default) adds the Redis cluster adapter
+//! (`roomcast_redis_*`, `roomcast_engine_new_with_redis`), and with it tokio
+//! and redis-rs; its header section is inside
+//! `#if defined(ROOMCAST_FEATURE_REDIS)`.
 
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
@@ -19,6 +24,7 @@ use std::ffi::c_char;
 
 mod acks;
 mod callback;
+mod cluster;
 mod config;
 mod conn;
 mod emit;
@@ -30,22 +36,26 @@ mod message;
 mod namespace;
 mod panic;
 mod payload;
+#[cfg(feature = "redis")]
 mod redis;
+mod sized;
 mod socket;
 mod strings;
 
 pub use acks::*;
 pub use callback::roomcast_free_callback;
+pub use cluster::*;
 pub use config::*;
 pub use conn::*;
 pub use emit::*;
 pub use engine::*;
-pub use error::{roomcast_last_error, roomcast_result, roomcast_result_message};
+pub use error::{roomcast_last_error, roomcast_result, roomcast_result_message, roomcast_result_value};
 pub use handshake::*;
 pub use hooks::*;
 pub use message::*;
 pub use namespace::*;
-pub use payload::roomcast_format;
+pub use payload::{roomcast_format, roomcast_format_value};
+#[cfg(feature = "redis")]
 pub use redis::*;
 pub use socket::*;
 pub use strings::*;

@@ -8,6 +8,7 @@ use roomcast_core as core;
 use crate::error::Error;
 use crate::panic::{guard, guard_value, out, write};
 use crate::roomcast_result;
+use crate::strings::roomcast_str;
 
 /// One message from an outbox. The handle **is** the engine's shared
 /// message (core's `Message`, one reference of its count): every recipient
@@ -37,6 +38,11 @@ unsafe fn borrow(msg: *const roomcast_message) -> crate::error::Result<ManuallyD
     // SAFETY: a live handle holds a reference; ManuallyDrop leaves it there.
     Ok(ManuallyDrop::new(unsafe { core::Message::from_raw(msg.cast()) }))
 }
+
+/// A `roomcast_kind` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_kind`.
+pub type roomcast_kind_value = u32;
 
 /// The kind of a message.
 #[repr(u32)]
@@ -78,7 +84,10 @@ pub unsafe extern "C" fn roomcast_message_free(msg: *mut roomcast_message) {
 ///
 /// `msg` must be NULL or live; `kind_out` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn roomcast_message_kind(msg: *const roomcast_message, kind_out: *mut u32) -> roomcast_result {
+pub unsafe extern "C" fn roomcast_message_kind(
+    msg: *const roomcast_message,
+    kind_out: *mut roomcast_kind_value,
+) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let m = unsafe { borrow(msg)? };
@@ -104,20 +113,15 @@ pub unsafe extern "C" fn roomcast_message_kind(msg: *const roomcast_message, kin
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_message_namespace(
     msg: *const roomcast_message,
-    name_out: *mut *const c_char,
-    len_out: *mut usize,
+    name_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let m = unsafe { borrow(msg)? };
         out(name_out, "name_out")?;
-        out(len_out, "len_out")?;
         let s = m.namespace().ok_or_else(|| no_value("namespace"))?;
         // SAFETY: checked non-NULL above.
-        unsafe {
-            write(name_out, s.as_ptr().cast::<c_char>());
-            write(len_out, s.len());
-        }
+        unsafe { write(name_out, roomcast_str::new(s)) };
         Ok(())
     })
 }
@@ -131,20 +135,15 @@ pub unsafe extern "C" fn roomcast_message_namespace(
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_message_event(
     msg: *const roomcast_message,
-    event_out: *mut *const c_char,
-    len_out: *mut usize,
+    event_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let m = unsafe { borrow(msg)? };
         out(event_out, "event_out")?;
-        out(len_out, "len_out")?;
         let s = m.event_name().ok_or_else(|| no_value("event name"))?;
         // SAFETY: checked non-NULL above.
-        unsafe {
-            write(event_out, s.as_ptr().cast::<c_char>());
-            write(len_out, s.len());
-        }
+        unsafe { write(event_out, roomcast_str::new(s)) };
         Ok(())
     })
 }
@@ -164,7 +163,7 @@ pub unsafe extern "C" fn roomcast_message_data(
     msg: *const roomcast_message,
     data_out: *mut *const u8,
     len_out: *mut usize,
-    format_out: *mut u32,
+    format_out: *mut crate::roomcast_format_value,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.

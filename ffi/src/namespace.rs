@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, string, write};
 use crate::roomcast_result;
 use crate::socket::roomcast_socket;
-use crate::strings::{roomcast_strings, strings_handle};
+use crate::strings::{roomcast_str, roomcast_strings, strings_handle};
 
 /// A namespace (core's `Namespace`). Box-owned: obtained from
 /// `roomcast_engine_of`, freed with `roomcast_namespace_free` (which frees
@@ -61,20 +61,15 @@ pub unsafe extern "C" fn roomcast_namespace_room_size(
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_namespace_name(
     ns: *const roomcast_namespace,
-    name_out: *mut *const c_char,
-    len_out: *mut usize,
+    name_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let ns = unsafe { handle(ns, "ns")? };
         out(name_out, "name_out")?;
-        out(len_out, "len_out")?;
         let name = ns.ns.name();
         // SAFETY: checked non-NULL above.
-        unsafe {
-            write(name_out, name.as_ptr().cast());
-            write(len_out, name.len());
-        }
+        unsafe { write(name_out, roomcast_str::new(name)) };
         Ok(())
     })
 }

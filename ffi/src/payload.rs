@@ -6,8 +6,7 @@ use crate::error::{Error, Result};
 use crate::panic::bytes;
 use crate::roomcast_result;
 
-/// How a payload's bytes are to be read. Passed to functions as a
-/// `uint32_t` holding one of these values.
+/// How a payload's bytes are to be read.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
@@ -19,6 +18,11 @@ pub enum roomcast_format {
     /// One JSON value, UTF-8 encoded (checked).
     Json = 2,
 }
+
+/// A `roomcast_format` as it crosses the C boundary: any `u32` (Rust checks it
+/// where it reads one; a parameter of the enum type would make an unknown
+/// value undefined behaviour). The header spells it `roomcast_format`.
+pub type roomcast_format_value = u32;
 
 pub(crate) fn format_from(v: u32) -> Result<core::Format> {
     core::Format::from_code(v)
@@ -38,7 +42,7 @@ const _: () = {
 /// # Safety
 ///
 /// `data` must be valid for `len` bytes (NULL allowed when `len` is 0).
-pub(crate) unsafe fn payload(format: u32, data: *const u8, len: usize) -> Result<core::Payload> {
+pub(crate) unsafe fn payload(format: roomcast_format_value, data: *const u8, len: usize) -> Result<core::Payload> {
     let format = format_from(format)?;
     // SAFETY: per the caller's contract.
     let data = unsafe { bytes(data, len, "data")? };

@@ -10,7 +10,8 @@ use crate::namespace::roomcast_namespace;
 use crate::panic::{free_handle, guard, guard_value, handle, out, string, write, write_opt};
 use crate::payload::payload;
 use crate::roomcast_result;
-use crate::strings::{roomcast_payload, roomcast_strings, strings_handle};
+use crate::sized::{check_out, write_out};
+use crate::strings::{roomcast_payload, roomcast_str, roomcast_strings, strings_handle};
 
 /// A socket (core's `Socket`). Box-owned: obtained from
 /// `roomcast_conn_join_namespace`, freed with `roomcast_socket_free` (which
@@ -66,20 +67,15 @@ pub unsafe extern "C" fn roomcast_socket_free(socket: *mut roomcast_socket) {
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_socket_id(
     socket: *const roomcast_socket,
-    id_out: *mut *const c_char,
-    len_out: *mut usize,
+    id_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let s = unsafe { handle(socket, "socket")? };
         out(id_out, "id_out")?;
-        out(len_out, "len_out")?;
         let id = s.socket.id();
         // SAFETY: checked non-NULL above.
-        unsafe {
-            write(id_out, id.as_ptr().cast::<c_char>());
-            write(len_out, id.len());
-        }
+        unsafe { write(id_out, roomcast_str::new(id)) };
         Ok(())
     })
 }
@@ -118,12 +114,12 @@ pub unsafe extern "C" fn roomcast_socket_leave(socket: *const roomcast_socket, r
 ///
 /// # Safety
 ///
-/// As `roomcast_emit`.
+/// As `roomcast_namespace_emit`.
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_socket_emit(
     socket: *const roomcast_socket,
     event: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
     report_out: *mut roomcast_emit_report,
@@ -138,12 +134,12 @@ pub unsafe extern "C" fn roomcast_socket_emit(
 ///
 /// # Safety
 ///
-/// As `roomcast_emit`.
+/// As `roomcast_namespace_emit`.
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_socket_emit_volatile(
     socket: *const roomcast_socket,
     event: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
     report_out: *mut roomcast_emit_report,
@@ -156,11 +152,11 @@ pub unsafe extern "C" fn roomcast_socket_emit_volatile(
 ///
 /// # Safety
 ///
-/// As `roomcast_emit`.
+/// As `roomcast_namespace_emit`.
 unsafe fn emit_to_self(
     socket: *const roomcast_socket,
     event: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
     report_out: *mut roomcast_emit_report,
@@ -169,11 +165,13 @@ unsafe fn emit_to_self(
     guard(|| {
         // SAFETY: per the contract.
         let (s, event) = unsafe { (handle(socket, "socket")?, string(event, "event")?) };
+        // SAFETY: NULL or valid per the contract.
+        unsafe { check_out(report_out, "report_out", true)? };
         // SAFETY: per the contract.
         let payload = unsafe { payload(format, data, len)? };
         let report = if volatile { s.socket.emit_volatile(event, payload)? } else { s.socket.emit(event, payload)? };
-        // SAFETY: NULL or valid per the contract.
-        unsafe { write_opt(report_out, report.into()) };
+        // SAFETY: NULL or valid per the contract, checked above.
+        unsafe { write_out(report_out, report.into()) };
         Ok(())
     })
 }
@@ -181,18 +179,18 @@ unsafe fn emit_to_self(
 /// Emits `event` to room `room` (or the whole namespace when `room` is
 /// NULL), leaving out the sender — Socket.IO's `socket.to(room).emit` /
 /// `socket.broadcast.emit`. For several rooms, excepted rooms or a
-/// volatile broadcast, use `roomcast_emit` with `target.exclude = socket`:
+/// volatile broadcast, use `roomcast_namespace_emit` with `target.exclude = socket`:
 /// it selects the same recipients.
 ///
 /// # Safety
 ///
-/// As `roomcast_emit`; `room` NULL or NUL-terminated.
+/// As `roomcast_namespace_emit`; `room` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_socket_broadcast(
     socket: *const roomcast_socket,
     room: *const c_char,
     event: *const c_char,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
     report_out: *mut roomcast_emit_report,
@@ -200,6 +198,8 @@ pub unsafe extern "C" fn roomcast_socket_broadcast(
     guard(|| {
         // SAFETY: per the contract.
         let (s, event) = unsafe { (handle(socket, "socket")?, string(event, "event")?) };
+        // SAFETY: NULL or valid per the contract.
+        unsafe { check_out(report_out, "report_out", true)? };
         // SAFETY: per the contract.
         let payload = unsafe { payload(format, data, len)? };
         let report = if room.is_null() {
@@ -209,8 +209,8 @@ pub unsafe extern "C" fn roomcast_socket_broadcast(
             let room = unsafe { string(room, "room")? };
             s.socket.to(room).emit(event, payload)?
         };
-        // SAFETY: NULL or valid per the contract.
-        unsafe { write_opt(report_out, report.into()) };
+        // SAFETY: NULL or valid per the contract, checked above.
+        unsafe { write_out(report_out, report.into()) };
         Ok(())
     })
 }
@@ -417,7 +417,7 @@ pub unsafe extern "C" fn roomcast_socket_namespace(
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_socket_set_data(
     socket: *const roomcast_socket,
-    format: u32,
+    format: crate::roomcast_format_value,
     data: *const u8,
     len: usize,
 ) -> roomcast_result {

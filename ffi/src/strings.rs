@@ -8,6 +8,38 @@ use crate::error::Error;
 use crate::panic::{free_handle, guard, guard_value, handle, into_handle, out, write, write_opt};
 use crate::roomcast_result;
 
+/// A string the library hands out: `len` bytes of UTF-8 at `data`, **not**
+/// NUL-terminated. Print it with `printf("%.*s", (int)s.len, s.data)`.
+/// Borrowed from whatever handed it out (a handle, a message, a callback's
+/// arguments) and valid as long as that is. `data` is never NULL for a
+/// present string, even an empty one; an absent one (documented where it
+/// can happen) is `{NULL, 0}`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct roomcast_str {
+    /// The first byte.
+    pub data: *const c_char,
+    /// The number of bytes (no NUL counted or present).
+    pub len: usize,
+}
+
+impl roomcast_str {
+    /// A view of `s` (which must outlive every use the caller makes of it).
+    pub(crate) fn new(s: &str) -> roomcast_str {
+        roomcast_str { data: s.as_ptr().cast(), len: s.len() }
+    }
+
+    /// An absent string: `{NULL, 0}`.
+    pub(crate) fn none() -> roomcast_str {
+        roomcast_str { data: std::ptr::null(), len: 0 }
+    }
+
+    /// A view of `s`, or `{NULL, 0}`.
+    pub(crate) fn opt(s: Option<&str>) -> roomcast_str {
+        s.map_or_else(roomcast_str::none, roomcast_str::new)
+    }
+}
+
 /// A list of strings the library made for the caller (room names,
 /// namespace names). Box-owned: from functions such as
 /// `roomcast_socket_rooms`, freed with `roomcast_strings_free`. A snapshot:
@@ -105,7 +137,7 @@ pub unsafe extern "C" fn roomcast_payload_data(
     payload: *const roomcast_payload,
     data_out: *mut *const u8,
     len_out: *mut usize,
-    format_out: *mut u32,
+    format_out: *mut crate::roomcast_format_value,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
@@ -128,7 +160,7 @@ pub(crate) unsafe fn write_payload(
     p: &core::Payload,
     data_out: *mut *const u8,
     len_out: *mut usize,
-    format_out: *mut u32,
+    format_out: *mut crate::roomcast_format_value,
 ) {
     let b = p.as_bytes();
     let ptr = if b.is_empty() { std::ptr::NonNull::<u8>::dangling().as_ptr().cast_const() } else { b.as_ptr() };

@@ -31,6 +31,7 @@ fn room_emit_recv_roundtrip() {
         ok(roomcast_socket_join(s, c"lobby".as_ptr()));
         let rooms = [c"lobby".as_ptr()];
         let target = roomcast_target {
+            struct_size: std::mem::size_of::<roomcast_target>(),
             rooms: rooms.as_ptr(),
             rooms_len: 1,
             except: ptr::null(),
@@ -39,7 +40,7 @@ fn room_emit_recv_roundtrip() {
             volatile_: false,
         };
         let mut report = roomcast_emit_report::default();
-        ok(roomcast_emit(ns, &target, c"news".as_ptr(), 1, b"hi".as_ptr(), 2, &mut report));
+        ok(roomcast_namespace_emit(ns, &target, c"news".as_ptr(), 1, b"hi".as_ptr(), 2, &mut report));
         assert_eq!(report.queued, 1);
         let mut m = ptr::null_mut();
         ok(roomcast_conn_recv(c, 100, &mut m));
@@ -47,9 +48,9 @@ fn room_emit_recv_roundtrip() {
         ok(roomcast_message_data(m, &mut p, &mut n, &mut f));
         assert_eq!(std::slice::from_raw_parts(p, n), b"hi");
         assert_eq!(f, 1);
-        let (mut ev, mut evn): (*const c_char, usize) = (ptr::null(), 0);
-        ok(roomcast_message_event(m, &mut ev, &mut evn));
-        assert_eq!(std::slice::from_raw_parts(ev.cast::<u8>(), evn), b"news");
+        let mut ev = roomcast_str { data: ptr::null(), len: 0 };
+        ok(roomcast_message_event(m, &mut ev));
+        assert_eq!(std::slice::from_raw_parts(ev.data.cast::<u8>(), ev.len), b"news");
         roomcast_message_free(m);
         assert_eq!(roomcast_conn_try_recv(c, &mut m), roomcast_result::Empty);
         assert_eq!(roomcast_conn_recv(c, 1, &mut m), roomcast_result::Timeout);

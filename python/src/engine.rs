@@ -9,13 +9,13 @@ use pyo3::types::PyDict;
 
 use roomcast as rc;
 
+use crate::cluster;
 use crate::connection::Connection;
 use crate::convert::seconds;
 use crate::errors::{err_base, err_name};
 use crate::handler::{check_callable, log_failure, Ctx};
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
-use crate::redis;
 
 /// The root object: configuration, namespaces, statistics.
 #[pyclass(frozen, module = "roomcast._roomcast")]
@@ -42,7 +42,7 @@ impl Engine {
         ack_timeout: Option<f64>,
         remove_empty_dynamic: Option<bool>,
         r#loop: Option<Bound<'_, PyAny>>,
-        adapter: Option<PyRef<'_, redis::RedisAdapter>>,
+        adapter: Option<cluster::AdapterArg<'_>>,
     ) -> PyResult<Self> {
         let event_loop = match r#loop {
             Some(l) if l.is_none() => None,
@@ -85,8 +85,8 @@ impl Engine {
         }
         let ctx = Arc::new(Ctx { event_loop, quiet: Mutex::new(HashSet::new()) });
         let config = b.build().map_err(cfg)?;
-        let inner = match adapter {
-            Some(a) => rc::Engine::with_adapter(config, a.adapter()),
+        let inner = match cluster::adapter_of(adapter)? {
+            Some(a) => rc::Engine::with_adapter(config, a),
             None => rc::Engine::new(config),
         };
         Ok(Engine { inner, ctx })

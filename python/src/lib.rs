@@ -10,11 +10,16 @@
 //! One module per Python class (or close family); the shared plumbing is in
 //! `errors` (the exception hierarchy), `convert` (arguments and payloads),
 //! `handler` (calling Python from the core) and `aio` (awaitable twins).
+//!
+//! Cargo feature `redis` (default): `RedisAdapter`, the Redis cluster
+//! adapter, and with it tokio and redis-rs. Without it the module has no
+//! Redis names; `Engine(adapter=...)` refuses anything but None.
 
 use pyo3::prelude::*;
 
 mod ack;
 mod aio;
+mod cluster;
 mod connection;
 mod convert;
 mod emit_report;
@@ -25,6 +30,7 @@ mod handshake;
 mod message;
 mod namespace;
 mod operator;
+#[cfg(feature = "redis")]
 mod redis;
 mod room_event;
 mod socket;
@@ -44,6 +50,7 @@ fn _roomcast(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ack::Ack>()?;
     m.add_class::<handshake::Handshake>()?;
     m.add_class::<room_event::RoomEvent>()?;
+    #[cfg(feature = "redis")]
     m.add_class::<redis::RedisAdapter>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -9,13 +9,13 @@ use roomcast as rc;
 
 use crate::ack::{Ack, AckReply};
 use crate::aio::in_executor;
+use crate::cluster;
 use crate::convert::{decode, encode, encode_opt, rooms_arg, seconds};
 use crate::emit_report::EmitReport;
 use crate::errors::{emit_err, err_name};
 use crate::handler::{check_callable, decode_arg, log_failure, refusal, site_parts, Ctx, PyHandler};
 use crate::handshake::Handshake;
 use crate::operator::Operator;
-use crate::redis;
 use crate::room_event::RoomEvent;
 use crate::socket::Socket;
 
@@ -102,7 +102,7 @@ impl Namespace {
         data: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
     ) -> PyResult<Option<Vec<Py<PyAny>>>> {
-        redis::server_side_emit(py, &self.inner, event, data, timeout)
+        cluster::server_side_emit(py, &self.inner, event, data, timeout)
     }
 
     /// `server_side_emit` awaitable on asyncio: the wait for replies runs
@@ -118,7 +118,7 @@ impl Namespace {
         let py = slf.py();
         encode_opt(data)?;
         if let Some(t) = timeout {
-            redis::secs(t, "timeout")?;
+            cluster::secs(t, "timeout")?;
         }
         let args = (event, data.map(|d| d.clone().unbind()), timeout).into_pyobject(py)?;
         in_executor(py, slf.getattr("server_side_emit")?, args)
@@ -128,7 +128,7 @@ impl Namespace {
     /// `handler(data)` for other nodes' `server_side_emit`; a non-None return
     /// value is the ack reply.
     fn on_server_side<'py>(&self, py: Python<'py>, event: String) -> PyResult<Bound<'py, PyAny>> {
-        redis::on_server_side(py, &self.inner, event)
+        cluster::on_server_side(py, &self.inner, event)
     }
 
     /// The selected sockets on every node of the cluster, as dicts
@@ -142,7 +142,7 @@ impl Namespace {
     ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let rooms = rooms.map(rooms_arg).transpose()?.unwrap_or_default();
         let except = except_.map(rooms_arg).transpose()?.unwrap_or_default();
-        redis::cluster_fetch_sockets(py, &self.inner, rooms, except)
+        cluster::cluster_fetch_sockets(py, &self.inner, rooms, except)
     }
 
     /// `cluster_fetch_sockets` awaitable on asyncio (run in the loop's

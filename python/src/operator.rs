@@ -10,10 +10,10 @@ use roomcast as rc;
 
 use crate::ack::{AckReply, AckWait};
 use crate::aio::{in_executor, rooms_in_executor};
+use crate::cluster;
 use crate::convert::{encode, rooms_arg, seconds};
 use crate::emit_report::EmitReport;
 use crate::errors::emit_err;
-use crate::redis;
 use crate::socket::Socket;
 
 #[derive(Clone)]
@@ -178,22 +178,22 @@ impl Operator {
     }
     /// The selected sockets on every node, as dicts `{id, namespace, rooms, data, node}`.
     fn cluster_fetch_sockets<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let r = py.detach(|| self.run(|op| op.cluster_fetch_sockets())).map_err(redis::cluster_err)?;
-        redis::socket_dicts(py, r.value)
+        let r = py.detach(|| self.run(|op| op.cluster_fetch_sockets())).map_err(cluster::cluster_err)?;
+        cluster::socket_dicts(py, r.value)
     }
     /// `sockets_join` on every node; returns how many sockets joined.
     fn cluster_sockets_join(&self, py: Python<'_>, rooms: &Bound<'_, PyAny>) -> PyResult<usize> {
         let r = rooms_arg(rooms)?;
-        py.detach(|| self.run(|op| op.cluster_sockets_join(r))).map(|r| r.value).map_err(redis::cluster_err)
+        py.detach(|| self.run(|op| op.cluster_sockets_join(r))).map(|r| r.value).map_err(cluster::cluster_err)
     }
     /// `sockets_leave` on every node; returns how many sockets left.
     fn cluster_sockets_leave(&self, py: Python<'_>, rooms: &Bound<'_, PyAny>) -> PyResult<usize> {
         let r = rooms_arg(rooms)?;
-        py.detach(|| self.run(|op| op.cluster_sockets_leave(r))).map(|r| r.value).map_err(redis::cluster_err)
+        py.detach(|| self.run(|op| op.cluster_sockets_leave(r))).map(|r| r.value).map_err(cluster::cluster_err)
     }
     /// `disconnect_sockets` on every node; returns how many.
     fn cluster_disconnect_sockets(&self, py: Python<'_>) -> PyResult<usize> {
-        py.detach(|| self.run(|op| op.cluster_disconnect_sockets())).map(|r| r.value).map_err(redis::cluster_err)
+        py.detach(|| self.run(|op| op.cluster_disconnect_sockets())).map(|r| r.value).map_err(cluster::cluster_err)
     }
     /// `cluster_fetch_sockets` awaitable on asyncio (run in the loop's
     /// default executor with the GIL released).

@@ -57,12 +57,12 @@ TEST(null_arguments) {
     EXPECT(ns == NULL);
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_connect(e, NULL));
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_recv(NULL, 0, &m));
-    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_emit(NULL, NULL, "x", 0, NULL, 0, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_emit(NULL, NULL, "x", 0, NULL, 0, NULL));
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_join(NULL, "r"));
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_message_kind(NULL, NULL));
     ASSERT_OK(roomcast_engine_of(e, "/a", &ns));
     /* non-empty buffer with a NULL pointer */
-    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_emit(ns, NULL, "x", ROOMCAST_FORMAT_BINARY, NULL, 3, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_emit(ns, NULL, "x", ROOMCAST_FORMAT_BINARY, NULL, 3, NULL));
     ASSERT_OK(roomcast_engine_connect(e, &c));
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_conn_try_recv(c, NULL));
     char detail[128];
@@ -89,16 +89,16 @@ TEST(invalid_names_and_utf8) {
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
     EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_socket_join(s, "r\xc3"));
     EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_socket_join(s, ""));
-    EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_emit(ns, NULL, "", 0, NULL, 0, NULL));
-    EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_emit(ns, NULL, "connect", 0, NULL, 0, NULL));
-    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_emit(ns, NULL, "\x80", 0, NULL, 0, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_namespace_emit(ns, NULL, "", 0, NULL, 0, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_namespace_emit(ns, NULL, "connect", 0, NULL, 0, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_namespace_emit(ns, NULL, "\x80", 0, NULL, 0, NULL));
     /* payload checks: bad format, text that is not UTF-8, json that is not JSON */
-    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_emit(ns, NULL, "e", 7, NULL, 0, NULL));
-    EXPECT_RC(ROOMCAST_RESULT_INVALID_PAYLOAD, roomcast_emit(ns, NULL, "e", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"\xff", 1, NULL));
-    EXPECT_RC(ROOMCAST_RESULT_INVALID_PAYLOAD, roomcast_emit(ns, NULL, "e", ROOMCAST_FORMAT_JSON, (const uint8_t *)"{", 1, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_namespace_emit(ns, NULL, "e", 7, NULL, 0, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_PAYLOAD, roomcast_namespace_emit(ns, NULL, "e", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"\xff", 1, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_PAYLOAD, roomcast_namespace_emit(ns, NULL, "e", ROOMCAST_FORMAT_JSON, (const uint8_t *)"{", 1, NULL));
     const char *bad_rooms[] = {"ok", "\xff"};
-    roomcast_target t = {bad_rooms, 2, NULL, 0, NULL, false};
-    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_emit(ns, &t, "e", 0, NULL, 0, NULL));
+    roomcast_target t = {sizeof t, bad_rooms, 2, NULL, 0, NULL, false};
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_namespace_emit(ns, &t, "e", 0, NULL, 0, NULL));
     roomcast_socket_free(s);
     roomcast_conn_free(c);
     roomcast_namespace_free(ns);
@@ -119,8 +119,8 @@ TEST(limits_from_config) {
     EXPECT_RC(ROOMCAST_RESULT_ALREADY_JOINED, roomcast_conn_join_namespace(c, "/a", 0, NULL, 0, &s));
     EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_socket_join(s, "123456789"));
     uint8_t big[17] = {0};
-    EXPECT_RC(ROOMCAST_RESULT_PAYLOAD_TOO_LARGE, roomcast_emit(ns, NULL, "e", ROOMCAST_FORMAT_BINARY, big, sizeof big, NULL));
-    EXPECT_RC(ROOMCAST_RESULT_OK, roomcast_emit(ns, NULL, "e", ROOMCAST_FORMAT_BINARY, big, 16, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_PAYLOAD_TOO_LARGE, roomcast_namespace_emit(ns, NULL, "e", ROOMCAST_FORMAT_BINARY, big, sizeof big, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_OK, roomcast_namespace_emit(ns, NULL, "e", ROOMCAST_FORMAT_BINARY, big, 16, NULL));
     ASSERT_OK(roomcast_socket_join(s, "r1"));
     ASSERT_OK(roomcast_socket_join(s, "r2"));
     ASSERT_OK(roomcast_socket_join(s, "r3"));
@@ -203,19 +203,19 @@ TEST(targets_and_recv_many) {
     ASSERT_OK(roomcast_socket_join(s[2], "vip"));
     const char *rooms[] = {"all", "vip"};
     const char *except[] = {"vip"};
-    roomcast_emit_report rep;
-    roomcast_target t = {rooms, 2, except, 1, s[0], false};
-    ASSERT_OK(roomcast_emit(ns, &t, "e1", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, &rep));
+    roomcast_emit_report rep = {.struct_size = sizeof rep};
+    roomcast_target t = {sizeof t, rooms, 2, except, 1, s[0], false};
+    ASSERT_OK(roomcast_namespace_emit(ns, &t, "e1", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, &rep));
     EXPECT(rep.recipients == 1 && rep.queued == 1);
-    ASSERT_OK(roomcast_emit(ns, NULL, "e2", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"", 0, &rep));
+    ASSERT_OK(roomcast_namespace_emit(ns, NULL, "e2", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"", 0, &rep));
     EXPECT(rep.recipients == 3);
     ASSERT_OK(roomcast_socket_broadcast(s[0], "all", "e3", ROOMCAST_FORMAT_BINARY, NULL, 0, &rep));
     EXPECT(rep.recipients == 2);
     ASSERT_OK(roomcast_socket_emit(s[1], "e4", ROOMCAST_FORMAT_JSON, (const uint8_t *)"[1,2]", 5, NULL));
-    const char *id; size_t id_len; char idbuf[64];
-    ASSERT_OK(roomcast_socket_id(s[0], &id, &id_len));
-    ASSERT(id_len > 0 && id_len < sizeof idbuf);
-    memcpy(idbuf, id, id_len); idbuf[id_len] = 0;
+    roomcast_str id; char idbuf[64];
+    ASSERT_OK(roomcast_socket_id(s[0], &id));
+    ASSERT(id.len > 0 && id.len < sizeof idbuf);
+    memcpy(idbuf, id.data, id.len); idbuf[id.len] = 0;
     EXPECT_RC(ROOMCAST_RESULT_OWN_ROOM, roomcast_socket_leave(s[0], idbuf));
     size_t size = 0;
     ASSERT_OK(roomcast_namespace_room_size(ns, idbuf, &size));
@@ -230,14 +230,14 @@ TEST(targets_and_recv_many) {
     EXPECT(n == 4);
     const char *names[] = {"e1", "e2", "e3", "e4"};
     for (size_t i = 0; i < n && i < 4; i++) {
-        const char *ev; size_t ev_len; const uint8_t *p; size_t len; uint32_t fmt;
-        ASSERT_OK(roomcast_message_event(msgs[i], &ev, &ev_len));
-        EXPECT(ev_len == 2 && memcmp(ev, names[i], 2) == 0);
+        roomcast_str ev; const uint8_t *p; size_t len; uint32_t fmt;
+        ASSERT_OK(roomcast_message_event(msgs[i], &ev));
+        EXPECT(ev.len == 2 && memcmp(ev.data, names[i], 2) == 0);
         ASSERT_OK(roomcast_message_data(msgs[i], &p, &len, &fmt));
         EXPECT(p != NULL);
-        const char *nsname; size_t ns_len;
-        ASSERT_OK(roomcast_message_namespace(msgs[i], &nsname, &ns_len));
-        EXPECT(ns_len == 5 && memcmp(nsname, "/chat", 5) == 0);
+        roomcast_str nsname;
+        ASSERT_OK(roomcast_message_namespace(msgs[i], &nsname));
+        EXPECT(nsname.len == 5 && memcmp(nsname.data, "/chat", 5) == 0);
         uint64_t ack;
         EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_message_ack_id(msgs[i], &ack));
         if (i == 3) EXPECT(fmt == ROOMCAST_FORMAT_JSON && len == 5);
@@ -248,12 +248,49 @@ TEST(targets_and_recv_many) {
     ASSERT_OK(roomcast_conn_recv_many(c[0], 0, msgs, 8, &n));
     EXPECT(n == 1);
     for (size_t i = 0; i < n; i++) roomcast_message_free(msgs[i]);
-    roomcast_stats st;
+    roomcast_stats st = {.struct_size = sizeof st};
     ASSERT_OK(roomcast_engine_stats(e, &st));
     EXPECT(st.connections == 3 && st.sockets == 3);
     for (int i = 0; i < 3; i++) { roomcast_socket_free(s[i]); roomcast_conn_free(c[i]); }
     ASSERT_OK(roomcast_engine_stats(e, &st));
     EXPECT(st.connections == 0 && st.sockets == 0);
+    roomcast_namespace_free(ns);
+    roomcast_engine_free(e);
+}
+
+TEST(struct_size_is_checked_before_anything_happens) {
+    roomcast_engine *e; roomcast_namespace *ns; roomcast_conn *c; roomcast_socket *s;
+    ASSERT_OK(roomcast_engine_new(NULL, &e));
+    ASSERT_OK(roomcast_engine_of(e, "/", &ns));
+    ASSERT_OK(roomcast_engine_connect(e, &c));
+    ASSERT_OK(roomcast_conn_join_namespace(c, "/", ROOMCAST_FORMAT_TEXT, NULL, 0, &s));
+    roomcast_target zero = {0, NULL, 0, NULL, 0, NULL, false}; /* struct_size forgotten */
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT,
+              roomcast_namespace_emit(ns, &zero, "e", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, NULL));
+    char detail[160];
+    roomcast_last_error(detail, sizeof detail);
+    EXPECT(strstr(detail, "sizeof(roomcast_target)") != NULL);
+    roomcast_emit_report small = {sizeof(size_t), 7, 7, 7};
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT,
+              roomcast_namespace_emit(ns, NULL, "e", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, &small));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_socket_emit(s, "e", ROOMCAST_FORMAT_TEXT, NULL, 0, &small));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_socket_broadcast(s, NULL, "e", ROOMCAST_FORMAT_TEXT, NULL, 0, &small));
+    EXPECT(small.recipients == 7 && small.queued == 7); /* untouched */
+    roomcast_message *m = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_EMPTY, roomcast_conn_try_recv(c, &m)); /* nothing was emitted */
+    roomcast_stats st = {.struct_size = 3};
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_engine_stats(e, &st));
+    roomcast_connect_options o = {1, 4, 0, NULL};
+    roomcast_conn *c2 = NULL;
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_engine_connect_with(e, &o, &c2));
+    EXPECT(c2 == NULL);
+    /* A caller whose struct is larger (a newer header) gets the fields this
+       library knows; the bytes past them are left alone. */
+    struct { roomcast_stats st; uint64_t later; } big = {{.struct_size = sizeof big}, 0xfeed};
+    ASSERT_OK(roomcast_engine_stats(e, &big.st));
+    EXPECT(big.st.connections == 1 && big.st.struct_size == sizeof big && big.later == 0xfeed);
+    roomcast_socket_free(s);
+    roomcast_conn_free(c);
     roomcast_namespace_free(ns);
     roomcast_engine_free(e);
 }
@@ -268,7 +305,7 @@ TEST(drop_oldest_reports_lag) {
     ASSERT_OK(roomcast_engine_of(e, "/", &ns));
     ASSERT_OK(roomcast_engine_connect(e, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
-    for (int i = 0; i < 5; i++) ASSERT_OK(roomcast_emit(ns, NULL, "e", 0, NULL, 0, NULL));
+    for (int i = 0; i < 5; i++) ASSERT_OK(roomcast_namespace_emit(ns, NULL, "e", 0, NULL, 0, NULL));
     roomcast_message *m = NULL;
     int lagged = 0, events = 0;
     for (int i = 0; i < 10 && roomcast_conn_try_recv(c, &m) == ROOMCAST_RESULT_OK; i++) {
@@ -285,9 +322,9 @@ TEST(drop_oldest_reports_lag) {
     }
     EXPECT(lagged == 1 && events >= 1);
     /* volatile emits never trigger the policy */
-    roomcast_target vol = {NULL, 0, NULL, 0, NULL, true};
-    roomcast_emit_report rep;
-    for (int i = 0; i < 4; i++) ASSERT_OK(roomcast_emit(ns, &vol, "v", 0, NULL, 0, &rep));
+    roomcast_target vol = {sizeof vol, NULL, 0, NULL, 0, NULL, true};
+    roomcast_emit_report rep = {.struct_size = sizeof rep};
+    for (int i = 0; i < 4; i++) ASSERT_OK(roomcast_namespace_emit(ns, &vol, "v", 0, NULL, 0, &rep));
     EXPECT(rep.dropped == 1);
     roomcast_socket_free(s);
     roomcast_conn_free(c);
@@ -314,8 +351,8 @@ TEST(notify_writes_to_pipe) {
     ASSERT_OK(roomcast_engine_connect(e, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
     ASSERT_OK(roomcast_conn_set_notify(c, on_notify_pipe, &fds[1], NULL));
-    ASSERT_OK(roomcast_emit(ns, NULL, "a", 0, NULL, 0, NULL));
-    ASSERT_OK(roomcast_emit(ns, NULL, "b", 0, NULL, 0, NULL)); /* not empty: no second notify */
+    ASSERT_OK(roomcast_namespace_emit(ns, NULL, "a", 0, NULL, 0, NULL));
+    ASSERT_OK(roomcast_namespace_emit(ns, NULL, "b", 0, NULL, 0, NULL)); /* not empty: no second notify */
     char buf[8];
     EXPECT(read(fds[0], buf, sizeof buf) == 1);
     roomcast_message *msgs[4]; size_t n = 0;
@@ -323,7 +360,7 @@ TEST(notify_writes_to_pipe) {
     EXPECT(n == 2);
     for (size_t i = 0; i < n; i++) roomcast_message_free(msgs[i]);
     ASSERT_OK(roomcast_conn_set_notify(c, NULL, NULL, NULL));
-    ASSERT_OK(roomcast_emit(ns, NULL, "c", 0, NULL, 0, NULL));
+    ASSERT_OK(roomcast_namespace_emit(ns, NULL, "c", 0, NULL, 0, NULL));
     roomcast_socket_free(s);
     roomcast_conn_free(c);
     roomcast_namespace_free(ns);
@@ -337,9 +374,9 @@ static void on_notify_relay(void *userdata) {
     struct relay *r = userdata;
     r->calls++;
     /* drains nothing; just emits to the other socket and reads stats */
-    roomcast_emit_report rep;
+    roomcast_emit_report rep = {.struct_size = sizeof rep};
     if (roomcast_socket_emit(r->to, "relayed", 0, NULL, 0, &rep) != ROOMCAST_RESULT_OK) abort();
-    roomcast_stats st;
+    roomcast_stats st = {.struct_size = sizeof st};
     if (roomcast_namespace_room_size(r->ns, "x", &(size_t){0}) != ROOMCAST_RESULT_OK) abort();
     (void)st;
 }
@@ -361,9 +398,9 @@ TEST(callback_reenters_engine) {
     EXPECT(r.calls == 1);
     roomcast_message *m = NULL;
     ASSERT_OK(roomcast_conn_try_recv(b, &m));
-    const char *ev; size_t len;
-    ASSERT_OK(roomcast_message_event(m, &ev, &len));
-    EXPECT(len == 7 && memcmp(ev, "relayed", 7) == 0);
+    roomcast_str ev;
+    ASSERT_OK(roomcast_message_event(m, &ev));
+    EXPECT(ev.len == 7 && memcmp(ev.data, "relayed", 7) == 0);
     roomcast_message_free(m);
     ASSERT_OK(roomcast_conn_set_notify(a, NULL, NULL, NULL));
     roomcast_socket_free(sa); roomcast_socket_free(sb);
@@ -381,6 +418,7 @@ int main(void) {
     RUN(limits_from_config);
     RUN(refused_and_closed);
     RUN(targets_and_recv_many);
+    RUN(struct_size_is_checked_before_anything_happens);
     RUN(drop_oldest_reports_lag);
     RUN(notify_writes_to_pipe);
     RUN(callback_reenters_engine);

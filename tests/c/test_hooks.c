@@ -18,11 +18,11 @@ static void on_disconnect(void *ud, const roomcast_socket *s, const char *reason
     snprintf(st->last_reason, sizeof st->last_reason, "%s", reason);
 }
 
-static int on_chat(void *ud, const roomcast_socket *s, const char *event, size_t event_len, uint32_t format,
+static int on_chat(void *ud, const roomcast_socket *s, roomcast_str event, uint32_t format,
                    const uint8_t *data, size_t len, const roomcast_ack *ack) {
     struct state *st = ud;
     st->events++;
-    if (event_len != 4 || memcmp(event, "chat", 4) != 0) return 2;
+    if (event.len != 4 || memcmp(event.data, "chat", 4) != 0) return 2;
     /* relay to the room except the sender, from inside the handler */
     if (roomcast_socket_broadcast(s, "members", "chat", format, data, len, NULL) != ROOMCAST_RESULT_OK) return 3;
     if (ack) {
@@ -150,7 +150,7 @@ TEST(emit_with_ack_and_bulk_operations) {
     roomcast_ack_reply_free(NULL);
 
     /* broadcast: a answers, b times out (50 ms) */
-    ASSERT_OK(roomcast_emit_with_ack(ns, NULL, "poll", ROOMCAST_FORMAT_BINARY, NULL, 0, 50, &acks));
+    ASSERT_OK(roomcast_namespace_emit_with_ack(ns, NULL, "poll", ROOMCAST_FORMAT_BINARY, NULL, 0, 50, &acks));
     ASSERT_OK(roomcast_acks_info(acks, &expected, &id));
     EXPECT(expected == 2);
     ASSERT_OK(roomcast_socket_receive_ack(a, id, ROOMCAST_FORMAT_JSON, (const uint8_t *)"1", 1));
@@ -162,9 +162,9 @@ TEST(emit_with_ack_and_bulk_operations) {
         rc = roomcast_ack_reply_data(r, &p, &len, NULL);
         if (rc == ROOMCAST_RESULT_OK) replies++;
         else if (rc == ROOMCAST_RESULT_TIMEOUT) timeouts++;
-        const char *sid; size_t sid_len;
-        ASSERT_OK(roomcast_ack_reply_socket_id(r, &sid, &sid_len));
-        EXPECT(sid_len > 0);
+        roomcast_str sid;
+        ASSERT_OK(roomcast_ack_reply_socket_id(r, &sid));
+        EXPECT(sid.len > 0 && sid.data != NULL);
         roomcast_ack_reply_free(r);
     }
     EXPECT(replies == 1 && timeouts == 1);
@@ -182,7 +182,7 @@ TEST(emit_with_ack_and_bulk_operations) {
     EXPECT(count == 2);
     ASSERT_OK(roomcast_namespace_room_size(ns, "r2", &size));
     EXPECT(size == 2);
-    roomcast_target only_a = {NULL, 0, NULL, 0, b, false};
+    roomcast_target only_a = {sizeof only_a, NULL, 0, NULL, 0, b, false};
     ASSERT_OK(roomcast_namespace_sockets_leave(ns, &only_a, rooms, 1, &count));
     EXPECT(count == 1);
     ASSERT_OK(roomcast_namespace_room_size(ns, "r1", &size));
@@ -195,7 +195,7 @@ TEST(emit_with_ack_and_bulk_operations) {
     ASSERT_OK(roomcast_namespace_fetch_sockets(ns, NULL, NULL, 0, &count, &total));
     EXPECT(count == 0 && total == 2);
     const char *r2[] = {"r2"};
-    roomcast_target in_r2 = {r2, 1, NULL, 0, NULL, false};
+    roomcast_target in_r2 = {sizeof in_r2, r2, 1, NULL, 0, NULL, false};
     ASSERT_OK(roomcast_namespace_disconnect_sockets(ns, &in_r2, &count));
     EXPECT(count == 2);
     EXPECT_RC(ROOMCAST_RESULT_CLOSED, roomcast_socket_join(a, "x"));
@@ -206,16 +206,16 @@ TEST(emit_with_ack_and_bulk_operations) {
     roomcast_engine_free(e);
 }
 
-static int fail_handler(void *ud, const roomcast_socket *s, const char *event, size_t event_len, uint32_t format,
+static int fail_handler(void *ud, const roomcast_socket *s, roomcast_str event, uint32_t format,
                         const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)s; (void)event; (void)event_len; (void)format; (void)data; (void)len; (void)ack;
+    (void)s; (void)event; (void)format; (void)data; (void)len; (void)ack;
     (*(int *)ud)++;
     return 42; /* reported as a failure; the next handler still runs */
 }
 
-static int self_disconnect(void *ud, const roomcast_socket *s, const char *event, size_t event_len, uint32_t format,
+static int self_disconnect(void *ud, const roomcast_socket *s, roomcast_str event, uint32_t format,
                            const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)event; (void)event_len; (void)format; (void)data; (void)len; (void)ack;
+    (void)event; (void)format; (void)data; (void)len; (void)ack;
     (*(int *)ud)++;
     return roomcast_socket_disconnect(s) == ROOMCAST_RESULT_OK ? 0 : 1;
 }

@@ -48,38 +48,38 @@ static void log_add(struct log *l, const char *what, const char *s, size_t len) 
     snprintf(l->buf + used, sizeof l->buf - used, "%s%s:%.*s", used ? " " : "", what, (int)len, s);
 }
 
-static int on_any(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_any(void *ud, const roomcast_socket *s, roomcast_str ev, uint32_t fmt,
                   const uint8_t *data, size_t len) {
     (void)fmt; (void)data; (void)len;
-    log_add(ud, "any", ev, ev_len);
+    log_add(ud, "any", ev.data, ev.len);
     /* re-enter: join a room and emit to it from inside the hook */
     if (roomcast_socket_join(s, "seen") != ROOMCAST_RESULT_OK) return 1;
-    return roomcast_socket_emit(s, "echo", ROOMCAST_FORMAT_TEXT, (const uint8_t *)ev, ev_len, NULL) == ROOMCAST_RESULT_OK
+    return roomcast_socket_emit(s, "echo", ROOMCAST_FORMAT_TEXT, (const uint8_t *)ev.data, ev.len, NULL) == ROOMCAST_RESULT_OK
                ? 0 : 2;
 }
-static int on_event(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_event(void *ud, const roomcast_socket *s, roomcast_str ev, uint32_t fmt,
                     const uint8_t *data, size_t len, const roomcast_ack *ack) {
     (void)s; (void)fmt; (void)data; (void)len; (void)ack;
-    log_add(ud, "on", ev, ev_len);
+    log_add(ud, "on", ev.data, ev.len);
     return 0;
 }
-static int on_fallback(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int on_fallback(void *ud, const roomcast_socket *s, roomcast_str ev, uint32_t fmt,
                        const uint8_t *data, size_t len, const roomcast_ack *ack) {
     (void)s; (void)fmt; (void)data; (void)len;
-    log_add(ud, "fallback", ev, ev_len);
+    log_add(ud, "fallback", ev.data, ev.len);
     if (ack) roomcast_ack_send(ack, ROOMCAST_FORMAT_TEXT, (const uint8_t *)"?", 1);
     return 0;
 }
-static int failing(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int failing(void *ud, const roomcast_socket *s, roomcast_str ev, uint32_t fmt,
                    const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)ud; (void)s; (void)ev; (void)ev_len; (void)fmt; (void)data; (void)len; (void)ack;
+    (void)ud; (void)s; (void)ev; (void)fmt; (void)data; (void)len; (void)ack;
     return 42;
 }
 /* event middleware: the payload's first byte picks the flow */
-static int flow_mw(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
-                   const uint8_t *data, size_t len) {
+static roomcast_flow flow_mw(void *ud, const roomcast_socket *s, roomcast_str ev, roomcast_format fmt,
+                             const uint8_t *data, size_t len) {
     (void)s; (void)fmt;
-    log_add(ud, "mw", ev, ev_len);
+    log_add(ud, "mw", ev.data, ev.len);
     if (len == 0) return ROOMCAST_FLOW_CONTINUE;
     switch (data[0]) {
     case 'd': return ROOMCAST_FLOW_DROP;
@@ -95,9 +95,9 @@ static void on_error(void *ud, const roomcast_failure *f) {
     fl->count++;
     fl->site = f->site;
     fl->kind = f->kind;
-    snprintf(fl->event, sizeof fl->event, "%.*s", (int)f->event_len, f->event ? f->event : "");
-    snprintf(fl->message, sizeof fl->message, "%.*s", (int)f->message_len, f->message);
-    snprintf(fl->socket_id, sizeof fl->socket_id, "%.*s", (int)f->socket_id_len, f->socket_id ? f->socket_id : "");
+    snprintf(fl->event, sizeof fl->event, "%.*s", (int)f->event.len, f->event.data ? f->event.data : "");
+    snprintf(fl->message, sizeof fl->message, "%.*s", (int)f->message.len, f->message.data);
+    snprintf(fl->socket_id, sizeof fl->socket_id, "%.*s", (int)f->socket_id.len, f->socket_id.data ? f->socket_id.data : "");
 }
 
 TEST(any_off_fallback_and_event_middleware) {
@@ -124,9 +124,9 @@ TEST(any_off_fallback_and_event_middleware) {
     EXPECT(in); /* on_any joined it */
     roomcast_message *m = NULL;
     ASSERT_OK(roomcast_conn_try_recv(c, &m));
-    const char *ev; size_t ev_len;
-    ASSERT_OK(roomcast_message_event(m, &ev, &ev_len));
-    EXPECT(streq(ev, ev_len, "echo"));
+    roomcast_str ev;
+    ASSERT_OK(roomcast_message_event(m, &ev));
+    EXPECT(streq(ev.data, ev.len, "echo"));
     roomcast_message_free(m);
 
     /* event middleware: drop, reject, and a non-flow value */
@@ -147,9 +147,9 @@ TEST(any_off_fallback_and_event_middleware) {
     EXPECT(out == ROOMCAST_DISPATCHED_HANDLED);
     EXPECT(fl.count == 3 && fl.site == ROOMCAST_SITE_EVENT && fl.kind == ROOMCAST_FAILURE_KIND_ERROR);
     EXPECT(strcmp(fl.event, "bad") == 0 && strstr(fl.message, "42") != NULL);
-    const char *id; size_t id_len;
-    ASSERT_OK(roomcast_socket_id(s, &id, &id_len));
-    EXPECT(streq(id, id_len, fl.socket_id));
+    roomcast_str id;
+    ASSERT_OK(roomcast_socket_id(s, &id));
+    EXPECT(streq(id.data, id.len, fl.socket_id));
 
     /* fallback takes unknown events (and answers their acks) */
     lg.buf[0] = 0;
@@ -207,17 +207,17 @@ static void on_disconnect(void *ud, const roomcast_socket *s, const char *reason
 }
 
 struct rooms_log { int created, deleted, joined, left; char last_room[32]; size_t size_seen; roomcast_namespace *ns; };
-static void on_room(void *ud, uint32_t change, const char *room, size_t room_len, const char *id, size_t id_len) {
+static void on_room(void *ud, roomcast_room_change change, roomcast_str room, roomcast_str id) {
     struct rooms_log *r = ud;
-    if (!streq(room, room_len, "r")) return; /* ignore own-id rooms */
+    if (!streq(room.data, room.len, "r")) return; /* ignore own-id rooms */
     switch (change) {
-    case ROOMCAST_ROOM_CHANGE_CREATED: r->created++; if (id != NULL || id_len != 0) r->created += 100; break;
+    case ROOMCAST_ROOM_CHANGE_CREATED: r->created++; if (id.data != NULL || id.len != 0) r->created += 100; break;
     case ROOMCAST_ROOM_CHANGE_DELETED: r->deleted++; break;
-    case ROOMCAST_ROOM_CHANGE_JOINED: r->joined++; if (id == NULL || id_len != 20) r->joined += 100; break;
+    case ROOMCAST_ROOM_CHANGE_JOINED: r->joined++; if (id.data == NULL || id.len != 20) r->joined += 100; break;
     case ROOMCAST_ROOM_CHANGE_LEFT: r->left++; break;
     default: r->created += 1000;
     }
-    snprintf(r->last_room, sizeof r->last_room, "%.*s", (int)room_len, room);
+    snprintf(r->last_room, sizeof r->last_room, "%.*s", (int)room.len, room.data);
     /* re-enter: query the namespace from the observer */
     roomcast_namespace_room_size(r->ns, "r", &r->size_seen);
 }
@@ -258,20 +258,21 @@ TEST(disconnecting_and_room_events) {
 
 /* ---- dynamic namespaces and handshakes ---- */
 
-static bool accept_all_pred(void *ud, const char *n, size_t l, const roomcast_handshake *hs) {
-    (void)ud; (void)n; (void)l; (void)hs;
+static bool accept_all_pred(void *ud, roomcast_str n, const roomcast_handshake *hs) {
+    (void)ud; (void)n; (void)hs;
     return true;
 }
 
 struct pred { int calls; char last_name[64]; };
-static bool tenant_predicate(void *ud, const char *name, size_t len, const roomcast_handshake *hs) {
+static bool tenant_predicate(void *ud, roomcast_str name, const roomcast_handshake *hs) {
     struct pred *p = ud;
     p->calls++;
-    snprintf(p->last_name, sizeof p->last_name, "%.*s", (int)len, name);
-    const char *v; size_t vlen;
+    snprintf(p->last_name, sizeof p->last_name, "%.*s", (int)name.len, name.data);
+    roomcast_str v;
     /* the client must say which tenant it is in the query */
-    if (roomcast_handshake_query(hs, "tenant", &v, &vlen) != ROOMCAST_RESULT_OK) return false;
-    return len > 8 && memcmp(name, "/tenant-", 8) == 0 && vlen == len - 8 && memcmp(v, name + 8, vlen) == 0;
+    if (roomcast_handshake_query(hs, "tenant", &v) != ROOMCAST_RESULT_OK) return false;
+    return name.len > 8 && memcmp(name.data, "/tenant-", 8) == 0 && v.len == name.len - 8 &&
+           memcmp(v.data, name.data + 8, v.len) == 0;
 }
 static int join_everyone(void *ud, const roomcast_socket *s) {
     (void)ud;
@@ -282,14 +283,14 @@ struct seen_hs { int calls; char auth[32], agent[32], addr[32]; };
 static int read_handshake(void *ud, const roomcast_handshake *hs, roomcast_refusal *refusal) {
     struct seen_hs *h = ud;
     const uint8_t *p; size_t len; uint32_t fmt = 99;
-    const char *v; size_t vlen;
+    roomcast_str v;
     h->calls++;
     if (roomcast_handshake_auth(hs, &p, &len, &fmt) == ROOMCAST_RESULT_OK && fmt == ROOMCAST_FORMAT_JSON)
         snprintf(h->auth, sizeof h->auth, "%.*s", (int)len, (const char *)p);
-    if (roomcast_handshake_header(hs, "User-Agent", &v, &vlen) == ROOMCAST_RESULT_OK)
-        snprintf(h->agent, sizeof h->agent, "%.*s", (int)vlen, v);
-    if (roomcast_handshake_address(hs, &v, &vlen) == ROOMCAST_RESULT_OK)
-        snprintf(h->addr, sizeof h->addr, "%.*s", (int)vlen, v);
+    if (roomcast_handshake_header(hs, "User-Agent", &v) == ROOMCAST_RESULT_OK)
+        snprintf(h->agent, sizeof h->agent, "%.*s", (int)v.len, v.data);
+    if (roomcast_handshake_address(hs, &v) == ROOMCAST_RESULT_OK)
+        snprintf(h->addr, sizeof h->addr, "%.*s", (int)v.len, v.data);
     (void)refusal;
     return 0;
 }
@@ -319,10 +320,10 @@ TEST(dynamic_namespaces_and_handshakes) {
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_add_query(NULL, "a", "b"));
     const char bad[] = {'a', (char)0xff, 0};
     EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_handshake_set_address(hs, bad));
-    const char *v; size_t vlen;
-    ASSERT_OK(roomcast_handshake_header(hs, "user-agent", &v, &vlen));
-    EXPECT(streq(v, vlen, "ctest"));
-    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_query(hs, "nope", &v, &vlen));
+    roomcast_str v;
+    ASSERT_OK(roomcast_handshake_header(hs, "user-agent", &v));
+    EXPECT(streq(v.data, v.len, "ctest"));
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_query(hs, "nope", &v));
 
     ASSERT_OK(roomcast_engine_connect(e, &c));
     /* "/tenant-7" does not match the query's tenant: refused, nothing created */
@@ -340,35 +341,35 @@ TEST(dynamic_namespaces_and_handshakes) {
     /* the socket keeps a copy of its handshake */
     roomcast_handshake *kept = NULL;
     ASSERT_OK(roomcast_socket_handshake(s, &kept));
-    ASSERT_OK(roomcast_handshake_query(kept, "tenant", &v, &vlen));
-    EXPECT(streq(v, vlen, "42"));
+    ASSERT_OK(roomcast_handshake_query(kept, "tenant", &v));
+    EXPECT(streq(v.data, v.len, "42"));
     roomcast_handshake_free(kept);
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_socket_handshake(s, NULL));
 
     ASSERT_OK(roomcast_engine_namespace(e, "/tenant-42", &child));
     /* find a socket of the namespace by id */
-    const char *sid; size_t sid_len;
+    roomcast_str sid;
     char idbuf[64];
-    ASSERT_OK(roomcast_socket_id(s, &sid, &sid_len));
-    snprintf(idbuf, sizeof idbuf, "%.*s", (int)sid_len, sid);
+    ASSERT_OK(roomcast_socket_id(s, &sid));
+    snprintf(idbuf, sizeof idbuf, "%.*s", (int)sid.len, sid.data);
     roomcast_socket *by_id = NULL;
     ASSERT_OK(roomcast_namespace_socket(child, idbuf, &by_id));
-    const char *bid; size_t bid_len;
-    ASSERT_OK(roomcast_socket_id(by_id, &bid, &bid_len));
-    EXPECT(bid_len == sid_len && memcmp(bid, sid, sid_len) == 0);
+    roomcast_str bid;
+    ASSERT_OK(roomcast_socket_id(by_id, &bid));
+    EXPECT(bid.len == sid.len && memcmp(bid.data, sid.data, sid.len) == 0);
     roomcast_socket_free(by_id);
     EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_namespace_socket(child, "no-such-socket", &by_id));
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_socket(child, NULL, &by_id));
-    const char *name; size_t name_len;
-    ASSERT_OK(roomcast_namespace_name(child, &name, &name_len));
-    EXPECT(streq(name, name_len, "/tenant-42"));
+    roomcast_str name;
+    ASSERT_OK(roomcast_namespace_name(child, &name));
+    EXPECT(streq(name.data, name.len, "/tenant-42"));
     ASSERT_OK(roomcast_namespace_is_dynamic_parent(child, &is_parent));
     EXPECT(!is_parent);
     ASSERT_OK(roomcast_namespace_parent(child, &p2));
-    ASSERT_OK(roomcast_namespace_name(p2, &name, &name_len));
-    const char *pname; size_t pname_len;
-    ASSERT_OK(roomcast_namespace_name(parent, &pname, &pname_len));
-    EXPECT(name_len == pname_len && memcmp(name, pname, name_len) == 0);
+    ASSERT_OK(roomcast_namespace_name(p2, &name));
+    roomcast_str pname;
+    ASSERT_OK(roomcast_namespace_name(parent, &pname));
+    EXPECT(name.len == pname.len && memcmp(name.data, pname.data, name.len) == 0);
     roomcast_namespace *none = NULL;
     EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_namespace_parent(parent, &none));
     roomcast_strings *kids = NULL, *all = NULL;
@@ -380,8 +381,8 @@ TEST(dynamic_namespaces_and_handshakes) {
     /* the socket knows its namespace; the connection finds its sockets */
     roomcast_namespace *sns = NULL;
     ASSERT_OK(roomcast_socket_namespace(s, &sns));
-    ASSERT_OK(roomcast_namespace_name(sns, &name, &name_len));
-    EXPECT(streq(name, name_len, "/tenant-42"));
+    ASSERT_OK(roomcast_namespace_name(sns, &name));
+    EXPECT(streq(name.data, name.len, "/tenant-42"));
     ASSERT_OK(roomcast_conn_join_namespace_with(c, "/", NULL, &s2)); /* NULL: empty handshake */
     roomcast_socket *found[4] = {NULL};
     size_t n = 0, total = 0;
@@ -396,10 +397,10 @@ TEST(dynamic_namespaces_and_handshakes) {
     EXPECT(n == 0 && total == 2);
     roomcast_socket *one = NULL;
     ASSERT_OK(roomcast_conn_socket(c, "/tenant-42", &one));
-    const char *id1, *id2; size_t l1, l2;
-    ASSERT_OK(roomcast_socket_id(one, &id1, &l1));
-    ASSERT_OK(roomcast_socket_id(s, &id2, &l2));
-    EXPECT(l1 == l2 && memcmp(id1, id2, l1) == 0);
+    roomcast_str id1, id2;
+    ASSERT_OK(roomcast_socket_id(one, &id1));
+    ASSERT_OK(roomcast_socket_id(s, &id2));
+    EXPECT(id1.len == id2.len && memcmp(id1.data, id2.data, id1.len) == 0);
     roomcast_socket_free(one);
     EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_conn_socket(c, "/elsewhere", &one));
     uint64_t cid = 0;
@@ -434,9 +435,9 @@ TEST(queries_strings_and_socket_data) {
     EXPECT(roomcast_strings_len(rooms) == 3); /* own id, a, b */
     const char *r0; size_t r0_len;
     ASSERT_OK(roomcast_strings_get(rooms, 0, &r0, &r0_len));
-    const char *id; size_t id_len;
-    ASSERT_OK(roomcast_socket_id(s, &id, &id_len));
-    EXPECT(r0_len == id_len && memcmp(r0, id, id_len) == 0 && r0[r0_len] == '\0');
+    roomcast_str id;
+    ASSERT_OK(roomcast_socket_id(s, &id));
+    EXPECT(r0_len == id.len && memcmp(r0, id.data, id.len) == 0 && r0[r0_len] == '\0');
     const char *r1;
     ASSERT_OK(roomcast_strings_get(rooms, 1, &r1, NULL)); /* length optional; NUL-terminated */
     EXPECT(strcmp(r1, "a") == 0);
@@ -502,17 +503,17 @@ TEST(connect_with_options) {
     roomcast_engine *e = NULL; roomcast_namespace *ns = NULL; roomcast_conn *c = NULL; roomcast_socket *s = NULL;
     ASSERT_OK(roomcast_engine_new(NULL, &e));
     ASSERT_OK(roomcast_engine_of(e, "/", &ns));
-    roomcast_connect_options bad = {0, 0, "sometimes"};
+    roomcast_connect_options bad = {sizeof bad, 0, 0, "sometimes"};
     EXPECT_RC(ROOMCAST_RESULT_INVALID_CONFIG, roomcast_engine_connect_with(e, &bad, &c));
-    roomcast_connect_options small_bytes = {0, 10, NULL}; /* below max_payload */
+    roomcast_connect_options small_bytes = {sizeof small_bytes, 0, 10, NULL}; /* below max_payload */
     EXPECT_RC(ROOMCAST_RESULT_INVALID_CONFIG, roomcast_engine_connect_with(e, &small_bytes, &c));
     EXPECT(c == NULL);
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_connect_with(e, NULL, NULL));
-    roomcast_connect_options opts = {2, 0, "drop_newest"};
+    roomcast_connect_options opts = {sizeof opts, 2, 0, "drop_newest"};
     ASSERT_OK(roomcast_engine_connect_with(e, &opts, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
-    roomcast_emit_report rep;
-    for (int i = 0; i < 3; i++) ASSERT_OK(roomcast_emit(ns, NULL, "m", 0, (const uint8_t *)"x", 1, &rep));
+    roomcast_emit_report rep = {.struct_size = sizeof rep};
+    for (int i = 0; i < 3; i++) ASSERT_OK(roomcast_namespace_emit(ns, NULL, "m", 0, (const uint8_t *)"x", 1, &rep));
     EXPECT(rep.dropped == 1);
     EXPECT(drain_count(c) == 2); /* drop_newest: no lagged notice */
     roomcast_socket_free(s); roomcast_conn_free(c);
@@ -526,18 +527,25 @@ TEST(connect_with_options) {
 static void notify_nop(void *ud) { (void)ud; }
 static int conn_nop(void *ud, const roomcast_socket *s) { (void)ud; (void)s; return 0; }
 static void disc_nop(void *ud, const roomcast_socket *s, const char *r) { (void)ud; (void)s; (void)r; }
-static bool accept_all(void *ud, const char *n, size_t l, const roomcast_handshake *hs) {
-    (void)ud; (void)n; (void)l; (void)hs;
+static bool accept_all(void *ud, roomcast_str n, const roomcast_handshake *hs) {
+    (void)ud; (void)n; (void)hs;
     return true;
 }
 static int mw_nop(void *ud, const roomcast_handshake *hs, roomcast_refusal *r) { (void)ud; (void)hs; (void)r; return 0; }
-static void room_nop(void *ud, uint32_t c, const char *r, size_t rl, const char *i, size_t il) {
-    (void)ud; (void)c; (void)r; (void)rl; (void)i; (void)il;
+static void room_nop(void *ud, roomcast_room_change c, roomcast_str r, roomcast_str i) {
+    (void)ud; (void)c; (void)r; (void)i;
 }
 static void err_nop(void *ud, const roomcast_failure *f) { (void)ud; (void)f; }
-static int any_nop(void *ud, const roomcast_socket *s, const char *e, size_t el, uint32_t f, const uint8_t *d, size_t l) {
-    (void)ud; (void)s; (void)e; (void)el; (void)f; (void)d; (void)l;
+static int any_nop(void *ud, const roomcast_socket *s, roomcast_str e, roomcast_format f, const uint8_t *d,
+                   size_t l) {
+    (void)ud; (void)s; (void)e; (void)f; (void)d; (void)l;
     return 0;
+}
+
+static roomcast_flow flow_nop(void *ud, const roomcast_socket *s, roomcast_str e, roomcast_format f,
+                              const uint8_t *d, size_t l) {
+    (void)ud; (void)s; (void)e; (void)f; (void)d; (void)l;
+    return ROOMCAST_FLOW_CONTINUE;
 }
 
 TEST(userdata_is_freed_once_when_dropped) {
@@ -578,7 +586,7 @@ TEST(userdata_is_freed_once_when_dropped) {
     ASSERT_OK(roomcast_namespace_on(ns, "ev", on_event, new_counter(), count_free));
     ASSERT_OK(roomcast_namespace_on_fallback(ns, on_event, new_counter(), count_free));
     ASSERT_OK(roomcast_namespace_on_any(ns, any_nop, new_counter(), count_free));
-    ASSERT_OK(roomcast_namespace_use_event(ns, any_nop, new_counter(), count_free));
+    ASSERT_OK(roomcast_namespace_use_event(ns, flow_nop, new_counter(), count_free));
     ASSERT_OK(roomcast_namespace_use(ns, mw_nop, new_counter(), count_free));
     ASSERT_OK(roomcast_namespace_on_connection(ns, conn_nop, new_counter(), count_free));
     ASSERT_OK(roomcast_namespace_on_disconnecting(ns, disc_nop, new_counter(), count_free));
@@ -620,8 +628,8 @@ TEST(userdata_freed_when_the_engine_goes) {
 /* ---- issue 16: one rule for names and payloads, shutdown, timer thread ---- */
 
 static int g_asked;
-static bool count_and_accept(void *ud, const char *n, size_t l, const roomcast_handshake *hs) {
-    (void)ud; (void)n; (void)l; (void)hs;
+static bool count_and_accept(void *ud, roomcast_str n, const roomcast_handshake *hs) {
+    (void)ud; (void)n; (void)hs;
     g_asked++;
     return true;
 }
@@ -810,7 +818,7 @@ TEST(messages_are_zero_copy_and_outlive_everything) {
     ASSERT_OK(roomcast_conn_join_namespace(c1, "/z", 0, NULL, 0, &s1));
     ASSERT_OK(roomcast_conn_join_namespace(c2, "/z", 0, NULL, 0, &s2));
     const char payload[] = "shared by every recipient";
-    ASSERT_OK(roomcast_emit(ns, NULL, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)payload, sizeof payload - 1, NULL));
+    ASSERT_OK(roomcast_namespace_emit(ns, NULL, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)payload, sizeof payload - 1, NULL));
     roomcast_message *m1 = NULL, *m2 = NULL;
     ASSERT_OK(roomcast_conn_recv(c1, 1000, &m1));
     ASSERT_OK(roomcast_conn_recv(c2, 1000, &m2));
@@ -826,9 +834,9 @@ TEST(messages_are_zero_copy_and_outlive_everything) {
     roomcast_conn_free(c1); roomcast_conn_free(c2);
     roomcast_namespace_free(ns); roomcast_engine_free(e);
     EXPECT(memcmp(d2, payload, n2) == 0); /* still valid: m2 holds it */
-    const char *ev; size_t ev_len;
-    ASSERT_OK(roomcast_message_event(m2, &ev, &ev_len));
-    EXPECT(streq(ev, ev_len, "ev"));
+    roomcast_str ev;
+    ASSERT_OK(roomcast_message_event(m2, &ev));
+    EXPECT(streq(ev.data, ev.len, "ev"));
     roomcast_message_free(m2);
 }
 
@@ -839,7 +847,7 @@ TEST(error_paths_of_queries_and_builders) {
     roomcast_engine *e = NULL; roomcast_namespace *ns = NULL, *out_ns = NULL; roomcast_conn *c = NULL;
     roomcast_socket *s = NULL, *out_s = NULL; roomcast_handshake *hs = NULL; roomcast_strings *list = NULL;
     roomcast_payload *p = NULL;
-    const char *str; size_t len, n; bool flag; uint64_t id;
+    roomcast_str str; size_t len, n; bool flag; uint64_t id;
     const char bad[] = {'/', (char)0xe2, (char)0x28, 0};
     char longname[300];
     memset(longname, 'n', sizeof longname - 1);
@@ -861,15 +869,14 @@ TEST(error_paths_of_queries_and_builders) {
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_of_dynamic(NULL, accept_all_pred, NULL, NULL, &out_ns));
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_engine_connect_with(NULL, NULL, &c));
     EXPECT_RC(ROOMCAST_RESULT_INVALID_NAME, roomcast_engine_of(e, longname, &out_ns)); /* over max_name_len */
-    roomcast_connect_options bad_policy = {0, 0, bad};
+    roomcast_connect_options bad_policy = {sizeof bad_policy, 0, 0, bad};
     roomcast_conn *c2 = NULL;
     EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_engine_connect_with(e, &bad_policy, &c2));
     EXPECT(out_ns == NULL && c2 == NULL);
 
     /* namespace */
-    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_name(NULL, &str, &len));
-    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_name(ns, NULL, &len));
-    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_name(ns, &str, NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_name(NULL, &str));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_name(ns, NULL));
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_is_dynamic_parent(ns, NULL));
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_parent(NULL, &out_ns));
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_children(ns, NULL));
@@ -880,11 +887,11 @@ TEST(error_paths_of_queries_and_builders) {
     /* handshake */
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_new(NULL));
     ASSERT_OK(roomcast_handshake_new(&hs));
-    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_address(hs, &str, &len));
-    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_header(hs, "x", &str, &len));
-    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_header(hs, "x", NULL, &len));
-    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_query(NULL, "x", &str, &len));
-    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_handshake_query(hs, bad, &str, &len));
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_address(hs, &str));
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_handshake_header(hs, "x", &str));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_header(hs, "x", NULL));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_query(NULL, "x", &str));
+    EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_handshake_query(hs, bad, &str));
     EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_handshake_set_auth(NULL, 0, NULL, 0));
     EXPECT_RC(ROOMCAST_RESULT_INVALID_ARGUMENT, roomcast_handshake_set_auth(hs, 7, (const uint8_t *)"x", 1));
     EXPECT_RC(ROOMCAST_RESULT_INVALID_UTF8, roomcast_handshake_add_header(hs, "h", bad));
@@ -1000,7 +1007,7 @@ TEST(socket_volatile_emit_drops_instead_of_overflowing) {
     ASSERT_OK(roomcast_engine_of(e, "/", &ns));
     ASSERT_OK(roomcast_engine_connect(e, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", 0, NULL, 0, &s));
-    roomcast_emit_report rep;
+    roomcast_emit_report rep = {.struct_size = sizeof rep};
     memset(&rep, 0xff, sizeof rep);
     ASSERT_OK(roomcast_socket_emit_volatile(s, "v", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"1", 1, &rep));
     EXPECT(rep.recipients == 1 && rep.queued == 1 && rep.dropped == 0);

@@ -32,25 +32,24 @@ TEST(local_delivery_continues_without_redis) {
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", ROOMCAST_FORMAT_BINARY, NULL, 0, &s));
     ASSERT_OK(roomcast_socket_join(s, "room"));
     const char *rooms[] = {"room"};
-    roomcast_target t = {rooms, 1, NULL, 0, NULL, false};
-    roomcast_emit_report rep;
+    roomcast_target t = {sizeof t, rooms, 1, NULL, 0, NULL, false};
+    roomcast_emit_report rep = {.struct_size = sizeof rep};
     for (int i = 0; i < 20; i++) {
-        ASSERT_OK(roomcast_emit(ns, &t, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"hi", 2, &rep));
+        ASSERT_OK(roomcast_namespace_emit(ns, &t, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"hi", 2, &rep));
         EXPECT(rep.queued == 1);
     }
     roomcast_message *m = NULL;
     ASSERT_OK(roomcast_conn_recv(c, 1000, &m));
-    const char *ev = NULL;
-    size_t ev_len = 0;
-    ASSERT_OK(roomcast_message_event(m, &ev, &ev_len));
-    EXPECT(ev_len == 2 && memcmp(ev, "ev", 2) == 0);
+    roomcast_str ev = {NULL, 0};
+    ASSERT_OK(roomcast_message_event(m, &ev));
+    EXPECT(ev.len == 2 && memcmp(ev.data, "ev", 2) == 0);
     roomcast_message_free(m);
 
     size_t n = 0;
     ASSERT_OK(roomcast_engine_server_count(e, &n));
     EXPECT(n == 1);
     /* The publisher drops what it cannot send, and counts it. */
-    roomcast_cluster_stats st;
+    roomcast_cluster_stats st = {.struct_size = sizeof st};
     for (int i = 0; i < 200; i++) {
         ASSERT_OK(roomcast_redis_stats(r, &st));
         if (st.dropped >= 20) break;
@@ -73,6 +72,10 @@ static void on_hello(void *userdata, uint32_t format, const uint8_t *data, size_
     ++*(int *)userdata;
 }
 
+static void count_free(void *userdata) {
+    ++*(int *)userdata;
+}
+
 TEST(cluster_operations_act_locally_and_report_the_outage) {
     roomcast_redis *r = NULL;
     roomcast_engine *e = NULL;
@@ -86,18 +89,18 @@ TEST(cluster_operations_act_locally_and_report_the_outage) {
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", ROOMCAST_FORMAT_BINARY, NULL, 0, &s));
     ASSERT_OK(roomcast_socket_join(s, "room"));
     const char *rooms[] = {"room"};
-    roomcast_target t = {rooms, 1, NULL, 0, NULL, false};
+    roomcast_target t = {sizeof t, rooms, 1, NULL, 0, NULL, false};
 
     /* local emit: delivered here, nothing published. */
-    roomcast_emit_report rep;
-    ASSERT_OK(roomcast_emit_local(ns, &t, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, &rep));
+    roomcast_emit_report rep = {.struct_size = sizeof rep};
+    ASSERT_OK(roomcast_namespace_emit_local(ns, &t, "ev", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, &rep));
     EXPECT(rep.queued == 1);
 
     size_t n = 99, missing = 99;
-    EXPECT_RC(ROOMCAST_RESULT_CLUSTER_UNAVAILABLE, roomcast_cluster_count_sockets(ns, &t, &n, &missing));
+    EXPECT_RC(ROOMCAST_RESULT_CLUSTER_UNAVAILABLE, roomcast_namespace_cluster_count_sockets(ns, &t, &n, &missing));
     EXPECT(n == 99); /* written only on success */
     const char *vip[] = {"vip"};
-    EXPECT_RC(ROOMCAST_RESULT_CLUSTER_UNAVAILABLE, roomcast_cluster_sockets_join(ns, &t, vip, 1, false, &n, &missing));
+    EXPECT_RC(ROOMCAST_RESULT_CLUSTER_UNAVAILABLE, roomcast_namespace_cluster_sockets_join(ns, &t, vip, 1, false, &n, &missing));
     size_t size = 0;
     ASSERT_OK(roomcast_namespace_room_size(ns, "vip", &size));
     EXPECT(size == 1); /* this node's part was done */
@@ -105,8 +108,8 @@ TEST(cluster_operations_act_locally_and_report_the_outage) {
               roomcast_namespace_server_side_emit(ns, "hello", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1));
     EXPECT(strcmp(roomcast_result_message(ROOMCAST_RESULT_CLUSTER_UNAVAILABLE), "the cluster bus is unavailable") == 0);
     int hits = 0;
-    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on_server_side(ns, "hello", NULL, &hits));
-    ASSERT_OK(roomcast_namespace_on_server_side(ns, "hello", on_hello, &hits));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on_server_side(ns, "hello", NULL, &hits, NULL));
+    ASSERT_OK(roomcast_namespace_on_server_side(ns, "hello", on_hello, &hits, NULL));
     EXPECT(hits == 0); /* only other nodes' emits run it */
 
     roomcast_socket_free(s);
@@ -127,24 +130,36 @@ TEST(cluster_operations_without_a_cluster_are_this_node) {
     ASSERT_OK(roomcast_conn_join_namespace(c, "/", ROOMCAST_FORMAT_BINARY, NULL, 0, &s));
     ASSERT_OK(roomcast_socket_join(s, "a"));
     const char *rooms[] = {"a"};
-    roomcast_target t = {rooms, 1, NULL, 0, NULL, false};
+    roomcast_target t = {sizeof t, rooms, 1, NULL, 0, NULL, false};
     size_t n = 0, missing = 9;
-    ASSERT_OK(roomcast_cluster_count_sockets(ns, &t, &n, &missing));
+    ASSERT_OK(roomcast_namespace_cluster_count_sockets(ns, &t, &n, &missing));
     EXPECT(n == 1 && missing == 0);
     const char *b[] = {"b"};
-    ASSERT_OK(roomcast_cluster_sockets_join(ns, &t, b, 1, false, &n, NULL));
+    ASSERT_OK(roomcast_namespace_cluster_sockets_join(ns, &t, b, 1, false, &n, NULL));
     EXPECT(n == 1);
-    ASSERT_OK(roomcast_cluster_sockets_join(ns, &t, b, 1, true, &n, NULL));
+    ASSERT_OK(roomcast_namespace_cluster_sockets_join(ns, &t, b, 1, true, &n, NULL));
     EXPECT(n == 1);
     ASSERT_OK(roomcast_namespace_server_side_emit(ns, "x", ROOMCAST_FORMAT_BINARY, NULL, 0));
     ASSERT_OK(roomcast_engine_server_count(e, &n));
     EXPECT(n == 1);
-    ASSERT_OK(roomcast_cluster_disconnect_sockets(ns, &t, &n, &missing));
+    ASSERT_OK(roomcast_namespace_cluster_disconnect_sockets(ns, &t, &n, &missing));
     EXPECT(n == 1 && missing == 0);
+
+    /* A server-side handler's userdata is freed once, when the engine drops
+       the handler; a refused registration leaves it with the caller. */
+    int hits = 0, freed = 0;
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on_server_side(ns, "x", NULL, &freed, count_free));
+    EXPECT_RC(ROOMCAST_RESULT_NULL_PARAMETER, roomcast_namespace_on_server_side(ns, NULL, on_hello, &freed, count_free));
+    EXPECT(freed == 0);
+    ASSERT_OK(roomcast_namespace_on_server_side(ns, "x", on_hello, &hits, NULL));
+    ASSERT_OK(roomcast_namespace_on_server_side(ns, "y", on_hello, &freed, count_free));
     roomcast_socket_free(s);
     roomcast_conn_free(c);
     roomcast_namespace_free(ns);
+    EXPECT(freed == 0);
     roomcast_engine_free(e);
+    EXPECT(freed == 1);
+    EXPECT(hits == 0);
 }
 
 int main(void) {

@@ -52,11 +52,11 @@ static int wait_nodes(struct node *a, struct node *b, size_t want) {
 static int recv_event(roomcast_conn *c, const char *event, const char *text) {
     roomcast_message *m = NULL;
     if (roomcast_conn_recv(c, 3000, &m) != ROOMCAST_RESULT_OK) return 0;
-    const char *ev = NULL;
-    size_t ev_len = 0, len = 0;
+    roomcast_str ev = {NULL, 0};
+    size_t len = 0;
     const uint8_t *data = NULL;
-    int ok = roomcast_message_event(m, &ev, &ev_len) == ROOMCAST_RESULT_OK && ev_len == strlen(event) &&
-             memcmp(ev, event, ev_len) == 0 && roomcast_message_data(m, &data, &len, NULL) == ROOMCAST_RESULT_OK &&
+    int ok = roomcast_message_event(m, &ev) == ROOMCAST_RESULT_OK && ev.len == strlen(event) &&
+             memcmp(ev.data, event, ev.len) == 0 && roomcast_message_data(m, &data, &len, NULL) == ROOMCAST_RESULT_OK &&
              len == strlen(text) && memcmp(data, text, len) == 0;
     roomcast_message_free(m);
     return ok;
@@ -152,24 +152,24 @@ TEST(rooms_span_both_nodes) {
 
     /* a room emit on node A reaches the member on node B */
     const char *r[] = {"r"};
-    roomcast_target to_r = {r, 1, NULL, 0, NULL, false};
-    ASSERT_OK(roomcast_emit(a.ns, &to_r, "all", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"1", 1, NULL));
+    roomcast_target to_r = {sizeof to_r, r, 1, NULL, 0, NULL, false};
+    ASSERT_OK(roomcast_namespace_emit(a.ns, &to_r, "all", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"1", 1, NULL));
     EXPECT(recv_event(ca, "all", "1"));
     EXPECT(recv_event(cb, "all", "1"));
 
     /* the sender excluded: only B's member gets it, exactly once */
-    roomcast_target from_a = {r, 1, NULL, 0, sa, false};
-    ASSERT_OK(roomcast_emit(a.ns, &from_a, "others", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"2", 1, NULL));
+    roomcast_target from_a = {sizeof from_a, r, 1, NULL, 0, sa, false};
+    ASSERT_OK(roomcast_namespace_emit(a.ns, &from_a, "others", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"2", 1, NULL));
     EXPECT(recv_event(cb, "others", "2"));
     roomcast_message *m = NULL;
     EXPECT_RC(ROOMCAST_RESULT_EMPTY, roomcast_conn_try_recv(ca, &m));
 
     /* cluster-wide queries and room changes see both nodes */
     size_t count = 0, missing = 99;
-    ASSERT_OK(roomcast_cluster_count_sockets(a.ns, &to_r, &count, &missing));
+    ASSERT_OK(roomcast_namespace_cluster_count_sockets(a.ns, &to_r, &count, &missing));
     EXPECT(count == 2 && missing == 0);
     const char *s[] = {"s"};
-    ASSERT_OK(roomcast_cluster_sockets_join(a.ns, &to_r, s, 1, false, &count, &missing));
+    ASSERT_OK(roomcast_namespace_cluster_sockets_join(a.ns, &to_r, s, 1, false, &count, &missing));
     EXPECT(count == 2 && missing == 0);
     bool in = false;
     for (int i = 0; i < 60 && !in; i++) {
@@ -180,7 +180,7 @@ TEST(rooms_span_both_nodes) {
     ASSERT_OK(roomcast_socket_in_room(sa, "s", &in));
     EXPECT(in);
     /* a local emit stays on its node */
-    ASSERT_OK(roomcast_emit_local(a.ns, &to_r, "here", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"3", 1, NULL));
+    ASSERT_OK(roomcast_namespace_emit_local(a.ns, &to_r, "here", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"3", 1, NULL));
     EXPECT(recv_event(ca, "here", "3"));
     sleep_ms(200);
     EXPECT_RC(ROOMCAST_RESULT_EMPTY, roomcast_conn_try_recv(cb, &m));

@@ -12,7 +12,7 @@ static void *emit_loop(void *arg) {
     for (int i = 0; i < PER_THREAD; i++) {
         char buf[16];
         int len = snprintf(buf, sizeof buf, "%d", i);
-        if (roomcast_emit(em->ns, NULL, em->event, ROOMCAST_FORMAT_JSON, (const uint8_t *)buf, (size_t)len, NULL)
+        if (roomcast_namespace_emit(em->ns, NULL, em->event, ROOMCAST_FORMAT_JSON, (const uint8_t *)buf, (size_t)len, NULL)
             != ROOMCAST_RESULT_OK)
             em->failures++;
     }
@@ -32,10 +32,10 @@ static void *drain_loop(void *arg) {
         if (r == ROOMCAST_RESULT_TIMEOUT) { idle++; continue; }
         if (r != ROOMCAST_RESULT_OK) { d->other++; break; }
         for (size_t i = 0; i < n; i++) {
-            const char *ev; size_t ev_len; const uint8_t *p; size_t len;
-            if (roomcast_message_event(msgs[i], &ev, &ev_len) == ROOMCAST_RESULT_OK &&
+            roomcast_str ev; const uint8_t *p; size_t len;
+            if (roomcast_message_event(msgs[i], &ev) == ROOMCAST_RESULT_OK &&
                 roomcast_message_data(msgs[i], &p, &len, NULL) == ROOMCAST_RESULT_OK) {
-                int which = ev[0] == 'a' ? 0 : 1;
+                int which = ev.data[0] == 'a' ? 0 : 1;
                 char num[16] = {0};
                 memcpy(num, p, len < 15 ? len : 15);
                 if (atoi(num) != d->next[which]) d->out_of_order++;
@@ -127,9 +127,9 @@ static void churn_free(void *ud) {
     __atomic_add_fetch(c->frees, 1, __ATOMIC_SEQ_CST);
     free(c);
 }
-static int churn_handler(void *ud, const roomcast_socket *s, const char *ev, size_t ev_len, uint32_t fmt,
+static int churn_handler(void *ud, const roomcast_socket *s, roomcast_str ev, uint32_t fmt,
                          const uint8_t *data, size_t len, const roomcast_ack *ack) {
-    (void)ud; (void)ev; (void)ev_len; (void)ack;
+    (void)ud; (void)ev; (void)ack;
     /* re-enter: join and emit from the handler, on a dispatching thread */
     if (roomcast_socket_join(s, "busy") != ROOMCAST_RESULT_OK) return 1;
     return roomcast_socket_emit(s, "seen", fmt, data, len, NULL) == ROOMCAST_RESULT_OK ? 0 : 2;
