@@ -21,16 +21,6 @@ use roomcast::{Config, ConnectError, Engine, Format, Handshake, Namespace, Paylo
 use roomcast_socketio::SocketIoServer;
 use serde_json::{json, Value};
 
-/// A server that churns through many short sessions (reconnecting clients,
-/// or a client opening sessions it never uses) leaves glibc's allocator
-/// with a fragmented heap whose free lists it then walks on every
-/// allocation: under `scripts/hostile-load.sh` the server spent a third of
-/// its CPU in glibc's `malloc_consolidate`/`unlink_chunk`. mimalloc keeps
-/// that cost flat; a server built on roomcast should pick its allocator
-/// the same way.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Chat room `lobby` lives in the engine as room `#lobby`, so that no chat
 /// room can be named like a socket's own-id room (private messages).
 const ROOM_PREFIX: &str = "#";

@@ -26,9 +26,6 @@
 //! connections. Each run: 1 s warm-up, `seconds` measured, then a drain and
 //! an exact check of every delivery. Medians over the repetitions.
 //! `--memory-only` skips the load phase (quick memory measurements).
-//! The Rust servers (roomcast's chat example, the socketioxide server and
-//! the floor) all run on mimalloc, so the table compares servers, not
-//! allocators; Node runs on its own.
 
 mod client;
 mod procfs;
@@ -535,7 +532,7 @@ fn main() {
          {} s measured per configuration after 1 s of warm-up, every delivery's latency recorded (send to receipt, \
          both clocks in the load generator). Memory at {} and {} idle clients in rooms of {}. Medians of {} \
          repetitions, servers interleaved, every delivery checked (no loss, no duplicate, no echo, no cross-room \
-         leak; per-sender order violations are counted). The Rust servers all run on mimalloc.\n\n",
+         leak; per-sender order violations are counted).\n\n",
         o.clients,
         configs.join("; "),
         o.seconds,

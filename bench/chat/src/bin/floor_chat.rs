@@ -25,11 +25,6 @@
 //!
 //! `floor-chat [--addr 127.0.0.1] [--port 3000] [--quiet]`
 
-/// The allocator every Rust server of the head-to-head uses (the roomcast
-/// chat example's), so the table compares the servers, not their allocators.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{self, Write as _};

@@ -6,11 +6,6 @@
 //!
 //! `socketioxide-chat [--addr 127.0.0.1] [--port 3000] [--admin-token T] [--quiet]`
 
-/// The allocator every Rust server of the head-to-head uses (the roomcast
-/// chat example's), so the table compares the servers, not their allocators.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
