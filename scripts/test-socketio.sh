@@ -39,7 +39,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import socketio, webs
   rm -rf "$venv"
   python3 -m venv "$venv" || { need_apt __none__ python3-venv; python3 -m venv "$venv"; }
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r socketio/tests/interop/python/requirements.txt
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r socketio/tests/interop/python/requirements.txt
 
 log=$(mktemp)
 eio_log=$(mktemp)
