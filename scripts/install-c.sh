@@ -18,8 +18,7 @@
 # PKG_CONFIG_SYSROOT_DIR=$DESTDIR to build against a staged copy).
 # The libraries are installed without debug info unless KEEP_DEBUG=1.
 # scripts/test-c-install.sh (run by scripts/test.sh) tests all of this.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
 prefix=${1:-/usr/local}
 case "$prefix" in /*) ;; *) echo "install-c.sh: PREFIX must be an absolute path, got '$prefix'" >&2; exit 2 ;; esac
@@ -27,7 +26,7 @@ prefix=${prefix%/}
 libdir=lib
 destdir=${DESTDIR:-}
 
-version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+version=$(workspace_version)
 major=${version%%.*}
 soname="libroomcast.so.$major"
 real="libroomcast.so.$version"
@@ -36,7 +35,7 @@ echo "== install-c: cargo build (release) with SONAME $soname"
 # `cargo rustc` passes the link argument to this crate only, so the
 # dependencies are shared with every other release build.
 cargo rustc --quiet --release -p roomcast-ffi -- -C "link-arg=-Wl,-soname,$soname"
-out="${CARGO_TARGET_DIR:-target}/release"
+out="$target/release"
 
 # The system libraries the static library needs (rustc's native-static-libs).
 static_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
@@ -52,11 +51,12 @@ install -m 0644 include/roomcast.h "$root/include/roomcast.h"
 # The release profile keeps debug info for profiling; an installed library
 # does not need it (KEEP_DEBUG=1 keeps it). Symbols stay: `--strip-debug`.
 if [ "${KEEP_DEBUG:-0}" != 1 ]; then
-  command -v strip >/dev/null || { echo "install-c.sh: strip (binutils) is required, or set KEEP_DEBUG=1" >&2; exit 1; }
+  require strip
   strip --strip-debug "$root/$libdir/$real" "$root/$libdir/libroomcast.a"
 fi
 
 # For the CMake version file: the pointer size the library was built for.
+[ -n "${CC:-}" ] || require cc
 ptr_size=$(echo | ${CC:-cc} -dM -E - | awk '/__SIZEOF_POINTER__/ { print $3 }')
 
 subst() {

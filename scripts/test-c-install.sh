@@ -7,17 +7,12 @@
 #   1. cc ... $(pkg-config --cflags --libs roomcast)        (shared)
 #   2. CMake find_package(roomcast CONFIG REQUIRED), roomcast::roomcast
 #   3. the same CMake project, roomcast::roomcast_static
-# Needs cc, pkg-config, cmake and readelf (.ci/run installs them with apt-get).
+# Needs cc, pkg-config, cmake and readelf (.ci/run installs them).
 # Outputs go to target/c-install/. Prints "c-install tests: N passed, N failed".
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+. "$(dirname "$0")/lib.sh"
+require cc pkg-config cmake readelf
 
-for tool in cc pkg-config cmake readelf; do
-  command -v "$tool" >/dev/null || { echo "test-c-install.sh: '$tool' is not installed (apt-get install ${tool/readelf/binutils})" >&2; exit 1; }
-done
-
-work="$root/target/c-install"
+work="$target/c-install"
 rm -rf "$work"
 mkdir -p "$work"
 stage="$work/stage"
@@ -29,7 +24,7 @@ bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
 echo "== c-install: DESTDIR=$stage scripts/install-c.sh $prefix"
 DESTDIR="$stage" ./scripts/install-c.sh "$prefix"
 lib="$stage$prefix/lib"
-version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+version=$(workspace_version)
 
 echo "== c-install: installed files"
 missing=0
