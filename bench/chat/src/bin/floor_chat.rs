@@ -152,6 +152,20 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// The `42["<event>",{"id","name","room"}]` packet of a member joining or
+/// leaving a room, into `o`.
+fn presence(o: &mut Vec<u8>, event: &str, sid: &str, user: &str, room: &str) {
+    o.extend_from_slice(b"42[");
+    json_str(o, event);
+    o.extend_from_slice(b",{\"id\":");
+    json_str(o, sid);
+    o.extend_from_slice(b",\"name\":");
+    json_str(o, user);
+    o.extend_from_slice(b",\"room\":");
+    json_str(o, room);
+    o.extend_from_slice(b"}]");
+}
+
 /// `"..."` as a JSON string.
 fn json_str(out: &mut Vec<u8>, s: &str) {
     serde_json::to_writer(out, s).expect("a string serializes");
@@ -205,15 +219,7 @@ impl Session {
         let Some((name, room)) = self.room.take() else { return };
         self.rooms.leave(&name, &room, &self.conn);
         let (sid, user) = (&self.conn.sid, self.conn.name.get().map_or("", String::as_str));
-        broadcast(&mut self.scratch, &room, &self.conn, |o| {
-            o.extend_from_slice(b"42[\"user left\",{\"id\":");
-            json_str(o, sid);
-            o.extend_from_slice(b",\"name\":");
-            json_str(o, user);
-            o.extend_from_slice(b",\"room\":");
-            json_str(o, &name);
-            o.extend_from_slice(b"}]");
-        });
+        broadcast(&mut self.scratch, &room, &self.conn, |o| presence(o, "user left", sid, user, &name));
     }
 
     /// One Engine.IO packet (the payload of a text frame).
@@ -326,15 +332,7 @@ impl Session {
             self.leave();
             let room = self.rooms.join(&key, &self.conn);
             let (sid, user) = (&self.conn.sid, self.conn.name.get().map_or("", String::as_str));
-            broadcast(&mut self.scratch, &room, &self.conn, |o| {
-                o.extend_from_slice(b"42[\"user joined\",{\"id\":");
-                json_str(o, sid);
-                o.extend_from_slice(b",\"name\":");
-                json_str(o, user);
-                o.extend_from_slice(b",\"room\":");
-                json_str(o, name);
-                o.extend_from_slice(b"}]");
-            });
+            broadcast(&mut self.scratch, &room, &self.conn, |o| presence(o, "user joined", sid, user, name));
             self.room = Some((key, room));
         }
         reply.extend_from_slice(b"{\"room\":");
