@@ -11,11 +11,7 @@
 # autobahntestsuite runs on Python 2.7 only. It is taken from a `python2.7`
 # on PATH or a pyenv 2.7 install; Debian 12 ships no Python 2 package, so on
 # a machine without either the script says so and stops.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
-target=${CARGO_TARGET_DIR:-$root/target}
-case "$target" in /*) ;; *) target=$root/$target ;; esac
+. "$(dirname "$0")/lib.sh"
 cases=${AUTOBAHN_CASES:-'["1.*","2.*","3.*","4.*","5.*","6.*","7.*","9.*","10.*"]'}
 port=${AUTOBAHN_PORT:-9001}
 

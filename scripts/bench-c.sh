@@ -9,12 +9,11 @@
 # Not part of the test command.
 #   scripts/bench-c.sh [REPS]      default 9 repetitions of each side
 #   scripts/bench-c.sh --quick     one small repetition: checks it runs
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+require gcc valgrind python3
 reps=${1:-9}
 quick=()
 if [ "$reps" = "--quick" ]; then reps=1 quick=(--quick); fi
-target="${CARGO_TARGET_DIR:-target}"
 out="$target/ctest"
 mkdir -p "$out" docs/bench
 

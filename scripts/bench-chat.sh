@@ -6,14 +6,8 @@
 # loopback. Writes docs/bench/chat.json and docs/bench/chat.md. Takes about
 # 2 minutes per repetition (3 by default).
 #   ./scripts/bench-chat.sh [extra chat-bench arguments, e.g. --reps 5]
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-case "$target" in /*) ;; *) target=$root/$target ;; esac
-
-command -v node >/dev/null || { echo "node is required for the Node socket.io baseline"; exit 1; }
-(cd bench/chat/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+. "$(dirname "$0")/lib.sh"
+node_deps bench/chat/node
 
 cargo build --quiet --release -p roomcast-chat-bench
 servers=()

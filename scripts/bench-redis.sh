@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Runs the Redis cluster adapter's benchmark: starts a redis-server on a
-# free loopback port (installing it with apt-get if missing), runs
+# free loopback port, runs
 # roomcast-redis-bench against it, stops it. Extra arguments go to the
 # benchmark (--reps N, --quick). Writes the table to docs/bench/redis.md
 # unless --quick.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 . scripts/redis-server.sh
 trap stop_redis EXIT
 start_redis
 cargo build --release -p roomcast-redis --bin roomcast-redis-bench
 out=$(mktemp)
-./target/release/roomcast-redis-bench "$REDIS_URL" "$@" | tee "$out"
+"$target/release/roomcast-redis-bench" "$REDIS_URL" "$@" | tee "$out"
 case " $* " in
   *" --quick "*) ;;
   *)

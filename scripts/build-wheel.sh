@@ -6,11 +6,10 @@
 # also builds the source distribution and a wheel from that sdist.
 #   scripts/build-wheel.sh [--sdist] [OUTDIR]     OUTDIR defaults to target/wheels
 # The build tools (pinned maturin, ziglang and auditwheel from PyPI) go into
-# a virtualenv in target/wheel-tools. Needs python3 (>= 3.9) and cargo.
-# Prints the wheel's path on the last line.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+# a virtualenv in target/wheel-tools. Needs python3 (>= 3.9), readelf and
+# cargo. Prints the wheel's path on the last line.
+. "$(dirname "$0")/lib.sh"
+require readelf
 
 sdist=0
 if [ "${1:-}" = "--sdist" ]; then sdist=1; shift; fi
@@ -22,18 +21,12 @@ MATURIN_VERSION=1.16.0
 ZIG_VERSION=0.17.1
 AUDITWHEEL_VERSION=6.8.2
 tools=$root/target/wheel-tools
-ver() { "$tools/bin/python" -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p'; }
-if [ "$(ver maturin)" != "$MATURIN_VERSION" ] || [ "$(ver ziglang)" != "$ZIG_VERSION" ] ||
-  [ "$(ver auditwheel)" != "$AUDITWHEEL_VERSION" ]; then
-  echo "== wheel: build tools into $tools"
-  rm -rf "$tools"
-  "${PYTHON:-python3}" -m venv "$tools"
-  "$tools/bin/python" -m pip install --quiet "maturin==$MATURIN_VERSION" "ziglang==$ZIG_VERSION" \
-    "auditwheel==$AUDITWHEEL_VERSION"
-fi
+echo "== wheel: build tools in $tools"
+py_venv "$tools" "maturin==$MATURIN_VERSION" "ziglang==$ZIG_VERSION" "auditwheel==$AUDITWHEEL_VERSION"
 export PATH="$tools/bin:$PATH"
-# python/ is its own cargo workspace; its outputs stay under target/.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/python"
+# The wheel build's outputs stay apart from the workspace's (maturin
+# changes pyo3's build).
+export CARGO_TARGET_DIR="$target/python"
 
 arch=$(uname -m)
 policy="manylinux_2_17_$arch"

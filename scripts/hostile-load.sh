@@ -5,22 +5,19 @@
 # is lost or the users' p99 latency passes both 250 ms and 4x what they saw
 # alone just before. See socketio/examples/hostile_load.rs.
 #   ./scripts/hostile-load.sh [seconds, default 180] [RSS bound in MB, default 256] [extra hostile_load args]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 seconds=${1:-180}
 bound=${2:-256}
 shift $(( $# > 2 ? 2 : $# ))
-target=${CARGO_TARGET_DIR:-target}
 port=${HOSTILE_PORT:-3917}
 cargo build --quiet --release -p roomcast-socketio --example chat --example hostile_load
-"$target/release/examples/chat" --quiet --addr 127.0.0.1 --port "$port" >/tmp/hostile-chat.$$.log 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -f /tmp/hostile-chat.$$.log' EXIT
-for _ in $(seq 100); do
-  grep -q "listening on" /tmp/hostile-chat.$$.log && break
-  sleep 0.1
-done
-grep -q "listening on" /tmp/hostile-chat.$$.log || { cat /tmp/hostile-chat.$$.log; echo "chat server did not start"; exit 1; }
+log=$(mktemp)
+trap 'kill ${started_pid:-} 2>/dev/null || true; rm -f "$log"' EXIT
+start_listening "$log" "$target/release/examples/chat" --quiet --addr 127.0.0.1 --port "$port" || {
+  cat "$log"
+  die "chat server did not start"
+}
+server=$started_pid
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$target/release/examples/hostile_load" --addr "127.0.0.1:$port" --pid "$server" \
   --seconds "$seconds" --max-rss-mb "$bound" "$@"

@@ -25,8 +25,7 @@
 # roomcast.pc's `features` variable and CMake's roomcast_FEATURES list the
 # features the library was built with.
 # scripts/test-c-install.sh (run by scripts/test.sh) tests all of this.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
 redis=1
 if [ "${1:-}" = "--no-redis" ]; then redis=0; shift; fi
@@ -36,7 +35,7 @@ prefix=${prefix%/}
 libdir=lib
 destdir=${DESTDIR:-}
 
-version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+version=$(workspace_version)
 major=${version%%.*}
 soname="libroomcast.so.$major"
 real="libroomcast.so.$version"
@@ -55,7 +54,7 @@ if ! cargo rustc --quiet --release -p roomcast-ffi "${cargo_features[@]}" -- -C 
   cat "$log" >&2
   exit 1
 fi
-out="${CARGO_TARGET_DIR:-target}/release"
+out="$target/release"
 static_libs=$(sed -n 's/^note: native-static-libs: //p' "$log" | tail -1)
 [ -n "$static_libs" ] || { cat "$log" >&2; echo "install-c.sh: rustc printed no native-static-libs" >&2; exit 1; }
 
@@ -84,11 +83,12 @@ fi
 # The release profile keeps debug info for profiling; an installed library
 # does not need it (KEEP_DEBUG=1 keeps it). Symbols stay: `--strip-debug`.
 if [ "${KEEP_DEBUG:-0}" != 1 ]; then
-  command -v strip >/dev/null || { echo "install-c.sh: strip (binutils) is required, or set KEEP_DEBUG=1" >&2; exit 1; }
+  require strip
   strip --strip-debug "$root/$libdir/$real" "$root/$libdir/libroomcast.a"
 fi
 
 # For the CMake version file: the pointer size the library was built for.
+[ -n "${CC:-}" ] || require cc
 ptr_size=$(echo | ${CC:-cc} -dM -E - | awk '/__SIZEOF_POINTER__/ { print $3 }')
 
 # The same list for CMake's INTERFACE_LINK_LIBRARIES: "-lm -lc" -> "m;c".

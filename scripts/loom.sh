@@ -4,11 +4,10 @@
 # lock under it, and the message reference count. The crate is built with
 # `--cfg loom`, which swaps `core/src/sync.rs` to loom's primitives; only
 # the `loom_tests` modules run in that build.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 export RUSTFLAGS="--cfg loom ${RUSTFLAGS:-}"
 # A target dir of its own: the cfg changes every crate's build.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom"
+export CARGO_TARGET_DIR="$target/loom"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
 start=$(date +%s)
 # A debug build: the models are small, so building the dependencies once

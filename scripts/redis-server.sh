@@ -1,25 +1,10 @@
-# Sourced by the Redis scripts: makes sure redis-server exists (installing
-# it with apt-get when missing) and starts one on a free loopback port
-# without persistence. Sets REDIS_PORT, REDIS_URL and REDIS_PID; the
-# caller's EXIT trap must call stop_redis.
-
-ensure_redis_server() {
-  if ! command -v redis-server >/dev/null 2>&1; then
-    echo "redis-server not found; installing it with apt-get"
-    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq redis-server >/dev/null
-  fi
-  command -v redis-server >/dev/null 2>&1 || { echo "redis-server could not be installed"; return 1; }
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null ||
-    echo $((20000 + RANDOM % 20000))
-}
+# Sourced (after scripts/lib.sh) by the scripts that need Redis: starts a
+# redis-server on a free loopback port without persistence. Sets
+# REDIS_PORT, REDIS_URL and REDIS_PID; the caller's EXIT trap must call
+# stop_redis.
 
 start_redis() {
-  ensure_redis_server
+  require redis-server redis-cli python3
   REDIS_PORT=$(free_port)
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
     --daemonize no --loglevel warning >"${REDIS_LOG:-/dev/null}" 2>&1 &

@@ -15,17 +15,12 @@
 # second staging directory, and the checks are that neither its symbols nor
 # its header have Redis names and that the quickstart builds (pkg-config,
 # shared and static) and runs against it.
-# Needs cc, pkg-config, cmake, readelf and nm (.ci/run installs them with apt-get).
+# Needs cc, pkg-config, cmake, readelf and nm (.ci/run installs them).
 # Outputs go to target/c-install/. Prints "c-install tests: N passed, N failed".
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+. "$(dirname "$0")/lib.sh"
+require cc pkg-config cmake readelf nm
 
-for tool in cc pkg-config cmake readelf nm; do
-  command -v "$tool" >/dev/null || { echo "test-c-install.sh: '$tool' is not installed (apt-get install $(case $tool in readelf | nm) echo binutils ;; *) echo "$tool" ;; esac))" >&2; exit 1; }
-done
-
-work="$root/target/c-install"
+work="$target/c-install"
 rm -rf "$work"
 mkdir -p "$work"
 stage="$work/stage"
@@ -37,7 +32,7 @@ bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
 echo "== c-install: DESTDIR=$stage scripts/install-c.sh $prefix"
 DESTDIR="$stage" ./scripts/install-c.sh "$prefix"
 lib="$stage$prefix/lib"
-version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+version=$(workspace_version)
 
 echo "== c-install: installed files"
 missing=0

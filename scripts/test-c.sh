@@ -6,15 +6,14 @@
 # (shared lib; definite leaks are errors: the core's ack timer thread may
 # still be running at exit, which valgrind calls "possibly lost").
 # test_redis_live.c runs two cluster nodes against a redis-server this
-# script starts (installed with apt-get when missing) and stops.
-# Build outputs go to target/ctest/.
+# script starts and stops. Build outputs go to $CARGO_TARGET_DIR/ctest/.
 # Prints "N passed, N failed" per suite; exits non-zero on any failure.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+require gcc g++ valgrind python3
 
-out=target/ctest
+out=$target/ctest
 mkdir -p "$out"
-lib="${CARGO_TARGET_DIR:-target}/debug"
+lib=$target/debug
 # The library is built with its default features, `redis` among them: the
 # header's Redis section is compiled in (ROOMCAST_FEATURE_REDIS).
 CFLAGS=(-std=c11 -D_POSIX_C_SOURCE=200809L -DROOMCAST_FEATURE_REDIS -Wall -Wextra -Wpedantic -Werror -g -Iinclude -Itests/c)
@@ -25,22 +24,9 @@ fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
 echo "== C: header drift"
 ./scripts/gen-header.sh --check || fail "header drift"
 
-echo "== C: version macros match Cargo.toml"
-version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
-hv=$(awk '/#define ROOMCAST_VERSION_(MAJOR|MINOR|PATCH)/ { printf "%s%s", sep, $3; sep="." }' include/roomcast.h)
-if [ "$hv" = "$version" ]; then echo "header $hv == Cargo.toml $version"; else fail "header version $hv != Cargo.toml $version"; fi
-
-echo "== C: every function and typedef in the header is documented"
-awk '/^[a-z].*\(/ && prev !~ /\*\/$/ { print "undocumented: " $0; bad = 1 }
-     /^typedef/ && $0 !~ /^typedef uint32_t/ && prev !~ /\*\/$/ { print "undocumented: " $0; bad = 1 }
-     { prev = $0 } END { exit bad }' include/roomcast.h && echo "all documented" || fail "undocumented items in the header"
-
-echo "== C: every function in the header is called by a C test or example"
-uncalled=0
-for f in $(grep -E "^[a-z].*roomcast_[a-z0-9_]+\(" include/roomcast.h | grep -oE "roomcast_[a-z0-9_]+\(" | tr -d '(' | sort -u); do
-  grep -q "$f(" tests/c/*.c examples/c/*.c || { echo "never called: $f"; uncalled=1; }
-done
-[ "$uncalled" -eq 0 ] && echo "all called" || fail "header functions without a C caller"
+echo "== C: the header's version macros, doc comments and C callers"
+cargo run --quiet -p xtask -- check-header || fail "header checks"
+version=$(workspace_version)
 
 echo "== C: a redis-server on a free loopback port for tests/c/test_redis_live.c"
 . scripts/redis-server.sh
@@ -93,7 +79,6 @@ for t in tests/c/test_*.c; do
   fi
 
   echo "== C: $name under valgrind (shared lib)"
-  if ! command -v valgrind >/dev/null; then echo "valgrind not installed; skipped"; continue; fi
   if gcc "${CFLAGS[@]}" -DCARGO_VERSION="\"$version\"" "$t" -L"$lib" -lroomcast -lpthread \
     -Wl,-rpath,"$(realpath "$lib")" -o "$out/${name}_vg"; then
     valgrind --quiet --error-exitcode=9 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite "$out/${name}_vg" >"$out/${name}_vg.log" 2>&1 ||
@@ -117,19 +102,15 @@ else
 fi
 
 echo "== C: chat server example driven over loopback, under valgrind (shared lib)"
-if command -v valgrind >/dev/null; then
-  if gcc "${CFLAGS[@]}" examples/c/chat_server.c -L"$lib" -lroomcast -lpthread -Wl,-rpath,"$(realpath "$lib")" \
-    -o "$out/chat_server_vg"; then
-    python3 tests/c/chat_test.py --timeout 60 -- valgrind --quiet --error-exitcode=9 --leak-check=full \
-      --show-leak-kinds=definite --errors-for-leak-kinds=definite "$out/chat_server_vg" >"$out/chat_vg.log" 2>&1 ||
-      fail "chat server (valgrind)"
-    grep -E "^FAIL|==[0-9]+==|Error" "$out/chat_vg.log" | head -40 || true
-    count "$out/chat_vg.log"
-  else
-    fail "chat server (valgrind build)"
-  fi
+if gcc "${CFLAGS[@]}" examples/c/chat_server.c -L"$lib" -lroomcast -lpthread -Wl,-rpath,"$(realpath "$lib")" \
+  -o "$out/chat_server_vg"; then
+  python3 tests/c/chat_test.py --timeout 60 -- valgrind --quiet --error-exitcode=9 --leak-check=full \
+    --show-leak-kinds=definite --errors-for-leak-kinds=definite "$out/chat_server_vg" >"$out/chat_vg.log" 2>&1 ||
+    fail "chat server (valgrind)"
+  grep -E "^FAIL|==[0-9]+==|Error" "$out/chat_vg.log" | head -40 || true
+  count "$out/chat_vg.log"
 else
-  echo "valgrind not installed; skipped"
+  fail "chat server (valgrind build)"
 fi
 
 echo "c tests: $passed passed, $failed failed"

@@ -1,23 +1,13 @@
 #!/usr/bin/env bash
 # Browser tests of the chat example (examples/chat): headless Chromium (Debian's
-# package, installed here when missing) driven by playwright-core, plus the
+# package) driven by playwright-core, plus the
 # official socket.io-client from Node, against every chat server that speaks
 # examples/chat/PROTOCOL.md; then a short checked run of the head-to-head load
 # generator against each. Screenshots go to target/chat-artifacts/.
 # Prints "chat-browser tests: N passed, N failed"; exits non-zero on failure.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-case "$target" in /*) ;; *) target=$root/$target ;; esac
-
-if ! command -v chromium >/dev/null; then
-  echo "installing chromium"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
-command -v node >/dev/null || { echo "node is required"; echo "chat-browser tests: 0 passed, 1 failed"; exit 1; }
-
-(cd examples/chat/tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+. "$(dirname "$0")/lib.sh"
+require chromium
+node_deps examples/chat/tests
 
 echo "building the chat servers"
 cargo build --quiet --release -p roomcast-chat-bench

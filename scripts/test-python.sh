@@ -4,16 +4,11 @@
 # module with mypy.stubtest; then builds the module without the `redis`
 # cargo feature (MATURIN_PEP517_ARGS=--no-default-features, as python/README.md
 # documents), checks its dependency graph has no tokio or redis-rs and runs
-# tests/test_features.py and tests/test_core.py against it. Needs python3 (>= 3.9) with venv and pip, and
-# network access to PyPI for maturin, pytest, pytest-timeout, mypy and
-# websockets.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
-
+# tests/test_features.py and tests/test_core.py against it. Needs python3
+# (>= 3.9, `PYTHON` names another) with venv, and network access to PyPI for
+# maturin, pytest, pytest-timeout, mypy and websockets.
+. "$(dirname "$0")/lib.sh"
 python=${PYTHON:-python3}
-target=${CARGO_TARGET_DIR:-$root/target}
-case "$target" in /*) ;; *) target=$root/$target ;; esac
 venv=${ROOMCAST_PYVENV:-$target/pyvenv}
 
 echo "== python: cargo fmt and clippy (python/ is a member of the root workspace)"
@@ -22,11 +17,8 @@ PYO3_PYTHON="$(command -v "$python")" cargo clippy -p roomcast-python --all-targ
 
 echo "== python: virtualenv in $venv"
 rm -rf "$venv"
-"$python" -m venv "$venv"
-py="$venv/bin/python"
-"$py" -m pip install --quiet --upgrade pip
 # websockets: examples/python/chat_server.py and its test.
-"$py" -m pip install --quiet "maturin>=1.5,<2" pytest pytest-timeout mypy websockets==15.0.1
+py_venv "$venv" "maturin>=1.5,<2" pytest pytest-timeout mypy websockets==15.0.1
 
 echo "== python: build and install the package (pip install ./python)"
 # maturin sets PYO3_BUILD_EXTENSION_MODULE (no libpython link), which

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Runs the Redis cluster adapter's tests against a real redis-server:
-# installs it with apt-get if missing, starts it on a free loopback port
+# starts it on a free loopback port
 # without persistence, runs `cargo test -p roomcast-redis --features
 # redis-tests` (the outage test starts and stops its own second server),
 # then stops it. Fails, never skips, when Redis cannot run.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 . scripts/redis-server.sh
 trap stop_redis EXIT
 start_redis

@@ -8,22 +8,7 @@
 # Clients come from their registries into ignored folders (node_modules,
 # a venv under the target dir). Prints
 # "socketio-interop tests: N passed, N failed"; exits non-zero on failure.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
-target=${CARGO_TARGET_DIR:-$root/target}
-case "$target" in /*) ;; *) target=$root/$target ;; esac
-
-apt_updated=
-need_apt() { # need_apt command package...
-  command -v "$1" >/dev/null && return 0
-  shift
-  [ -n "$apt_updated" ] || { apt-get update -qq; apt_updated=1; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
-need_apt node nodejs
-need_apt npm npm
-python3 -m venv --help >/dev/null 2>&1 || need_apt __none__ python3-venv
+. "$(dirname "$0")/lib.sh"
 
 echo "-- building the interop server"
 cargo build --quiet -p roomcast-socketio --example interop_server --example eio_echo
@@ -31,15 +16,11 @@ server_bin=$target/debug/examples/interop_server
 eio_bin=$target/debug/examples/eio_echo
 
 echo "-- installing socket.io-client and engine.io-client (npm ci)"
-(cd socketio/tests/interop/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+node_deps socketio/tests/interop/node
 
 venv=$target/socketio-interop-venv
 echo "-- installing python-socketio into $venv"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import socketio, websocket' 2>/dev/null; then
-  rm -rf "$venv"
-  python3 -m venv "$venv" || { need_apt __none__ python3-venv; python3 -m venv "$venv"; }
-fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r socketio/tests/interop/python/requirements.txt
+py_venv "$venv" -r socketio/tests/interop/python/requirements.txt
 
 log=$(mktemp)
 eio_log=$(mktemp)
@@ -52,22 +33,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start() { # start binary log: prints the address the server listens on (empty on failure)
-  "$1" 0 >"$2" 2>&1 &
-  local pid=$! a=
-  for _ in $(seq 1 300); do
-    a=$(sed -n 's/^listening on //p' "$2")
-    [ -n "$a" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  started_pid=$pid
-  started_addr=$a
-}
-start "$server_bin" "$log"
+start_listening "$log" "$server_bin" 0 || true
 server_pid=$started_pid
 addr=$started_addr
-start "$eio_bin" "$eio_log"
+start_listening "$eio_log" "$eio_bin" 0 || true
 eio_pid=$started_pid
 eio_addr=$started_addr
 if [ -z "$addr" ] || [ -z "$eio_addr" ]; then
@@ -100,7 +69,7 @@ run() { # run label command...
 
 for mode in websocket polling polling-only; do
   run "node-$mode" node socketio/tests/interop/node/interop.mjs "$url" "$mode"
-  run "python-$mode" "$venv/bin/python" socketio/tests/interop/python/interop.py "$url" "$mode"
+  run "python-$mode" "$py" socketio/tests/interop/python/interop.py "$url" "$mode"
   run "eio-$mode" node socketio/tests/interop/node/eio.mjs "http://$eio_addr" "$mode"
 done
 

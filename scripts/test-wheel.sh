@@ -7,9 +7,7 @@
 # install. Each other CPython 3.9-3.13 found (on PATH or under pyenv) also gets the same wheel
 # and a smoke test (abi3: one wheel for all of them).
 # Prints "N passed, N failed" through pytest; exits non-zero on any failure.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+. "$(dirname "$0")/lib.sh"
 
 dist=$root/target/wheels
 ./scripts/build-wheel.sh "$@" "$dist"
@@ -34,10 +32,7 @@ trap 'rm -rf "$scratch"; stop_redis' EXIT
 
 echo "== wheel: fresh virtualenv $venv ($("$python" --version)), no Rust on PATH"
 rm -rf "$venv"
-norust "$python" -m venv "$venv"
-py=$venv/bin/python
-norust "$py" -m pip install --quiet --upgrade pip
-norust "$py" -m pip install --quiet pytest pytest-timeout websockets==15.0.1
+PYTHON=$python py_venv --via norust "$venv" pytest pytest-timeout websockets==15.0.1
 start=$(date +%s.%N)
 (cd "$scratch" && norust "$py" -m pip install --quiet --no-index --only-binary :all: "$wheel")
 end=$(date +%s.%N)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check the project has: formatting, lints, examples, unit,
-# integration, property and stress tests, doctests. CI calls exactly this.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# integration, property and stress tests, doctests. CI calls exactly this
+# (.ci/run, which first installs the tools; without one, the script that
+# needs it stops and names it).
+. "$(dirname "$0")/lib.sh"
+require valgrind
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -36,33 +38,29 @@ echo "== loom models (outbox, spin lock, message reference count)"
 ./scripts/loom.sh 2>&1 | tee -a "$log"
 
 echo "== valgrind memcheck (unsafe code: message refcount, spin lock; leaks)"
-if command -v valgrind >/dev/null; then
-  for t in contract handlers outbox; do
-    bin=$(cargo test --workspace --test "$t" --no-run --message-format=json 2>/dev/null |
-      sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-    vlog=$(mktemp)
-    for attempt in 1 2; do
-      rc=0
-      valgrind --quiet --error-exitcode=9 --leak-check=full --show-leak-kinds=definite \
-        --errors-for-leak-kinds=definite \
-        "$bin" --test-threads=2 -q >"$vlog" 2>&1 || rc=$?
-      # (not added to $log: these are re-runs of tests already counted)
-      grep -E "^test result|==[0-9]+==|^test .* FAILED|panicked at|^---- " "$vlog" || true
-      # 9 = memcheck found an error: fail at once. 101 = a test failed; under
-      # valgrind's ~50x slowdown that can be timing, so it gets one retry,
-      # reported loudly (the same tests passed natively above).
-      if [ "$rc" -eq 101 ] && [ "$attempt" -eq 1 ]; then
-        echo "WARNING: a $t test failed under valgrind (details above); retrying once"
-        continue
-      fi
-      break
-    done
-    rm -f "$vlog"
-    [ "$rc" -eq 0 ] || { echo "valgrind found errors in the $t tests (exit $rc)"; exit 1; }
+for t in contract handlers outbox; do
+  bin=$(cargo test --workspace --test "$t" --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+  vlog=$(mktemp)
+  for attempt in 1 2; do
+    rc=0
+    valgrind --quiet --error-exitcode=9 --leak-check=full --show-leak-kinds=definite \
+      --errors-for-leak-kinds=definite \
+      "$bin" --test-threads=2 -q >"$vlog" 2>&1 || rc=$?
+    # (not added to $log: these are re-runs of tests already counted)
+    grep -E "^test result|==[0-9]+==|^test .* FAILED|panicked at|^---- " "$vlog" || true
+    # 9 = memcheck found an error: fail at once. 101 = a test failed; under
+    # valgrind's ~50x slowdown that can be timing, so it gets one retry,
+    # reported loudly (the same tests passed natively above).
+    if [ "$rc" -eq 101 ] && [ "$attempt" -eq 1 ]; then
+      echo "WARNING: a $t test failed under valgrind (details above); retrying once"
+      continue
+    fi
+    break
   done
-else
-  echo "valgrind not installed; skipped"
-fi
+  rm -f "$vlog"
+  [ "$rc" -eq 0 ] || { echo "valgrind found errors in the $t tests (exit $rc)"; exit 1; }
+done
 
 echo "== C bindings"
 ./scripts/test-c.sh 2>&1 | tee -a "$log"
@@ -85,16 +83,6 @@ echo "== Redis adapter"
 echo "== chat example in a browser"
 ./scripts/test-chat.sh 2>&1 | tee -a "$log"
 
-# One closing line for the whole run.
-# cargo's "test result:" lines, each other runner's "<suite> tests: N passed,
-# N failed" (C, Socket.IO interop, browser ...) and pytest's
-# "N passed[, N failed] ... in Ns".
-awk '
-  /^test result:/ { p += $4; f += $6; s += $8; next }
-  /^[a-z0-9-]+ tests: [0-9]+ passed, [0-9]+ failed/ { p += $3; f += $5; next }
-  / in [0-9.]+s/ && /[0-9]+ passed/ {
-    if (match($0, /[0-9]+ passed/)) p += substr($0, RSTART, RLENGTH) + 0
-    if (match($0, /[0-9]+ failed/)) f += substr($0, RSTART, RLENGTH) + 0
-    if (match($0, /[0-9]+ skipped/)) s += substr($0, RSTART, RLENGTH) + 0
-  }
-  END { printf "all tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+# One closing line for the whole run: every runner's summary lines summed
+# (xtask/src/tally.rs says which lines count).
+cargo run --quiet -p xtask -- tally "$log"

@@ -138,6 +138,11 @@ pub(crate) struct ManyRoomsPlan {
 }
 
 impl ManyRoomsPlan {
+    /// The recipients of emits `lo..hi`, one entry per delivery.
+    pub(crate) fn recipients(&self, lo: usize, hi: usize) -> impl Iterator<Item = usize> + '_ {
+        self.emits[lo..hi].iter().flat_map(|&(room, _)| self.rooms[room as usize].iter().map(|&s| s as usize))
+    }
+
     fn new(sockets: usize, rooms: usize, per_socket: usize, emits: usize, rng: &mut Rng) -> ManyRoomsPlan {
         let mut members = vec![Vec::new(); rooms];
         for s in 0..sockets {
@@ -372,6 +377,20 @@ struct Spec<'m> {
     warmup: bool,
 }
 
+impl<'m> Spec<'m> {
+    /// A scenario run `p.reps` times (after a warm-up when `p.warmup`),
+    /// not a sweep point.
+    fn new(
+        p: &Params,
+        id: impl Into<String>,
+        scenario: String,
+        params: serde_json::Value,
+        metrics: &'m [Metric],
+    ) -> Self {
+        Spec { id: id.into(), scenario, params, sweep_size: None, metrics, reps: p.reps, warmup: p.warmup }
+    }
+}
+
 /// Builds the rows of one scenario from its interleaved results.
 fn rows(spec: &Spec<'_>, entries: &[Entry<'_>], values: &[Option<Vec<Vec<f64>>>]) -> Vec<Row> {
     spec.metrics
@@ -434,17 +453,13 @@ fn big_room(p: &Params) -> Check<Vec<Row>> {
     ];
     out.extend(run_scenario(
         p,
-        Spec {
-            id: "1a".to_string(),
-            scenario: format!(
-                "big room: 1 room × {m} members, {e} emits in batches of 64, drained on the emitting thread"
-            ),
-            params: json!({ "members": m, "emits": e, "batch": crate::systems::BATCH }),
-            sweep_size: None,
-            metrics: THROUGHPUT,
-            reps: p.reps,
-            warmup: p.warmup,
-        },
+        Spec::new(
+            p,
+            "1a",
+            format!("big room: 1 room × {m} members, {e} emits in batches of 64, drained on the emitting thread"),
+            json!({ "members": m, "emits": e, "batch": crate::systems::BATCH }),
+            THROUGHPUT,
+        ),
         entries,
     )?);
     let entries: Vec<Entry<'_>> = vec![
@@ -455,15 +470,13 @@ fn big_room(p: &Params) -> Check<Vec<Row>> {
     ];
     out.extend(run_scenario(
         p,
-        Spec {
-            id: "1b".to_string(),
-            scenario: format!("big room: 1 room × {m} members, {e} emits, drained by a second thread"),
-            params: json!({ "members": m, "emits": e }),
-            sweep_size: None,
-            metrics: THROUGHPUT,
-            reps: p.reps,
-            warmup: p.warmup,
-        },
+        Spec::new(
+            p,
+            "1b",
+            format!("big room: 1 room × {m} members, {e} emits, drained by a second thread"),
+            json!({ "members": m, "emits": e }),
+            THROUGHPUT,
+        ),
         entries,
     )?);
     Ok(out)
@@ -483,13 +496,14 @@ fn sweep(p: &Params) -> Check<Vec<Row>> {
         out.extend(run_scenario(
             p,
             Spec {
-                id: format!("2/{n}"),
-                scenario: format!("room size sweep: {n} members, {e} emits"),
-                params: json!({ "members": n, "emits": e, "batch": crate::systems::BATCH }),
                 sweep_size: Some(n),
-                metrics: THROUGHPUT,
-                reps: p.reps,
-                warmup: p.warmup,
+                ..Spec::new(
+                    p,
+                    format!("2/{n}"),
+                    format!("room size sweep: {n} members, {e} emits"),
+                    json!({ "members": n, "emits": e, "batch": crate::systems::BATCH }),
+                    THROUGHPUT,
+                )
             },
             entries,
         )?);
@@ -510,22 +524,20 @@ fn many_rooms(p: &Params) -> Check<Vec<Row>> {
     let avg = plan.total as f64 / plan.emits.len() as f64;
     run_scenario(
         p,
-        Spec {
-            id: "3".to_string(),
-            scenario: format!(
+        Spec::new(
+            p,
+            "3",
+            format!(
                 "many rooms: {} sockets in 3 of {} rooms each, {} `socket.to(room)` emits \
              (sender excluded, {avg:.1} recipients avg)",
                 plan.sockets,
                 plan.rooms.len(),
                 plan.emits.len()
             ),
-            params: json!({ "sockets": plan.sockets, "rooms": plan.rooms.len(), "rooms_per_socket": 3,
+            json!({ "sockets": plan.sockets, "rooms": plan.rooms.len(), "rooms_per_socket": 3,
                 "emits": plan.emits.len(), "deliveries": plan.total }),
-            sweep_size: None,
-            metrics: THROUGHPUT,
-            reps: p.reps,
-            warmup: p.warmup,
-        },
+            THROUGHPUT,
+        ),
         entries,
     )
 }
@@ -543,9 +555,10 @@ fn union(p: &Params) -> Check<Vec<Row>> {
     ];
     run_scenario(
         p,
-        Spec {
-            id: "4".to_string(),
-            scenario: format!(
+        Spec::new(
+            p,
+            "4",
+            format!(
                 "union: emits to 3 rooms × {} members (pairwise overlap {}/{}/{}), {} distinct recipients, \
                  {} emits; exactly-once and order checked per receiver",
                 p.union_room,
@@ -555,13 +568,10 @@ fn union(p: &Params) -> Check<Vec<Row>> {
                 plan.union.len(),
                 plan.emits
             ),
-            params: json!({ "sockets": plan.sockets, "room_size": p.union_room, "pairwise_overlap": overlap,
+            json!({ "sockets": plan.sockets, "room_size": p.union_room, "pairwise_overlap": overlap,
                 "union": plan.union.len(), "emits": plan.emits }),
-            sweep_size: None,
-            metrics: THROUGHPUT,
-            reps: p.reps,
-            warmup: p.warmup,
-        },
+            THROUGHPUT,
+        ),
         entries,
     )
 }
@@ -595,18 +605,19 @@ fn churn(p: &Params) -> Check<Vec<Row>> {
     run_scenario(
         p,
         Spec {
-            id: "5".to_string(),
-            scenario: format!(
+            warmup: false,
+            ..Spec::new(
+                p,
+                "5",
+                format!(
             "churn: 2 threads × {} join+leave pairs on {} sockets / {} rooms (3 base rooms each) while a 3rd thread \
              emits to those rooms (offered load {} emits/ms, then drains)",
             p.churn_pairs, plan.sockets, p.churn_rooms, p.churn_emits_per_ms
         ),
-            params: json!({ "sockets": plan.sockets, "rooms": p.churn_rooms, "pairs_per_thread": p.churn_pairs,
+                json!({ "sockets": plan.sockets, "rooms": p.churn_rooms, "pairs_per_thread": p.churn_pairs,
                 "offered_emits_per_s": p.churn_emits_per_ms * 1000 }),
-            sweep_size: None,
-            metrics,
-            reps: p.reps,
-            warmup: false,
+                metrics,
+            )
         },
         entries,
     )
@@ -640,13 +651,15 @@ fn memory(p: &Params) -> Check<Vec<Row>> {
     run_scenario(
         p,
         Spec {
-            id: "6".to_string(),
-            scenario: format!("memory: {n} idle connections, each in \"/\" (own-id room) and one shared room"),
-            params: json!({ "connections": n }),
-            sweep_size: None,
-            metrics,
             reps: p.memory_reps,
             warmup: false,
+            ..Spec::new(
+                p,
+                "6",
+                format!("memory: {n} idle connections, each in \"/\" (own-id room) and one shared room"),
+                json!({ "connections": n }),
+                metrics,
+            )
         },
         entries,
     )
@@ -673,17 +686,18 @@ fn latency(p: &Params) -> Check<Vec<Row>> {
     out.extend(run_scenario(
         p,
         Spec {
-            id: "7a".to_string(),
-            scenario: format!(
-                "latency, emit → blocked receiver on another thread, `to(socket id)`, {} samples, ≥{} µs apart",
-                one.samples,
-                one.pace.as_micros()
-            ),
-            params,
-            sweep_size: None,
-            metrics,
-            reps: p.reps,
             warmup: false,
+            ..Spec::new(
+                p,
+                "7a",
+                format!(
+                    "latency, emit → blocked receiver on another thread, `to(socket id)`, {} samples, ≥{} µs apart",
+                    one.samples,
+                    one.pace.as_micros()
+                ),
+                params,
+                metrics,
+            )
         },
         entries,
     )?);
@@ -700,17 +714,18 @@ fn latency(p: &Params) -> Check<Vec<Row>> {
     out.extend(run_scenario(
         p,
         Spec {
-            id: "7b".to_string(),
-            scenario: format!(
-                "latency, emit to a room of {} → member 0 blocked on another thread \
-             (others drained between emits, untimed)",
-                room.members
-            ),
-            params,
-            sweep_size: None,
-            metrics,
-            reps: p.reps,
             warmup: false,
+            ..Spec::new(
+                p,
+                "7b",
+                format!(
+                    "latency, emit to a room of {} → member 0 blocked on another thread \
+             (others drained between emits, untimed)",
+                    room.members
+                ),
+                params,
+                metrics,
+            )
         },
         entries,
     )?);
@@ -754,18 +769,16 @@ fn slow_consumers(p: &Params) -> Check<Vec<Row>> {
     ];
     run_scenario(
         p,
-        Spec {
-            id: "8".to_string(),
-            scenario: format!(
+        Spec::new(
+            p,
+            "8",
+            format!(
                 "slow consumers: 1 room × {m} members, every 10th never drains (default limits, drop_oldest), \
                  {e} emits in batches of 64, against the same room all draining"
             ),
-            params: json!({ "members": m, "emits": e, "never_draining": m / 10 }),
-            sweep_size: None,
+            json!({ "members": m, "emits": e, "never_draining": m / 10 }),
             metrics,
-            reps: p.reps,
-            warmup: p.warmup,
-        },
+        ),
         entries,
     )
 }

@@ -397,14 +397,7 @@ mod tests {
         //! than its bytes carried. `PROPTEST_CASES` overrides the count.
         use super::*;
         use proptest::prelude::*;
-
-        fn cases(n: u32) -> ProptestConfig {
-            let mut c = ProptestConfig::default();
-            if std::env::var_os("PROPTEST_CASES").is_none() {
-                c.cases = n;
-            }
-            c
-        }
+        use roomcast_testkit::{cases, edits, mutate};
 
         fn names() -> impl Strategy<Value = Vec<String>> {
             prop::collection::vec("[a-z#/]{0,6}", 0..4)
@@ -474,40 +467,6 @@ mod tests {
 
         fn envelope() -> impl Strategy<Value = Envelope> {
             (any::<u64>(), "(/[a-z]{0,6})?", body()).prop_map(|(node, ns, body)| Envelope { node, ns, body })
-        }
-
-        #[derive(Debug, Clone)]
-        enum Edit {
-            Flip(usize, u8),
-            Insert(usize, u8),
-            Delete(usize),
-            Truncate(usize),
-        }
-
-        fn edits() -> impl Strategy<Value = Vec<Edit>> {
-            let e = prop_oneof![
-                (any::<usize>(), 1u8..=255).prop_map(|(i, x)| Edit::Flip(i, x)),
-                (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
-                any::<usize>().prop_map(Edit::Delete),
-                any::<usize>().prop_map(Edit::Truncate),
-            ];
-            prop::collection::vec(e, 1..6)
-        }
-
-        fn mutate(mut v: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
-            for e in edits {
-                let n = v.len();
-                match *e {
-                    Edit::Flip(i, x) if n > 0 => v[i % n] ^= x,
-                    Edit::Insert(i, b) => v.insert(i % (n + 1), b),
-                    Edit::Delete(i) if n > 0 => {
-                        v.remove(i % n);
-                    }
-                    Edit::Truncate(i) => v.truncate(i % (n + 1)),
-                    _ => {}
-                }
-            }
-            v
         }
 
         /// String and byte content a decoded envelope holds.

@@ -16,14 +16,13 @@
 //! round over WebSocket, one response per GET over polling.
 
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::Duration;
 
 use axum::Router;
 use bytes::{BufMut, Bytes, BytesMut};
 use roomcast::{Config, DisconnectReason, EmitError, Engine, Format, Handshake, Message, MessageKind, Payload, Socket};
 
 use crate::eio::{self, Frame};
-use crate::server::{self, Bound, Cors, Options, Shared};
+use crate::server::{builder_methods, Options, Shared};
 use crate::session::{Layer, Session};
 
 /// A message from or to a client.
@@ -251,114 +250,16 @@ impl<H: EioHandler> EngineIoServer<H> {
     /// (`max_queue`, `max_queue_bytes`, the overflow policy) and whose
     /// outbound messages are bounded by its `max_payload`.
     pub fn with_config(handler: H, config: Config) -> Self {
-        let mut opts = Options::defaults();
-        opts.path = "/engine.io/".into();
-        EngineIoServer { handler, config, opts, routes: None }
+        EngineIoServer { handler, config, opts: Options::defaults("/engine.io/"), routes: None }
     }
 
-    /// The HTTP path (with or without the trailing `/`).
-    pub fn path(mut self, path: &str) -> Self {
-        let mut p = path.trim_end_matches('/').to_string();
-        if !p.starts_with('/') {
-            p.insert(0, '/');
-        }
-        p.push('/');
-        self.opts.path = p;
-        self
-    }
+    builder_methods!();
 
-    /// Heartbeat: a ping every `interval`; a client silent for `timeout`
-    /// after a ping is closed with `ping timeout`.
-    pub fn ping(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.opts.ping_interval = interval;
-        self.opts.ping_timeout = timeout;
-        self
-    }
-
-    /// The largest packet (WebSocket message or polling body) a client may
-    /// send, in bytes; larger ones close the session (`transport error`).
-    pub fn max_payload(mut self, bytes: usize) -> Self {
-        self.opts.max_payload = bytes;
-        self
-    }
-
-    /// How long an upgrade to WebSocket may take once probed.
-    pub fn upgrade_timeout(mut self, d: Duration) -> Self {
-        self.opts.upgrade_timeout = d;
-        self
-    }
-
-    /// Allowed browser origins.
-    pub fn cors(mut self, cors: Cors) -> Self {
-        self.opts.cors = cors;
-        self
-    }
-
-    /// A filter on requests that open sessions (`false`: error 4 `Forbidden`).
-    pub fn allow_request(mut self, f: impl Fn(&crate::RequestParts) -> bool + Send + Sync + 'static) -> Self {
-        self.opts.allow_request = Some(Arc::new(f));
-        self
-    }
-
-    /// The most live sessions (more: HTTP 503).
-    pub fn max_sessions(mut self, n: usize) -> Self {
-        self.opts.max_sessions = n;
-        self
-    }
-
-    /// The most bytes of headers and query a session keeps (more: HTTP 431).
-    pub fn max_handshake_bytes(mut self, bytes: usize) -> Self {
-        self.opts.max_handshake_bytes = bytes;
-        self
-    }
-
-    /// How long a polling POST's body may take to arrive.
-    pub fn body_timeout(mut self, d: Duration) -> Self {
-        self.opts.body_timeout = d;
-        self
-    }
-
-    /// For `bind`/`serve`: how long a client may take to send a request head.
-    pub fn header_timeout(mut self, d: Duration) -> Self {
-        self.opts.header_timeout = d;
-        self
-    }
-
-    /// For `bind`/`serve`: the most open TCP connections.
-    pub fn max_connections(mut self, n: usize) -> Self {
-        self.opts.max_connections = n;
-        self
-    }
-
-    /// Other routes served beside the Engine.IO path by `bind`/`serve`.
-    pub fn routes(mut self, routes: Router) -> Self {
-        self.routes = Some(routes);
-        self
-    }
-
-    fn shared(self) -> (Arc<Shared<EioLayer<H>>>, Option<Router>) {
+    /// The server's state and its other routes.
+    fn into_parts(self) -> (Arc<Shared<EioLayer<H>>>, Option<Router>) {
         let engine = Engine::new(self.config);
         // The one namespace every session joins (a valid name: cannot fail).
         engine.of("/").expect("the root namespace");
         (Shared::new(EioLayer { engine, handler: self.handler }, self.opts), self.routes)
-    }
-
-    /// An axum router serving the Engine.IO path (see
-    /// [`SocketIoServer::into_router`](crate::SocketIoServer::into_router)
-    /// for what a host serving it provides itself).
-    pub fn into_router(self) -> Router {
-        server::router(self.shared().0)
-    }
-
-    /// Binds `addr` and serves in a background task (as
-    /// [`SocketIoServer::bind`](crate::SocketIoServer::bind)).
-    pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<Bound> {
-        let (shared, routes) = self.shared();
-        server::bind(shared, routes, addr).await
-    }
-
-    /// Binds `addr` and serves until the task is cancelled or the server fails.
-    pub async fn serve(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
-        self.bind(addr).await?.wait().await
     }
 }

@@ -12,55 +12,11 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
+use roomcast_testkit::{cases, edits, mutate};
 
 use crate::eio::{self, Frame, Packet, ParseError};
 use crate::sio::{self, DecodeError, PacketType, Reassembly};
 use crate::ws::{self, Decoder, Event};
-
-/// `n` cases unless `PROPTEST_CASES` says otherwise.
-fn cases(n: u32) -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = n;
-    }
-    c
-}
-
-/// One edit of a valid input.
-#[derive(Debug, Clone)]
-enum Edit {
-    Flip(usize, u8),
-    Insert(usize, u8),
-    Delete(usize),
-    Truncate(usize),
-}
-
-fn edits() -> impl Strategy<Value = Vec<Edit>> {
-    let edit = prop_oneof![
-        (any::<usize>(), 1u8..=255).prop_map(|(i, x)| Edit::Flip(i, x)),
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
-        any::<usize>().prop_map(Edit::Delete),
-        any::<usize>().prop_map(Edit::Truncate),
-    ];
-    prop::collection::vec(edit, 1..6)
-}
-
-/// Applies `edits` to `v` (positions taken modulo the length).
-fn mutate(mut v: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
-    for e in edits {
-        let n = v.len();
-        match *e {
-            Edit::Flip(i, x) if n > 0 => v[i % n] ^= x,
-            Edit::Insert(i, b) => v.insert(i % (n + 1), b),
-            Edit::Delete(i) if n > 0 => {
-                v.remove(i % n);
-            }
-            Edit::Truncate(i) => v.truncate(i % (n + 1)),
-            _ => {}
-        }
-    }
-    v
-}
 
 /// Feeds `data` in chunks of the given sizes (cycled), checking after every
 /// call that each decoder buffer stays within the frame limit (the payload

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use roomcast::Bytes;
 use tokio::sync::broadcast::{self, error::TryRecvError, Receiver, Sender};
 
-use super::{batched, check_counts, check_total, latency, threaded, Case, Msg};
+use super::{batched_exact, check_counts, check_total, drain_counted, latency, threaded, Case, Msg};
 use crate::scenarios::LatencyPlan;
 use crate::util::{fixed_payload, read_stamp, stamped_bytes, Check, EVENT};
 
@@ -84,22 +84,12 @@ impl Case for BigRoom {
                 },
             )?
         } else {
-            let (elapsed, queued, received) = batched(
+            batched_exact(
                 self.emits,
+                total,
                 |_| send(tx, payload),
-                |_, _| {
-                    let mut n = 0;
-                    for (i, rx) in rxs.iter_mut().enumerate() {
-                        let k = drain(rx)?;
-                        counts[i] += k;
-                        n += k as usize;
-                    }
-                    Ok(n)
-                },
-            )?;
-            check_total("queued", queued, total)?;
-            check_total("received", received, total)?;
-            elapsed
+                |_, _| drain_counted(0..rxs.len(), &mut counts, |i| drain(&mut rxs[i])),
+            )?
         };
         check_counts("big room", &counts, |_| self.emits as u64)?;
         for rx in &self.rxs {

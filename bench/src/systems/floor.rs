@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{batched, check_counts, check_total, Case};
+use super::{batched, batched_exact, check_counts, drain_counted, Case};
 use crate::scenarios::{ManyRoomsPlan, UnionPlan};
 use crate::util::{fixed_payload, read_stamp, stamped_bytes, Check};
 
@@ -52,8 +52,9 @@ impl Case for BigRoom {
         let total = (self.emits * members) as u64;
         let mut counts = vec![0u64; members];
         let (payload, cell) = (&self.payload, std::cell::RefCell::new(&mut self.queues));
-        let (elapsed, queued, received) = batched(
+        let elapsed = batched_exact(
             self.emits,
+            total,
             |_| {
                 let msg: Arc<[u8]> = Arc::from(payload.as_slice());
                 let mut qs = cell.borrow_mut();
@@ -63,17 +64,10 @@ impl Case for BigRoom {
                 Ok(qs.len())
             },
             |_, _| {
-                let mut n = 0;
-                for (i, q) in cell.borrow_mut().iter_mut().enumerate() {
-                    let k = drain(q);
-                    counts[i] += k;
-                    n += k as usize;
-                }
-                Ok(n)
+                let mut qs = cell.borrow_mut();
+                drain_counted(0..qs.len(), &mut counts, |i| Ok(drain(&mut qs[i])))
             },
         )?;
-        check_total("queued", queued, total)?;
-        check_total("received", received, total)?;
         check_counts("big room", &counts, |_| self.emits as u64)?;
         check_empty(&self.queues)?;
         Ok(vec![total as f64 / elapsed.as_secs_f64()])
@@ -98,8 +92,9 @@ impl Case for ManyRooms<'_> {
         let plan = self.plan;
         let mut counts = vec![0u64; plan.sockets];
         let (payload, cell) = (&self.payload, std::cell::RefCell::new(&mut self.queues));
-        let (elapsed, queued, received) = batched(
+        let elapsed = batched_exact(
             plan.emits.len(),
+            plan.total,
             |i| {
                 let (room, sender) = plan.emits[i];
                 let msg: Arc<[u8]> = Arc::from(payload.as_slice());
@@ -115,19 +110,9 @@ impl Case for ManyRooms<'_> {
             },
             |lo, hi| {
                 let mut qs = cell.borrow_mut();
-                let mut n = 0;
-                for &(room, _) in &plan.emits[lo..hi] {
-                    for &s in &plan.rooms[room as usize] {
-                        let k = drain(&mut qs[s as usize]);
-                        counts[s as usize] += k;
-                        n += k as usize;
-                    }
-                }
-                Ok(n)
+                drain_counted(plan.recipients(lo, hi), &mut counts, |s| Ok(drain(&mut qs[s])))
             },
         )?;
-        check_total("queued", queued, plan.total)?;
-        check_total("received", received, plan.total)?;
         check_counts("many rooms", &counts, |i| plan.expected[i])?;
         check_empty(&self.queues)?;
         Ok(vec![plan.total as f64 / elapsed.as_secs_f64()])

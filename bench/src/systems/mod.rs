@@ -97,6 +97,37 @@ pub(crate) fn batched(
     Ok((start.elapsed(), queued, received))
 }
 
+/// [`batched`], then checks that the emits queued and the drains received
+/// `total` deliveries each. Returns the elapsed time.
+pub(crate) fn batched_exact(
+    emits: usize,
+    total: u64,
+    emit: impl FnMut(usize) -> Check<usize>,
+    drain: impl FnMut(usize, usize) -> Check<usize>,
+) -> Check<Duration> {
+    let (elapsed, queued, received) = batched(emits, emit, drain)?;
+    check_total("queued", queued, total)?;
+    check_total("received", received, total)?;
+    Ok(elapsed)
+}
+
+/// Drains the receivers `ids` (indices) with `drain`, which returns what
+/// one received; adds it to that receiver's count in `counts`. Returns the
+/// messages received in all.
+pub(crate) fn drain_counted(
+    ids: impl IntoIterator<Item = usize>,
+    counts: &mut [u64],
+    mut drain: impl FnMut(usize) -> Check<u64>,
+) -> Check<usize> {
+    let mut n = 0;
+    for i in ids {
+        let k = drain(i)?;
+        counts[i] += k;
+        n += k as usize;
+    }
+    Ok(n)
+}
+
 /// Scenario 1b: `emit_all` runs on this thread while a second thread calls
 /// `drain_pass` (one pass over every receiver, returning what it received)
 /// until it has seen `total` deliveries, yielding after a pass that found

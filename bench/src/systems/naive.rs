@@ -16,7 +16,9 @@ use parking_lot::RwLock;
 use roomcast::Bytes;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use super::{batched, check_counts, check_total, latency, paced_emitter, threaded, Case, Msg};
+use super::{
+    batched, batched_exact, check_counts, check_total, drain_counted, latency, paced_emitter, threaded, Case, Msg,
+};
 use crate::scenarios::{room_name, ChurnPlan, LatencyPlan, ManyRoomsPlan, UnionPlan};
 use crate::util::{fixed_payload, read_stamp, rss_bytes, stamped_bytes, trim_heap, Check, CountingAlloc, EVENT};
 
@@ -177,22 +179,12 @@ impl Case for BigRoom {
                 },
             )?
         } else {
-            let (elapsed, queued, received) = batched(
+            batched_exact(
                 self.emits,
+                total,
                 |_| Ok(emit()),
-                |_, _| {
-                    let mut n = 0;
-                    for (i, rx) in rxs.iter_mut().enumerate() {
-                        let k = drain(rx);
-                        counts[i] += k;
-                        n += k as usize;
-                    }
-                    Ok(n)
-                },
-            )?;
-            check_total("queued", queued, total)?;
-            check_total("received", received, total)?;
-            elapsed
+                |_, _| drain_counted(0..rxs.len(), &mut counts, |i| Ok(drain(&mut rxs[i]))),
+            )?
         };
         check_counts("big room", &counts, |_| self.emits as u64)?;
         check_empty(&mut self.rxs)?;
@@ -227,26 +219,15 @@ impl Case for ManyRooms<'_> {
         let plan = self.plan;
         let (naive, names, payload, rxs) = (&self.naive, &self.names, &self.payload, &mut self.rxs);
         let mut counts = vec![0u64; plan.sockets];
-        let (elapsed, queued, received) = batched(
+        let elapsed = batched_exact(
             plan.emits.len(),
+            plan.total,
             |i| {
                 let (room, sender) = plan.emits[i];
                 Ok(naive.emit(&[names[room as usize].as_str()], Some(u64::from(sender)), EVENT, payload))
             },
-            |lo, hi| {
-                let mut n = 0;
-                for &(room, _) in &plan.emits[lo..hi] {
-                    for &s in &plan.rooms[room as usize] {
-                        let k = drain(&mut rxs[s as usize]);
-                        counts[s as usize] += k;
-                        n += k as usize;
-                    }
-                }
-                Ok(n)
-            },
+            |lo, hi| drain_counted(plan.recipients(lo, hi), &mut counts, |s| Ok(drain(&mut rxs[s]))),
         )?;
-        check_total("queued", queued, plan.total)?;
-        check_total("received", received, plan.total)?;
         check_counts("many rooms", &counts, |i| plan.expected[i])?;
         check_empty(rxs)?;
         Ok(vec![plan.total as f64 / elapsed.as_secs_f64()])

@@ -9,7 +9,7 @@ use roomcast::{
     Socket,
 };
 
-use super::{batched, check_counts, check_total, latency, paced_emitter, threaded, Case};
+use super::{batched, batched_exact, check_counts, check_total, drain_counted, latency, paced_emitter, threaded, Case};
 use crate::scenarios::{room_name, ChurnPlan, LatencyPlan, ManyRoomsPlan, UnionPlan};
 use crate::util::{err, fixed_payload, read_stamp, rss_bytes, stamped_bytes, trim_heap, Check, CountingAlloc, EVENT};
 
@@ -123,22 +123,12 @@ impl Case for BigRoom {
             )?
         } else {
             let mut buf = Vec::with_capacity(1024);
-            let (elapsed, queued, received) = batched(
+            batched_exact(
                 self.emits,
+                total,
                 |_| emit(),
-                |_, _| {
-                    let mut n = 0;
-                    for (i, c) in clients.iter().enumerate() {
-                        let k = drain(&c.outbox, &mut buf)? as usize;
-                        counts[i] += k as u64;
-                        n += k;
-                    }
-                    Ok(n)
-                },
-            )?;
-            check_total("queued", queued, total)?;
-            check_total("received", received, total)?;
-            elapsed
+                |_, _| drain_counted(0..clients.len(), &mut counts, |i| drain(&clients[i].outbox, &mut buf)),
+            )?
         };
         check_counts("big room", &counts, |_| self.emits as u64)?;
         check_empty(&self.clients)?;
@@ -248,27 +238,16 @@ impl Case for ManyRooms<'_> {
         let (clients, names, payload) = (&self.clients, &self.names, &self.payload);
         let mut counts = vec![0u64; plan.sockets];
         let mut buf = Vec::with_capacity(1024);
-        let (elapsed, queued, received) = batched(
+        let elapsed = batched_exact(
             plan.emits.len(),
+            plan.total,
             |i| {
                 let (room, sender) = plan.emits[i];
                 let sender = &clients[sender as usize].socket;
                 Ok(sender.to(&names[room as usize]).emit(EVENT, self::payload(payload)).map_err(err("emit"))?.queued)
             },
-            |lo, hi| {
-                let mut n = 0;
-                for &(room, _) in &plan.emits[lo..hi] {
-                    for &s in &plan.rooms[room as usize] {
-                        let k = drain(&clients[s as usize].outbox, &mut buf)?;
-                        counts[s as usize] += k;
-                        n += k as usize;
-                    }
-                }
-                Ok(n)
-            },
+            |lo, hi| drain_counted(plan.recipients(lo, hi), &mut counts, |s| drain(&clients[s].outbox, &mut buf)),
         )?;
-        check_total("queued", queued, plan.total)?;
-        check_total("received", received, plan.total)?;
         check_counts("many rooms", &counts, |i| plan.expected[i])?;
         check_empty(clients)?;
         Ok(vec![plan.total as f64 / elapsed.as_secs_f64()])

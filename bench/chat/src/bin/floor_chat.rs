@@ -152,6 +152,25 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// The start of a packet about a member, `42["<event>",{"id","name","room"`,
+/// into `o`: the caller adds any other fields and the closing `}]`.
+fn member_event(o: &mut Vec<u8>, event: &str, sid: &str, user: &str, room: &str) {
+    o.extend_from_slice(b"42[");
+    json_str(o, event);
+    o.extend_from_slice(b",{\"id\":");
+    json_str(o, sid);
+    o.extend_from_slice(b",\"name\":");
+    json_str(o, user);
+    o.extend_from_slice(b",\"room\":");
+    json_str(o, room);
+}
+
+/// A member joined or left a room: `42["<event>",{"id","name","room"}]`.
+fn presence(o: &mut Vec<u8>, event: &str, sid: &str, user: &str, room: &str) {
+    member_event(o, event, sid, user, room);
+    o.extend_from_slice(b"}]");
+}
+
 /// `"..."` as a JSON string.
 fn json_str(out: &mut Vec<u8>, s: &str) {
     serde_json::to_writer(out, s).expect("a string serializes");
@@ -205,15 +224,7 @@ impl Session {
         let Some((name, room)) = self.room.take() else { return };
         self.rooms.leave(&name, &room, &self.conn);
         let (sid, user) = (&self.conn.sid, self.conn.name.get().map_or("", String::as_str));
-        broadcast(&mut self.scratch, &room, &self.conn, |o| {
-            o.extend_from_slice(b"42[\"user left\",{\"id\":");
-            json_str(o, sid);
-            o.extend_from_slice(b",\"name\":");
-            json_str(o, user);
-            o.extend_from_slice(b",\"room\":");
-            json_str(o, &name);
-            o.extend_from_slice(b"}]");
-        });
+        broadcast(&mut self.scratch, &room, &self.conn, |o| presence(o, "user left", sid, user, &name));
     }
 
     /// One Engine.IO packet (the payload of a text frame).
@@ -288,12 +299,7 @@ impl Session {
                 let Some((room_name, room)) = &self.room else { return };
                 let (sid, name) = (&self.conn.sid, self.conn.name.get().map_or("", String::as_str));
                 broadcast(&mut self.scratch, room, &self.conn, |o| {
-                    o.extend_from_slice(b"42[\"message\",{\"id\":");
-                    json_str(o, sid);
-                    o.extend_from_slice(b",\"name\":");
-                    json_str(o, name);
-                    o.extend_from_slice(b",\"room\":");
-                    json_str(o, room_name);
+                    member_event(o, "message", sid, name, room_name);
                     o.extend_from_slice(b",\"text\":");
                     json_str(o, &text);
                     let _ = write!(o, ",\"time\":{}}}]", now_ms());
@@ -326,15 +332,7 @@ impl Session {
             self.leave();
             let room = self.rooms.join(&key, &self.conn);
             let (sid, user) = (&self.conn.sid, self.conn.name.get().map_or("", String::as_str));
-            broadcast(&mut self.scratch, &room, &self.conn, |o| {
-                o.extend_from_slice(b"42[\"user joined\",{\"id\":");
-                json_str(o, sid);
-                o.extend_from_slice(b",\"name\":");
-                json_str(o, user);
-                o.extend_from_slice(b",\"room\":");
-                json_str(o, name);
-                o.extend_from_slice(b"}]");
-            });
+            broadcast(&mut self.scratch, &room, &self.conn, |o| presence(o, "user joined", sid, user, name));
             self.room = Some((key, room));
         }
         reply.extend_from_slice(b"{\"room\":");

@@ -1,36 +1,18 @@
 // Interop tests: the official engine.io-client (v6, protocol 4) against
 // examples/eio_echo.rs, the public Engine.IO layer's echo server.
 //
-// node eio.mjs URL websocket|polling|polling-only
-//   websocket:    transports ["websocket"] only;
-//   polling:      transports ["polling", "websocket"] (starts on polling, upgrades);
-//   polling-only: transports ["polling"] (long-polling throughout).
-// Prints one line per test ("ok - name" / "not ok - name: error") and a
-// closing "eio-<mode> results: P passed, F failed"; exits 1 on failure.
+// node eio.mjs URL websocket|polling|polling-only (see harness.mjs); the
+// results line is "eio-<mode> results: P passed, F failed".
 
 import { Socket } from "engine.io-client";
 import assert from "node:assert/strict";
-
-const url = process.argv[2];
-const mode = process.argv[3] || "websocket";
-const transports = { websocket: ["websocket"], polling: ["polling", "websocket"], "polling-only": ["polling"] }[mode];
-if (!transports) throw new Error(`unknown mode ${mode}`);
+import { mode, once, run, test, transports, url } from "./harness.mjs";
 
 const sockets = [];
 function client(extra = {}) {
   const s = new Socket(url, { transports, ...extra });
   sockets.push(s);
   return s;
-}
-
-function once(emitter, event, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timeout waiting for ${event}`)), ms);
-    emitter.once(event, (...args) => {
-      clearTimeout(t);
-      resolve(args);
-    });
-  });
 }
 
 async function opened(s) {
@@ -49,9 +31,6 @@ async function request(s, data) {
   const [m] = await reply;
   return m;
 }
-
-const tests = [];
-const test = (name, fn) => tests.push({ name, fn });
 
 test("handshake and text echo", async () => {
   const s = await opened(client());
@@ -125,18 +104,6 @@ test("heartbeat keeps a session open past the ping interval", async () => {
   assert.equal(await request(s, "still here"), "still here");
 });
 
-let passed = 0;
-let failed = 0;
-for (const { name, fn } of tests) {
-  try {
-    await Promise.race([fn(), new Promise((_, rej) => setTimeout(() => rej(new Error("test timeout")), 20000))]);
-    console.log(`ok - ${name}`);
-    passed++;
-  } catch (e) {
-    console.log(`not ok - ${name}: ${e && e.stack ? e.stack : e}`);
-    failed++;
-  }
+await run(`eio-${mode}`, () => {
   for (const s of sockets.splice(0)) s.close();
-}
-console.log(`eio-${mode} results: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+});

@@ -1,19 +1,12 @@
 // Interop tests: the official socket.io-client against examples/interop_server.rs.
 //
-// node interop.mjs URL websocket|polling|polling-only
-//   websocket:    transports ["websocket"] only;
-//   polling:      transports ["polling", "websocket"] (starts on polling, upgrades);
-//   polling-only: transports ["polling"] (long-polling throughout).
-// Prints one line per test ("ok - name" / "not ok - name: error") and a
-// closing "node-<mode> results: P passed, F failed"; exits 1 on failure.
+// node interop.mjs URL websocket|polling|polling-only (see harness.mjs); the
+// results line is "node-<mode> results: P passed, F failed".
 
 import { io, Manager } from "socket.io-client";
 import assert from "node:assert/strict";
+import { mode, once, run, test, transports, url } from "./harness.mjs";
 
-const url = process.argv[2];
-const mode = process.argv[3] || "websocket";
-const transports = { websocket: ["websocket"], polling: ["polling", "websocket"], "polling-only": ["polling"] }[mode];
-if (!transports) throw new Error(`unknown mode ${mode}`);
 const opts = (extra = {}) => ({ transports, forceNew: true, reconnection: false, ...extra });
 
 const sockets = [];
@@ -23,25 +16,12 @@ function client(nsp = "/", extra = {}) {
   return s;
 }
 
-function once(emitter, event, ms = 3000) {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timeout waiting for ${event}`)), ms);
-    emitter.once(event, (...args) => {
-      clearTimeout(t);
-      resolve(args);
-    });
-  });
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function connected(s) {
   if (!s.connected) await once(s, "connect");
   return s;
 }
-
-const tests = [];
-const test = (name, fn) => tests.push({ name, fn });
 
 test("connect with auth", async () => {
   const s = await connected(client("/admin", { auth: { token: "s3cret" } }));
@@ -167,18 +147,6 @@ test("heartbeat timeout when the client stops answering pings", async () => {
   assert.ok(reasons.includes(`${id} ping timeout`), JSON.stringify(reasons));
 });
 
-let passed = 0;
-let failed = 0;
-for (const t of tests) {
-  try {
-    await t.fn();
-    passed++;
-    console.log(`ok - [node ${mode}] ${t.name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - [node ${mode}] ${t.name}: ${e && e.stack ? e.stack : e}`);
-  }
+await run(`node-${mode}`, () => {
   while (sockets.length) sockets.pop().disconnect();
-}
-console.log(`node-${mode} results: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+});

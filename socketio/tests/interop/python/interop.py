@@ -57,29 +57,28 @@ def connect_with_auth():
     assert c.call("echo", {"a": 1}, namespace="/admin", timeout=2) == {"a": 1}
 
 
-@test
-def middleware_rejection_is_a_connect_error_with_data():
+def refused(namespace, **kwargs):
+    """Connects to `namespace`, which must refuse; returns its connect_error data."""
     c = client()
     errors = []
-    c.on("connect_error", lambda data: errors.append(data), namespace="/admin")
+    c.on("connect_error", lambda data: errors.append(data), namespace=namespace)
     try:
-        connect(c, ["/admin"], auth={"token": "wrong"})
+        connect(c, [namespace], **kwargs)
         raise AssertionError("connect succeeded")
     except socketio.exceptions.ConnectionError:
         pass
+    return errors
+
+
+@test
+def middleware_rejection_is_a_connect_error_with_data():
+    errors = refused("/admin", auth={"token": "wrong"})
     assert errors == [{"message": "not authorized", "data": {"reason": "bad token"}}], errors
 
 
 @test
 def invalid_namespace():
-    c = client()
-    errors = []
-    c.on("connect_error", lambda data: errors.append(data), namespace="/nowhere")
-    try:
-        connect(c, ["/nowhere"])
-        raise AssertionError("connect succeeded")
-    except socketio.exceptions.ConnectionError:
-        pass
+    errors = refused("/nowhere")
     assert errors == [{"message": "Invalid namespace"}], errors
 
 
