@@ -45,7 +45,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::acks::AckReply;
@@ -56,71 +55,26 @@ use crate::message::Message;
 use crate::namespace::Namespace;
 use crate::operator::BroadcastOperator;
 use crate::payload::Payload;
-
-/// Which sockets an emit targets, as an adapter sees it.
-#[derive(Debug, Clone, Copy)]
-pub struct Target<'a> {
-    pub(crate) rooms: &'a [Cow<'a, str>],
-    pub(crate) except: &'a [Cow<'a, str>],
-    pub(crate) except_key: Option<u64>,
-    pub(crate) volatile: bool,
-}
-
-impl<'a> Target<'a> {
-    /// A target for [`Namespace::deliver_local`]: the union of `rooms` (the
-    /// whole namespace when empty) minus the members of `except`.
-    pub fn new(rooms: &'a [Cow<'a, str>], except: &'a [Cow<'a, str>], volatile: bool) -> Target<'a> {
-        Target { rooms, except, except_key: None, volatile }
-    }
-    /// Targeted rooms (empty: the whole namespace).
-    pub fn rooms(&self) -> &[Cow<'a, str>] {
-        self.rooms
-    }
-    /// Excluded rooms.
-    pub fn except_rooms(&self) -> &[Cow<'a, str>] {
-        self.except
-    }
-    /// Whether the emit is volatile.
-    pub fn is_volatile(&self) -> bool {
-        self.volatile
-    }
-    /// Whether a local sender socket is excluded (it exists only on the
-    /// node that emitted, so remote nodes can ignore it).
-    pub fn excludes_sender(&self) -> bool {
-        self.except_key.is_some()
-    }
-    /// The rooms and except-rooms as an owned [`Selector`].
-    pub fn selector(&self) -> Selector {
-        Selector {
-            rooms: self.rooms.iter().map(|r| r.to_string()).collect(),
-            except: self.except.iter().map(|r| r.to_string()).collect(),
-        }
-    }
-}
-
-/// An owned selection of sockets, as sent to other nodes: the union of
-/// `rooms` (the whole namespace when empty) minus the members of `except`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Selector {
-    /// Targeted rooms (empty: the whole namespace).
-    pub rooms: Vec<String>,
-    /// Excluded rooms (or socket ids).
-    pub except: Vec<String>,
-}
+use crate::selection::{Selector, Target};
 
 impl Selector {
     /// Delivers `message` to this node's sockets of `namespace` that the
     /// selector picks (what a cluster adapter does for a remote emit).
-    pub fn deliver_local(&self, namespace: &Namespace, message: &Message, volatile: bool) -> EmitReport {
-        let rooms: Vec<Cow<'_, str>> = self.rooms.iter().map(|r| Cow::Borrowed(r.as_str())).collect();
-        let except: Vec<Cow<'_, str>> = self.except.iter().map(|r| Cow::Borrowed(r.as_str())).collect();
-        namespace.deliver_local(&Target::new(&rooms, &except, volatile), message)
+    pub fn deliver_local(&self, namespace: &Namespace, message: &Message) -> EmitReport {
+        let (rooms, except) = self.lists();
+        namespace.deliver_local(&Target::new(&rooms, &except, self.volatile), message)
     }
 
-    /// The operator selecting the same sockets on this node, acting on this
-    /// node only (`.local()`).
+    /// The operator selecting the same sockets on this node (volatile when
+    /// the selector is), acting on this node only (`.local()`).
     pub fn operator<'a>(&'a self, namespace: &'a Namespace) -> BroadcastOperator<'a> {
-        namespace.local().to(self.rooms.as_slice()).except(self.except.as_slice())
+        let (rooms, except) = self.lists();
+        let op = namespace.local().to(rooms.into_vec()).except(except.into_vec());
+        if self.volatile {
+            op.volatile()
+        } else {
+            op
+        }
     }
 }
 

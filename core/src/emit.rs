@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::acks::{AckReply, AckState, AckStream};
-use crate::adapter::{ClusterError, ClusterReply, RemoteAcks, Target};
+use crate::adapter::{ClusterError, ClusterReply, RemoteAcks};
 use crate::error::{AckError, EmitError};
 use crate::fanout::{EmitReport, Fanout};
 use crate::message::Message;
 use crate::names;
 use crate::namespace::Namespace;
 use crate::payload::Payload;
+use crate::selection::Target;
 use crate::socket::Socket;
 use crate::stats::Counters;
 

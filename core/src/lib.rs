@@ -33,9 +33,7 @@ mod stats;
 mod sync;
 
 pub use acks::{AckCollect, AckPending, AckReply, AckStream};
-pub use adapter::{
-    Adapter, ClusterError, ClusterReply, LocalAdapter, RemoteAcks, RemoteSocket, Selector, SocketsOp, Target,
-};
+pub use adapter::{Adapter, ClusterError, ClusterReply, LocalAdapter, RemoteAcks, RemoteSocket, SocketsOp};
 pub use config::{Config, ConfigBuilder, ConnectOptions, OverflowPolicy, MAX_NAME_LEN_LIMIT};
 pub use connection::Connection;
 pub use emit::ClusterAcks;
@@ -58,7 +56,7 @@ pub use operator::BroadcastOperator;
 pub use outbox::{Outbox, RecvFuture, RecvManyFuture};
 pub use payload::{Format, Payload};
 pub use responder::AckResponder;
-pub use selection::{RoomList, Rooms};
+pub use selection::{RoomList, Rooms, Selector, Target};
 pub use socket::Socket;
 pub use stats::Stats;
 

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::acks::{AckStream, AckTable};
-use crate::adapter::{ClusterError, ClusterReply, RemoteSocket, Target};
+use crate::adapter::{ClusterError, ClusterReply, RemoteSocket};
 use crate::connection::RoomStore;
 use crate::error::{ConnectError, EmitError, NameError};
 use crate::events::{EventFlow, Inbound, RoomEvent};
@@ -21,8 +21,7 @@ use crate::message::{DisconnectReason, Message};
 use crate::operator::BroadcastOperator;
 use crate::payload::Payload;
 use crate::responder::AckResponder;
-use crate::rooms::Selection;
-use crate::selection::Rooms;
+use crate::selection::{Rooms, Selection, Target};
 use crate::shared::Shared;
 use crate::socket::Socket;
 
@@ -503,9 +502,8 @@ impl Namespace {
     /// The [`Adapter`](crate::Adapter) calls this; a cluster adapter also
     /// calls it for messages published by other nodes.
     pub fn deliver_local(&self, target: &Target<'_>, message: &Message) -> EmitReport {
-        let sel = Selection { rooms: target.rooms, except: target.except, except_key: target.except_key };
         let mut fan = Fanout::new(message, target.volatile);
-        self.inner.store.for_each_selected(&sel, &mut fan);
+        self.inner.store.for_each_selected(&target.sel, &mut fan);
         fan.finish(&self.inner.shared.stats)
     }
 

@@ -5,15 +5,14 @@
 use std::time::Duration;
 
 use crate::acks::AckStream;
-use crate::adapter::{ClusterError, ClusterReply, RemoteAcks, RemoteSocket, Selector, SocketsOp, Target};
+use crate::adapter::{ClusterError, ClusterReply, RemoteAcks, RemoteSocket, SocketsOp};
 use crate::connection::Member;
 use crate::emit::{check_rooms, emit_in, start_ack, ClusterAcks};
 use crate::error::EmitError;
 use crate::fanout::EmitReport;
 use crate::namespace::Namespace;
 use crate::payload::Payload;
-use crate::rooms::Selection;
-use crate::selection::{room_list, RoomList, Rooms};
+use crate::selection::{room_list, RoomList, Rooms, Selection, Selector, Target};
 use crate::socket::Socket;
 
 /// A selection of sockets in one namespace and the flags of an emit:
@@ -121,8 +120,7 @@ impl<'a> BroadcastOperator<'a> {
         check_rooms(self.ns, &self.rooms)?;
         check_rooms(self.ns, &self.except)?;
         self.check_sender()?;
-        let target =
-            Target { rooms: &self.rooms, except: &self.except, except_key: self.except_key, volatile: self.volatile };
+        let target = Target { sel: self.selection(), volatile: self.volatile };
         if self.ns.is_dynamic_parent() {
             // A parent's emit reaches every child, one message per child
             // (each carries its own namespace name).
@@ -195,10 +193,7 @@ impl<'a> BroadcastOperator<'a> {
     }
 
     fn selector(&self) -> Selector {
-        Selector {
-            rooms: self.rooms.iter().map(|r| r.to_string()).collect(),
-            except: self.except.iter().map(|r| r.to_string()).collect(),
-        }
+        Selector::new(&self.rooms, &self.except, self.volatile)
     }
 
     /// Like [`emit_with_ack`](Self::emit_with_ack), across the cluster:
@@ -218,7 +213,7 @@ impl<'a> BroadcastOperator<'a> {
         let remote = if local {
             RemoteAcks::none()
         } else {
-            let target = Target { rooms: &rooms, except: &except, except_key: excl, volatile };
+            let target = Target { sel: Selection { rooms: &rooms, except: &except, except_key: excl }, volatile };
             ns.inner.shared.adapter.broadcast_with_ack(ns, &target, event, &payload, timeout)
         };
         Ok(ClusterAcks { local: stream, remote })

@@ -25,7 +25,6 @@
 //! checked in one place (the crate docs, "The lock order", and
 //! `lock_order`).
 
-use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -36,6 +35,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use smallvec::SmallVec;
 
 use crate::queue::Queue;
+use crate::selection::Selection;
 
 /// What a room entry points at: the owner of an outbox (a connection).
 /// The tables know nothing else of it, so membership sits below sockets
@@ -396,17 +396,6 @@ impl<C, S> Default for SocketShard<C, S> {
     fn default() -> Self {
         SocketShard { members: MemberSet::default(), sockets: FxHashMap::default() }
     }
-}
-
-/// Who an emit or a server-side operation selects.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Selection<'a> {
-    /// Union of these rooms; empty means the whole namespace.
-    pub(crate) rooms: &'a [Cow<'a, str>],
-    /// Minus members of these rooms.
-    pub(crate) except: &'a [Cow<'a, str>],
-    /// Minus this socket (the sender of `broadcast` / `socket.to`).
-    pub(crate) except_key: Option<u64>,
 }
 
 /// Result of adding a socket to a room.

@@ -42,6 +42,7 @@ impl Adapter for Fake {
         let report = ns.deliver_local(target, msg);
         *self.published.lock().unwrap() += 1;
         let sel = target.selector();
+        assert_eq!(sel.volatile, target.is_volatile());
         for (_, e) in self.others().unwrap_or_default() {
             if let Some(remote) = e.namespace(ns.name()) {
                 let m = Message::event(
@@ -50,7 +51,7 @@ impl Adapter for Fake {
                     msg.payload().unwrap().clone(),
                     None,
                 );
-                sel.deliver_local(&remote, &m, target.is_volatile());
+                sel.deliver_local(&remote, &m);
             }
         }
         report
@@ -248,5 +249,39 @@ fn a_panicking_server_side_handler_is_reported_not_propagated() -> Result<(), Bo
     assert_eq!(*seen.lock().unwrap(), [roomcast::HandlerSite::ServerSide("boom".into())]);
     // The local adapter has no other node.
     assert!(ns.server_side_emit("boom", "x")?.is_complete());
+    Ok(())
+}
+
+#[test]
+fn a_selector_is_the_owned_selection_and_travels_as_it_is() -> Result<(), Box<dyn std::error::Error>> {
+    let engine = Engine::new(Config::default());
+    let ns = engine.of("/")?;
+    let (conn_a, out_a) = engine.connect();
+    let (conn_b, out_b) = engine.connect();
+    let a = conn_a.join_namespace("/", Handshake::new())?;
+    let b = conn_b.join_namespace("/", Handshake::new())?;
+    a.join(["r", "s"])?;
+    b.join("r")?;
+
+    // What an operator publishes: rooms, except-rooms, volatile; not the sender.
+    let (rooms, except) = (["r".into()], ["s".into()]);
+    let target = Target::new(&rooms, &except, true);
+    assert!(!target.excludes_sender());
+    let sel = target.selector();
+    assert_eq!(sel, Selector { rooms: vec!["r".into()], except: vec!["s".into()], volatile: true });
+
+    // Serializable, and the same selection after the trip.
+    let wire = serde_json::to_string(&sel)?;
+    assert_eq!(wire, r#"{"rooms":["r"],"except":["s"],"volatile":true}"#);
+    let back: Selector = serde_json::from_str(&wire)?;
+    assert_eq!(back, sel);
+
+    // Delivered here exactly as an operator with those rooms would: b only.
+    let m = Message::event(Arc::from("/"), "e", Payload::text("x"), None);
+    let report = back.deliver_local(&ns, &m);
+    assert_eq!((report.recipients, report.queued), (1, 1));
+    assert!(out_a.try_recv().is_err());
+    assert_eq!(out_b.try_recv()?.event_name(), Some("e"));
+    assert_eq!(back.operator(&ns).fetch_sockets()?.len(), 1);
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! version) fails [`decode`] and is counted, never trusted.
 
 use bytes::Bytes;
-use roomcast::{Format, Payload};
+use roomcast::{Format, Payload, Selector};
 use serde::{Deserialize, Serialize};
 
 /// First bytes of every message.
@@ -54,14 +54,6 @@ impl WirePayload {
     }
 }
 
-/// The selection an operation applies to.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct WireSelection {
-    pub(crate) rooms: Vec<String>,
-    pub(crate) except: Vec<String>,
-    pub(crate) volatile: bool,
-}
-
 /// A socket in a `fetch_sockets` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct WireSocket {
@@ -90,14 +82,14 @@ pub(crate) enum WireOp {
 pub(crate) enum Body {
     /// An emit: every node delivers it to its selected sockets.
     Broadcast {
-        sel: WireSelection,
+        sel: Selector,
         event: String,
         payload: WirePayload,
     },
     /// An emit with acks; answered by `Acks`.
     BroadcastAck {
         req: u64,
-        sel: WireSelection,
+        sel: Selector,
         event: String,
         payload: WirePayload,
         timeout_ms: u64,
@@ -105,12 +97,12 @@ pub(crate) enum Body {
     /// A `fetch_sockets` request; answered by `Sockets`.
     Fetch {
         req: u64,
-        sel: WireSelection,
+        sel: Selector,
     },
     /// A join/leave/disconnect request; answered by `Count`.
     Apply {
         req: u64,
-        sel: WireSelection,
+        sel: Selector,
         op: WireOp,
     },
     /// A server-side emit; answered by `Replies` when `req` is set.
@@ -261,7 +253,7 @@ mod tests {
             node: 42,
             ns: "/chat".into(),
             body: Body::Broadcast {
-                sel: WireSelection { rooms: vec!["a".into(), "b".into()], except: vec!["c".into()], volatile: true },
+                sel: Selector { rooms: vec!["a".into(), "b".into()], except: vec!["c".into()], volatile: true },
                 event: "msg".into(),
                 payload: WirePayload { format: 2, data: Bytes::from_static(b"{\"x\":1}") },
             },
@@ -408,12 +400,8 @@ mod tests {
                 .prop_map(|(format, data)| WirePayload { format, data: Bytes::from(data) })
         }
 
-        fn selection() -> impl Strategy<Value = WireSelection> {
-            (names(), names(), any::<bool>()).prop_map(|(rooms, except, volatile)| WireSelection {
-                rooms,
-                except,
-                volatile,
-            })
+        fn selection() -> impl Strategy<Value = Selector> {
+            (names(), names(), any::<bool>()).prop_map(|(rooms, except, volatile)| Selector { rooms, except, volatile })
         }
 
         fn body() -> impl Strategy<Value = Body> {
@@ -472,7 +460,7 @@ mod tests {
         /// String and byte content a decoded envelope holds.
         fn content(e: &Envelope) -> usize {
             let names = |v: &[String]| v.iter().map(String::len).sum::<usize>();
-            let sel = |s: &WireSelection| names(&s.rooms) + names(&s.except);
+            let sel = |s: &Selector| names(&s.rooms) + names(&s.except);
             e.ns.len()
                 + match &e.body {
                     Body::Broadcast { sel: s, event, payload } | Body::BroadcastAck { sel: s, event, payload, .. } => {

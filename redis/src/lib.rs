@@ -69,7 +69,6 @@
 //! node. Nodes announce themselves with heartbeats; a node silent for
 //! `heartbeat_timeout` is considered dead ([`roomcast::Engine::server_count`]).
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, OnceLock};
@@ -104,7 +103,7 @@ pub mod fuzzing {
 }
 mod tasks;
 
-use envelope::{Body, Envelope, WireAck, WireOp, WirePayload, WireSelection, WireSocket};
+use envelope::{Body, Envelope, WireAck, WireOp, WirePayload, WireSocket};
 
 /// Settings of a [`RedisAdapter`].
 #[derive(Debug, Clone)]
@@ -396,14 +395,6 @@ impl Drop for Request {
     }
 }
 
-fn wire_selection(sel: &Selector, volatile: bool) -> WireSelection {
-    WireSelection { rooms: sel.rooms.clone(), except: sel.except.clone(), volatile }
-}
-
-fn selector(w: &WireSelection) -> Selector {
-    Selector { rooms: w.rooms.clone(), except: w.except.clone() }
-}
-
 fn ack_code(e: AckError) -> u8 {
     match e {
         AckError::Timeout => 0,
@@ -587,17 +578,13 @@ fn dispatch(inner: &Arc<Inner>, env: Envelope) {
         Body::Broadcast { sel, event, payload } => {
             let (Some(ns), Some(p)) = (ns, payload.to_payload()) else { return };
             let msg = Message::event(Arc::from(ns.name()), &event, p, None);
-            let rooms: Vec<Cow<'_, str>> = sel.rooms.iter().map(|r| Cow::Borrowed(r.as_str())).collect();
-            let except: Vec<Cow<'_, str>> = sel.except.iter().map(|r| Cow::Borrowed(r.as_str())).collect();
-            ns.deliver_local(&Target::new(&rooms, &except, sel.volatile), &msg);
+            sel.deliver_local(&ns, &msg);
         }
         Body::BroadcastAck { req, sel, event, payload, timeout_ms } => {
             let stream = match (ns, payload.to_payload()) {
-                (Some(ns), Some(p)) => selector(&sel)
-                    .operator(&ns)
-                    .timeout(Duration::from_millis(timeout_ms))
-                    .emit_with_ack(&event, p)
-                    .ok(),
+                (Some(ns), Some(p)) => {
+                    sel.operator(&ns).timeout(Duration::from_millis(timeout_ms)).emit_with_ack(&event, p).ok()
+                }
                 _ => None,
             };
             let (Some(stream), Some(rt)) = (stream, inner.rt.get()) else {
@@ -621,8 +608,7 @@ fn dispatch(inner: &Arc<Inner>, env: Envelope) {
         Body::Fetch { req, sel } => {
             let sockets = ns
                 .map(|ns| {
-                    let s = selector(&sel);
-                    let v = s.operator(&ns).cluster_fetch_sockets().map(|r| r.value).unwrap_or_default();
+                    let v = sel.operator(&ns).cluster_fetch_sockets().map(|r| r.value).unwrap_or_default();
                     v.into_iter()
                         .map(|s| WireSocket { id: s.id, rooms: s.rooms, data: s.data.as_ref().map(WirePayload::from) })
                         .collect()
@@ -633,8 +619,7 @@ fn dispatch(inner: &Arc<Inner>, env: Envelope) {
         Body::Apply { req, sel, op } => {
             let n = ns
                 .map(|ns| {
-                    let s = selector(&sel);
-                    let o = s.operator(&ns);
+                    let o = sel.operator(&ns);
                     match op {
                         WireOp::Join(r) => o.sockets_join(r),
                         WireOp::Leave(r) => o.sockets_leave(r),
@@ -672,11 +657,7 @@ impl Adapter for RedisAdapter {
     fn broadcast(&self, namespace: &Namespace, target: &Target<'_>, message: &Message) -> EmitReport {
         let report = namespace.deliver_local(target, message);
         if let (Some(event), Some(payload)) = (message.event_name(), message.payload()) {
-            let sel = WireSelection {
-                rooms: target.rooms().iter().map(|r| r.to_string()).collect(),
-                except: target.except_rooms().iter().map(|r| r.to_string()).collect(),
-                volatile: target.is_volatile(),
-            };
+            let sel = target.selector();
             let body = Body::Broadcast { sel, event: event.to_string(), payload: WirePayload::from(payload) };
             self.inner.publish(self.inner.ns_channel(namespace.name()), namespace.name(), body);
         }
@@ -691,7 +672,7 @@ impl Adapter for RedisAdapter {
         payload: &Payload,
         timeout: Duration,
     ) -> RemoteAcks {
-        let sel = wire_selection(&target.selector(), target.is_volatile());
+        let sel = target.selector();
         let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let started = self.inner.start_request(namespace.name(), |req| Body::BroadcastAck {
             req,
@@ -727,7 +708,7 @@ impl Adapter for RedisAdapter {
         namespace: &Namespace,
         selector: &Selector,
     ) -> Result<ClusterReply<Vec<RemoteSocket>>, ClusterError> {
-        let sel = wire_selection(selector, false);
+        let sel = selector.clone();
         let (answers, missing_nodes) = self.inner.request(namespace.name(), |req| Body::Fetch { req, sel })?;
         let mut value = Vec::new();
         for (node, body) in answers {
@@ -750,7 +731,7 @@ impl Adapter for RedisAdapter {
         selector: &Selector,
         op: &SocketsOp,
     ) -> Result<ClusterReply<usize>, ClusterError> {
-        let sel = wire_selection(selector, false);
+        let sel = selector.clone();
         let op = match op {
             SocketsOp::Join(r) => WireOp::Join(r.clone()),
             SocketsOp::Leave(r) => WireOp::Leave(r.clone()),
