@@ -20,7 +20,11 @@ pub(crate) fn log_failure(py: Python<'_>, err: &PyErr, what: &str) {
     let logged = (|| -> PyResult<()> {
         let logger = py.import("logging")?.call_method1("getLogger", ("roomcast",))?;
         let kwargs = PyDict::new(py);
-        kwargs.set_item("exc_info", err.value(py))?;
+        // A (type, value, traceback) triple: before 3.12 `logging` takes an
+        // exception object's traceback only from `sys.exc_info()`, and the
+        // object pyo3 holds has none attached.
+        let tb = err.traceback(py).map(|t| t.into_any().unbind()).unwrap_or_else(|| py.None());
+        kwargs.set_item("exc_info", (err.get_type(py), err.value(py), tb))?;
         logger.call_method("error", ("roomcast: %s raised an exception", what), Some(&kwargs))?;
         Ok(())
     })();

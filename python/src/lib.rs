@@ -34,6 +34,7 @@ mod operator;
 mod redis;
 mod room_event;
 mod socket;
+mod wait;
 
 #[pymodule]
 fn _roomcast(m: &Bound<'_, PyModule>) -> PyResult<()> {
