@@ -20,8 +20,8 @@ use crate::namespace::Namespace;
 /// The root object: configuration, namespaces, statistics.
 #[pyclass(frozen, module = "roomcast._roomcast")]
 pub(crate) struct Engine {
-    inner: rc::Engine,
-    ctx: Arc<Ctx>,
+    pub(crate) inner: rc::Engine,
+    pub(crate) ctx: Arc<Ctx>,
 }
 
 #[pymethods]
@@ -83,7 +83,10 @@ impl Engine {
         if let Some(on) = remove_empty_dynamic {
             b = b.remove_empty_dynamic(on);
         }
-        let ctx = Arc::new(Ctx { event_loop, quiet: Mutex::new(HashSet::new()) });
+        let ctx = Arc::new(Ctx { event_loop: OnceLock::new(), quiet: Mutex::new(HashSet::new()) });
+        if let Some(l) = event_loop {
+            let _ = ctx.event_loop.set(l);
+        }
         let config = b.build().map_err(cfg)?;
         let inner = match cluster::adapter_of(adapter)? {
             Some(a) => rc::Engine::with_adapter(config, a),

@@ -37,14 +37,16 @@ pub(crate) fn log_failure(py: Python<'_>, err: &PyErr, what: &str) {
 pub(crate) struct Ctx {
     /// The asyncio loop given to `Engine(loop=...)`: coroutine handlers are
     /// scheduled on it (else on the loop running in the calling thread).
-    pub(crate) event_loop: Option<Py<PyAny>>,
+    /// Set at most once: by `Engine(loop=...)`, or by a Socket.IO server
+    /// started from a running loop (`serve_async`) when none was given.
+    pub(crate) event_loop: std::sync::OnceLock<Py<PyAny>>,
     /// Namespaces that already have the default error hook.
     pub(crate) quiet: Mutex<HashSet<String>>,
 }
 
 impl Ctx {
     pub(crate) fn event_loop(&self, py: Python<'_>) -> Py<PyAny> {
-        self.event_loop.as_ref().map(|l| l.clone_ref(py)).unwrap_or_else(|| py.None())
+        self.event_loop.get().map(|l| l.clone_ref(py)).unwrap_or_else(|| py.None())
     }
 
     /// Installs the default error hook on `ns` once. Python failures are

@@ -33,6 +33,7 @@ mod operator;
 #[cfg(feature = "redis")]
 mod redis;
 mod room_event;
+mod sio_server;
 mod socket;
 mod wait;
 
@@ -53,6 +54,8 @@ fn _roomcast(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<room_event::RoomEvent>()?;
     #[cfg(feature = "redis")]
     m.add_class::<redis::RedisAdapter>()?;
+    m.add_class::<sio_server::SocketIoServer>()?;
+    m.add_class::<sio_server::WsBridge>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -30,6 +30,8 @@ __all__ = [
     "Handshake",
     "RoomEvent",
     "RedisAdapter",
+    "SocketIoServer",
+    "WsBridge",
     "__version__",
 ]
 
@@ -338,3 +340,51 @@ class Connection:
     def closed(self) -> bool: ...
     @property
     def close_reason(self) -> Optional[str]: ...
+
+@final
+class SocketIoServer:
+    def __new__(
+        cls,
+        engine: Engine,
+        *,
+        path: str = "/socket.io",
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        max_payload: Optional[int] = 1000000,
+        connect_timeout: float = 10.0,
+        cors_allowed_origins: Union[None, str, list[str], tuple[str, ...]] = None,
+        allow_request: Optional[Callable[[dict[str, Any]], object]] = None,
+        threads: Optional[int] = 2,
+    ) -> SocketIoServer: ...
+    def start(self, host: str, port: int) -> tuple[str, int]: ...
+    @property
+    def address(self) -> Optional[tuple[str, int]]: ...
+    @property
+    def session_count(self) -> int: ...
+    @property
+    def running(self) -> bool: ...
+    def wait(self, timeout: Optional[float] = None) -> bool: ...
+    def shutdown(self) -> None: ...
+    def adopt_loop(self, event_loop: asyncio.AbstractEventLoop) -> bool: ...
+    def http(
+        self,
+        method: str,
+        target: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        client: Optional[tuple[str, int]],
+        done: Callable[..., object],
+    ) -> None: ...
+    def websocket(
+        self,
+        target: str,
+        headers: list[tuple[bytes, bytes]],
+        client: Optional[tuple[str, int]],
+        on_event: Callable[[str, Any], object],
+    ) -> WsBridge: ...
+
+@final
+class WsBridge:
+    def send_text(self, text: str) -> bool: ...
+    def send_bytes(self, data: bytes) -> bool: ...
+    def close(self) -> None: ...
