@@ -5,8 +5,9 @@
 # cargo feature (MATURIN_PEP517_ARGS=--no-default-features, as python/README.md
 # documents), checks its dependency graph has no tokio or redis-rs and runs
 # tests/test_features.py and tests/test_core.py against it. Needs python3 (>= 3.9) with venv and pip, and
-# network access to PyPI for maturin, pytest, pytest-timeout, mypy and
-# websockets.
+# network access to PyPI for maturin, pytest, pytest-timeout, mypy,
+# websockets, python-socketio, websocket-client, uvicorn and starlette, and
+# node and npm (socket.io-client from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -25,8 +26,17 @@ rm -rf "$venv"
 "$python" -m venv "$venv"
 py="$venv/bin/python"
 "$py" -m pip install --quiet --upgrade pip
-# websockets: examples/python/chat_server.py and its test.
-"$py" -m pip install --quiet "maturin>=1.5,<2" pytest pytest-timeout mypy websockets==15.0.1
+# websockets: examples/python/chat_server.py and its test. python-socketio
+# (its client, and its server for the side-by-side run of the migration
+# apps), websocket-client, uvicorn and starlette: the roomcast.socketio tests.
+"$py" -m pip install --quiet "maturin>=1.5,<2" pytest pytest-timeout mypy websockets==15.0.1 \
+  "python-socketio[client]==5.18.1" websocket-client==1.9.2 uvicorn==0.34.0 starlette==1.10.0
+
+echo "== python: the official JavaScript client (socket.io-client, npm ci)"
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "$tool is required for the roomcast.socketio tests (apt-get install nodejs npm)"; exit 1; }
+done
+(cd "$root/socketio/tests/interop/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 echo "== python: build and install the package (pip install ./python)"
 # maturin sets PYO3_BUILD_EXTENSION_MODULE (no libpython link), which

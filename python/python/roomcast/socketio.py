@@ -42,6 +42,7 @@ from typing import (
     Dict,
     Iterator,
     List,
+    MutableMapping,
     Optional,
     Sequence,
     Tuple,
@@ -72,6 +73,12 @@ __all__ = [
 log = logging.getLogger("roomcast")
 
 _H = TypeVar("_H", bound=Callable[..., Any])
+
+# The ASGI callable's types (as Starlette spells them).
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 # Servers that are running, stopped at interpreter exit (before the
 # interpreter tears down the state their threads call into).
@@ -277,7 +284,11 @@ class Server:
             ping_timeout=ping_timeout,
             max_payload=payload,
             connect_timeout=connect_timeout,
-            cors_allowed_origins=cors_allowed_origins,
+            cors_allowed_origins=(
+                cors_allowed_origins
+                if cors_allowed_origins is None or isinstance(cors_allowed_origins, str)
+                else list(cors_allowed_origins)
+            ),
             allow_request=allow_request,
             threads=threads,
         )
@@ -286,12 +297,13 @@ class Server:
         # of each roomcast socket, sessions and environs by sid.
         self.handlers: Dict[str, Dict[str, Callable[..., Any]]] = {}
         self.namespace_handlers: Dict[str, "Namespace"] = {}
-        self._set_up: Dict[str, Any] = {}
+        self._set_up: Dict[str, Any] = {}  # roomcast namespaces wired to the dispatch
+        self._routed: "set[Tuple[str, str]]" = set()  # (namespace, event) routed
         self._sockets: Dict[Tuple[str, str], Socket] = {}
         self._sid_of: Dict[Tuple[str, str], str] = {}
         self._sessions: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self._environs: Dict[str, Dict[str, Any]] = {}
-        self._pending: Dict[Tuple[str, str], List[Callable[[Socket], None]]] = {}
+        self._pending: Dict[Tuple[str, str], List[Callable[[Socket], object]]] = {}
         # The sid made by the connect middleware, by (OS thread, namespace):
         # roomcast runs a join's middleware and connection handlers on one
         # thread, one after the other. (Not a threading.local: a transport
@@ -428,11 +440,10 @@ class Server:
     def _route(self, ns: str, event: str) -> None:
         """Routes ``event`` of ``ns`` to the python-socketio handler (once);
         ``"*"`` takes the events no other handler takes."""
-        key = (ns, "\0event", event)
         with self._lock:
-            if key in self._set_up:
+            if (ns, event) in self._routed:
                 return
-            self._set_up[key] = True  # type: ignore[index]
+            self._routed.add((ns, event))
         nsp = self._set_up[ns]
         if event == "*":
             nsp.on_fallback(functools.partial(self._on_catch_all, ns))
@@ -563,7 +574,7 @@ class Server:
     def _socket(self, sid: str, namespace: Optional[str]) -> Optional[Socket]:
         return self._sockets.get((namespace or "/", sid))
 
-    def _later(self, sid: str, namespace: Optional[str], op: Callable[[Socket], None]) -> bool:
+    def _later(self, sid: str, namespace: Optional[str], op: Callable[[Socket], object]) -> bool:
         """Runs ``op`` on the socket of ``sid`` now, or when its connect
         handler has finished; False for an unknown sid."""
         ns = namespace or "/"
@@ -784,7 +795,7 @@ class AsyncServer(Server):
         """See :meth:`Server.send`."""
         self._emit("message", data, to, room, skip_sid, namespace, callback)
 
-    async def call(  # type: ignore[override]
+    async def call(
         self,
         event: str,
         data: Any = None,
@@ -850,7 +861,7 @@ class AsyncServer(Server):
             return asyncio.run_coroutine_threadsafe(target(*args, **kwargs), loop)
         return asyncio.ensure_future(target(*args, **kwargs))
 
-    async def sleep(self, seconds: float = 0) -> None:  # type: ignore[override]
+    async def sleep(self, seconds: float = 0) -> None:
         """``asyncio.sleep``."""
         await asyncio.sleep(seconds)
 
@@ -975,7 +986,7 @@ class ASGIApp:
         self.on_startup = on_startup
         self.on_shutdown = on_shutdown
 
-    def _target(self, scope: Dict[str, Any]) -> Optional[str]:
+    def _target(self, scope: Scope) -> Optional[str]:
         """The transport's request target for ``scope``, or None when the
         request is not for Socket.IO."""
         path: str = scope.get("path", "")
@@ -988,7 +999,7 @@ class ASGIApp:
         target = self.server.path + "/"
         return target + ("?" + qs.decode("latin-1") if qs else "")
 
-    async def __call__(self, scope: Dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
@@ -1013,7 +1024,7 @@ class ASGIApp:
         else:
             await send({"type": "websocket.close", "code": 1000})
 
-    async def _lifespan(self, scope: Dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.other_asgi_app is not None and self.on_startup is None and self.on_shutdown is None:
             try:
                 await self.other_asgi_app(scope, receive, send)
@@ -1045,11 +1056,11 @@ class ASGIApp:
                 return
 
     @staticmethod
-    def _client(scope: Dict[str, Any]) -> Optional[Tuple[str, int]]:
+    def _client(scope: Scope) -> Optional[Tuple[str, int]]:
         c = scope.get("client")
         return (str(c[0]), int(c[1])) if c else None
 
-    async def _http(self, scope: Dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any], target: str) -> None:
+    async def _http(self, scope: Scope, receive: Receive, send: Send, target: str) -> None:
         limit = self.server.max_payload + 64 * 1024
         chunks: List[bytes] = []
         size = 0
@@ -1085,7 +1096,7 @@ class ASGIApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _websocket(self, scope: Dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any], target: str) -> None:
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send, target: str) -> None:
         msg = await receive()
         if msg["type"] != "websocket.connect":
             return
@@ -1138,7 +1149,7 @@ class ASGIApp:
             except Exception:
                 out.cancel()
 
-    async def _static(self, scope: Dict[str, Any], send: Callable[..., Any]) -> bool:
+    async def _static(self, scope: Scope, send: Send) -> bool:
         path: str = scope.get("path", "")
         for prefix in sorted(self.static_files, key=len, reverse=True):
             spec = self.static_files[prefix]

@@ -1,0 +1,66 @@
+"""ASGI apps for test_socketio_asgi.py: a roomcast engine with handlers on
+its namespaces, served through roomcast.socketio.ASGIApp
+
+* ``plain``: the ASGIApp alone (static files from this directory);
+* ``wrapped``: ASGIApp in front of a Starlette app (other routes and the
+  lifespan pass through to it);
+* ``mounted``: a Starlette app with the ASGIApp mounted under ``/rt``.
+"""
+
+import contextlib
+from typing import Any, AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+import roomcast
+import roomcast.socketio
+
+engine = roomcast.Engine()
+ns = engine.of("/")
+
+
+@ns.on("join")
+def join(socket: roomcast.Socket, room: Any, ack: Any) -> None:
+    socket.join(room)
+    if ack:
+        ack("joined " + room)
+
+
+@ns.on("say")
+def say(socket: roomcast.Socket, data: Any, ack: Any) -> None:
+    socket.to(data["room"]).emit("said", data["text"])
+
+
+@ns.on("echo")
+async def echo(socket: roomcast.Socket, data: Any, ack: Any) -> None:
+    if ack:
+        ack(data)
+
+
+server = roomcast.socketio.AsyncServer(engine)
+plain = roomcast.socketio.ASGIApp(server, static_files={"/": "index.html"})
+
+state = {"started": False}
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    state["started"] = True
+    yield
+    state["started"] = False
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True, "started": state["started"], "sessions": engine.stats()["connections"]})
+
+
+web = Starlette(routes=[Route("/health", health)], lifespan=lifespan)
+wrapped = roomcast.socketio.ASGIApp(server, other_asgi_app=web)
+
+mounted = Starlette(
+    routes=[Route("/health", health), Mount("/rt", app=roomcast.socketio.ASGIApp(server))],
+    lifespan=lifespan,
+)

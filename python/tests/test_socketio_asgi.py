@@ -1,0 +1,83 @@
+"""roomcast.socketio.ASGIApp under a real uvicorn, alone, in front of a
+Starlette app and mounted inside one, with the official Python client."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, List
+
+import pytest
+
+socketio = pytest.importorskip("socketio")
+pytest.importorskip("uvicorn")
+pytest.importorskip("starlette")
+
+from sio_helpers import node_client, uvicorn  # noqa: E402
+
+APPS = Path(__file__).resolve().parent / "asgi_apps"
+
+
+def get(url: str) -> "tuple[int, bytes]":
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.status, r.read()
+
+
+def chat(url: str, transport: str, path: str = "socket.io") -> None:
+    a, b = socketio.Client(), socketio.Client()
+    said: List[Any] = []
+    b.on("said", lambda text: said.append(text))
+    try:
+        a.connect(url, transports=[transport], socketio_path=path)
+        b.connect(url, transports=[transport], socketio_path=path)
+        assert a.call("join", "r", timeout=5) == "joined r"
+        assert b.call("join", "r", timeout=5) == "joined r"
+        a.emit("say", {"room": "r", "text": "over ASGI"})
+        assert a.call("echo", b"\x00bytes", timeout=5) == b"\x00bytes"
+        assert a.call("echo", {"big": "x" * 50_000}, timeout=5) == {"big": "x" * 50_000}
+        deadline = time.monotonic() + 5
+        while not said and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert said == ["over ASGI"]
+    finally:
+        a.disconnect()
+        b.disconnect()
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_asgi_app_under_uvicorn(transport: str) -> None:
+    with uvicorn("stack:plain", APPS) as url:
+        chat(url, transport)
+        status, body = get(url + "/")
+        assert status == 200 and b"static page" in body
+        with pytest.raises(urllib.error.HTTPError) as e:
+            get(url + "/nothing-here")
+        assert e.value.code == 404
+        e.value.close()
+
+
+def test_asgi_app_in_front_of_starlette_passes_routes_and_lifespan() -> None:
+    with uvicorn("stack:wrapped", APPS) as url:
+        status, body = get(url + "/health")
+        assert status == 200 and json.loads(body)["started"] is True  # lifespan ran
+        chat(url, "websocket")
+        chat(url, "polling")
+
+
+def test_asgi_app_mounted_in_starlette() -> None:
+    with uvicorn("stack:mounted", APPS) as url:
+        status, body = get(url + "/health")
+        assert json.loads(body)["started"] is True
+        chat(url, "websocket", path="rt/socket.io")
+        chat(url, "polling", path="rt/socket.io")
+
+
+def test_javascript_client_over_asgi() -> None:
+    apps = Path(__file__).resolve().parent / "sio_apps"
+    with uvicorn("latency_app:app", apps) as url:
+        for transport in ("websocket", "polling"):
+            out = node_client("latency", url, transport)
+            assert out["argCounts"] == [0] * 20
