@@ -245,7 +245,8 @@ class Server:
     bool`` for each request that opens a session, with ``method``,
     ``path``, ``query``, ``headers`` and ``address``). ``threads`` is the
     number of transport threads. python-socketio's ``async_mode``,
-    ``logger`` and ``engineio_logger`` are accepted and ignored.
+    ``logger``, ``engineio_logger`` and ``transports`` are accepted and
+    ignored (both transports are always served).
 
     Handlers registered here (``@sio.event``, ``@sio.on``) take ``sid`` and
     the event's arguments, as in python-socketio; handlers registered on
@@ -271,6 +272,7 @@ class Server:
         async_mode: Optional[str] = None,
         logger: Any = False,
         engineio_logger: Any = False,
+        transports: Optional[Sequence[str]] = None,
     ) -> None:
         self.engine = engine if engine is not None else Engine()
         if max_payload is not None and max_http_buffer_size is not None:
