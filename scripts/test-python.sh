@@ -6,7 +6,8 @@
 # documents), checks its dependency graph has no tokio or redis-rs and runs
 # tests/test_features.py and tests/test_core.py against it. Needs python3 (>= 3.9) with venv and pip, and
 # network access to PyPI for maturin, pytest, pytest-timeout, mypy,
-# websockets, python-socketio, websocket-client, uvicorn and starlette, and
+# websockets, python-socketio, websocket-client, uvicorn, hypercorn and
+# starlette, and
 # node and npm (socket.io-client from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,9 +29,10 @@ py="$venv/bin/python"
 "$py" -m pip install --quiet --upgrade pip
 # websockets: examples/python/chat_server.py and its test. python-socketio
 # (its client, and its server for the side-by-side run of the migration
-# apps), websocket-client, uvicorn and starlette: the roomcast.socketio tests.
+# apps), websocket-client, uvicorn, hypercorn and starlette: the
+# roomcast.socketio tests.
 "$py" -m pip install --quiet "maturin>=1.5,<2" pytest pytest-timeout mypy websockets==15.0.1 \
-  "python-socketio[client]==5.18.1" websocket-client==1.9.2 uvicorn==0.34.0 starlette==1.10.0
+  "python-socketio[client]==5.18.1" websocket-client==1.9.2 uvicorn==0.34.0 hypercorn==0.18.0 starlette==1.10.0
 
 echo "== python: the official JavaScript client (socket.io-client, npm ci)"
 for tool in node npm; do

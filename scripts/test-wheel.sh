@@ -38,7 +38,7 @@ norust "$python" -m venv "$venv"
 py=$venv/bin/python
 norust "$py" -m pip install --quiet --upgrade pip
 norust "$py" -m pip install --quiet pytest pytest-timeout websockets==15.0.1 \
-  "python-socketio[client]==5.18.1" websocket-client==1.9.2 uvicorn==0.34.0 starlette==1.10.0
+  "python-socketio[client]==5.18.1" websocket-client==1.9.2 uvicorn==0.34.0 hypercorn==0.18.0 starlette==1.10.0
 start=$(date +%s.%N)
 (cd "$scratch" && norust "$py" -m pip install --quiet --no-index --only-binary :all: "$wheel")
 end=$(date +%s.%N)

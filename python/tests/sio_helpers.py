@@ -40,13 +40,18 @@ def wait_port(port: int, proc: Optional["subprocess.Popen[str]"] = None, timeout
 
 
 @contextlib.contextmanager
-def uvicorn(app: str, app_dir: Path, env: Optional[dict] = None) -> Iterator[str]:
-    """Runs ``uvicorn app`` from ``app_dir`` on a free loopback port; yields
-    its URL. Asserts that it logged no traceback."""
+def uvicorn(app: str, app_dir: Path, env: Optional[dict] = None, server: str = "uvicorn") -> Iterator[str]:
+    """Runs ``app`` under ``server`` (uvicorn or hypercorn) from ``app_dir``
+    on a free loopback port; yields its URL. Asserts that it logged no
+    traceback."""
     port = free_port()
+    if server == "uvicorn":
+        cmd = ["-m", "uvicorn", app, "--app-dir", str(app_dir), "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning", "--lifespan", "on"]
+    else:
+        cmd = ["-m", "hypercorn", app, "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--app-dir", str(app_dir), "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--lifespan", "on"],
+        [sys.executable, *cmd],
         cwd=app_dir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

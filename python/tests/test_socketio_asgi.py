@@ -1,4 +1,4 @@
-"""roomcast.socketio.ASGIApp under a real uvicorn, alone, in front of a
+"""roomcast.socketio.ASGIApp under a real uvicorn (and hypercorn), alone, in front of a
 Starlette app and mounted inside one, with the official Python client."""
 
 from __future__ import annotations
@@ -47,9 +47,11 @@ def chat(url: str, transport: str, path: str = "socket.io") -> None:
         b.disconnect()
 
 
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn"])
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
-def test_asgi_app_under_uvicorn(transport: str) -> None:
-    with uvicorn("stack:plain", APPS) as url:
+def test_asgi_app_under_uvicorn_and_hypercorn(transport: str, server: str) -> None:
+    pytest.importorskip(server)
+    with uvicorn("stack:plain", APPS, server=server) as url:
         chat(url, transport)
         status, body = get(url + "/")
         assert status == 200 and b"static page" in body
