@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, List, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / "socketio" / "tests" / "interop" / "node" / "node_modules"
@@ -87,3 +87,61 @@ def node_client(scenario: str, url: str, transport: str = "websocket") -> Any:
     )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
+
+
+def wait_for(cond: Any, timeout: float = 5.0) -> None:
+    """Polls ``cond()`` until it is true; fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def chat_engine() -> Any:
+    """An engine with handlers on its "/" namespace (roomcast Socket
+    objects): join (acks "joined ROOM"), say (to a room, except the
+    sender), echo (acks its data)."""
+    import roomcast
+
+    engine = roomcast.Engine()
+    ns = engine.of("/")
+
+    @ns.on("join")
+    def join(socket: roomcast.Socket, room: Any, ack: Any) -> None:
+        socket.join(room)
+        if ack:
+            ack("joined " + room)
+
+    @ns.on("say")
+    def say(socket: roomcast.Socket, data: Any, ack: Any) -> None:
+        socket.to(data["room"]).emit("said", data["text"])
+
+    @ns.on("echo")
+    def echo(socket: roomcast.Socket, data: Any, ack: Any) -> None:
+        if ack:
+            ack(data)
+
+    return engine
+
+
+def chat_roundtrip(url: str, transport: str, path: str = "socket.io") -> None:
+    """Two official python-socketio clients against ``chat_engine``'s
+    handlers: rooms, acks, binary and a 50 kB payload."""
+    import socketio
+
+    a, b = socketio.Client(), socketio.Client()
+    said: List[Any] = []
+    b.on("said", lambda text: said.append(text))
+    try:
+        a.connect(url, transports=[transport], socketio_path=path)
+        b.connect(url, transports=[transport], socketio_path=path)
+        assert a.call("join", "r", timeout=5) == "joined r"
+        assert b.call("join", "r", timeout=5) == "joined r"
+        a.emit("say", {"room": "r", "text": "hi"})
+        assert a.call("echo", b"\x00bytes", timeout=5) == b"\x00bytes"
+        assert a.call("echo", {"big": "x" * 50_000}, timeout=5) == {"big": "x" * 50_000}
+        wait_for(lambda: said)
+        assert said == ["hi"]
+    finally:
+        a.disconnect()
+        b.disconnect()

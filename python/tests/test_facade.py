@@ -13,13 +13,7 @@ socketio = pytest.importorskip("socketio")
 
 import roomcast  # noqa: E402
 import roomcast.socketio as rsio  # noqa: E402
-
-
-def wait_for(cond: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+from sio_helpers import wait_for  # noqa: E402
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ Starlette app and mounted inside one, with the official Python client."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.request
 from pathlib import Path
-from typing import Any, List
 
 import pytest
 
@@ -16,7 +13,7 @@ socketio = pytest.importorskip("socketio")
 pytest.importorskip("uvicorn")
 pytest.importorskip("starlette")
 
-from sio_helpers import node_client, uvicorn  # noqa: E402
+from sio_helpers import chat_roundtrip, node_client, uvicorn  # noqa: E402
 
 APPS = Path(__file__).resolve().parent / "asgi_apps"
 
@@ -27,24 +24,13 @@ def get(url: str) -> "tuple[int, bytes]":
 
 
 def chat(url: str, transport: str, path: str = "socket.io") -> None:
-    a, b = socketio.Client(), socketio.Client()
-    said: List[Any] = []
-    b.on("said", lambda text: said.append(text))
+    chat_roundtrip(url, transport, path)
+    c = socketio.Client()
+    c.connect(url, transports=[transport], socketio_path=path)
     try:
-        a.connect(url, transports=[transport], socketio_path=path)
-        b.connect(url, transports=[transport], socketio_path=path)
-        assert a.call("join", "r", timeout=5) == "joined r"
-        assert b.call("join", "r", timeout=5) == "joined r"
-        a.emit("say", {"room": "r", "text": "over ASGI"})
-        assert a.call("echo", b"\x00bytes", timeout=5) == b"\x00bytes"
-        assert a.call("echo", {"big": "x" * 50_000}, timeout=5) == {"big": "x" * 50_000}
-        deadline = time.monotonic() + 5
-        while not said and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert said == ["over ASGI"]
+        assert c.call("aecho", [1, "two"], timeout=5) == [1, "two"]  # a coroutine handler
     finally:
-        a.disconnect()
-        b.disconnect()
+        c.disconnect()
 
 
 @pytest.mark.parametrize("server", ["uvicorn", "hypercorn"])

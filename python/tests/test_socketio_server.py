@@ -20,30 +20,7 @@ socketio = pytest.importorskip("socketio")  # the official python-socketio clien
 
 import roomcast  # noqa: E402
 import roomcast.socketio as rsio  # noqa: E402
-from sio_helpers import node_client  # noqa: E402
-
-
-def chat_engine() -> roomcast.Engine:
-    """Handlers on the engine itself (roomcast Socket objects)."""
-    engine = roomcast.Engine()
-    ns = engine.of("/")
-
-    @ns.on("join")
-    def join(socket: roomcast.Socket, room: Any, ack: Any) -> None:
-        socket.join(room)
-        if ack:
-            ack(sorted(r for r in socket.rooms if r != socket.id))
-
-    @ns.on("say")
-    def say(socket: roomcast.Socket, data: Any, ack: Any) -> None:
-        socket.to(data["room"]).emit("said", data["text"])
-
-    @ns.on("echo")
-    def echo(socket: roomcast.Socket, data: Any, ack: Any) -> None:
-        if ack:
-            ack(data)
-
-    return engine
+from sio_helpers import chat_engine, chat_roundtrip, node_client  # noqa: E402
 
 
 @pytest.fixture
@@ -57,25 +34,7 @@ def server() -> Any:
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 def test_python_client_rooms_acks_and_binary(server: rsio.Server, transport: str) -> None:
     assert server.address is not None
-    url = f"http://127.0.0.1:{server.address[1]}"
-    a, b = socketio.Client(), socketio.Client()
-    said: List[Any] = []
-    b.on("said", lambda text: said.append(text))
-    try:
-        a.connect(url, transports=[transport])
-        b.connect(url, transports=[transport])
-        assert a.call("join", "lobby", timeout=5) == ["lobby"]
-        assert b.call("join", "lobby", timeout=5) == ["lobby"]
-        a.emit("say", {"room": "lobby", "text": "hi"})
-        assert a.call("echo", b"\x00\x01bin", timeout=5) == b"\x00\x01bin"
-        assert a.call("echo", {"n": [1, 2]}, timeout=5) == {"n": [1, 2]}
-        deadline = time.monotonic() + 5
-        while not said and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert said == ["hi"]
-    finally:
-        a.disconnect()
-        b.disconnect()
+    chat_roundtrip(f"http://127.0.0.1:{server.address[1]}", transport)
 
 
 def test_javascript_client() -> None:

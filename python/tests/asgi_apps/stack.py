@@ -8,6 +8,8 @@ its namespaces, served through roomcast.socketio.ASGIApp
 """
 
 import contextlib
+import sys
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 from starlette.applications import Starlette
@@ -18,24 +20,15 @@ from starlette.routing import Mount, Route
 import roomcast
 import roomcast.socketio
 
-engine = roomcast.Engine()
-ns = engine.of("/")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sio_helpers import chat_engine  # noqa: E402
+
+engine = chat_engine()
 
 
-@ns.on("join")
-def join(socket: roomcast.Socket, room: Any, ack: Any) -> None:
-    socket.join(room)
-    if ack:
-        ack("joined " + room)
-
-
-@ns.on("say")
-def say(socket: roomcast.Socket, data: Any, ack: Any) -> None:
-    socket.to(data["room"]).emit("said", data["text"])
-
-
-@ns.on("echo")
-async def echo(socket: roomcast.Socket, data: Any, ack: Any) -> None:
+@engine.of("/").on("aecho")
+async def aecho(socket: roomcast.Socket, data: Any, ack: Any) -> None:
+    """A coroutine handler: runs on the ASGI server's loop."""
     if ack:
         ack(data)
 
