@@ -83,10 +83,7 @@ impl Engine {
         if let Some(on) = remove_empty_dynamic {
             b = b.remove_empty_dynamic(on);
         }
-        let ctx = Arc::new(Ctx { event_loop: OnceLock::new(), quiet: Mutex::new(HashSet::new()) });
-        if let Some(l) = event_loop {
-            let _ = ctx.event_loop.set(l);
-        }
+        let ctx = Arc::new(Ctx { event_loop: Mutex::new(event_loop), quiet: Mutex::new(HashSet::new()) });
         let config = b.build().map_err(cfg)?;
         let inner = match cluster::adapter_of(adapter)? {
             Some(a) => rc::Engine::with_adapter(config, a),

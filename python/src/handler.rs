@@ -37,16 +37,18 @@ pub(crate) fn log_failure(py: Python<'_>, err: &PyErr, what: &str) {
 pub(crate) struct Ctx {
     /// The asyncio loop given to `Engine(loop=...)`: coroutine handlers are
     /// scheduled on it (else on the loop running in the calling thread).
-    /// Set at most once: by `Engine(loop=...)`, or by a Socket.IO server
-    /// started from a running loop (`serve_async`) when none was given.
-    pub(crate) event_loop: std::sync::OnceLock<Py<PyAny>>,
+    /// Given as `Engine(loop=...)`, or adopted by a Socket.IO server served
+    /// from a loop (`serve_async`, ASGI) when there is none or the one
+    /// there is closed.
+    pub(crate) event_loop: Mutex<Option<Py<PyAny>>>,
     /// Namespaces that already have the default error hook.
     pub(crate) quiet: Mutex<HashSet<String>>,
 }
 
 impl Ctx {
     pub(crate) fn event_loop(&self, py: Python<'_>) -> Py<PyAny> {
-        self.event_loop.get().map(|l| l.clone_ref(py)).unwrap_or_else(|| py.None())
+        let l = self.event_loop.lock().ok().and_then(|l| l.as_ref().map(|l| l.clone_ref(py)));
+        l.unwrap_or_else(|| py.None())
     }
 
     /// Installs the default error hook on `ns` once. Python failures are

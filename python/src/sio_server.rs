@@ -332,10 +332,18 @@ impl SocketIoServer {
         Ok(())
     }
 
-    /// Sets the engine's event loop for coroutine handlers, unless one is
-    /// set already (`Engine(loop=...)`); returns whether it was set.
-    fn adopt_loop(&self, event_loop: Bound<'_, PyAny>) -> bool {
-        self.ctx.event_loop.set(event_loop.unbind()).is_ok()
+    /// Sets the engine's event loop for coroutine handlers, unless it has
+    /// one that is still open (`Engine(loop=...)`, an earlier serve);
+    /// returns whether it was set. (The current loop is read with the GIL
+    /// held and without this lock; the lock is only held to swap it.)
+    fn adopt_loop(&self, py: Python<'_>, event_loop: Bound<'_, PyAny>) -> PyResult<bool> {
+        let current = self.ctx.event_loop(py);
+        if !current.is_none(py) && !current.bind(py).call_method0("is_closed")?.is_truthy()? {
+            return Ok(false);
+        }
+        let old = self.ctx.event_loop.lock().map_err(|_| err_base("poisoned"))?.replace(event_loop.unbind());
+        drop(old); // after the lock is released: a decref may run Python code
+        Ok(true)
     }
 
     /// Serves one HTTP request received elsewhere (ASGI): `done(status,

@@ -234,8 +234,13 @@ def main() -> None:
         sio = rsio.Server(threads=2)
         sync_server(sio, rsio.ConnectionRefusedError)
         if a.impl == "roomcast":
-            print(f"listening on {a.host}:{a.port}", flush=True)
-            sio.serve(a.host, a.port)
+            host, port = sio.start(a.host, a.port)
+            print(f"listening on {host}:{port}", flush=True)
+            try:
+                sio.wait()
+            except KeyboardInterrupt:
+                pass
+            sio.shutdown()
             return
         app: Any = rsio.ASGIApp(sio)
     else:
@@ -244,10 +249,19 @@ def main() -> None:
         psio = socketio.AsyncServer(async_mode="asgi", transports=["websocket"])
         async_server(psio, socketio.exceptions.ConnectionRefusedError)
         app = socketio.ASGIApp(psio)
+    import asyncio
+    import socket
+
     import uvicorn
 
-    print(f"listening on {a.host}:{a.port}", flush=True)
-    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+    # Bound here, so "listening on" is printed once connections are accepted.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((a.host, a.port))
+    sock.listen(4096)
+    print(f"listening on {a.host}:{sock.getsockname()[1]}", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", backlog=4096))
+    asyncio.run(server.serve(sockets=[sock]))
 
 
 if __name__ == "__main__":

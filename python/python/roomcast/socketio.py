@@ -1031,7 +1031,7 @@ class ASGIApp:
             try:
                 await self.other_asgi_app(scope, receive, send)
             finally:
-                self.server._native.shutdown()
+                await asyncio.get_running_loop().run_in_executor(None, self.server._native.shutdown)
             return
         while True:
             msg = await receive()
