@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -51,6 +51,9 @@ const STOP_WAIT: Duration = Duration::from_secs(6);
 /// Frames queued from an ASGI WebSocket towards the session before
 /// `send_*` reports the bridge full (the caller then waits and retries).
 const WS_QUEUE: usize = 256;
+
+/// Most messages for the client handed to Python in one callback.
+const WS_BATCH: usize = 256;
 
 /// Set when the listener's task has ended.
 #[derive(Default)]
@@ -407,7 +410,8 @@ impl SocketIoServer {
     /// Serves one WebSocket received elsewhere (ASGI). `on_event(kind,
     /// data)` is called from a runtime thread: `("open", None)` once the
     /// transport accepted it, `("reject", status)` if it refused it, then
-    /// `("message", str or bytes)` per message for the client, and
+    /// `("messages", [str or bytes, ...])` with the messages for the client
+    /// that are ready (in order), and
     /// `("close", None)` at the end. The returned bridge carries the
     /// client's messages the other way.
     #[pyo3(signature = (target, headers, client, on_event))]
@@ -433,14 +437,19 @@ impl SocketIoServer {
         }
         let addr = client_addr(client);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<WsMessage>(WS_QUEUE);
-        let emit = move |kind: &str, data: Option<WsMessage>, status: Option<u16>| {
+        let emit = move |kind: &str, batch: Vec<WsMessage>, status: Option<u16>| {
             Python::attach(|py| {
                 let r = (|| -> PyResult<()> {
-                    let data: Py<PyAny> = match (data, status) {
-                        (Some(WsMessage::Text(t)), _) => PyString::new(py, t.as_str()).into_any().unbind(),
-                        (Some(WsMessage::Binary(b)), _) => PyBytes::new(py, &b).into_any().unbind(),
-                        (_, Some(s)) => s.into_pyobject(py)?.into_any().unbind(),
-                        _ => py.None(),
+                    let data: Py<PyAny> = if let Some(s) = status {
+                        s.into_pyobject(py)?.into_any().unbind()
+                    } else if batch.is_empty() {
+                        py.None()
+                    } else {
+                        let items = batch.iter().map(|m| match m {
+                            WsMessage::Binary(b) => PyBytes::new(py, b).into_any(),
+                            other => PyString::new(py, other.to_text().unwrap_or_default()).into_any(),
+                        });
+                        PyList::new(py, items)?.into_any().unbind()
                     };
                     on_event.bind(py).call1((kind, data))?;
                     Ok(())
@@ -471,15 +480,15 @@ impl SocketIoServer {
             let ws = match tokio_tungstenite::client_async_with_config(req, client_end, Some(config)).await {
                 Ok((ws, _)) => ws,
                 Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
-                    emit("reject", None, Some(resp.status().as_u16()));
+                    emit("reject", vec![], Some(resp.status().as_u16()));
                     return;
                 }
                 Err(_) => {
-                    emit("reject", None, Some(500));
+                    emit("reject", vec![], Some(500));
                     return;
                 }
             };
-            emit("open", None, None);
+            emit("open", vec![], None);
             let (mut sink, mut stream) = ws.split();
             let writer = tokio::spawn(async move {
                 while let Some(m) = rx.recv().await {
@@ -489,15 +498,41 @@ impl SocketIoServer {
                 }
                 let _ = sink.close().await;
             });
-            while let Some(m) = stream.next().await {
-                match m {
-                    Ok(m @ (WsMessage::Text(_) | WsMessage::Binary(_))) => emit("message", Some(m), None),
-                    Ok(WsMessage::Close(_)) | Err(_) => break,
-                    Ok(_) => {}
+            // What the transport sent is handed over in batches: one GIL
+            // acquisition and one loop wake-up for every message that is
+            // ready, not one per message.
+            let mut batch = Vec::new();
+            let mut open = true;
+            while open {
+                let Some(first) = stream.next().await else { break };
+                let mut next = Some(first);
+                while let Some(m) = next {
+                    match m {
+                        Ok(m @ (WsMessage::Text(_) | WsMessage::Binary(_))) => batch.push(m),
+                        Ok(WsMessage::Close(_)) | Err(_) => {
+                            open = false;
+                            break;
+                        }
+                        Ok(_) => {}
+                    }
+                    if batch.len() >= WS_BATCH {
+                        break;
+                    }
+                    next = match stream.next().now_or_never() {
+                        Some(Some(m)) => Some(m),
+                        Some(None) => {
+                            open = false;
+                            None
+                        }
+                        None => None,
+                    };
+                }
+                if !batch.is_empty() {
+                    emit("messages", std::mem::take(&mut batch), None);
                 }
             }
             writer.abort();
-            emit("close", None, None);
+            emit("close", vec![], None);
         });
         Ok(WsBridge { tx: Mutex::new(Some(tx)) })
     }

@@ -125,29 +125,53 @@ _ENVELOPE_KEYS = {"sioArgs", "sioAttachments"}
 def _args_of(data: Any) -> List[Any]:
     """A handler's argument list from a payload: one argument, or the list
     of an argument envelope (several arguments, none, or binary inside)."""
-    if isinstance(data, dict) and "sioArgs" in data and set(data) <= _ENVELOPE_KEYS:
-        atts = [base64.b64decode(a) for a in data.get("sioAttachments", [])]
+    if isinstance(data, dict) and isinstance(data.get("sioArgs"), list) and set(data) <= _ENVELOPE_KEYS:
+        raw = data.get("sioAttachments")
+        if not raw:
+            return list(data["sioArgs"])
+        try:
+            atts = [base64.b64decode(a) for a in raw if isinstance(a, str)]
+        except ValueError:  # binascii.Error: not base64; the arguments as sent
+            return list(data["sioArgs"])
         return [_fill(a, atts) for a in data["sioArgs"]]
     return [data]
 
 
 def _fill(v: Any, atts: List[bytes]) -> Any:
+    """Puts the attachments back in place of their placeholders (a
+    placeholder naming no attachment stays as it is)."""
     if isinstance(v, dict):
-        if v.get("_placeholder") is True and isinstance(v.get("num"), int) and len(v) == 2:
-            return atts[v["num"]]
+        num = v.get("num")
+        if v.get("_placeholder") is True and type(num) is int and len(v) == 2 and 0 <= num < len(atts):
+            return atts[num]
         return {k: _fill(x, atts) for k, x in v.items()}
     if isinstance(v, list):
         return [_fill(x, atts) for x in v]
     return v
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_BINARY = (bytes, bytearray, memoryview)
+
+
 def _has_bytes(v: Any) -> bool:
-    if isinstance(v, (bytes, bytearray, memoryview)):
+    """Whether binary data is nested in ``v`` (checked on every emit: the
+    common scalar leaves are tested by exact type first)."""
+    t = type(v)
+    if t in _SCALARS:
+        return False
+    if isinstance(v, _BINARY):
         return True
     if isinstance(v, dict):
-        return any(_has_bytes(x) for x in v.values())
+        for x in v.values():
+            if type(x) not in _SCALARS and _has_bytes(x):
+                return True
+        return False
     if isinstance(v, (list, tuple)):
-        return any(_has_bytes(x) for x in v)
+        for x in v:
+            if type(x) not in _SCALARS and _has_bytes(x):
+                return True
+        return False
     return False
 
 
@@ -1120,11 +1144,12 @@ class ASGIApp:
         async def outgoing() -> None:
             while True:
                 kind, data = await events.get()
-                if kind == "message":
-                    if isinstance(data, str):
-                        await send({"type": "websocket.send", "text": data})
-                    else:
-                        await send({"type": "websocket.send", "bytes": data})
+                if kind == "messages":
+                    for m in data:
+                        if isinstance(m, str):
+                            await send({"type": "websocket.send", "text": m})
+                        else:
+                            await send({"type": "websocket.send", "bytes": m})
                 elif kind == "close":
                     await send({"type": "websocket.close", "code": 1000})
                     return
