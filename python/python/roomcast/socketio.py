@@ -80,8 +80,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-# Servers that are running, stopped at interpreter exit (before the
-# interpreter tears down the state their threads call into).
+# Every server, shut down at interpreter exit (before the interpreter tears
+# down the state their threads call into); weak, so unused ones go away.
 _live: "weakref.WeakSet[Server]" = weakref.WeakSet()
 
 
@@ -319,6 +319,7 @@ class Server:
             threads=threads,
         )
         self.max_payload = payload if payload is not None else 1_000_000
+        _live.add(self)  # its threads (listener or ASGI bridge) stop at exit
         # python-socketio state: handlers by namespace and event, the sid
         # of each roomcast socket, sessions and environs by sid.
         self.handlers: Dict[str, Dict[str, Callable[..., Any]]] = {}
@@ -347,9 +348,7 @@ class Server:
     def start(self, host: str = "127.0.0.1", port: int = 5000) -> Tuple[str, int]:
         """Listens on ``host:port`` (0: a free port) in the background and
         returns the bound address; ``shutdown()`` stops it."""
-        addr = self._native.start(host, port)
-        _live.add(self)
-        return addr
+        return self._native.start(host, port)
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Waits until the server stops (at most ``timeout`` seconds);
@@ -381,7 +380,6 @@ class Server:
     def shutdown(self) -> None:
         """Disconnects every client (``server shutting down``) and stops."""
         self._native.shutdown()
-        _live.discard(self)
 
     def __enter__(self) -> "Server":
         return self
