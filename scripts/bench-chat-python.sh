@@ -27,11 +27,14 @@ CARGO_TARGET_DIR="$target/python" "$venv/bin/python" -m pip install --quiet "$ro
 
 py=$venv/bin/python
 server=$root/bench/chat/python/chat_server.py
-servers=(
-  --server "roomcast-py=$py $server --impl roomcast --port {port}"
-  --server "python-socketio=$py $server --impl python-socketio --port {port}"
-  --server "roomcast-py-asgi=$py $server --impl roomcast-asgi --port {port}"
-)
+# BENCH_SERVERS picks some of them (names as in the table).
+want=" ${BENCH_SERVERS:-roomcast-py python-socketio roomcast-py-asgi} "
+servers=()
+for s in "roomcast-py=roomcast" "python-socketio=python-socketio" "roomcast-py-asgi=roomcast-asgi"; do
+  name=${s%%=*}
+  [[ "$want" == *" $name "* ]] && servers+=(--server "$name=$py $server --impl ${s#*=} --port {port}")
+done
+[ "${#servers[@]}" -gt 0 ] || { echo "BENCH_SERVERS names none of roomcast-py, python-socketio, roomcast-py-asgi"; exit 1; }
 
 mkdir -p docs/bench
 CHAT_BENCH_COMMAND="./scripts/bench-chat-python.sh${*:+ $*}" \

@@ -460,7 +460,7 @@ impl SocketIoServer {
             })
         };
         h.spawn(async move {
-            let (server_end, client_end) = tokio::io::duplex(64 * 1024);
+            let (server_end, client_end) = tokio::io::duplex(16 * 1024);
             let svc = hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
                 if let Some(a) = addr {
                     req.extensions_mut().insert(ConnectInfo(a));
@@ -475,8 +475,14 @@ impl SocketIoServer {
                 let _ = conn.await;
             });
             // The transport bounds what clients send; what it sends back is
-            // taken whole.
-            let config = WebSocketConfig::default().max_message_size(None).max_frame_size(None);
+            // taken whole. Small buffers: tungstenite's defaults (128 KiB
+            // read buffer per socket) would dwarf the session itself, and
+            // writes go out at once (the bridge already batches).
+            let config = WebSocketConfig::default()
+                .max_message_size(None)
+                .max_frame_size(None)
+                .read_buffer_size(4096)
+                .write_buffer_size(0);
             let ws = match tokio_tungstenite::client_async_with_config(req, client_end, Some(config)).await {
                 Ok((ws, _)) => ws,
                 Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
