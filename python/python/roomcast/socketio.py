@@ -50,15 +50,16 @@ from typing import (
     Union,
 )
 
-from ._roomcast import (
-    Ack,
-    ConnectRefusedError,
-    Engine,
-    Handshake,
-    RoomcastError,
-    Socket,
-    SocketIoServer,
-)
+from ._roomcast import Ack, ConnectRefusedError, Engine, Handshake, RoomcastError, Socket
+
+try:
+    from ._roomcast import SocketIoServer
+except ImportError:  # pragma: no cover - builds without the feature
+    raise ImportError(
+        "roomcast.socketio is not available: this build of roomcast was compiled without the "
+        "'socketio' feature (published wheels include it; from source: pip install ./python, "
+        "which builds the default features)"
+    ) from None
 
 __all__ = [
     "ASGIApp",
