@@ -5,8 +5,10 @@
 # cargo feature (MATURIN_PEP517_ARGS=--no-default-features, as python/README.md
 # documents), checks its dependency graph has no tokio or redis-rs and runs
 # tests/test_features.py and tests/test_core.py against it. Needs python3
-# (>= 3.9, `PYTHON` names another) with venv, and network access to PyPI for
-# maturin, pytest, pytest-timeout, mypy and websockets.
+# (>= 3.9, `PYTHON` names another) with venv, node and npm (socket.io-client
+# from npm), and network access to PyPI for maturin, pytest, pytest-timeout,
+# mypy, websockets, python-socketio, websocket-client, uvicorn, hypercorn and
+# starlette.
 . "$(dirname "$0")/lib.sh"
 python=${PYTHON:-python3}
 venv=${ROOMCAST_PYVENV:-$target/pyvenv}
@@ -17,8 +19,15 @@ PYO3_PYTHON="$(command -v "$python")" cargo clippy -p roomcast-python --all-targ
 
 echo "== python: virtualenv in $venv"
 rm -rf "$venv"
-# websockets: examples/python/chat_server.py and its test.
-py_venv "$venv" "maturin>=1.5,<2" pytest pytest-timeout mypy websockets==15.0.1
+# websockets: examples/python/chat_server.py and its test. python-socketio
+# (its client, and its server for the side-by-side run of the migration
+# apps), websocket-client, uvicorn, hypercorn and starlette: the
+# roomcast.socketio tests.
+py_venv "$venv" "maturin>=1.5,<2" pytest pytest-timeout mypy websockets==15.0.1 \
+  "python-socketio[client]==5.18.1" websocket-client==1.9.2 uvicorn==0.34.0 hypercorn==0.18.0 starlette==1.10.0
+
+echo "== python: the official JavaScript client (socket.io-client, npm ci)"
+node_deps "$root/socketio/tests/interop/node"
 
 echo "== python: build and install the package (pip install ./python)"
 # maturin sets PYO3_BUILD_EXTENSION_MODULE (no libpython link), which

@@ -32,7 +32,8 @@ trap 'rm -rf "$scratch"; stop_redis' EXIT
 
 echo "== wheel: fresh virtualenv $venv ($("$python" --version)), no Rust on PATH"
 rm -rf "$venv"
-PYTHON=$python py_venv --via norust "$venv" pytest pytest-timeout websockets==15.0.1
+PYTHON=$python py_venv --via norust "$venv" pytest pytest-timeout websockets==15.0.1 \
+  "python-socketio[client]==5.18.1" websocket-client==1.9.2 uvicorn==0.34.0 hypercorn==0.18.0 starlette==1.10.0
 start=$(date +%s.%N)
 (cd "$scratch" && norust "$py" -m pip install --quiet --no-index --only-binary :all: "$wheel")
 end=$(date +%s.%N)

@@ -24,6 +24,8 @@ Every frame is a JSON object with a "type":
     {"type": "private", "from": "ann", "text": "psst"}
     {"type": "who", "room": "lobby", "nicks": ["ann", "bob"]}
     {"type": "error", "text": "..."}
+    {"type": "lagged", "missed": 810}               you read too slowly: 810 messages
+                                                     to you were dropped just before this
 """
 
 from __future__ import annotations
@@ -153,6 +155,11 @@ async def pump(conn: roomcast.Connection, ws: ServerConnection) -> None:
     async for msg in conn:
         if msg.kind == "event" and isinstance(msg.data, dict):
             await ws.send(json.dumps({"type": msg.event, **msg.data}))
+        elif msg.kind == "lagged":
+            # The outbox overflowed (a burst faster than this client reads)
+            # and the engine dropped messages: say how many, rather than
+            # letting the gap pass unnoticed.
+            await ws.send(json.dumps({"type": "lagged", "missed": msg.lagged}))
 
 
 async def handle(ws: ServerConnection) -> None:

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 
 use roomcast as rc;
 
-use crate::convert::{decode, encode_opt};
+use crate::convert::{decode, encode_opt, py_repr};
 use crate::errors::{err_base, err_closed, exc, payload_err, ACK_TIMEOUT, CLOSED, ROOMCAST_ERROR};
 
 /// A pending ack emit, waited on by a worker thread for `emit_with_ack_async`.
@@ -17,11 +17,11 @@ pub(crate) struct AckWait {
 
 #[pymethods]
 impl AckWait {
-    /// Waits (GIL released) for every reply; callable once.
+    /// Waits (GIL released, Ctrl-C interrupts it) for every reply; callable once.
     fn wait(&self, py: Python<'_>) -> PyResult<Vec<AckReply>> {
         let stream = self.stream.lock().map_err(|_| err_base("poisoned"))?.take();
         let Some(stream) = stream else { return Err(err_base("already waited")) };
-        let replies = py.detach(move || stream.wait());
+        let replies = crate::wait::ack_replies(py, stream)?;
         replies.into_iter().map(|r| AckReply::new(py, r)).collect()
     }
 }
@@ -30,10 +30,13 @@ impl AckWait {
 /// explaining why there is no reply (`AckTimeout`, `Closed`, `RoomcastError`).
 #[pyclass(frozen, module = "roomcast._roomcast")]
 pub(crate) struct AckReply {
+    /// The recipient that answered (or failed to).
     #[pyo3(get)]
     socket_id: String,
+    /// The reply, decoded (None when there is none).
     #[pyo3(get)]
     data: Py<PyAny>,
+    /// None, or why there is no reply (AckTimeoutError, ClosedError, RoomcastError).
     #[pyo3(get)]
     error: Py<PyAny>,
 }
@@ -59,8 +62,8 @@ impl AckReply {
 impl AckReply {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
-            "AckReply(socket_id={:?}, data={}, error={})",
-            self.socket_id,
+            "AckReply(socket_id={}, data={}, error={})",
+            py_repr(py, &self.socket_id),
             self.data.bind(py).repr()?,
             self.error.bind(py).repr()?
         ))

@@ -65,7 +65,9 @@ pub(crate) fn server_side_emit(
         }
         Some(t) => {
             let t = secs(t, "timeout")?;
-            let r = py.detach(|| ns.server_side_emit_with_ack(event, p, t)).map_err(cluster_err)?;
+            let (ns, event) = (ns.clone(), event.to_string());
+            let r = crate::wait::interruptible(py, move || ns.server_side_emit_with_ack(&event, p, t))?
+                .map_err(cluster_err)?;
             Ok(Some(r.value.iter().map(|p| crate::convert::decode(py, p)).collect::<PyResult<_>>()?))
         }
     }

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -13,22 +13,23 @@ use pyo3::types::PyTuple;
 
 use roomcast as rc;
 
-use crate::convert::{encode, parse_reason, seconds};
+use crate::convert::{encode, parse_reason, py_repr, seconds, NonNeg};
 use crate::errors::{err_closed, join_err, CLOSED};
 use crate::message::Message;
 use crate::socket::Socket;
+use crate::wait::SLICE;
 
 /// One transport link and its outbox.
 #[pyclass(frozen, module = "roomcast._roomcast")]
 pub(crate) struct Connection {
     pub(crate) conn: rc::Connection,
-    pub(crate) outbox: rc::Outbox,
+    /// Shared with the sockets this object hands out: the connection closes
+    /// when its outbox is dropped, so it stays open while any of them (or
+    /// this object) is reachable.
+    pub(crate) outbox: Arc<rc::Outbox>,
     /// Read end of the wake-up socket pair used by asyncio (created on first use).
     pub(crate) wake: OnceLock<UnixStream>,
 }
-
-/// Longest single blocking wait, so Ctrl-C (signals) is noticed.
-pub(crate) const SLICE: Duration = Duration::from_millis(100);
 
 impl Connection {
     fn recv_inner(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<Option<Message>> {
@@ -55,6 +56,7 @@ impl Connection {
 
 #[pymethods]
 impl Connection {
+    /// The connection id (unique within its engine).
     #[getter]
     fn id(&self) -> u64 {
         self.conn.id()
@@ -86,7 +88,7 @@ impl Connection {
             hs = hs.address(a);
         }
         match py.detach(|| self.conn.join_namespace(name, hs)) {
-            Ok(inner) => Ok(Socket { inner }),
+            Ok(inner) => Ok(Socket::kept(inner, &self.outbox)),
             Err(e) => Err(join_err(py, e)),
         }
     }
@@ -110,11 +112,11 @@ impl Connection {
     }
     /// This connection's socket in namespace `name`, if any.
     fn socket(&self, name: &str) -> Option<Socket> {
-        self.conn.socket(name).map(|inner| Socket { inner })
+        self.conn.socket(name).map(|inner| Socket::kept(inner, &self.outbox))
     }
     /// Every socket of this connection.
     fn sockets(&self) -> Vec<Socket> {
-        self.conn.sockets().into_iter().map(|inner| Socket { inner }).collect()
+        self.conn.sockets().into_iter().map(|inner| Socket::kept(inner, &self.outbox)).collect()
     }
     /// Next message; None after `timeout` seconds (None = wait forever).
     /// Raises `Closed` once closed and drained. The GIL is released while waiting.
@@ -133,8 +135,9 @@ impl Connection {
     }
     /// Up to `max` messages: waits up to `timeout` seconds for the first
     /// (None = forever), then takes what is queued. Empty list on timeout.
-    #[pyo3(signature = (max=256, timeout=None))]
-    fn recv_many(&self, py: Python<'_>, max: usize, timeout: Option<f64>) -> PyResult<Vec<Message>> {
+    #[pyo3(signature = (max=None, timeout=None), text_signature = "($self, max=256, timeout=None)")]
+    fn recv_many(&self, py: Python<'_>, max: Option<NonNeg<usize>>, timeout: Option<f64>) -> PyResult<Vec<Message>> {
+        let max = max.map_or(256, |m| m.0);
         if max == 0 {
             return Err(PyValueError::new_err("max must be at least 1"));
         }
@@ -221,15 +224,17 @@ impl Connection {
         py.detach(|| self.conn.close(rc::DisconnectReason::TransportClose));
         false
     }
+    /// Whether the connection is closed.
     #[getter]
     fn closed(&self) -> bool {
         self.conn.is_closed()
     }
+    /// Why the connection closed (a Socket.IO disconnect reason), or None while open.
     #[getter]
     fn close_reason(&self) -> Option<&'static str> {
         self.conn.close_reason().map(|r| r.as_str())
     }
-    fn __repr__(&self) -> String {
-        format!("<roomcast.Connection {} closed={}>", self.conn.id(), self.conn.is_closed())
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<roomcast.Connection {} closed={}>", self.conn.id(), py_repr(py, self.conn.is_closed()))
     }
 }

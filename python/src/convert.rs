@@ -115,3 +115,46 @@ pub(crate) fn parse_reason(reason: &str) -> PyResult<rc::DisconnectReason> {
     rc::DisconnectReason::parse(reason)
         .ok_or_else(|| PyValueError::new_err(format!("unknown disconnect reason {reason:?}")))
 }
+
+/// A non-negative integer argument. pyo3's own extraction of an unsigned
+/// type raises `OverflowError` for a negative value; this raises the
+/// documented `ValueError` (naming the bound) instead, and `TypeError` for
+/// a non-integer.
+pub(crate) struct NonNeg<T>(pub(crate) T);
+
+impl<'py, T: TryFrom<u64>> FromPyObject<'py> for NonNeg<T> {
+    fn extract_bound(ob: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let v: i128 = ob.extract().map_err(|e| {
+            if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(ob.py()) {
+                PyValueError::new_err("integer argument out of range")
+            } else {
+                e
+            }
+        })?;
+        if v < 0 {
+            return Err(PyValueError::new_err(format!("expected an integer >= 0, got {v}")));
+        }
+        u64::try_from(v)
+            .ok()
+            .and_then(|v| T::try_from(v).ok())
+            .map(NonNeg)
+            .ok_or_else(|| PyValueError::new_err(format!("integer argument {v} is too large")))
+    }
+}
+
+/// Python's `repr()` of a value, for `__repr__` strings built in Rust (so
+/// they read as Python: `None`, `'/'`, `False`, not Rust's `Debug`).
+pub(crate) fn py_repr<'py, T: IntoPyObject<'py>>(py: Python<'py>, v: T) -> String {
+    use pyo3::IntoPyObjectExt;
+    v.into_bound_py_any(py).and_then(|o| o.repr().map(|r| r.to_string())).unwrap_or_else(|_| "?".to_string())
+}
+
+/// The argument of `.timeout(seconds)`: `seconds_` is its earlier keyword
+/// name, still accepted; exactly one of the two must be given.
+pub(crate) fn timeout_arg(new: Option<f64>, old: Option<f64>) -> PyResult<Duration> {
+    match (new, old) {
+        (Some(s), None) | (None, Some(s)) => seconds(s, "timeout"),
+        (None, None) => Err(PyTypeError::new_err("timeout() missing its argument: seconds")),
+        (Some(_), Some(_)) => Err(PyTypeError::new_err("timeout() takes seconds once (seconds_ is its old name)")),
+    }
+}

@@ -7,10 +7,13 @@ use roomcast as rc;
 /// What an emit did: `recipients == queued + dropped`.
 #[pyclass(frozen, module = "roomcast._roomcast")]
 pub(crate) struct EmitReport {
+    /// Sockets selected by the emit.
     #[pyo3(get)]
     recipients: usize,
+    /// Copies queued in their outboxes.
     #[pyo3(get)]
     queued: usize,
+    /// Copies dropped (volatile emits to a backlog, or the overflow policy).
     #[pyo3(get)]
     dropped: usize,
 }

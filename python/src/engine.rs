@@ -11,7 +11,7 @@ use roomcast as rc;
 
 use crate::cluster;
 use crate::connection::Connection;
-use crate::convert::seconds;
+use crate::convert::{py_repr, seconds, NonNeg};
 use crate::errors::{err_base, err_name};
 use crate::handler::{check_callable, log_failure, Ctx};
 use crate::handshake::Handshake;
@@ -20,8 +20,8 @@ use crate::namespace::Namespace;
 /// The root object: configuration, namespaces, statistics.
 #[pyclass(frozen, module = "roomcast._roomcast")]
 pub(crate) struct Engine {
-    inner: rc::Engine,
-    ctx: Arc<Ctx>,
+    pub(crate) inner: rc::Engine,
+    pub(crate) ctx: Arc<Ctx>,
 }
 
 #[pymethods]
@@ -33,12 +33,12 @@ impl Engine {
         max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, loop=None, adapter=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        max_queue: Option<usize>,
-        max_queue_bytes: Option<usize>,
+        max_queue: Option<NonNeg<usize>>,
+        max_queue_bytes: Option<NonNeg<usize>>,
         overflow: Option<&str>,
-        max_payload: Option<usize>,
-        max_rooms_per_socket: Option<usize>,
-        max_name_len: Option<usize>,
+        max_payload: Option<NonNeg<usize>>,
+        max_rooms_per_socket: Option<NonNeg<usize>>,
+        max_name_len: Option<NonNeg<usize>>,
         ack_timeout: Option<f64>,
         remove_empty_dynamic: Option<bool>,
         r#loop: Option<Bound<'_, PyAny>>,
@@ -59,22 +59,22 @@ impl Engine {
         };
         let mut b = rc::Config::builder();
         let cfg = |e: rc::ConfigError| PyValueError::new_err(e.to_string());
-        if let Some(n) = max_queue {
+        if let Some(NonNeg(n)) = max_queue {
             b = b.max_queue(n);
         }
-        if let Some(n) = max_queue_bytes {
+        if let Some(NonNeg(n)) = max_queue_bytes {
             b = b.max_queue_bytes(n);
         }
         if let Some(o) = overflow {
             b = b.set("overflow", o).map_err(cfg)?;
         }
-        if let Some(n) = max_payload {
+        if let Some(NonNeg(n)) = max_payload {
             b = b.max_payload(n);
         }
-        if let Some(n) = max_rooms_per_socket {
+        if let Some(NonNeg(n)) = max_rooms_per_socket {
             b = b.max_rooms_per_socket(n);
         }
-        if let Some(n) = max_name_len {
+        if let Some(NonNeg(n)) = max_name_len {
             b = b.max_name_len(n);
         }
         if let Some(t) = ack_timeout {
@@ -83,7 +83,7 @@ impl Engine {
         if let Some(on) = remove_empty_dynamic {
             b = b.remove_empty_dynamic(on);
         }
-        let ctx = Arc::new(Ctx { event_loop, quiet: Mutex::new(HashSet::new()) });
+        let ctx = Arc::new(Ctx { event_loop: Mutex::new(event_loop), quiet: Mutex::new(HashSet::new()) });
         let config = b.build().map_err(cfg)?;
         let inner = match cluster::adapter_of(adapter)? {
             Some(a) => rc::Engine::with_adapter(config, a),
@@ -149,7 +149,7 @@ impl Engine {
     /// A new connection (one transport link) with its outbox.
     fn connect(&self) -> Connection {
         let (conn, outbox) = self.inner.connect();
-        Connection { conn, outbox, wake: OnceLock::new() }
+        Connection { conn, outbox: Arc::new(outbox), wake: OnceLock::new() }
     }
 
     /// A snapshot of the statistics, as a dict.
@@ -182,7 +182,7 @@ impl Engine {
         Ok(d)
     }
 
-    fn __repr__(&self) -> String {
-        format!("<roomcast.Engine namespaces={:?}>", self.inner.namespaces())
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<roomcast.Engine namespaces={}>", py_repr(py, self.inner.namespaces()))
     }
 }

@@ -14,7 +14,7 @@ pub(crate) const EXCEPTIONS: &std::ffi::CStr = c"
 class RoomcastError(Exception):
     \"\"\"Base class of every roomcast error.\"\"\"
 
-class ConnectRefused(RoomcastError):
+class ConnectRefusedError(RoomcastError):
     \"\"\"A connect was refused; raise it from middleware to refuse one.\"\"\"
 
     def __init__(self, message: str = 'connect refused', data: object = None) -> None:
@@ -22,17 +22,26 @@ class ConnectRefused(RoomcastError):
         self.message = message
         self.data = data
 
-class Closed(RoomcastError):
+class ClosedError(RoomcastError):
     \"\"\"The connection or socket is closed (and, for receives, drained).\"\"\"
 
-class InvalidName(RoomcastError, ValueError):
+class InvalidNameError(RoomcastError, ValueError):
     \"\"\"An invalid namespace, room or event name.\"\"\"
 
-class PayloadTooLarge(RoomcastError, ValueError):
+class PayloadTooLargeError(RoomcastError, ValueError):
     \"\"\"A payload larger than max_payload.\"\"\"
 
-class AckTimeout(RoomcastError, TimeoutError):
+class AckTimeoutError(RoomcastError, TimeoutError):
     \"\"\"No acknowledgement before the timeout.\"\"\"
+
+class OwnRoomError(RoomcastError, ValueError):
+    \"\"\"A socket cannot leave the room named after its own id.\"\"\"
+
+ConnectRefused = ConnectRefusedError
+Closed = ClosedError
+InvalidName = InvalidNameError
+PayloadTooLarge = PayloadTooLargeError
+AckTimeout = AckTimeoutError
 ";
 
 pub(crate) static ROOMCAST_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -41,6 +50,7 @@ pub(crate) static CLOSED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 pub(crate) static INVALID_NAME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 pub(crate) static PAYLOAD_TOO_LARGE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 pub(crate) static ACK_TIMEOUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+pub(crate) static OWN_ROOM: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 pub(crate) fn exc(py: Python<'_>, cell: &PyOnceLock<Py<PyType>>, msg: String) -> PyErr {
     match cell.get(py) {
@@ -82,7 +92,7 @@ pub(crate) fn room_err(e: rc::RoomError) -> PyErr {
     match e {
         rc::RoomError::InvalidName(n) => err_name(n),
         rc::RoomError::Closed => err_closed(e),
-        rc::RoomError::OwnRoom => PyValueError::new_err(e.to_string()),
+        rc::RoomError::OwnRoom => Python::attach(|py| exc(py, &OWN_ROOM, e.to_string())),
         other => err_base(other),
     }
 }
@@ -120,6 +130,9 @@ pub(crate) fn dispatch_err(e: rc::DispatchError) -> PyErr {
     }
 }
 
+/// Earlier names of the exception classes (aliases, same objects).
+pub(crate) const ALIASES: [&str; 5] = ["ConnectRefused", "Closed", "InvalidName", "PayloadTooLarge", "AckTimeout"];
+
 /// Defines the exception classes (from `EXCEPTIONS`), keeps them for the
 /// conversions above and adds them to the module `m`.
 pub(crate) fn add_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -127,19 +140,25 @@ pub(crate) fn add_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let globals = PyDict::new(py);
     globals.set_item("__name__", "roomcast._roomcast")?;
     py.run(EXCEPTIONS, Some(&globals), None)?;
-    let cells: [(&str, &PyOnceLock<Py<PyType>>); 6] = [
+    let cells: [(&str, &PyOnceLock<Py<PyType>>); 7] = [
         ("RoomcastError", &ROOMCAST_ERROR),
-        ("ConnectRefused", &CONNECT_REFUSED),
-        ("Closed", &CLOSED),
-        ("InvalidName", &INVALID_NAME),
-        ("PayloadTooLarge", &PAYLOAD_TOO_LARGE),
-        ("AckTimeout", &ACK_TIMEOUT),
+        ("ConnectRefusedError", &CONNECT_REFUSED),
+        ("ClosedError", &CLOSED),
+        ("InvalidNameError", &INVALID_NAME),
+        ("PayloadTooLargeError", &PAYLOAD_TOO_LARGE),
+        ("AckTimeoutError", &ACK_TIMEOUT),
+        ("OwnRoomError", &OWN_ROOM),
     ];
     for (name, cell) in cells {
         let t = globals.get_item(name)?.ok_or_else(|| PyRuntimeError::new_err(name))?;
         let t = t.downcast_into::<PyType>()?;
         let _ = cell.set(py, t.clone().unbind());
         m.add(name, t)?;
+    }
+    // The names before the `Error` suffix, kept as aliases of the same classes.
+    for alias in ALIASES {
+        let t = globals.get_item(alias)?.ok_or_else(|| PyRuntimeError::new_err(alias))?;
+        m.add(alias, t)?;
     }
     Ok(())
 }

@@ -20,7 +20,11 @@ pub(crate) fn log_failure(py: Python<'_>, err: &PyErr, what: &str) {
     let logged = (|| -> PyResult<()> {
         let logger = py.import("logging")?.call_method1("getLogger", ("roomcast",))?;
         let kwargs = PyDict::new(py);
-        kwargs.set_item("exc_info", err.value(py))?;
+        // A (type, value, traceback) triple: before 3.12 `logging` takes an
+        // exception object's traceback only from `sys.exc_info()`, and the
+        // object pyo3 holds has none attached.
+        let tb = err.traceback(py).map(|t| t.into_any().unbind()).unwrap_or_else(|| py.None());
+        kwargs.set_item("exc_info", (err.get_type(py), err.value(py), tb))?;
         logger.call_method("error", ("roomcast: %s raised an exception", what), Some(&kwargs))?;
         Ok(())
     })();
@@ -33,14 +37,18 @@ pub(crate) fn log_failure(py: Python<'_>, err: &PyErr, what: &str) {
 pub(crate) struct Ctx {
     /// The asyncio loop given to `Engine(loop=...)`: coroutine handlers are
     /// scheduled on it (else on the loop running in the calling thread).
-    pub(crate) event_loop: Option<Py<PyAny>>,
+    /// Given as `Engine(loop=...)`, or adopted by a Socket.IO server served
+    /// from a loop (`serve_async`, ASGI) when there is none or the one
+    /// there is closed.
+    pub(crate) event_loop: Mutex<Option<Py<PyAny>>>,
     /// Namespaces that already have the default error hook.
     pub(crate) quiet: Mutex<HashSet<String>>,
 }
 
 impl Ctx {
     pub(crate) fn event_loop(&self, py: Python<'_>) -> Py<PyAny> {
-        self.event_loop.as_ref().map(|l| l.clone_ref(py)).unwrap_or_else(|| py.None())
+        let l = self.event_loop.lock().ok().and_then(|l| l.as_ref().map(|l| l.clone_ref(py)));
+        l.unwrap_or_else(|| py.None())
     }
 
     /// Installs the default error hook on `ns` once. Python failures are

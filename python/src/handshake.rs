@@ -14,6 +14,7 @@ pub(crate) struct Handshake {
 
 #[pymethods]
 impl Handshake {
+    /// The auth payload (decoded), or None.
     #[getter]
     fn auth(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.inner.auth_payload() {
@@ -21,14 +22,17 @@ impl Handshake {
             None => Ok(py.None()),
         }
     }
+    /// The request headers, as a dict.
     #[getter]
     fn headers(&self) -> std::collections::BTreeMap<String, String> {
         self.inner.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
     }
+    /// The query parameters, as a dict.
     #[getter]
     fn query(&self) -> std::collections::BTreeMap<String, String> {
         self.inner.query_params().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
     }
+    /// The client's address, or None when the transport gave none.
     #[getter]
     fn address(&self) -> Option<String> {
         self.inner.remote_address().map(str::to_owned)

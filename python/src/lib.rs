@@ -14,6 +14,11 @@
 //! Cargo feature `redis` (default): `RedisAdapter`, the Redis cluster
 //! adapter, and with it tokio and redis-rs. Without it the module has no
 //! Redis names; `Engine(adapter=...)` refuses anything but None.
+//!
+//! Cargo feature `socketio` (default): `SocketIoServer` and `WsBridge`,
+//! the Socket.IO transport behind `roomcast.socketio` (tokio, hyper, axum).
+//! Without it, importing `roomcast.socketio` raises an ImportError that
+//! names the feature.
 
 use pyo3::prelude::*;
 
@@ -33,7 +38,10 @@ mod operator;
 #[cfg(feature = "redis")]
 mod redis;
 mod room_event;
+#[cfg(feature = "socketio")]
+mod sio_server;
 mod socket;
+mod wait;
 
 #[pymodule]
 fn _roomcast(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -52,6 +60,10 @@ fn _roomcast(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<room_event::RoomEvent>()?;
     #[cfg(feature = "redis")]
     m.add_class::<redis::RedisAdapter>()?;
+    #[cfg(feature = "socketio")]
+    m.add_class::<sio_server::SocketIoServer>()?;
+    #[cfg(feature = "socketio")]
+    m.add_class::<sio_server::WsBridge>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

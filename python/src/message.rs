@@ -5,7 +5,7 @@ use pyo3::types::PyBytes;
 
 use roomcast as rc;
 
-use crate::convert::decode;
+use crate::convert::{decode, py_repr};
 
 /// One message drained from an outbox.
 #[pyclass(frozen, module = "roomcast._roomcast")]
@@ -25,10 +25,12 @@ impl Message {
             rc::MessageKind::Lagged => "lagged",
         }
     }
+    /// The namespace the message belongs to (None for "lagged").
     #[getter]
     fn namespace(&self) -> Option<&str> {
         self.inner.namespace()
     }
+    /// The event name of an "event" message, else None.
     #[getter]
     fn event(&self) -> Option<&str> {
         self.inner.event_name()
@@ -51,6 +53,7 @@ impl Message {
     fn format(&self) -> Option<&'static str> {
         self.inner.payload().map(|p| p.format().as_str())
     }
+    /// The ack id: of an event expecting an ack, or of an "ack" reply; else None.
     #[getter]
     fn ack_id(&self) -> Option<u64> {
         self.inner.ack_id()
@@ -65,13 +68,13 @@ impl Message {
     fn lagged(&self) -> Option<u64> {
         self.inner.lagged_count()
     }
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "<roomcast.Message kind={} namespace={:?} event={:?} ack_id={:?}>",
-            self.kind(),
-            self.inner.namespace(),
-            self.inner.event_name(),
-            self.inner.ack_id()
+            "<roomcast.Message kind={} namespace={} event={} ack_id={}>",
+            py_repr(py, self.kind()),
+            py_repr(py, self.inner.namespace()),
+            py_repr(py, self.inner.event_name()),
+            py_repr(py, self.inner.ack_id())
         )
     }
 }

@@ -10,7 +10,7 @@ use roomcast as rc;
 use crate::ack::{Ack, AckReply};
 use crate::aio::in_executor;
 use crate::cluster;
-use crate::convert::{decode, encode, encode_opt, rooms_arg, seconds};
+use crate::convert::{decode, encode, encode_opt, py_repr, rooms_arg, timeout_arg};
 use crate::emit_report::EmitReport;
 use crate::errors::{emit_err, err_name};
 use crate::handler::{check_callable, decode_arg, log_failure, refusal, site_parts, Ctx, PyHandler};
@@ -28,6 +28,7 @@ pub(crate) struct Namespace {
 
 #[pymethods]
 impl Namespace {
+    /// The namespace name, e.g. "/chat".
     #[getter]
     fn name(&self) -> &str {
         self.inner.name()
@@ -70,10 +71,12 @@ impl Namespace {
         op
     }
 
-    /// An operator with this ack timeout (seconds).
-    fn timeout(&self, seconds_: f64) -> PyResult<Operator> {
+    /// An operator with this ack timeout (seconds; `seconds_` is the
+    /// earlier name of the argument).
+    #[pyo3(signature = (seconds=None, *, seconds_=None))]
+    fn timeout(&self, seconds: Option<f64>, seconds_: Option<f64>) -> PyResult<Operator> {
         let mut op = Operator::ns(&self.inner);
-        op.timeout = Some(seconds(seconds_, "timeout")?);
+        op.timeout = Some(timeout_arg(seconds, seconds_)?);
         Ok(op)
     }
 
@@ -177,12 +180,12 @@ impl Namespace {
 
     /// The connected socket with this id, if any.
     fn socket(&self, id: &str) -> Option<Socket> {
-        self.inner.socket(id).map(|inner| Socket { inner })
+        self.inner.socket(id).map(Socket::new)
     }
 
     /// Every connected socket.
     fn fetch_sockets(&self) -> Vec<Socket> {
-        self.inner.fetch_sockets().into_iter().map(|inner| Socket { inner }).collect()
+        self.inner.fetch_sockets().into_iter().map(Socket::new).collect()
     }
 
     /// Disconnects every socket; returns how many.
@@ -223,7 +226,7 @@ impl Namespace {
         self.inner.use_event_middleware(move |s: &rc::Socket, ev: &rc::Inbound| {
             Python::attach(|py| {
                 let r = decode(py, ev.payload())
-                    .and_then(|data| h.decide(py, (Socket { inner: s.clone() }, ev.name(), data)))
+                    .and_then(|data| h.decide(py, (Socket::new(s.clone()), ev.name(), data)))
                     .and_then(|v| Ok(v.is_instance_of::<pyo3::types::PyBool>() && !v.is_truthy()?));
                 match r {
                     Ok(true) => Ok(rc::EventFlow::Drop),
@@ -242,7 +245,7 @@ impl Namespace {
     fn on_connection<'py>(&self, handler: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let h = PyHandler::new(self, &handler)?;
         self.inner.on_connection(move |s: &rc::Socket| {
-            Python::attach(|py| h.call(py, rc::HandlerSite::Connection, Some(s.id()), (Socket { inner: s.clone() },)))
+            Python::attach(|py| h.call(py, rc::HandlerSite::Connection, Some(s.id()), (Socket::new(s.clone()),)))
         });
         Ok(handler)
     }
@@ -263,7 +266,7 @@ impl Namespace {
                         let site = rc::HandlerSite::Event(name.clone());
                         let data = decode_arg(py, ev, &site)?;
                         let ack = ack.map(|inner| Ack { inner });
-                        h.call(py, site, Some(s.id()), (Socket { inner: s.clone() }, data, ack))
+                        h.call(py, site, Some(s.id()), (Socket::new(s.clone()), data, ack))
                     })
                 })
                 .map_err(err_name)?;
@@ -280,7 +283,7 @@ impl Namespace {
             Python::attach(|py| {
                 let site = rc::HandlerSite::Any(ev.name().to_string());
                 let data = decode_arg(py, ev, &site)?;
-                h.call(py, site, Some(s.id()), (Socket { inner: s.clone() }, ev.name(), data))
+                h.call(py, site, Some(s.id()), (Socket::new(s.clone()), ev.name(), data))
             })
         });
         Ok(handler)
@@ -295,7 +298,7 @@ impl Namespace {
                 let site = rc::HandlerSite::Fallback(ev.name().to_string());
                 let data = decode_arg(py, ev, &site)?;
                 let ack = ack.map(|inner| Ack { inner });
-                h.call(py, site, Some(s.id()), (Socket { inner: s.clone() }, ev.name(), data, ack))
+                h.call(py, site, Some(s.id()), (Socket::new(s.clone()), ev.name(), data, ack))
             })
         });
         Ok(handler)
@@ -311,7 +314,7 @@ impl Namespace {
         let h = PyHandler::new(self, &handler)?;
         self.inner.on_disconnect(move |s: &rc::Socket, r: rc::DisconnectReason| {
             Python::attach(|py| {
-                h.call(py, rc::HandlerSite::Disconnect, Some(s.id()), (Socket { inner: s.clone() }, r.as_str()))
+                h.call(py, rc::HandlerSite::Disconnect, Some(s.id()), (Socket::new(s.clone()), r.as_str()))
             })
         });
         Ok(handler)
@@ -323,7 +326,7 @@ impl Namespace {
         let h = PyHandler::new(self, &handler)?;
         self.inner.on_disconnecting(move |s: &rc::Socket, r: rc::DisconnectReason| {
             Python::attach(|py| {
-                h.call(py, rc::HandlerSite::Disconnecting, Some(s.id()), (Socket { inner: s.clone() }, r.as_str()))
+                h.call(py, rc::HandlerSite::Disconnecting, Some(s.id()), (Socket::new(s.clone()), r.as_str()))
             })
         });
         Ok(handler)
@@ -379,7 +382,7 @@ impl Namespace {
         Ok(handler)
     }
 
-    fn __repr__(&self) -> String {
-        format!("<roomcast.Namespace {:?}>", self.inner.name())
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<roomcast.Namespace {}>", py_repr(py, self.inner.name()))
     }
 }

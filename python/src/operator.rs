@@ -11,7 +11,7 @@ use roomcast as rc;
 use crate::ack::{AckReply, AckWait};
 use crate::aio::{in_executor, rooms_in_executor};
 use crate::cluster;
-use crate::convert::{encode, rooms_arg, seconds};
+use crate::convert::{encode, rooms_arg, timeout_arg};
 use crate::emit_report::EmitReport;
 use crate::errors::emit_err;
 use crate::socket::Socket;
@@ -88,7 +88,7 @@ impl Operator {
         data: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<AckReply>> {
         let stream = self.start_ack(py, event, data)?;
-        let replies = py.detach(move || stream.wait());
+        let replies = crate::wait::ack_replies(py, stream)?;
         replies.into_iter().map(|r| AckReply::new(py, r)).collect()
     }
     pub(crate) fn emit_with_ack_async<'py>(
@@ -124,10 +124,12 @@ impl Operator {
         op.volatile = true;
         op
     }
-    /// Sets the ack timeout (seconds) of `emit_with_ack`.
-    fn timeout(&self, seconds_: f64) -> PyResult<Operator> {
+    /// Sets the ack timeout (seconds) of `emit_with_ack` (`seconds_` is
+    /// the earlier name of the argument).
+    #[pyo3(signature = (seconds=None, *, seconds_=None))]
+    fn timeout(&self, seconds: Option<f64>, seconds_: Option<f64>) -> PyResult<Operator> {
         let mut op = self.clone();
-        op.timeout = Some(seconds(seconds_, "timeout")?);
+        op.timeout = Some(timeout_arg(seconds, seconds_)?);
         Ok(op)
     }
     /// Emits to the selected sockets.
@@ -153,7 +155,7 @@ impl Operator {
     /// The selected sockets.
     fn fetch_sockets(&self) -> PyResult<Vec<Socket>> {
         let v = self.run(|op| op.fetch_sockets()).map_err(emit_err)?;
-        Ok(v.into_iter().map(|inner| Socket { inner }).collect())
+        Ok(v.into_iter().map(Socket::new).collect())
     }
     /// Makes the selected sockets join `rooms`; returns how many.
     pub(crate) fn sockets_join(&self, py: Python<'_>, rooms: &Bound<'_, PyAny>) -> PyResult<usize> {

@@ -11,6 +11,7 @@ use pyo3::types::PyDict;
 use roomcast_redis as rr;
 
 use crate::cluster::secs;
+use crate::convert::{py_repr, NonNeg};
 
 /// A Redis cluster adapter: engines in several processes or machines that
 /// use adapters on one Redis server (and the same prefix) share their
@@ -63,14 +64,16 @@ impl RedisAdapter {
     /// Waits (releasing the GIL) until connected to Redis; False on timeout.
     fn wait_connected(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let t = secs(timeout, "timeout")?;
-        Ok(py.detach(|| self.inner.wait_connected(t)))
+        let inner = self.inner.clone();
+        crate::wait::interruptible(py, move || inner.wait_connected(t))
     }
 
     /// Waits (releasing the GIL) until `n` nodes, this one included, are
     /// known; False on timeout.
-    fn wait_for_nodes(&self, py: Python<'_>, n: usize, timeout: f64) -> PyResult<bool> {
+    fn wait_for_nodes(&self, py: Python<'_>, n: NonNeg<usize>, timeout: f64) -> PyResult<bool> {
         let t = secs(timeout, "timeout")?;
-        Ok(py.detach(|| self.inner.wait_for_nodes(n, t)))
+        let inner = self.inner.clone();
+        crate::wait::interruptible(py, move || inner.wait_for_nodes(n.0, t))
     }
 
     /// Nodes in the cluster, this one included.
@@ -101,7 +104,11 @@ impl RedisAdapter {
         py.detach(|| self.inner.close());
     }
 
-    fn __repr__(&self) -> String {
-        format!("<roomcast.RedisAdapter node={} connected={}>", self.inner.node(), self.inner.stats().connected)
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "<roomcast.RedisAdapter node={} connected={}>",
+            py_repr(py, self.inner.node().to_string()),
+            py_repr(py, self.inner.stats().connected)
+        )
     }
 }

@@ -4,6 +4,8 @@ use pyo3::prelude::*;
 
 use roomcast as rc;
 
+use crate::convert::py_repr;
+
 /// A change of room membership, given to `on_room_event` handlers.
 #[pyclass(frozen, module = "roomcast._roomcast")]
 pub(crate) struct RoomEvent {
@@ -26,9 +28,13 @@ impl From<&rc::RoomEvent> for RoomEvent {
 
 #[pymethods]
 impl RoomEvent {
-    fn __repr__(&self) -> String {
-        let sid = self.socket_id.as_ref().map_or_else(|| "None".to_string(), |s| format!("{s:?}"));
-        format!("RoomEvent(kind={:?}, room={:?}, socket_id={sid})", self.kind, self.room)
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "RoomEvent(kind={}, room={}, socket_id={})",
+            py_repr(py, self.kind),
+            py_repr(py, &self.room),
+            py_repr(py, &self.socket_id)
+        )
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other.downcast::<RoomEvent>().is_ok_and(|o| {

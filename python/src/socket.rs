@@ -1,11 +1,13 @@
 //! `roomcast.Socket`: a connection's membership in one namespace.
 
+use std::sync::Arc;
+
 use pyo3::prelude::*;
 
 use roomcast as rc;
 
 use crate::ack::{AckReply, AckWait};
-use crate::convert::{decode, encode, encode_opt, parse_reason, rooms_arg, seconds};
+use crate::convert::{decode, encode, encode_opt, parse_reason, py_repr, rooms_arg, seconds, NonNeg};
 use crate::emit_report::EmitReport;
 use crate::errors::{dispatch_err, emit_err, err_base, payload_err, room_err};
 use crate::handshake::Handshake;
@@ -15,9 +17,21 @@ use crate::operator::Operator;
 #[pyclass(frozen, module = "roomcast._roomcast")]
 pub(crate) struct Socket {
     pub(crate) inner: rc::Socket,
+    /// The outbox of the `Connection` object this socket came from, if it
+    /// came from one: holding it keeps the connection open (dropping the
+    /// outbox closes it) while the socket is reachable.
+    _keep: Option<Arc<rc::Outbox>>,
 }
 
 impl Socket {
+    pub(crate) fn new(inner: rc::Socket) -> Socket {
+        Socket { inner, _keep: None }
+    }
+
+    pub(crate) fn kept(inner: rc::Socket, outbox: &Arc<rc::Outbox>) -> Socket {
+        Socket { inner, _keep: Some(outbox.clone()) }
+    }
+
     fn start_ack(
         &self,
         py: Python<'_>,
@@ -39,26 +53,32 @@ impl Socket {
 
 #[pymethods]
 impl Socket {
+    /// The socket id (also the name of its own room).
     #[getter]
     fn id(&self) -> &str {
         self.inner.id()
     }
+    /// The name of the socket's namespace.
     #[getter]
     fn namespace(&self) -> &str {
         self.inner.namespace().name()
     }
+    /// The rooms the socket is in (its own-id room included).
     #[getter]
     fn rooms(&self) -> Vec<String> {
         self.inner.rooms()
     }
+    /// Whether the socket is still connected to its namespace.
     #[getter]
     fn connected(&self) -> bool {
         self.inner.is_connected()
     }
+    /// Why the socket disconnected, or None while connected.
     #[getter]
     fn disconnect_reason(&self) -> Option<&'static str> {
         self.inner.disconnect_reason().map(|r| r.as_str())
     }
+    /// What the client sent to connect.
     #[getter]
     fn handshake(&self) -> Handshake {
         Handshake { inner: self.inner.handshake().clone() }
@@ -130,7 +150,7 @@ impl Socket {
         timeout: Option<f64>,
     ) -> PyResult<AckReply> {
         let stream = self.start_ack(py, event, data, timeout)?;
-        let mut replies = py.detach(move || stream.wait());
+        let mut replies = crate::wait::ack_replies(py, stream)?;
         match replies.pop() {
             Some(r) => AckReply::new(py, r),
             None => Err(err_base("no acknowledgement")),
@@ -158,11 +178,11 @@ impl Socket {
         py: Python<'_>,
         event: String,
         data: Option<&Bound<'_, PyAny>>,
-        ack_id: Option<u64>,
+        ack_id: Option<NonNeg<u64>>,
     ) -> PyResult<Py<PyAny>> {
         let p = encode_opt(data)?;
         let mut inbound = rc::Inbound::event(event, p);
-        if let Some(id) = ack_id {
+        if let Some(NonNeg(id)) = ack_id {
             inbound = inbound.with_ack(id);
         }
         let d = py.detach(|| self.inner.dispatch(inbound)).map_err(dispatch_err)?;
@@ -192,9 +212,9 @@ impl Socket {
     /// Feeds the client's reply to ack emit `ack_id`; returns False when it
     /// was ignored (unknown, late or duplicate id).
     #[pyo3(signature = (ack_id, data=None))]
-    fn receive_ack(&self, py: Python<'_>, ack_id: u64, data: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+    fn receive_ack(&self, py: Python<'_>, ack_id: NonNeg<u64>, data: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
         let p = encode_opt(data)?;
-        match py.detach(|| self.inner.receive_ack(ack_id, p)) {
+        match py.detach(|| self.inner.receive_ack(ack_id.0, p)) {
             Ok(()) => Ok(true),
             Err(rc::AckReceiveError::Ignored(_)) => Ok(false),
             Err(rc::AckReceiveError::Payload(e)) => Err(payload_err(e)),
@@ -211,8 +231,13 @@ impl Socket {
         let r = parse_reason(reason)?;
         Ok(py.detach(|| self.inner.disconnect_with(r)))
     }
-    fn __repr__(&self) -> String {
-        format!("<roomcast.Socket {} in {:?}>", self.inner.id(), self.inner.namespace().name())
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "<roomcast.Socket {} in {} connected={}>",
+            py_repr(py, self.inner.id()),
+            py_repr(py, self.inner.namespace().name()),
+            py_repr(py, self.inner.is_connected())
+        )
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other.downcast::<Socket>().map(|o| o.get().inner == self.inner).unwrap_or(false)

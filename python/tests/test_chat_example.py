@@ -220,3 +220,48 @@ def test_bad_frames_get_errors(server_url: str) -> None:
                 await ws.close()
 
     run(main())
+
+
+def test_a_burst_shows_lag_instead_of_losing_messages_silently(server_url: str) -> None:
+    """2,000 messages from one client to a reader that does not read during
+    the burst: every message is either delivered or counted by a "lagged"
+    notice, so the reader knows exactly how many it missed."""
+    burst = 2000
+
+    async def main() -> None:
+        stack: list[ClientConnection] = []
+        try:
+            # A small read buffer: the reader's frames back up into the server.
+            ws = await connect(server_url, max_queue=1, max_size=2**16)
+            stack.append(ws)
+            eve = Client(ws, "eve")
+            assert (await eve.recv())["type"] == "welcome"
+            await eve.send(type="join", room="burst")
+            await eve.sync()
+            fred = await client(server_url, "fred", stack)
+            await fred.send(type="join", room="burst")
+            assert await eve.recv() == {"type": "notice", "room": "burst", "text": "fred joined"}
+            for i in range(burst):
+                await fred.send(type="msg", room="burst", text=f"m{i} " + "x" * 200)
+            await fred.send(type="msg", room="burst", text="end")
+            await fred.sync()
+            got, missed, last = 0, 0, -1
+            while True:
+                frame = await eve.recv(10)
+                if frame["type"] == "lagged":
+                    assert isinstance(frame["missed"], int) and frame["missed"] > 0
+                    missed += frame["missed"]
+                    continue
+                assert frame["type"] == "msg", frame
+                if frame["text"] == "end":
+                    break
+                n = int(frame["text"].split()[0][1:])
+                assert n > last  # in order
+                last = n
+                got += 1
+            assert got + missed == burst, (got, missed)
+        finally:
+            for w in stack:
+                await w.close()
+
+    run(main())

@@ -44,7 +44,7 @@ def test_engine_defaults():
         ({"ack_timeout": -1.0}, ValueError),
         ({"ack_timeout": float("nan")}, ValueError),
         ({"max_queue": "10"}, TypeError),
-        ({"max_queue": -1}, OverflowError),
+        ({"max_queue": -1}, ValueError),
         ({"overflow": 3}, TypeError),
         ({"bogus": 1}, TypeError),
     ],

@@ -32,3 +32,49 @@ def test_package_readme_is_the_whole_guide():
     readme = GUIDE.read_text()
     for section in ("## Install", "## asyncio", "## Failures", "## The whole surface"):
         assert section in readme
+
+
+def _socketio_blocks():
+    text = GUIDE.read_text().split("## Socket.IO server: `roomcast.socketio`", 1)[1].split("## Failures", 1)[0]
+    return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
+def test_socketio_server_example_runs():
+    import time
+
+    import pytest
+
+    socketio = pytest.importorskip("socketio")
+    code = _socketio_blocks()[0]
+    assert 'server.serve("127.0.0.1", 5000)' in code
+    code = code.replace('server.serve("127.0.0.1", 5000)', 'server.start("127.0.0.1", 0)')
+    env = {"__name__": "doc_example"}
+    exec(compile(code, str(GUIDE), "exec"), env)
+    server = env["server"]
+    try:
+        url = f"http://127.0.0.1:{server.address[1]}"
+        a, b = socketio.Client(), socketio.Client()
+        got = []
+        b.on("chat message", lambda d: got.append(d))
+        a.connect(url, transports=["websocket"])
+        b.connect(url, transports=["websocket"])
+        a.emit("chat message", "hello")
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert got == ["hello"]
+        a.disconnect()
+        b.disconnect()
+    finally:
+        server.shutdown()
+
+
+def test_socketio_migration_example_defines_an_app():
+    import asyncio
+
+    code = _socketio_blocks()[1]
+    env = {"__name__": "doc_example"}
+    exec(compile(code, str(GUIDE), "exec"), env)
+    sio = env["sio"]
+    assert set(sio.handlers["/"]) == {"connect", "join"}
+    assert asyncio.run(env["join"]("nobody", "r")) == "joined"

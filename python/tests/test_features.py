@@ -67,3 +67,17 @@ def test_cluster_operations_work_on_a_single_node_in_every_build() -> None:
     assert ns.server_side_emit("hello", {"x": 1}, timeout=0.05) == []
     assert ns.to("r").cluster_disconnect_sockets() == 1
     assert not s.connected
+
+
+@default_build
+def test_default_build_has_the_socketio_transport() -> None:
+    import roomcast.socketio
+
+    assert roomcast.socketio.SocketIoServer is native.SocketIoServer  # type: ignore[attr-defined]
+
+
+@minimal_build
+def test_importing_socketio_without_the_feature_says_so() -> None:
+    assert not hasattr(native, "SocketIoServer")
+    with pytest.raises(ImportError, match="compiled without the 'socketio' feature"):
+        import roomcast.socketio  # noqa: F401

@@ -108,8 +108,8 @@ def test_room_events(engine, chat):
         ("deleted", "r", None),
     ]
     assert evs[0] == evs[0] and hash(evs[1]) == hash(evs[1]) and evs[0] != evs[1]
-    assert repr(evs[1]) == f'RoomEvent(kind="joined", room="r", socket_id="{sa.id}")'
-    assert repr(evs[0]) == 'RoomEvent(kind="created", room="r", socket_id=None)'
+    assert repr(evs[1]) == f"RoomEvent(kind='joined', room='r', socket_id='{sa.id}')"
+    assert repr(evs[0]) == "RoomEvent(kind='created', room='r', socket_id=None)"
 
 
 def test_room_event_handler_exception_reported_once(engine, chat, caplog, capfd):
