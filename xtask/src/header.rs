@@ -6,7 +6,9 @@
 //! * every function declaration and every type (other than the integer
 //!   enum typedefs, documented on their constants) follows a doc comment;
 //! * every function is called (`name(`) by a C test (`tests/c/*.c`) or
-//!   example (`examples/c/*.c`), so none ships untested.
+//!   example (`examples/c/*.c`), so none ships untested;
+//! * the function table of the C guide (`ffi/README.md`, section
+//!   "Functions") names exactly the header's functions, so it cannot drift.
 
 use std::path::Path;
 
@@ -46,6 +48,20 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     } else {
         uncalled.iter().for_each(|f| println!("never called: {f}"));
         failed.push(format!("{} header functions without a C caller", uncalled.len()));
+    }
+
+    let guide = crate::read(&root.join("ffi/README.md"))?;
+    let (missing, unknown) = table_drift(&functions(&header), &guide);
+    if missing.is_empty() && unknown.is_empty() {
+        println!("function table of ffi/README.md matches the header");
+    } else {
+        missing.iter().for_each(|f| println!("not in ffi/README.md's function table: {f}"));
+        unknown.iter().for_each(|f| println!("in ffi/README.md's function table, not in the header: {f}"));
+        failed.push(format!(
+            "ffi/README.md's function table: {} missing, {} not in the header",
+            missing.len(),
+            unknown.len()
+        ));
     }
 
     if failed.is_empty() {
@@ -115,6 +131,28 @@ fn functions(header: &str) -> Vec<String> {
     names
 }
 
+/// The `roomcast_*` names in backticks in the guide's "## Functions"
+/// section, against the header's functions: (in the header only, in the
+/// table only).
+fn table_drift(functions: &[String], guide: &str) -> (Vec<String>, Vec<String>) {
+    let section = format!("\n{guide}")
+        .split("\n## Functions\n")
+        .nth(1)
+        .map_or(String::new(), |rest| rest.split("\n## ").next().unwrap_or("").to_string());
+    let mut listed: Vec<String> = section
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| w.starts_with("roomcast_") && w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .map(str::to_string)
+        .collect();
+    listed.sort();
+    listed.dedup();
+    let missing = functions.iter().filter(|f| !listed.contains(f)).cloned().collect();
+    let unknown = listed.iter().filter(|f| !functions.contains(f)).cloned().collect();
+    (missing, unknown)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +190,17 @@ const char *roomcast_result_text(roomcast_result r);
             undocumented(HEADER),
             ["typedef struct roomcast_conn roomcast_conn;", "void roomcast_engine_free(roomcast_engine *engine);"]
         );
+    }
+
+    #[test]
+    fn the_function_table_must_name_exactly_the_header_functions() {
+        let f = functions(HEADER);
+        let guide = "# C\n\n## Functions\n\n| area | functions |\n| engine | `roomcast_engine_new`, `roomcast_engine_gone` |\n\n## Next\n`roomcast_result_text`\n";
+        let (missing, unknown) = table_drift(&f, guide);
+        assert_eq!(missing, ["roomcast_engine_free", "roomcast_result_text"]);
+        assert_eq!(unknown, ["roomcast_engine_gone"]);
+        let full = "## Functions\n`roomcast_engine_free` `roomcast_engine_new` `roomcast_result_text`\n";
+        assert_eq!(table_drift(&f, full), (vec![], vec![]));
     }
 
     #[test]
