@@ -2,8 +2,10 @@
 # Browser tests of the chat example (examples/chat): headless Chromium (Debian's
 # package) driven by playwright-core, plus the
 # official socket.io-client from Node, against every chat server that speaks
-# examples/chat/PROTOCOL.md; then a short checked run of the head-to-head load
-# generator against each. Screenshots go to target/chat-artifacts/.
+# examples/chat/PROTOCOL.md; the roomcast chat as two nodes sharing one
+# redis-server (scripts/redis-server.sh: installed with apt-get when missing);
+# then a short checked run of the head-to-head load generator against each.
+# Screenshots go to target/chat-artifacts/.
 # Prints "chat-browser tests: N passed, N failed"; exits non-zero on failure.
 . "$(dirname "$0")/lib.sh"
 require chromium
@@ -22,14 +24,14 @@ rm -rf "$artifacts"
 mkdir -p "$artifacts"
 pass=0
 fail=0
-for entry in "${servers[@]}"; do
-  name=${entry%%:*}
-  cmd=${entry#*:}
-  echo "-- chat page against the $name server"
+# run_suite NAME TEST_FILE CHAT_SERVER [VAR=VALUE ...]: one node --test run, counted.
+run_suite() {
+  local name=$1 file=$2 cmd=$3
+  shift 3
+  local out rc=0 p f
   out=$(mktemp)
-  rc=0
-  (cd examples/chat/tests && CHAT_SERVER="$cmd" CHAT_SERVER_NAME="$name" CHAT_ARTIFACTS="$artifacts" \
-    timeout 300 node --test --test-reporter=spec chat.test.js) >"$out" 2>&1 || rc=$?
+  (cd examples/chat/tests && env "$@" CHAT_SERVER="$cmd" CHAT_SERVER_NAME="$name" CHAT_ARTIFACTS="$artifacts" \
+    timeout 300 node --test --test-reporter=spec "$file") >"$out" 2>&1 || rc=$?
   # spec reporter: "ℹ pass N" / "ℹ fail N"
   p=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$out" | tail -1)
   f=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$out" | tail -1)
@@ -47,7 +49,21 @@ for entry in "${servers[@]}"; do
   rm -f "$out"
   pass=$((pass + p))
   fail=$((fail + f))
+}
+for entry in "${servers[@]}"; do
+  name=${entry%%:*}
+  echo "-- chat page against the $name server"
+  run_suite "$name" chat.test.js "${entry#*:}"
 done
+# Two roomcast nodes on one redis-server: a tab on each, messages cross.
+if [ "${servers[0]%%:*}" = roomcast ]; then
+  echo "-- chat page against two roomcast nodes sharing one redis-server"
+  . scripts/redis-server.sh
+  trap stop_redis EXIT
+  start_redis
+  run_suite roomcast-cluster cluster.test.js "${servers[0]#*:}" REDIS_URL="$REDIS_URL"
+  stop_redis
+fi
 # The head-to-head load generator in a small, short run: every delivery under
 # concurrent load is checked (no loss, no duplicate, no echo, no cross-room
 # leak); it exits non-zero otherwise. Correctness only: no speed is judged.

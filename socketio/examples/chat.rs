@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example chat -- [--addr 127.0.0.1] [--port 3000] [--admin-token T] [--quiet]
+//!                                        [--redis redis://127.0.0.1:6379] [--node NAME]
 //! ```
 //!
 //! Open <http://127.0.0.1:3000> in two tabs. The page (`examples/chat/static`)
@@ -10,6 +11,16 @@
 //! are described in `examples/chat/PROTOCOL.md`. `/admin` lists rooms and
 //! users live and can disconnect a user; its namespace is guarded by a
 //! middleware that checks the admin token (printed at start when not given).
+//!
+//! **Several nodes.** With `--redis URL` the engine uses the Redis adapter
+//! (`roomcast-redis`): chat servers on different ports (or machines) that
+//! name the same Redis share rooms, private messages, member lists, room
+//! counts and the admin view; each log line starts with the node's name
+//! (`--node`, by default `addr:port`). Member lists, room counts, the
+//! admin snapshot and kicks are cluster queries (`cluster_fetch_sockets`,
+//! `cluster_disconnect_sockets`) that wait for the other nodes, so their
+//! handlers run on tokio's blocking pool rather than the connection's task;
+//! when Redis is unreachable they answer with this node's part.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,7 +28,8 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 
-use roomcast::{Config, ConnectError, Engine, Format, Handshake, Namespace, Payload, RoomEvent, Socket};
+use roomcast::{Config, ConnectError, Engine, Format, Handshake, Namespace, Payload, RemoteSocket, RoomEvent, Socket};
+use roomcast_redis::{RedisAdapter, RedisConfig};
 use roomcast_socketio::SocketIoServer;
 use serde_json::{json, Value};
 
@@ -30,10 +42,13 @@ struct Options {
     port: u16,
     admin_token: Option<String>,
     quiet: bool,
+    redis: Option<String>,
+    node: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut o = Options { addr: "127.0.0.1".into(), port: 3000, admin_token: None, quiet: false };
+    let mut o =
+        Options { addr: "127.0.0.1".into(), port: 3000, admin_token: None, quiet: false, redis: None, node: None };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
@@ -42,8 +57,13 @@ fn parse_args() -> Result<Options, String> {
             "--port" => o.port = value()?.parse().map_err(|_| "--port takes a number")?,
             "--admin-token" => o.admin_token = Some(value()?),
             "--quiet" => o.quiet = true,
+            "--redis" => o.redis = Some(value()?),
+            "--node" => o.node = Some(value()?),
             "-h" | "--help" => {
-                println!("chat [--addr 127.0.0.1] [--port 3000] [--admin-token TOKEN] [--quiet]");
+                println!(
+                    "chat [--addr 127.0.0.1] [--port 3000] [--admin-token TOKEN] [--quiet] \
+                     [--redis redis://HOST:PORT] [--node NAME]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other} (try --help)")),
@@ -121,9 +141,74 @@ fn json_payload(v: &Value) -> Payload {
     Payload::from(v)
 }
 
-/// The chat rooms that exist, kept from the namespace's room events: the
-/// room list is asked for often (every client asks on connect), and
-/// `Namespace::rooms` would list and sort every socket's own-id room too.
+/// How this server runs: alone, or as one node of several sharing a Redis.
+#[derive(Clone)]
+struct Node {
+    /// The node's name in log lines (`--node`).
+    name: Option<std::sync::Arc<str>>,
+    /// Whether an adapter connects this engine to other nodes.
+    clustered: bool,
+    quiet: bool,
+}
+
+impl Node {
+    #[cfg(test)]
+    fn single(quiet: bool) -> Node {
+        Node { name: None, clustered: false, quiet }
+    }
+
+    /// Prints a log line (unless `--quiet`), prefixed with the node's name.
+    fn log(&self, line: std::fmt::Arguments<'_>) {
+        if self.quiet {
+            return;
+        }
+        match &self.name {
+            Some(n) => println!("[{n}] {line}"),
+            None => println!("{line}"),
+        }
+    }
+
+    /// Runs `f`, which may wait on the other nodes (a cluster query waits
+    /// up to the adapter's request timeout): on tokio's blocking pool when
+    /// clustered, so the connection's task never waits on Redis; inline on
+    /// a single node, where the queries answer at once.
+    fn may_wait(&self, f: impl FnOnce() -> Result<(), BoxError> + Send + 'static) {
+        let node = self.clone();
+        let run = move || {
+            if let Err(e) = f() {
+                eprintln!("chat: {e}");
+            }
+            drop(node);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) if self.clustered => drop(rt.spawn_blocking(run)),
+            _ => run(),
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The sockets of `/` in `room` (the whole namespace when `None`), on every
+/// node. When the other nodes cannot be asked (Redis unreachable), this
+/// node's sockets: a partial list beats no answer in a chat.
+fn cluster_sockets(ns: &Namespace, room: Option<&str>) -> Vec<RemoteSocket> {
+    let rooms: Vec<&str> = room.into_iter().collect();
+    match ns.to(rooms.clone()).cluster_fetch_sockets() {
+        Ok(reply) => reply.value,
+        Err(_) => ns.to(rooms).local().cluster_fetch_sockets().map(|r| r.value).unwrap_or_default(),
+    }
+}
+
+/// A fetched socket's chat name and room (from its data, see [`user_of`]).
+fn remote_user(s: &RemoteSocket) -> (String, Option<String>) {
+    decode_user(s.data.as_ref().map(|d| &d.bytes()[..]).unwrap_or(&[]))
+}
+
+/// The chat rooms that exist on this node, kept from the namespace's room
+/// events: the room list is asked for often (every client asks on
+/// connect), and `Namespace::rooms` would list and sort every socket's
+/// own-id room too.
 #[derive(Clone, Default)]
 struct ChatRooms(std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>);
 
@@ -159,8 +244,39 @@ impl ChatRooms {
     }
 }
 
+/// The room list with member counts: this node's room table on a single
+/// node; with Redis, counted over every node's sockets (room events are
+/// per node).
+fn room_list(node: &Node, rooms: &ChatRooms, ns: &Namespace) -> Value {
+    if node.clustered {
+        rooms_with_counts(&cluster_sockets(ns, None))
+    } else {
+        rooms.with_counts(ns)
+    }
+}
+
+/// Chat rooms with their member counts, sorted by name, counted over every
+/// node's sockets.
+fn rooms_with_counts(sockets: &[RemoteSocket]) -> Value {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for s in sockets {
+        for r in &s.rooms {
+            if let Some(name) = r.strip_prefix(ROOM_PREFIX) {
+                *counts.entry(name.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    Value::Array(counts.into_iter().map(|(name, members)| json!({ "name": name, "members": members })).collect())
+}
+
+/// Whether `id` may name a socket: chat rooms (`#...`) never do, so a
+/// private message or a kick cannot address a whole room.
+fn may_be_socket_id(id: &str) -> bool {
+    !id.is_empty() && !id.starts_with(ROOM_PREFIX)
+}
+
 /// Leaves the current room (if any), telling its other members.
-fn leave_current(socket: &Socket) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+fn leave_current(socket: &Socket) -> Result<(), BoxError> {
     let (name, room) = user_of(socket);
     if let Some(room) = room {
         let key = room_key(&room);
@@ -172,13 +288,13 @@ fn leave_current(socket: &Socket) -> Result<(), Box<dyn std::error::Error + Send
 }
 
 /// Sends `user left` to the room's members other than `socket`.
-fn tell_left(socket: &Socket, name: &str, room: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+fn tell_left(socket: &Socket, name: &str, room: &str) -> Result<(), BoxError> {
     let notice = json!({ "id": socket.id(), "name": name, "room": room });
     socket.namespace().to(room_key(room).as_str()).except(socket.id()).emit("user left", json_payload(&notice))?;
     Ok(())
 }
 
-fn chat_namespace(engine: &Engine, quiet: bool) -> Result<ChatRooms, Box<dyn std::error::Error>> {
+fn chat_namespace(engine: &Engine, node: &Node) -> Result<ChatRooms, Box<dyn std::error::Error>> {
     let chat = engine.of("/")?;
     let rooms = ChatRooms::default();
     let r = rooms.clone();
@@ -188,14 +304,14 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<ChatRooms, Box<dyn std
         Err(Invalid::Length) => Err(ConnectError::new("name required")),
         Err(Invalid::Control) => Err(ConnectError::new("names may not contain control characters")),
     });
+    let n = node.clone();
     chat.on_connection(move |socket| {
         let name = name_from(socket.handshake()).unwrap_or_default();
-        if !quiet {
-            println!("connect {} ({name})", socket.id());
-        }
+        n.log(format_args!("connect {} ({name})", socket.id()));
         set_user(socket, &name, None);
     });
-    chat.on("join", |socket, ev, ack| {
+    let n = node.clone();
+    chat.on("join", move |socket, ev, ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
         let room = match clean(req.get("room").and_then(Value::as_str).unwrap_or(""), 32) {
             Ok(room) => room,
@@ -220,14 +336,15 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<ChatRooms, Box<dyn std
             socket.to(key.as_str()).emit("user joined", json_payload(&notice))?;
         }
         if let Some(ack) = ack {
-            let members: Vec<Value> = socket
-                .namespace()
-                .to(key.as_str())
-                .fetch_sockets()?
-                .iter()
-                .map(|s| json!({ "id": s.id(), "name": user_of(s).0 }))
-                .collect();
-            ack.send(json_payload(&json!({ "room": room, "members": members })))?;
+            let ns = socket.namespace().clone();
+            n.may_wait(move || {
+                let members: Vec<Value> = cluster_sockets(&ns, Some(&key))
+                    .iter()
+                    .map(|s| json!({ "id": s.id, "name": remote_user(s).0 }))
+                    .collect();
+                ack.send(json_payload(&json!({ "room": room, "members": members })))?;
+                Ok(())
+            });
         }
         Ok(())
     })?;
@@ -268,26 +385,37 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<ChatRooms, Box<dyn std
         socket.to(room_key(&room).as_str()).emit("typing", json_payload(&body))?;
         Ok(())
     })?;
-    chat.on("private message", |socket, ev, ack| {
+    let n = node.clone();
+    chat.on("private message", move |socket, ev, ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
-        let to = req.get("to").and_then(Value::as_str).unwrap_or("");
-        let text = req.get("text").and_then(Value::as_str).unwrap_or("");
-        let ns = socket.namespace();
-        // Only a connected socket's own-id room, never a chat room.
-        let ok = !text.is_empty() && text.chars().count() <= 1000 && ns.socket(to).is_some();
-        if ok {
-            let body = json!({ "id": socket.id(), "name": user_of(socket).0, "text": text, "time": now_ms() });
-            ns.to(to).emit("private message", json_payload(&body))?;
-        }
-        if let Some(ack) = ack {
-            ack.send(json_payload(&json!({ "ok": ok })))?;
-        }
+        let to = req.get("to").and_then(Value::as_str).unwrap_or("").to_owned();
+        let text = req.get("text").and_then(Value::as_str).unwrap_or("").to_owned();
+        let (ns, from, name) = (socket.namespace().clone(), socket.id().to_owned(), user_of(socket).0);
+        n.may_wait(move || {
+            // Only a connected socket's own-id room (on any node), never a chat room.
+            let ok = !text.is_empty()
+                && text.chars().count() <= 1000
+                && may_be_socket_id(&to)
+                && cluster_sockets(&ns, Some(&to)).iter().any(|s| s.id == to);
+            if ok {
+                let body = json!({ "id": from, "name": name, "text": text, "time": now_ms() });
+                ns.to(to.as_str()).emit("private message", json_payload(&body))?;
+            }
+            if let Some(ack) = ack {
+                ack.send(json_payload(&json!({ "ok": ok })))?;
+            }
+            Ok(())
+        });
         Ok(())
     })?;
-    let r = rooms.clone();
+    let (n, r) = (node.clone(), rooms.clone());
     chat.on("list rooms", move |socket, _ev, ack| {
         if let Some(ack) = ack {
-            ack.send(json_payload(&r.with_counts(socket.namespace())))?;
+            let (ns, n2, r) = (socket.namespace().clone(), n.clone(), r.clone());
+            n.may_wait(move || {
+                ack.send(json_payload(&room_list(&n2, &r, &ns)))?;
+                Ok(())
+            });
         }
         Ok(())
     })?;
@@ -296,15 +424,19 @@ fn chat_namespace(engine: &Engine, quiet: bool) -> Result<ChatRooms, Box<dyn std
         (name, Some(room)) => tell_left(socket, &name, &room),
         _ => Ok(()),
     });
+    let n = node.clone();
     chat.on_disconnect(move |socket, reason| {
-        if !quiet {
-            println!("disconnect {} ({}): {reason}", socket.id(), user_of(socket).0);
-        }
+        n.log(format_args!("disconnect {} ({}): {reason}", socket.id(), user_of(socket).0));
     });
     Ok(rooms)
 }
 
-fn admin_namespace(engine: &Engine, token: String, rooms: ChatRooms) -> Result<(), Box<dyn std::error::Error>> {
+fn admin_namespace(
+    engine: &Engine,
+    token: String,
+    node: &Node,
+    rooms: ChatRooms,
+) -> Result<(), Box<dyn std::error::Error>> {
     let admin = engine.of("/admin")?;
     admin.use_middleware(move |hs| {
         let auth: Option<Value> = hs.auth_payload().and_then(|p| p.to_json().ok());
@@ -314,30 +446,48 @@ fn admin_namespace(engine: &Engine, token: String, rooms: ChatRooms) -> Result<(
         }
     });
     let chat = engine.of("/")?;
-    let chat2 = chat.clone();
+    let (chat2, n) = (chat.clone(), node.clone());
     admin.on("snapshot", move |_socket, _ev, ack| {
         let Some(ack) = ack else { return Ok(()) };
-        let mut sockets: Vec<(String, String, Option<String>)> = chat
-            .fetch_sockets()
-            .iter()
-            .map(|s| {
-                let (name, room) = user_of(s);
-                (name, s.id().to_owned(), room)
-            })
-            .collect();
-        sockets.sort();
-        let sockets: Vec<Value> =
-            sockets.into_iter().map(|(name, id, room)| json!({ "id": id, "name": name, "room": room })).collect();
-        ack.send(json_payload(&json!({ "rooms": rooms.with_counts(&chat), "sockets": sockets })))?;
+        let (chat, n2, rooms) = (chat.clone(), n.clone(), rooms.clone());
+        n.may_wait(move || {
+            let all = cluster_sockets(&chat, None);
+            let mut sockets: Vec<(String, String, Option<String>)> = all
+                .iter()
+                .map(|s| {
+                    let (name, room) = remote_user(s);
+                    (name, s.id.clone(), room)
+                })
+                .collect();
+            sockets.sort();
+            let sockets: Vec<Value> =
+                sockets.into_iter().map(|(name, id, room)| json!({ "id": id, "name": name, "room": room })).collect();
+            let rooms = if n2.clustered { rooms_with_counts(&all) } else { rooms.with_counts(&chat) };
+            ack.send(json_payload(&json!({ "rooms": rooms, "sockets": sockets })))?;
+            Ok(())
+        });
         Ok(())
     })?;
+    let n = node.clone();
     admin.on("kick", move |_socket, ev, ack| {
         let req: Value = ev.payload().to_json().unwrap_or(Value::Null);
-        let id = req.get("id").and_then(Value::as_str).unwrap_or("");
-        let kicked = if chat2.socket(id).is_some() { chat2.to(id).disconnect_sockets()? } else { 0 };
-        if let Some(ack) = ack {
-            ack.send(json_payload(&json!({ "kicked": kicked })))?;
-        }
+        let id = req.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
+        let chat = chat2.clone();
+        n.may_wait(move || {
+            // A socket id is its own room's only member, on whichever node it is.
+            let kicked = if may_be_socket_id(&id) {
+                match chat.to(id.as_str()).cluster_disconnect_sockets() {
+                    Ok(reply) => reply.value,
+                    Err(_) => chat.to(id.as_str()).disconnect_sockets()?,
+                }
+            } else {
+                0
+            };
+            if let Some(ack) = ack {
+                ack.send(json_payload(&json!({ "kicked": kicked })))?;
+            }
+            Ok(())
+        });
         Ok(())
     })?;
     Ok(())
@@ -353,14 +503,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("chat: {e}");
         std::process::exit(2);
     });
-    let engine = Engine::new(Config::default());
-    let rooms = chat_namespace(&engine, opts.quiet)?;
+    let node = Node {
+        name: (opts.redis.is_some() || opts.node.is_some())
+            .then(|| opts.node.clone().unwrap_or_else(|| format!("{}:{}", opts.addr, opts.port)).into()),
+        clustered: opts.redis.is_some(),
+        quiet: opts.quiet,
+    };
+    let engine = match &opts.redis {
+        Some(url) => {
+            let adapter = RedisAdapter::new(RedisConfig::new(url.as_str()))?;
+            if !adapter.wait_connected(std::time::Duration::from_secs(5)) {
+                // The adapter keeps reconnecting: this node serves its own
+                // users meanwhile and joins the cluster when Redis answers.
+                eprintln!("chat: redis at {url} does not answer yet; serving this node's users meanwhile");
+            }
+            Engine::with_adapter(Config::default(), adapter)
+        }
+        None => Engine::new(Config::default()),
+    };
+    let rooms = chat_namespace(&engine, &node)?;
     let (token, generated) = match opts.admin_token.clone() {
         Some(t) => (t, false),
         // A bearer credential: core's generator, which fails rather than guess.
         None => (roomcast::random_id()?, true),
     };
-    admin_namespace(&engine, token.clone(), rooms)?;
+    admin_namespace(&engine, token.clone(), &node, rooms)?;
 
     let pages = axum::Router::new()
         .route("/", get(|| async { Html(include_str!("../../examples/chat/static/index.html")) }))
@@ -381,9 +548,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // cap) and TCP_NODELAY for the chat's small frames.
     let server = SocketIoServer::new(engine).routes(pages).bind((opts.addr.as_str(), opts.port)).await?;
     let port = server.local_addr().port();
-    println!("listening on *:{port}");
-    if generated && !opts.quiet {
-        println!("admin page: http://{}:{port}/admin?token={token}", opts.addr);
+    match (&node.name, &opts.redis) {
+        (Some(name), Some(url)) => println!("[{name}] listening on *:{port} (node {name}, redis {url})"),
+        (Some(name), None) => println!("[{name}] listening on *:{port}"),
+        _ => println!("listening on *:{port}"),
+    }
+    if generated {
+        node.log(format_args!("admin page: http://{}:{port}/admin?token={token}", opts.addr));
     }
     server.wait().await?;
     Ok(())
@@ -395,7 +566,7 @@ mod tests {
 
     fn engine() -> Engine {
         let engine = Engine::new(Config::default());
-        chat_namespace(&engine, true).unwrap();
+        chat_namespace(&engine, &Node::single(true)).unwrap();
         engine
     }
 
@@ -445,5 +616,33 @@ mod tests {
         let v: Value = reply.payload().unwrap().to_json().unwrap();
         assert_eq!(v, json!({ "error": "room names may not contain control characters" }));
         assert!(socket.rooms().iter().all(|r| !r.starts_with(ROOM_PREFIX)), "joined no chat room");
+    }
+
+    fn remote(id: &str, rooms: &[&str], name: &str, room: Option<&str>) -> RemoteSocket {
+        RemoteSocket {
+            id: id.into(),
+            namespace: "/".into(),
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            data: Some(Payload::binary(encode_user(name, room))),
+            node: "n".into(),
+        }
+    }
+
+    /// Room counts come from every node's sockets; own-id rooms are not chat rooms.
+    #[test]
+    fn room_counts_and_names_are_read_from_every_nodes_sockets() {
+        let all = [
+            remote("a1", &["a1", "#lobby"], "ada", Some("lobby")),
+            remote("b1", &["b1", "#lobby"], "bob", Some("lobby")),
+            remote("b2", &["b2", "#games"], "cy", Some("games")),
+            remote("b3", &["b3"], "dan", None),
+        ];
+        assert_eq!(
+            rooms_with_counts(&all),
+            json!([{ "name": "games", "members": 1 }, { "name": "lobby", "members": 2 }])
+        );
+        assert_eq!(remote_user(&all[1]), ("bob".to_owned(), Some("lobby".to_owned())));
+        assert!(may_be_socket_id("b1"));
+        assert!(!may_be_socket_id("#lobby") && !may_be_socket_id(""));
     }
 }

@@ -5,125 +5,57 @@
 // on a free loopback port; CHAT_SERVER_NAME names the screenshots.
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { io as connectClient } from "socket.io-client";
+import {
+  WAIT,
+  freePort,
+  startServer as startOn,
+  stopServer,
+  openPage,
+  joinByForm,
+  send,
+  waitLine,
+  countLines,
+  waitNotice,
+  once,
+  screenshots,
+  slugOf,
+} from "./helpers.js";
 
 const SERVER = JSON.parse(process.env.CHAT_SERVER || "null");
 const NAME = process.env.CHAT_SERVER_NAME || "server";
 const ARTIFACTS = process.env.CHAT_ARTIFACTS || path.resolve("target/chat-artifacts");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const TOKEN = "s3cret-admin";
-const WAIT = 10000;
 
 if (!SERVER) throw new Error("CHAT_SERVER is not set (a JSON array: the server's command line)");
 mkdirSync(ARTIFACTS, { recursive: true });
 
 let port;
 let server;
-let serverLog = "";
+const serverLog = { text: "" };
 let browser;
 let url;
 const pages = {};
 const clients = [];
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port: p } = s.address();
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const args = [...SERVER.slice(1), "--addr", "127.0.0.1", "--port", String(port), "--admin-token", TOKEN];
-    const child = spawn(SERVER[0], args, { stdio: ["ignore", "pipe", "pipe"] });
-    const timer = setTimeout(() => reject(new Error(`server did not print "listening on" in time:\n${serverLog}`)), 30000);
-    child.stdout.on("data", (d) => {
-      serverLog += d;
-      if (serverLog.includes(`listening on *:${port}`)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.stderr.on("data", (d) => (serverLog += d));
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited early (${code}):\n${serverLog}`));
-    });
-  });
-}
-
-function stopServer(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.removeAllListeners("exit");
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-    setTimeout(() => child.kill("SIGKILL"), 3000);
-  });
-}
-
 async function openChat(key, name) {
-  const page = await browser.newPage();
-  page.on("pageerror", (err) => console.error(`[${key}] page error:`, err));
-  await page.goto(url);
-  await page.fill("#nickname", name);
-  await page.click("#login button[type=submit]");
-  await page.waitForSelector('#status[data-state="online"]', { timeout: WAIT });
+  const page = await openPage(browser, url, key, name);
   pages[key] = page;
   return page;
 }
 
-async function joinByForm(page, room) {
-  await page.fill("#room-name", room);
-  await page.click("#join-form button");
-  await page.waitForFunction((r) => document.getElementById("room-title").textContent === `#${r}`, room, { timeout: WAIT });
-}
-
-async function send(page, text) {
-  await page.fill("#text", text);
-  await page.press("#text", "Enter");
-}
-
-/** Waits until the page shows a chat line whose text is `text` from `name` (not a notice). */
-function waitLine(page, text, cls = "") {
-  return page.waitForFunction(
-    ([t, c]) => [...document.querySelectorAll("#messages li:not(.notice)")].some((li) => li.querySelector(".text")?.textContent === t && (!c || li.classList.contains(c))),
-    [text, cls],
-    { timeout: WAIT },
-  );
-}
-
-function countLines(page, text) {
-  return page.$$eval("#messages li .text", (els, t) => els.filter((e) => e.textContent === t).length, text);
-}
-
-function waitNotice(page, text) {
-  return page.waitForFunction((t) => [...document.querySelectorAll("#messages li.notice")].some((li) => li.textContent === t), text, { timeout: WAIT });
+function startServer() {
+  return startOn(SERVER, port, ["--admin-token", TOKEN], serverLog);
 }
 
 function client(name) {
   const c = connectClient(url, { transports: ["websocket"], auth: { name }, reconnection: false, forceNew: true });
   clients.push(c);
   return c;
-}
-
-function once(emitter, event, ms = WAIT) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
-    emitter.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
 }
 
 /** Collects the "message" events a socket.io-client receives. */
@@ -145,10 +77,7 @@ function inbox(c) {
 let step = 0;
 afterEach(async (t) => {
   step += 1;
-  const slug = `${NAME}-${String(step).padStart(2, "0")}-${t.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 40)}`;
-  for (const [key, page] of Object.entries(pages)) {
-    if (!page.isClosed()) await page.screenshot({ path: path.join(ARTIFACTS, `${slug}-${key}.png`) }).catch(() => {});
-  }
+  await screenshots(pages, path.join(ARTIFACTS, `${NAME}-${String(step).padStart(2, "0")}-${slugOf(t.name)}`));
 });
 
 before(async () => {
