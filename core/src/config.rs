@@ -78,6 +78,7 @@ pub struct Config {
     max_name_len: usize,
     ack_timeout: Duration,
     remove_empty_dynamic: bool,
+    recovery: Option<RecoveryConfig>,
 }
 
 /// Upper bound accepted for `max_name_len`.
@@ -94,6 +95,7 @@ impl Default for Config {
             max_name_len: 256,
             ack_timeout: Duration::from_secs(10),
             remove_empty_dynamic: false,
+            recovery: None,
         }
     }
 }
@@ -135,6 +137,11 @@ impl Config {
     /// Longest namespace, room or event name in bytes (default 256).
     pub fn max_name_len(&self) -> usize {
         self.max_name_len
+    }
+    /// Connection state recovery for every namespace (`None`, the
+    /// default: off); a namespace may override it (`Namespace::set_recovery`).
+    pub fn connection_state_recovery(&self) -> Option<&RecoveryConfig> {
+        self.recovery.as_ref()
     }
     /// Default acknowledgement timeout (default 10 s).
     pub fn ack_timeout(&self) -> Duration {
@@ -209,6 +216,13 @@ impl ConfigBuilder {
         self.cfg.remove_empty_dynamic = on;
         self
     }
+    /// Connection state recovery for every namespace (default off):
+    /// sockets whose connection ends unexpectedly are kept for a resume
+    /// (see [`Connection::resume_namespace`](crate::Connection::resume_namespace)).
+    pub fn connection_state_recovery(mut self, rc: RecoveryConfig) -> Self {
+        self.cfg.recovery = Some(rc);
+        self
+    }
 
     /// Sets an option by its configuration name from a string value, as the
     /// C and Python bindings receive them (`"max_queue"`, `"overflow"`, ...).
@@ -227,6 +241,22 @@ impl ConfigBuilder {
             "max_rooms_per_socket" => self.max_rooms_per_socket(num(key, value)?),
             "max_name_len" => self.max_name_len(num(key, value)?),
             "ack_timeout" => self.ack_timeout(Duration::from_millis(num(key, value)? as u64)),
+            // In milliseconds; 0 turns recovery off.
+            "max_disconnection_duration" => match num(key, value)? {
+                0 => ConfigBuilder { cfg: Config { recovery: None, ..self.cfg } },
+                ms => {
+                    let rc = self.cfg.recovery.clone().unwrap_or_default();
+                    self.connection_state_recovery(rc.max_disconnection_duration(Duration::from_millis(ms as u64)))
+                }
+            },
+            "recovery_max_events" | "recovery_max_bytes" => {
+                let n = num(key, value)?;
+                let Some(rc) = self.cfg.recovery.clone() else {
+                    return Err(ConfigError::new(key, "set max_disconnection_duration first (recovery is off)".into()));
+                };
+                let rc = if key == "recovery_max_events" { rc.max_events(n) } else { rc.max_bytes(n) };
+                self.connection_state_recovery(rc)
+            }
             "remove_empty_dynamic" => match value {
                 "true" | "1" => self.remove_empty_dynamic(true),
                 "false" | "0" => self.remove_empty_dynamic(false),
@@ -251,6 +281,9 @@ impl ConfigBuilder {
         }
         if c.ack_timeout.is_zero() {
             return Err(ConfigError::new("ack_timeout", "must be greater than zero".into()));
+        }
+        if let Some(rc) = &c.recovery {
+            rc.check().map_err(|m| ConfigError::new("connection_state_recovery", m))?;
         }
         Ok(c)
     }
@@ -290,5 +323,76 @@ impl ConnectOptions {
         let b = self.max_queue_bytes.unwrap_or(cfg.max_queue_bytes);
         check_queue_limits(q, b, cfg.max_payload)?;
         Ok((q, b, self.overflow.unwrap_or(cfg.overflow)))
+    }
+}
+
+/// Connection state recovery settings (see the crate's recovery docs in
+/// [`Socket::recovered`] and `Namespace::set_recovery`).
+///
+/// ```
+/// use roomcast::{Config, RecoveryConfig};
+/// use std::time::Duration;
+/// let rc = RecoveryConfig::new().max_disconnection_duration(Duration::from_secs(30)).max_events(5000);
+/// let cfg = Config::builder().connection_state_recovery(rc).build()?;
+/// assert_eq!(cfg.connection_state_recovery().unwrap().max_events_value(), 5000);
+/// # Ok::<(), roomcast::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryConfig {
+    max_disconnection_duration: Duration,
+    max_events: usize,
+    max_bytes: usize,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        RecoveryConfig { max_disconnection_duration: Duration::from_secs(120), max_events: 10_000, max_bytes: 8 << 20 }
+    }
+}
+
+impl RecoveryConfig {
+    /// The defaults: sockets kept 2 minutes, at most 10,000 kept events and
+    /// 8 MiB of their payloads per namespace.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// How long a dropped socket is kept, and how old a kept event may be.
+    pub fn max_disconnection_duration(mut self, d: Duration) -> Self {
+        self.max_disconnection_duration = d;
+        self
+    }
+    /// Events the namespace's log keeps at most.
+    pub fn max_events(mut self, n: usize) -> Self {
+        self.max_events = n;
+        self
+    }
+    /// Payload bytes (with event names) the namespace's log keeps at most.
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.max_bytes = n;
+        self
+    }
+    /// See [`max_disconnection_duration`](Self::max_disconnection_duration).
+    pub fn max_disconnection_duration_value(&self) -> Duration {
+        self.max_disconnection_duration
+    }
+    /// See [`max_events`](Self::max_events).
+    pub fn max_events_value(&self) -> usize {
+        self.max_events
+    }
+    /// See [`max_bytes`](Self::max_bytes).
+    pub fn max_bytes_value(&self) -> usize {
+        self.max_bytes
+    }
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.max_disconnection_duration.is_zero() {
+            return Err("max_disconnection_duration must be greater than zero".into());
+        }
+        if self.max_events == 0 {
+            return Err("recovery_max_events must be at least 1".into());
+        }
+        if self.max_bytes == 0 {
+            return Err("recovery_max_bytes must be at least 1".into());
+        }
+        Ok(())
     }
 }

@@ -11,13 +11,15 @@ use crate::config::{Config, ConnectOptions};
 use crate::connection::{ConnInner, Connection};
 use crate::error::{ConfigError, ConnectError, JoinError, NamespaceError};
 use crate::failure::{guarded, HandlerFailure, HandlerSite};
+use crate::fanout::Fanout;
 use crate::handshake::Handshake;
 use crate::names;
 use crate::namespace::{Namespace, ParentInfo};
 use crate::outbox::Outbox;
 use crate::queue::Queue;
+use crate::recovery::Recovery;
 use crate::shared::Shared;
-use crate::socket::{Registered, Socket, SocketInner};
+use crate::socket::{end_kept, Registered, Socket, SocketInner, SocketRecovery};
 use crate::stats::{Counters, Stats};
 
 impl Drop for EngineInner {
@@ -246,6 +248,20 @@ impl Engine {
         self.inner.namespaces.read().get(name).cloned()
     }
 
+    /// Ends the sockets kept for connection state recovery whose
+    /// `max_disconnection_duration` has passed (reason `recovery expired`)
+    /// and trims the recovery logs by age, in every namespace. Emits and
+    /// connects do this as they go; a transport calls it periodically
+    /// (the Socket.IO server: every second) so that an idle namespace too
+    /// releases its kept sockets on time. Runs disconnect handlers on this
+    /// thread, with no engine lock held.
+    pub fn sweep_recovery(&self) {
+        let namespaces: Vec<Namespace> = self.inner.namespaces.read().values().cloned().collect();
+        for ns in namespaces {
+            ns.sweep_recovery();
+        }
+    }
+
     /// Names of every namespace.
     pub fn namespaces(&self) -> Vec<String> {
         let mut v: Vec<String> = self.inner.namespaces.read().keys().map(|k| k.to_string()).collect();
@@ -384,6 +400,55 @@ impl Connection {
     /// middleware refuses, the connection is closed, or it already has a
     /// socket there.
     pub fn join_namespace(&self, name: &str, handshake: Handshake) -> Result<Socket, JoinError> {
+        self.join(name, handshake, None)
+    }
+
+    /// Joins namespace `name` resuming the socket kept under `session_id`
+    /// (connection state recovery): the session id the client was given
+    /// ([`Socket::session_id`]) and the offset of the last event it
+    /// received ([`Message::offset`](crate::Message::offset); `None` when
+    /// it received none).
+    ///
+    /// When the namespace kept that socket and every event it missed since
+    /// `offset` is still kept (and fits this connection's outbox), the
+    /// socket comes back on this connection: same id, rooms and data,
+    /// [`Socket::recovered`] true, middleware not run again, the missed
+    /// events queued in order ahead of anything newer, then the
+    /// `connection` handlers run. Otherwise this is exactly
+    /// [`join_namespace`](Self::join_namespace): a fresh socket with
+    /// `recovered()` false (and the kept socket, if any, ends with reason
+    /// `recovery expired`). Errors are those of `join_namespace`.
+    ///
+    /// ```
+    /// use roomcast::{Config, DisconnectReason, Engine, Handshake, RecoveryConfig};
+    /// let cfg = Config::builder().connection_state_recovery(RecoveryConfig::new()).build()?;
+    /// let engine = Engine::new(cfg);
+    /// let chat = engine.of("/chat")?;
+    /// let (conn, outbox) = engine.connect();
+    /// let s = conn.join_namespace("/chat", Handshake::new())?;
+    /// s.join("lobby")?;
+    /// let (id, pid) = (s.id().to_string(), s.session_id().unwrap().to_string());
+    /// chat.to("lobby").emit("news", "one")?;
+    /// let seen = outbox.try_recv()?.offset();              // the client saw "one"
+    /// conn.close(DisconnectReason::TransportClose);        // unexpected: kept
+    /// chat.to("lobby").emit("news", "two")?;               // missed
+    /// let (conn2, outbox2) = engine.connect();
+    /// let s2 = conn2.resume_namespace("/chat", Handshake::new(), &pid, seen)?;
+    /// assert!(s2.recovered() && s2.id() == id && s2.in_room("lobby"));
+    /// assert_eq!(outbox2.try_recv()?.payload().unwrap().as_str(), Some("two"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resume_namespace(
+        &self,
+        name: &str,
+        handshake: Handshake,
+        session_id: &str,
+        offset: Option<u64>,
+    ) -> Result<Socket, JoinError> {
+        self.join(name, handshake, Some((session_id, offset)))
+    }
+
+    fn join(&self, name: &str, handshake: Handshake, resume: Option<(&str, Option<u64>)>) -> Result<Socket, JoinError> {
         let engine = &self.inner.engine;
         names::check_namespace(name, engine.config().max_name_len())?;
         if let Some(auth) = handshake.auth_payload() {
@@ -404,6 +469,15 @@ impl Connection {
                 return Err(JoinError::ConnectionClosed);
             }
             let chain = ns.hook_chain();
+            let rec = ns.recovery();
+            if let (Some((pid, offset)), Some(rec)) = (resume, &rec) {
+                if let Some(socket) = self.resume_in(&ns, rec, pid, offset, &mut handshake)? {
+                    for h in chain.iter().flat_map(|h| h.connection.iter()) {
+                        socket.run_guarded(HandlerSite::Connection, || h(&socket));
+                    }
+                    return Ok(socket);
+                }
+            }
             let hs = handshake.as_ref().unwrap_or(&Handshake::new()).clone();
             for mw in chain.iter().flat_map(|h| h.middleware.iter()) {
                 match guarded(|| Ok(mw(&hs))) {
@@ -423,12 +497,23 @@ impl Connection {
             }
             // Made before taking the lock; fails rather than guess.
             let id: Arc<str> = Arc::from(crate::random_id()?);
+            let session = match &rec {
+                Some(log) => Some(SocketRecovery {
+                    log: log.clone(),
+                    pid: Arc::from(crate::random_id()?),
+                    first: log.next_offset(),
+                    recovered: false,
+                }),
+                None => None,
+            };
             let socket = self.inner.add_socket(
                 name,
                 |s| s.namespace() == &ns,
                 || {
                     let hs = handshake.take().unwrap_or_default();
-                    Socket { inner: Arc::new(SocketInner::new(ns.clone(), self.inner.clone(), hs, id)) }
+                    let key = ns.inner.shared.next_key.fetch_add(1, Ordering::Relaxed);
+                    let inner = SocketInner::with_key(ns.clone(), self.inner.clone(), hs, id, key, session);
+                    Socket { inner: Arc::new(inner) }
                 },
             )?;
             match socket.register() {
@@ -453,6 +538,75 @@ impl Connection {
             return Ok(socket);
         }
         Err(JoinError::Refused(ConnectError::invalid_namespace()))
+    }
+
+    /// The resume of `join`: the kept socket of session `pid` on this
+    /// connection with its missed events, or `None` for a fresh join.
+    fn resume_in(
+        &self,
+        ns: &Namespace,
+        rec: &Arc<Recovery>,
+        pid: &str,
+        offset: Option<u64>,
+        handshake: &mut Option<Handshake>,
+    ) -> Result<Option<Socket>, JoinError> {
+        let mut ended = rec.sweep();
+        let (room, room_bytes) = self.inner.queue.room_left();
+        let mut st = rec.lock();
+        let (old, missed) = match rec.take(&mut st, pid, offset, |n, b| n <= room && b <= room_bytes) {
+            Ok(taken) => taken,
+            Err((_, old)) => {
+                drop(st);
+                ended.extend(old);
+                end_kept(ended);
+                return Ok(None);
+            }
+        };
+        let (pid, first) = match &old.inner.rec {
+            Some(r) => (r.pid.clone(), r.first),
+            None => (Arc::from(pid), 1),
+        };
+        let made = self.inner.add_socket(
+            ns.name(),
+            |s| s.namespace() == ns,
+            || {
+                let session = SocketRecovery { log: rec.clone(), pid: pid.clone(), first, recovered: true };
+                let hs = handshake.take().unwrap_or_default();
+                let inner = SocketInner::with_key(
+                    ns.clone(),
+                    self.inner.clone(),
+                    hs,
+                    old.inner.id.clone(),
+                    old.inner.key,
+                    Some(session),
+                );
+                Socket { inner: Arc::new(inner) }
+            },
+        );
+        let socket = match made {
+            Ok(socket) => socket,
+            Err(e) => {
+                rec.put_back(&mut st, pid, old);
+                drop(st);
+                end_kept(ended);
+                return Err(e);
+            }
+        };
+        // Under the log: the replay is queued before the socket is in the
+        // tables, and no logged emit can come between.
+        let mut fans: Vec<Fanout<'_>> = Vec::with_capacity(missed.len());
+        for m in &missed {
+            let mut fan = Fanout::new(m, false);
+            fan.send_conn(&self.inner, false);
+            fans.push(fan);
+        }
+        socket.take_over(&old);
+        drop(st);
+        for fan in fans {
+            fan.finish(&ns.inner.shared.stats);
+        }
+        end_kept(ended);
+        Ok(Some(socket))
     }
 }
 

@@ -23,6 +23,9 @@ pub(crate) enum Rank {
     Parents,
     /// `EngineInner::namespaces`: the namespace map.
     Namespaces,
+    /// `Recovery::state`: a namespace's recovery log and kept sockets
+    /// (held across the fan-out of a logged emit and across a resume).
+    Recovery,
     /// `ConnInner::sockets`: a connection's sockets.
     ConnSockets,
     /// `SocketInner::state`: a socket's status, rooms and pending acks.

@@ -1,6 +1,6 @@
 //! What hosts drain from an outbox.
 
-use crate::sync::{fence, AtomicUsize, Ordering};
+use crate::sync::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::borrow::Cow;
 use std::ffi::CStr;
 use std::fmt;
@@ -33,6 +33,10 @@ pub enum DisconnectReason {
     ForcedServerClose,
     /// The connection's outbox overflowed under the `disconnect` policy.
     QueueOverflow,
+    /// A socket kept for connection state recovery was not resumed within
+    /// `max_disconnection_duration` (or could not be: see `recovery`); its
+    /// final disconnect.
+    RecoveryExpired,
 }
 
 impl DisconnectReason {
@@ -48,11 +52,12 @@ impl DisconnectReason {
             DisconnectReason::ParseError => "parse error",
             DisconnectReason::ForcedServerClose => "forced server close",
             DisconnectReason::QueueOverflow => "queue overflow",
+            DisconnectReason::RecoveryExpired => "recovery expired",
         }
     }
 
     /// Every reason.
-    pub const ALL: [DisconnectReason; 9] = [
+    pub const ALL: [DisconnectReason; 10] = [
         DisconnectReason::ServerNamespaceDisconnect,
         DisconnectReason::ClientNamespaceDisconnect,
         DisconnectReason::ServerShuttingDown,
@@ -62,6 +67,7 @@ impl DisconnectReason {
         DisconnectReason::ParseError,
         DisconnectReason::ForcedServerClose,
         DisconnectReason::QueueOverflow,
+        DisconnectReason::RecoveryExpired,
     ];
 
     /// [`as_str`](Self::as_str) as a static NUL-terminated string, for C.
@@ -76,12 +82,24 @@ impl DisconnectReason {
             DisconnectReason::ParseError => c"parse error",
             DisconnectReason::ForcedServerClose => c"forced server close",
             DisconnectReason::QueueOverflow => c"queue overflow",
+            DisconnectReason::RecoveryExpired => c"recovery expired",
         }
     }
 
     /// Parses a reason string; `None` for an unknown one.
     pub fn parse(s: &str) -> Option<Self> {
         DisconnectReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// True for the unexpected ends of a connection (`transport close`,
+    /// `transport error`, `ping timeout`): with connection state recovery
+    /// on, they keep the socket for a resume instead of ending it. Client
+    /// and server disconnects are final.
+    pub fn is_recoverable(self) -> bool {
+        matches!(
+            self,
+            DisconnectReason::TransportClose | DisconnectReason::TransportError | DisconnectReason::PingTimeout
+        )
     }
 
     /// True when the server decided the disconnect, so the client must be
@@ -187,6 +205,9 @@ struct Inner {
     /// A transport's encoding of this message, computed once and shared by
     /// every recipient, with the encoder that made it (see `encoded_with`).
     encoded: OnceLock<(Encoder, Bytes)>,
+    /// The recovery offset (0: none), set once by the namespace's recovery
+    /// log before the message reaches any outbox (see `recovery`).
+    offset: AtomicU64,
 }
 
 /// One outbound message. Cloning is a reference-count increment: every
@@ -298,7 +319,13 @@ impl Message {
             Body::Ack { payload, .. } => payload.len(),
             Body::Disconnect { .. } | Body::Lagged { .. } => 0,
         };
-        let inner = Box::new(Inner { refs: AtomicUsize::new(1), body, cost, encoded: OnceLock::new() });
+        let inner = Box::new(Inner {
+            refs: AtomicUsize::new(1),
+            body,
+            cost,
+            encoded: OnceLock::new(),
+            offset: AtomicU64::new(0),
+        });
         Message { ptr: NonNull::from(Box::leak(inner)) }
     }
 
@@ -374,6 +401,29 @@ impl Message {
             Body::Ack { ack_id, .. } => Some(*ack_id),
             _ => None,
         }
+    }
+
+    /// The recovery offset of an event: set when the namespace has
+    /// connection state recovery on and the event is kept for sockets that
+    /// drop (no ack id, not volatile). A transport hands it to the client
+    /// with the event (Socket.IO: as the last argument, a string); the
+    /// client presents the last one it saw when it reconnects
+    /// (`Handshake::resume`). Offsets increase by one per kept event of a
+    /// namespace, in the order every connection receives them.
+    pub fn offset(&self) -> Option<u64> {
+        // Relaxed: set before the message is pushed into any outbox; the
+        // outbox's lock publishes it to whoever drains the message.
+        match self.inner().offset.load(Ordering::Relaxed) {
+            0 => None,
+            o => Some(o),
+        }
+    }
+
+    /// Sets the offset once (0 is not an offset); false if one was set.
+    pub(crate) fn set_offset(&self, offset: u64) -> bool {
+        // Relaxed: see `offset`; the compare-exchange only makes a second
+        // logging of the same message (a host delivering it twice) a no-op.
+        offset != 0 && self.inner().offset.compare_exchange(0, offset, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     /// The reason of a disconnect notice.

@@ -1,7 +1,7 @@
 //! Namespaces: independent groups of sockets, rooms and handlers.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::lock_order::{Mutex, Rank, RwLock};
@@ -10,20 +10,22 @@ use smallvec::SmallVec;
 
 use crate::acks::{AckStream, AckTable};
 use crate::adapter::{ClusterError, ClusterReply, RemoteSocket};
+use crate::config::RecoveryConfig;
 use crate::connection::RoomStore;
-use crate::error::{ConnectError, EmitError, NameError};
+use crate::error::{ConfigError, ConnectError, EmitError, NameError};
 use crate::events::{EventFlow, Inbound, RoomEvent};
 use crate::failure::{guarded, HandlerError, HandlerFailure, HandlerResult, HandlerSite};
 use crate::fanout::{EmitReport, Fanout};
 use crate::handshake::Handshake;
 use crate::hooks::{report, Hooks};
-use crate::message::{DisconnectReason, Message};
+use crate::message::{DisconnectReason, Message, MessageKind};
 use crate::operator::BroadcastOperator;
 use crate::payload::Payload;
+use crate::recovery::{Recovery, RecoveryStats};
 use crate::responder::AckResponder;
 use crate::selection::{Rooms, Selection, Target};
 use crate::shared::Shared;
-use crate::socket::Socket;
+use crate::socket::{end_kept, Socket};
 
 pub(crate) type Predicate = Arc<dyn Fn(&str, &Handshake) -> bool + Send + Sync>;
 
@@ -60,6 +62,9 @@ pub(crate) struct NsInner {
     /// registering a socket holds the read lock, so no socket can enter a
     /// removed namespace.
     pub(crate) removed: RwLock<bool>,
+    /// Connection state recovery: fixed at first use (from `set_recovery`,
+    /// else the parent's, else the engine configuration's).
+    pub(crate) recovery: OnceLock<Option<Arc<Recovery>>>,
 }
 
 /// A namespace (`engine.of("/chat")`): its own sockets, rooms, handlers and
@@ -96,6 +101,7 @@ impl Namespace {
                 acks: Arc::new(Mutex::new(Rank::NsAcks, FxHashMap::default())),
                 next_ack: AtomicU64::new(1),
                 removed: RwLock::new(Rank::NsRemoved, false),
+                recovery: OnceLock::new(),
             }),
         }
     }
@@ -501,10 +507,89 @@ impl Namespace {
     /// Delivers `message` to this process's sockets selected by `target`.
     /// The [`Adapter`](crate::Adapter) calls this; a cluster adapter also
     /// calls it for messages published by other nodes.
+    ///
+    /// With connection state recovery on, an event without ack id that is
+    /// not volatile is numbered and kept by this node's log first, and the
+    /// fan-out runs under the log (see [`Message::offset`]).
     pub fn deliver_local(&self, target: &Target<'_>, message: &Message) -> EmitReport {
         let mut fan = Fanout::new(message, target.volatile);
+        let logged = match self.recovery_ref() {
+            Some(rec) if !target.volatile && message.kind() == MessageKind::Event && message.ack_id().is_none() => {
+                Some(rec.log(message, &target.sel))
+            }
+            _ => None,
+        };
         self.inner.store.for_each_selected(&target.sel, &mut fan);
-        fan.finish(&self.inner.shared.stats)
+        let expired = logged.map(|(log, expired)| {
+            drop(log);
+            expired
+        });
+        let report = fan.finish(&self.inner.shared.stats);
+        end_kept(expired.unwrap_or_default());
+        report
+    }
+
+    pub(crate) fn recovery_ref(&self) -> Option<&Arc<Recovery>> {
+        self.inner
+            .recovery
+            .get_or_init(|| {
+                let cfg = match &self.inner.parent {
+                    Some(p) => p.recovery_ref().map(|r| r.cfg.clone()),
+                    None => self.inner.shared.config.connection_state_recovery().cloned(),
+                };
+                cfg.map(|c| Arc::new(Recovery::new(c)))
+            })
+            .as_ref()
+    }
+
+    pub(crate) fn recovery(&self) -> Option<Arc<Recovery>> {
+        self.recovery_ref().cloned()
+    }
+
+    /// Sets this namespace's connection state recovery (`None`: off),
+    /// overriding the engine's
+    /// [`connection_state_recovery`](crate::ConfigBuilder::connection_state_recovery).
+    /// A dynamic parent's setting applies to its children. Fixed at the
+    /// namespace's first connect or emit: call it right after `engine.of`.
+    /// What recovery does: [`Connection::resume_namespace`](crate::Connection::resume_namespace),
+    /// [`Socket::is_awaiting_recovery`], [`Message::offset`].
+    ///
+    /// ```
+    /// use roomcast::{Config, Engine, RecoveryConfig};
+    /// use std::time::Duration;
+    /// let engine = Engine::new(Config::default());
+    /// let chat = engine.of("/chat")?;
+    /// chat.set_recovery(Some(RecoveryConfig::new().max_disconnection_duration(Duration::from_secs(30))))?;
+    /// assert!(chat.recovery_config().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_recovery(&self, config: Option<RecoveryConfig>) -> Result<(), ConfigError> {
+        if let Some(c) = &config {
+            c.check().map_err(|m| ConfigError::new("connection_state_recovery", m))?;
+        }
+        self.inner.recovery.set(config.map(|c| Arc::new(Recovery::new(c)))).map_err(|_| {
+            ConfigError::new(
+                "connection_state_recovery",
+                "already fixed: set it before the namespace's first connect or emit".into(),
+            )
+        })
+    }
+
+    /// This namespace's connection state recovery settings, if it is on.
+    pub fn recovery_config(&self) -> Option<RecoveryConfig> {
+        self.recovery_ref().map(|r| r.cfg.clone())
+    }
+
+    /// What this node keeps for recovery in this namespace (`None`: off).
+    pub fn recovery_stats(&self) -> Option<RecoveryStats> {
+        self.recovery_ref().map(|r| r.stats())
+    }
+
+    /// [`Engine::sweep_recovery`](crate::Engine::sweep_recovery) for this namespace.
+    pub fn sweep_recovery(&self) {
+        if let Some(rec) = self.inner.recovery.get().and_then(Option::as_ref) {
+            end_kept(rec.sweep());
+        }
     }
 
     pub(crate) fn selected_sockets(&self, sel: &Selection<'_>) -> Vec<Socket> {

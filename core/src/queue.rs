@@ -634,6 +634,12 @@ impl Queue {
         self.state.lock().closed
     }
 
+    /// Messages and bytes this outbox can still take within its bounds.
+    pub(crate) fn room_left(&self) -> (usize, usize) {
+        let st = self.state.lock();
+        (self.max_len.saturating_sub(st.queued()), self.max_bytes.saturating_sub(st.bytes))
+    }
+
     pub(crate) fn len(&self) -> usize {
         // As in the non-blocking receives: an outbox last seen empty and
         // open answers without its lock.

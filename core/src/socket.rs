@@ -1,6 +1,5 @@
 //! Sockets: a connection's membership in one namespace.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -16,8 +15,9 @@ use crate::message::{DisconnectReason, Message};
 use crate::names;
 use crate::namespace::Namespace;
 use crate::payload::Payload;
+use crate::recovery::Recovery;
 use crate::rooms::{room_hash, RoomName};
-use crate::selection::{room_list, Rooms};
+use crate::selection::{room_list, Rooms, Selection};
 use crate::stats::Counters;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,9 @@ pub(crate) enum Status {
     Connected,
     /// `disconnecting` handlers run; rooms still visible; no joins.
     Disconnecting,
+    /// Its connection ended unexpectedly; kept in its rooms for a resume
+    /// (see `recovery`). Not live: it neither sends nor joins.
+    Suspended,
     /// Gone from every table.
     Disconnected,
 }
@@ -63,13 +66,36 @@ pub(crate) struct SocketInner {
     pub(crate) conn: Arc<ConnInner>,
     /// `None` for an empty handshake (see `handshake::EMPTY`).
     pub(crate) handshake: Option<Box<Handshake>>,
+    /// Its recovery session, when the namespace keeps sockets for a resume.
+    pub(crate) rec: Option<Box<SocketRecovery>>,
+}
+
+/// A socket's connection state recovery session (see `recovery`).
+pub(crate) struct SocketRecovery {
+    /// The namespace's log and kept sockets.
+    pub(crate) log: Arc<Recovery>,
+    /// The private session id a client presents to resume.
+    pub(crate) pid: Arc<str>,
+    /// The first offset this socket could have received.
+    pub(crate) first: u64,
+    /// Whether this socket is a resumed one.
+    pub(crate) recovered: bool,
 }
 
 impl SocketInner {
-    /// `id` comes from [`crate::random_id`].
-    pub(crate) fn new(ns: Namespace, conn: Arc<ConnInner>, handshake: Handshake, id: Arc<str>) -> SocketInner {
-        let key = ns.inner.shared.next_key.fetch_add(1, Ordering::Relaxed);
+    /// `id` comes from [`crate::random_id`]; `key` from `Shared::next_key`,
+    /// or the kept socket's for a resume (a resumed socket keeps its key, so
+    /// the sender exclusions kept in the recovery log still name it).
+    pub(crate) fn with_key(
+        ns: Namespace,
+        conn: Arc<ConnInner>,
+        handshake: Handshake,
+        id: Arc<str>,
+        key: u64,
+        rec: Option<SocketRecovery>,
+    ) -> SocketInner {
         SocketInner {
+            rec: rec.map(Box::new),
             key,
             id,
             ns,
@@ -403,7 +429,9 @@ impl Socket {
         matches!(self.inner.state.lock().status, Status::Connected | Status::Disconnecting)
     }
 
-    /// Pushes a prepared message into this socket's outbox.
+    /// Pushes a prepared message into this socket's outbox (numbered and
+    /// kept by the recovery log when the namespace has one and the message
+    /// is an event without ack that is not volatile).
     pub(crate) fn send(&self, msg: Message, volatile: bool) -> Result<EmitReport, EmitError> {
         if !self.is_live() {
             return Err(EmitError::Closed);
@@ -411,8 +439,150 @@ impl Socket {
         let shared = &self.inner.ns.inner.shared;
         Counters::add(&shared.stats.emitted, 1);
         let mut fan = Fanout::new(&msg, volatile);
+        let logged = match &self.inner.rec {
+            Some(r) if !volatile && msg.ack_id().is_none() => {
+                let rooms = [std::borrow::Cow::Borrowed(&*self.inner.id)];
+                Some(r.log.log(&msg, &Selection { rooms: &rooms, except: &[], except_key: None }))
+            }
+            _ => None,
+        };
         fan.send_conn(&self.inner.conn, false);
-        Ok(fan.finish(&shared.stats))
+        let expired = logged.map(|(guard, expired)| {
+            drop(guard);
+            expired
+        });
+        let report = fan.finish(&shared.stats);
+        end_kept(expired.unwrap_or_default());
+        Ok(report)
+    }
+
+    /// The private session id a client presents to resume this socket
+    /// after an unexpected disconnect ([`Connection::resume_namespace`]);
+    /// `None` when its namespace has no connection state recovery. A bearer
+    /// secret: hand it to this socket's client only (Socket.IO sends it in
+    /// the CONNECT reply as `pid`).
+    pub fn session_id(&self) -> Option<&str> {
+        self.inner.rec.as_ref().map(|r| &*r.pid)
+    }
+
+    /// True when this socket was resumed by a reconnect: same id, rooms and
+    /// data as before the drop, and every missed event queued ahead of
+    /// anything newer. `connection` handlers read it to skip a welcome.
+    pub fn recovered(&self) -> bool {
+        self.inner.rec.as_ref().is_some_and(|r| r.recovered)
+    }
+
+    /// True while the socket is kept for a resume: its connection ended
+    /// unexpectedly (`transport close`, `transport error`, `ping timeout`)
+    /// and its namespace has connection state recovery. The `disconnecting`
+    /// and `disconnect` handlers that run at the drop see `true`; at the
+    /// final disconnect (reason `recovery expired`, or a server-side
+    /// disconnect meanwhile) they see `false`. Its rooms still count it.
+    pub fn is_awaiting_recovery(&self) -> bool {
+        self.inner.state.lock().status == Status::Suspended
+    }
+
+    /// The first offset this socket could have received (recovery only).
+    pub(crate) fn first_offset(&self) -> u64 {
+        self.inner.rec.as_ref().map_or(1, |r| r.first)
+    }
+
+    /// Keeps the socket for a resume instead of disconnecting it (its
+    /// connection ended with `reason`, a recoverable one): the handlers run
+    /// with `is_awaiting_recovery()` true, pending acks fail, and the
+    /// socket stays in its rooms under its session id.
+    fn suspend(&self, rec: &SocketRecovery, reason: DisconnectReason) -> bool {
+        let inner = &self.inner;
+        {
+            let mut st = inner.state.lock();
+            match st.status {
+                Status::Pending => {
+                    st.status = Status::Disconnected;
+                    st.reason = Some(reason);
+                    return false;
+                }
+                Status::Connected => {
+                    st.status = Status::Suspended;
+                    st.reason = Some(reason);
+                }
+                _ => return false,
+            }
+        }
+        let chain = inner.ns.hook_chain();
+        for h in chain.iter().flat_map(|h| h.disconnecting.iter()) {
+            self.run_guarded(HandlerSite::Disconnecting, || h(self, reason));
+        }
+        let acks = std::mem::take(&mut inner.state.lock().acks);
+        self.fail_acks(acks);
+        for h in chain.iter().flat_map(|h| h.disconnect.iter()) {
+            self.run_guarded(HandlerSite::Disconnect, || h(self, reason));
+        }
+        inner.conn.forget_socket(inner.key);
+        end_kept(rec.log.keep(rec.pid.clone(), self.clone()));
+        true
+    }
+
+    /// Pending ack emits to this socket resolve now rather than at timeout.
+    fn fail_acks(&self, acks: SmallVec<[u64; 2]>) {
+        let ns = &self.inner.ns;
+        for id in acks {
+            let state = ns.inner.acks.lock().get(&id).cloned();
+            if let Some(state) = state {
+                if state.fail(self.inner.key, AckError::Disconnected).complete {
+                    state.unregister();
+                }
+            }
+        }
+    }
+
+    /// Claims a kept socket for a resume: false if it is no longer kept (a
+    /// server-side disconnect ended it). A claimed socket reads as
+    /// disconnected, so nothing else can end it meanwhile; `unclaim`
+    /// keeps it again. Called with the recovery log held.
+    pub(crate) fn claim_kept(&self, claim: bool) -> bool {
+        let mut st = self.inner.state.lock();
+        let (from, to) =
+            if claim { (Status::Suspended, Status::Disconnected) } else { (Status::Disconnected, Status::Suspended) };
+        if st.status != from {
+            return false;
+        }
+        st.status = to;
+        true
+    }
+
+    /// Takes over the kept socket `old` (a resume): `old` leaves the tables
+    /// and reads as disconnected; this socket, with the same key and id,
+    /// enters them with `old`'s rooms and data. No room events: for the
+    /// host, membership did not change. Called with the recovery log held.
+    pub(crate) fn take_over(&self, old: &Socket) {
+        let inner = &self.inner;
+        let store = &inner.ns.inner.store;
+        let stats = &inner.ns.inner.shared.stats;
+        let (names, data) = {
+            let mut st = old.inner.state.lock();
+            let mut names = Vec::with_capacity(st.rooms.len());
+            for room in std::mem::take(&mut st.rooms) {
+                names.push(room.name().to_string());
+                if store.remove(&room, old.inner.key).deleted {
+                    Counters::sub(&stats.rooms, 1);
+                }
+            }
+            store.remove_socket(old.inner.key);
+            st.status = Status::Disconnected;
+            (names, st.data.take())
+        };
+        let mut st = inner.state.lock();
+        store.add_socket(self.clone(), inner.member());
+        for name in names {
+            let own = (*name == *inner.id).then_some(&inner.id);
+            let (added, room) = store.add(&name, room_hash(&name), own, inner.member());
+            if added.created {
+                Counters::add(&stats.rooms, 1);
+            }
+            st.rooms.push(room);
+        }
+        st.data = data;
+        st.status = Status::Connected;
     }
 
     /// Disconnects the socket from its namespace (`server namespace
@@ -428,6 +598,9 @@ impl Socket {
     pub fn disconnect_with(&self, reason: DisconnectReason) -> bool {
         let inner = &self.inner;
         let ns = &inner.ns;
+        if let Some(rec) = inner.rec.as_ref().filter(|_| reason.is_recoverable()) {
+            return self.suspend(rec, reason);
+        }
         {
             let mut st = inner.state.lock();
             match st.status {
@@ -436,7 +609,9 @@ impl Socket {
                     st.reason = Some(reason);
                     return false;
                 }
-                Status::Connected => st.status = Status::Disconnecting,
+                // A kept socket's final disconnect (expired, or a
+                // server-side disconnect reached it).
+                Status::Connected | Status::Suspended => st.status = Status::Disconnecting,
                 Status::Disconnecting | Status::Disconnected => return false,
             }
         }
@@ -474,15 +649,7 @@ impl Socket {
         };
         inner.conn.forget_socket(inner.key);
         Counters::sub(&shared.stats.sockets, 1);
-        // Pending ack emits to this socket resolve now rather than at timeout.
-        for id in acks {
-            let state = ns.inner.acks.lock().get(&id).cloned();
-            if let Some(state) = state {
-                if state.fail(inner.key, AckError::Disconnected).complete {
-                    state.unregister();
-                }
-            }
-        }
+        self.fail_acks(acks);
         if reason.is_server_side() {
             let _ = self.push_control(Message::disconnect(ns.inner.name.clone(), reason));
         }
@@ -600,3 +767,12 @@ impl PartialEq for Socket {
     }
 }
 impl Eq for Socket {}
+
+/// Ends kept sockets for good (expired, or whose resume failed): their
+/// final `disconnecting`/`disconnect` run with reason `recovery expired`.
+/// Must be called with no engine lock held.
+pub(crate) fn end_kept(sockets: Vec<Socket>) {
+    for s in sockets {
+        s.disconnect_with(DisconnectReason::RecoveryExpired);
+    }
+}

@@ -15,7 +15,7 @@
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use std::hint::spin_loop;
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use std::thread::yield_now;
 
     pub(crate) use parking_lot::{Condvar, Mutex, RwLock};
@@ -81,7 +81,7 @@ mod imp {
 mod imp {
     pub(crate) use loom::cell::{MutPtr, UnsafeCell};
     pub(crate) use loom::hint::spin_loop;
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use loom::thread::yield_now;
 
     use std::time::Instant;

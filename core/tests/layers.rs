@@ -30,7 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("queues", &["ring", "queue", "acks"]),
     ("membership", &["rooms"]),
-    ("sockets and connections", &["connection", "outbox", "socket", "fanout", "responder"]),
+    ("sockets and connections", &["connection", "outbox", "socket", "fanout", "responder", "recovery"]),
     ("namespaces and operators", &["shared", "adapter", "namespace", "hooks", "emit", "operator"]),
     ("engine", &["engine"]),
 ];
