@@ -335,7 +335,7 @@ impl Recovery {
         let first = socket.first_offset();
         // The events it could have missed start after what it saw, and not
         // before the socket existed.
-        let from = offset.map_or(first, |o| (o + 1).max(first));
+        let from = offset.map_or(first, |o| o.saturating_add(1).max(first));
         if from < st.base || offset.is_some_and(|o| o >= next) {
             socket.claim_kept(false);
             return Err((Miss::OffsetGone, Some(socket)));

@@ -17,12 +17,20 @@
 //!
 //! Namespace `/admin`: middleware requires auth `{"token":"s3cret"}`, else
 //! refuses with message `not authorized` and data `{"reason":"bad token"}`.
+//!
+//! Namespaces `/recover` (sockets kept 5 s) and `/recover-short` (300 ms),
+//! with connection state recovery:
+//! * `join` (room) — joins the room, acks `"joined"`;
+//! * `set` (text) — stores it as the socket's data, acks `"set"`;
+//! * `push` ({room, from, n}) — emits `m` with `from`, `from + 1`, ... (n
+//!   numbers) to the room, then acks `"pushed"`;
+//! * `whoami` — acks `{"id", "rooms", "data", "recovered"}`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use roomcast::{Config, ConnectError, Engine, Payload};
+use roomcast::{Config, ConnectError, Engine, Payload, RecoveryConfig};
 use roomcast_socketio::SocketIoServer;
 
 #[tokio::main]
@@ -101,6 +109,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     })?;
 
+    for (name, window) in [("/recover", 5000), ("/recover-short", 300)] {
+        recovering(&engine, name, Duration::from_millis(window))?;
+    }
+
     let server = SocketIoServer::new(engine)
         .ping(Duration::from_millis(500), Duration::from_millis(400))
         .connect_timeout(Duration::from_secs(5))
@@ -108,5 +120,48 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("listening on {}", server.local_addr());
     server.wait().await?;
+    Ok(())
+}
+
+/// A namespace with connection state recovery (see the module docs).
+fn recovering(engine: &Engine, name: &str, window: Duration) -> Result<(), Box<dyn std::error::Error>> {
+    let ns = engine.of(name)?;
+    ns.set_recovery(Some(RecoveryConfig::new().max_disconnection_duration(window)))?;
+    ns.on("join", |socket, ev, ack| {
+        socket.join(ev.payload().as_str().unwrap_or("lobby"))?;
+        if let Some(ack) = ack {
+            ack.send("joined")?;
+        }
+        Ok(())
+    })?;
+    ns.on("set", |socket, ev, ack| {
+        socket.set_data(ev.payload().clone());
+        if let Some(ack) = ack {
+            ack.send("set")?;
+        }
+        Ok(())
+    })?;
+    ns.on("push", |socket, ev, ack| {
+        let v: serde_json::Value = ev.payload().to_json()?;
+        let room = v["room"].as_str().unwrap_or("lobby");
+        let from = v["from"].as_u64().unwrap_or(0);
+        for n in from..from + v["n"].as_u64().unwrap_or(1) {
+            socket.namespace().to(room).emit("m", Payload::from(&serde_json::json!(n)))?;
+        }
+        if let Some(ack) = ack {
+            ack.send("pushed")?;
+        }
+        Ok(())
+    })?;
+    ns.on("whoami", |socket, _, ack| {
+        if let Some(ack) = ack {
+            let data = socket.data().and_then(|d| d.as_str().map(str::to_owned));
+            let who = serde_json::json!({
+                "id": socket.id(), "rooms": socket.rooms(), "data": data, "recovered": socket.recovered(),
+            });
+            ack.send(Payload::from(&who))?;
+        }
+        Ok(())
+    })?;
     Ok(())
 }

@@ -192,22 +192,36 @@ fn on_sio(sess: &SioSession, packet: sio::Packet, attachments: Vec<Bytes>) -> Re
 
 fn connect(sess: &SioSession, packet: sio::Packet) -> Result<(), DisconnectReason> {
     let nsp = packet.nsp;
+    // A reconnecting client's session id and last offset (connection
+    // state recovery), taken out of the auth the host sees.
+    let (data, resume) = match packet.data {
+        Some(d) => take_resume(d),
+        None => (None, None),
+    };
     // No auth is the empty object, as Socket.IO handlers see it (see
     // "Auth" in the crate docs).
-    let auth = match packet.data {
+    let auth = match data {
         Some(d) => args::to_payload(vec![d], Vec::new()),
         None => Payload::from(serde_json::Value::Object(serde_json::Map::new())),
     };
     // The opening request's handshake, built once, copied per CONNECT.
     let hs = Handshake::clone(&sess.base).auth(auth);
     sess.layer.joining.lock().push(nsp.clone());
-    let result = sess.conn.join_namespace(&nsp, hs);
+    let result = match &resume {
+        Some((pid, offset)) => sess.conn.resume_namespace(&nsp, hs, pid, *offset),
+        None => sess.conn.join_namespace(&nsp, hs),
+    };
     let reply =
         |kind, data: String| Frame::Text(Bytes::from(format!("4{}", sio::encode(kind, &nsp, None, 0, Some(&data)))));
     match result {
         Ok(socket) => {
             sess.layer.joined_any.store(true, Ordering::Release);
-            let data = format!(r#"{{"sid":{}}}"#, serde_json::to_string(socket.id()).unwrap_or_default());
+            let sid = serde_json::to_string(socket.id()).unwrap_or_default();
+            let data = match socket.session_id() {
+                // The private session id, for this client only.
+                Some(pid) => format!(r#"{{"sid":{sid},"pid":{}}}"#, serde_json::to_string(pid).unwrap_or_default()),
+                None => format!(r#"{{"sid":{sid}}}"#),
+            };
             sess.command(SioCmd::Connected(nsp.clone(), reply(PacketType::Connect, data)));
         }
         // Joined meanwhile: a second CONNECT.
@@ -231,6 +245,32 @@ fn connect(sess: &SioSession, packet: sio::Packet) -> Result<(), DisconnectReaso
         }
     }
     Ok(())
+}
+
+/// Splits a CONNECT's data into the auth the host sees and the recovery
+/// request socket.io-client adds to it after a drop: `pid` (the session
+/// id it was given) and `offset` (the last offset it saw; absent when it
+/// saw none). An offset that is not one of ours can never match: the
+/// resume then gives a fresh socket, as for an offset no longer kept.
+fn take_resume(
+    data: Box<serde_json::value::RawValue>,
+) -> (Option<Box<serde_json::value::RawValue>>, Option<(String, Option<u64>)>) {
+    let raw = data.get();
+    if !raw.trim_start().starts_with('{') || !raw.contains("\"pid\"") {
+        return (Some(data), None);
+    }
+    let Ok(mut map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw) else {
+        return (Some(data), None);
+    };
+    let Some(serde_json::Value::String(pid)) = map.get("pid").cloned() else { return (Some(data), None) };
+    map.remove("pid");
+    let offset = match map.remove("offset") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(o)) => Some(o.parse::<u64>().unwrap_or(u64::MAX)),
+        Some(_) => Some(u64::MAX),
+    };
+    let rest = serde_json::value::to_raw_value(&map).ok();
+    (rest, Some((pid, offset)))
 }
 
 /// Messages held back per namespace while its join runs (a short list: one

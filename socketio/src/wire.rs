@@ -50,6 +50,14 @@ fn encode(msg: &Message) -> Bytes {
                 }
             }
             s.push_str(&wire.json);
+            // Connection state recovery: the event's offset is its last
+            // argument, a string (socket.io-client keeps the last one it
+            // saw and presents it in its next CONNECT).
+            if let Some(offset) = msg.offset() {
+                s.push_str(",\"");
+                s.push_str(&offset.to_string());
+                s.push('"');
+            }
             s.push(']');
             (s, wire.attachments)
         }

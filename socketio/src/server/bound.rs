@@ -46,8 +46,24 @@ pub(crate) async fn bind<L: Layer>(
         app = app.merge(r);
     }
     let (tx, rx) = watch::channel(false);
+    tokio::spawn(sweep_recovery(Arc::downgrade(&shared), rx.clone()));
     let task = tokio::spawn(crate::accept::serve(listener, app, shared.opts.clone(), rx));
     Ok(Bound { local, shared, stop: tx, task: Mutex::new(Some(task)) })
+}
+
+/// Every second, ends the sockets kept for connection state recovery
+/// whose time is up (`Engine::sweep_recovery`: emits and connects sweep
+/// too, this covers an idle namespace), until the server stops.
+async fn sweep_recovery<L: Layer>(shared: std::sync::Weak<Shared<L>>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let Some(shared) = shared.upgrade() else { return };
+        shared.layer.engine().sweep_recovery();
+    }
 }
 
 /// A running server (from [`SocketIoServer::bind`](crate::SocketIoServer::bind) or

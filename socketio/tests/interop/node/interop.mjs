@@ -147,6 +147,94 @@ test("heartbeat timeout when the client stops answering pings", async () => {
   assert.ok(reasons.includes(`${id} ping timeout`), JSON.stringify(reasons));
 });
 
+// Connection state recovery (namespaces /recover, kept 5 s, and
+// /recover-short, 300 ms). `engine.close()` drops the transport the way a
+// network change does (the server sees "transport close"); the client
+// reconnects by itself and presents its pid and last offset.
+const reconnecting = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200, randomizationFactor: 0 };
+
+/** Collects the numbers of `m` events (the offset, a string, is the last argument). */
+function numbers(s) {
+  const got = [];
+  s.on("m", (n, offset) => {
+    assert.equal(typeof offset, "string", "the offset is appended as the last argument");
+    got.push(n);
+  });
+  got.until = async (len, ms = 4000) => {
+    const end = Date.now() + ms;
+    while (got.length < len && Date.now() < end) await sleep(10);
+    assert.equal(got.length, len, `got ${JSON.stringify(got)}`);
+  };
+  return got;
+}
+
+async function dropAndReconnect(s) {
+  const back = once(s, "connect", 6000);
+  s.io.engine.close();
+  await back;
+}
+
+test("connection state recovery: a short drop restores id, rooms, data and the missed events once, in order", async () => {
+  const room = `rec-${mode}`;
+  const a = await connected(client("/recover", reconnecting));
+  assert.equal(a.recovered, false);
+  const got = numbers(a);
+  assert.equal(await a.timeout(2000).emitWithAck("join", room), "joined");
+  assert.equal(await a.timeout(2000).emitWithAck("set", "ada"), "set");
+  const b = await connected(client("/recover"));
+  assert.equal(await b.timeout(2000).emitWithAck("push", { room, from: 0, n: 3 }), "pushed");
+  await got.until(3);
+  const id = a.id;
+  const gone = once(a, "disconnect");
+  const back = once(a, "connect", 6000);
+  a.io.engine.close();
+  await gone;
+  // While a is away (its reconnect waits 100 ms).
+  assert.equal(await b.timeout(2000).emitWithAck("push", { room, from: 3, n: 5 }), "pushed");
+  await back;
+  assert.equal(a.recovered, true);
+  assert.equal(a.id, id);
+  assert.equal(await b.timeout(2000).emitWithAck("push", { room, from: 8, n: 1 }), "pushed");
+  await got.until(9);
+  assert.deepEqual([...got], [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  const who = await a.timeout(2000).emitWithAck("whoami");
+  assert.deepEqual(who, { id, rooms: [id, room], data: "ada", recovered: true });
+});
+
+test("connection state recovery: no event before the drop, then a second and third drop", async () => {
+  const room = `rec2-${mode}`;
+  const a = await connected(client("/recover", reconnecting));
+  const got = numbers(a);
+  await a.timeout(2000).emitWithAck("join", room);
+  const id = a.id;
+  await dropAndReconnect(a); // it never received an event: no offset to present
+  assert.equal(a.recovered, true);
+  const b = await connected(client("/recover"));
+  for (let round = 0; round < 2; round++) {
+    await b.timeout(2000).emitWithAck("push", { room, from: round * 2, n: 1 });
+    await got.until(round * 2 + 1);
+    const back = once(a, "connect", 6000);
+    a.io.engine.close();
+    await b.timeout(2000).emitWithAck("push", { room, from: round * 2 + 1, n: 1 });
+    await back;
+    assert.equal(a.recovered, true, `drop ${round + 2}`);
+    assert.equal(a.id, id);
+  }
+  await got.until(4);
+  assert.deepEqual([...got], [0, 1, 2, 3]);
+});
+
+test("connection state recovery: a reconnect after the window gets a fresh socket", async () => {
+  const a = await connected(client("/recover-short", { ...reconnecting, reconnectionDelay: 900, reconnectionDelayMax: 900 }));
+  await a.timeout(2000).emitWithAck("join", "late");
+  const id = a.id;
+  await dropAndReconnect(a);
+  assert.equal(a.recovered, false);
+  assert.notEqual(a.id, id);
+  const who = await a.timeout(2000).emitWithAck("whoami");
+  assert.deepEqual(who.rooms, [a.id], "a fresh socket: no rooms of the old one");
+});
+
 await run(`node-${mode}`, () => {
   while (sockets.length) sockets.pop().disconnect();
 });
