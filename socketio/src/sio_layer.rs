@@ -252,7 +252,7 @@ fn connect(sess: &SioSession, packet: sio::Packet) -> Result<(), DisconnectReaso
 /// id it was given) and `offset` (the last offset it saw; absent when it
 /// saw none). An offset that is not one of ours can never match: the
 /// resume then gives a fresh socket, as for an offset no longer kept.
-fn take_resume(
+pub(crate) fn take_resume(
     data: Box<serde_json::value::RawValue>,
 ) -> (Option<Box<serde_json::value::RawValue>>, Option<(String, Option<u64>)>) {
     let raw = data.get();
@@ -312,5 +312,59 @@ impl SioState {
     /// The capacity of the joining list (tests check an idle session holds none).
     pub(crate) fn joining_capacity(&self) -> usize {
         self.joining.lock().capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_resume;
+    use proptest::prelude::*;
+    use serde_json::value::RawValue;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_reconnect_carries_pid_and_offset_out_of_the_auth() {
+        let (auth, resume) = take_resume(raw(r#"{"pid":"p1","offset":"42","name":"ada"}"#));
+        assert_eq!(auth.unwrap().get(), r#"{"name":"ada"}"#);
+        assert_eq!(resume, Some(("p1".to_string(), Some(42))));
+        // No event seen before the drop: socket.io-client sends no offset.
+        let (auth, resume) = take_resume(raw(r#"{"pid":"p1"}"#));
+        assert_eq!((auth.unwrap().get(), resume), ("{}", Some(("p1".to_string(), None))));
+        // An offset that is not ours can never match (a fresh socket).
+        assert_eq!(take_resume(raw(r#"{"pid":"p","offset":"abc"}"#)).1, Some(("p".into(), Some(u64::MAX))));
+        assert_eq!(take_resume(raw(r#"{"pid":"p","offset":7}"#)).1, Some(("p".into(), Some(u64::MAX))));
+        // Not a resume: left alone.
+        for plain in [r#"{"name":"ada"}"#, r#""text""#, "[1]", r#"{"pid":3}"#, r#"{"x":"\"pid\""}"#] {
+            let (auth, resume) = take_resume(raw(plain));
+            assert_eq!((auth.unwrap().get(), resume), (plain, None));
+        }
+    }
+
+    proptest! {
+        /// CONNECT data is client input: any JSON value is either left
+        /// alone or split into auth and a resume request, never a panic.
+        #[test]
+        fn connect_data_from_the_network_never_panics(
+            pid in prop::option::of("[a-zA-Z0-9_-]{0,12}"),
+            offset in prop::option::of(prop_oneof![any::<u64>().prop_map(|o| format!("\"{o}\"")), "[ -~]{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()), Just("null".to_string()), Just("1.5".to_string())]),
+            extra in prop::collection::btree_map("[a-z]{1,6}", any::<i32>(), 0..4),
+        ) {
+            let mut fields: Vec<String> = extra.iter().map(|(k, v)| format!("{}:{v}", serde_json::to_string(k).unwrap())).collect();
+            if let Some(p) = &pid { fields.push(format!(r#""pid":{}"#, serde_json::to_string(p).unwrap())); }
+            if let Some(o) = &offset { fields.push(format!(r#""offset":{o}"#)); }
+            let text = format!("{{{}}}", fields.join(","));
+            let Ok(data) = RawValue::from_string(text) else { return Ok(()) };
+            let (auth, resume) = take_resume(data);
+            prop_assert_eq!(resume.is_some(), pid.is_some());
+            let auth: serde_json::Map<String, serde_json::Value> = serde_json::from_str(auth.unwrap().get()).unwrap();
+            let has_offset = extra.contains_key("offset");
+            for k in extra.keys().filter(|k| *k != "pid" && *k != "offset") {
+                prop_assert!(auth.contains_key(k));
+            }
+            prop_assert!(pid.is_none() || (!auth.contains_key("pid") && (!auth.contains_key("offset") || has_offset && offset.is_none())));
+        }
     }
 }

@@ -117,6 +117,35 @@ mod tests {
             .collect()
     }
 
+    /// Connection state recovery: a kept event carries its offset as its
+    /// last argument (a string), after every argument of the payload.
+    #[test]
+    fn a_kept_event_carries_its_offset_as_the_last_argument() {
+        let engine =
+            Engine::new(Config::builder().connection_state_recovery(roomcast::RecoveryConfig::new()).build().unwrap());
+        let ns = engine.of("/r").unwrap();
+        let (conn, outbox) = engine.connect();
+        let s = conn.join_namespace("/r", Handshake::new()).unwrap();
+        ns.emit("one", Payload::text("x")).unwrap();
+        ns.emit("none", Payload::new(roomcast::Format::Json, r#"{"sioArgs":[]}"#).unwrap()).unwrap();
+        s.emit("bin", Payload::binary(vec![1u8])).unwrap();
+        ns.volatile().emit("v", Payload::text("y")).unwrap();
+        let mut out = Vec::new();
+        while let Ok(m) = outbox.try_recv() {
+            message_frames(&m, &mut out);
+        }
+        assert_eq!(
+            texts(&out),
+            vec![
+                r#"42/r,["one","x","1"]"#,
+                r#"42/r,["none","2"]"#,
+                r#"451-/r,["bin",{"_placeholder":true,"num":0},"3"]"#,
+                "<1>",
+                r#"42/r,["v","y"]"#,
+            ]
+        );
+    }
+
     #[test]
     fn frames_of_each_kind() {
         let ns: Arc<str> = Arc::from("/chat");
