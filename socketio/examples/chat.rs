@@ -21,6 +21,13 @@
 //! `cluster_disconnect_sockets`) that wait for the other nodes, so their
 //! handlers run on tokio's blocking pool rather than the connection's task;
 //! when Redis is unreachable they answer with this node's part.
+//!
+//! **Connection state recovery** is on: a tab whose connection drops for a
+//! few seconds reconnects with its session id and gets its socket back
+//! (same id, still in its room) plus the messages it missed, and the page
+//! says so; the room hears nothing of the short absence. A reconnect that
+//! lands on another node (or after two minutes) starts a fresh session: the
+//! page says so and joins its room again.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,7 +35,9 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 
-use roomcast::{Config, ConnectError, Engine, Format, Handshake, Namespace, Payload, RemoteSocket, RoomEvent, Socket};
+use roomcast::{
+    Config, ConnectError, Engine, Format, Handshake, Namespace, Payload, RecoveryConfig, RemoteSocket, RoomEvent, Socket,
+};
 use roomcast_redis::{RedisAdapter, RedisConfig};
 use roomcast_socketio::SocketIoServer;
 use serde_json::{json, Value};
@@ -306,6 +315,12 @@ fn chat_namespace(engine: &Engine, node: &Node) -> Result<ChatRooms, Box<dyn std
     });
     let n = node.clone();
     chat.on_connection(move |socket| {
+        if socket.recovered() {
+            // Kept since its drop: same id, room and data; the missed
+            // messages are already on their way.
+            n.log(format_args!("recovered {} ({})", socket.id(), user_of(socket).0));
+            return;
+        }
         let name = name_from(socket.handshake()).unwrap_or_default();
         n.log(format_args!("connect {} ({name})", socket.id()));
         set_user(socket, &name, None);
@@ -419,14 +434,17 @@ fn chat_namespace(engine: &Engine, node: &Node) -> Result<ChatRooms, Box<dyn std
         }
         Ok(())
     })?;
-    // While the socket is still in its room: tell the room.
+    // While the socket is still in its room: tell the room, unless the
+    // socket is only kept for a resume (then it is told at its final
+    // disconnect, `recovery expired`, if it does not come back).
     chat.on_disconnecting(|socket, _reason| match user_of(socket) {
-        (name, Some(room)) => tell_left(socket, &name, &room),
+        (name, Some(room)) if !socket.is_awaiting_recovery() => tell_left(socket, &name, &room),
         _ => Ok(()),
     });
     let n = node.clone();
     chat.on_disconnect(move |socket, reason| {
-        n.log(format_args!("disconnect {} ({}): {reason}", socket.id(), user_of(socket).0));
+        let kept = if socket.is_awaiting_recovery() { ", kept for recovery" } else { "" };
+        n.log(format_args!("disconnect {} ({}): {reason}{kept}", socket.id(), user_of(socket).0));
     });
     Ok(rooms)
 }
@@ -493,6 +511,13 @@ fn admin_namespace(
     Ok(())
 }
 
+/// Connection state recovery on: a tab whose connection drops comes back
+/// with its id and room and gets the messages it missed (kept 2 minutes,
+/// on the node that served it; on another node it starts fresh).
+fn config() -> Result<Config, roomcast::ConfigError> {
+    Config::builder().connection_state_recovery(RecoveryConfig::new()).build()
+}
+
 fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body)
 }
@@ -517,9 +542,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // users meanwhile and joins the cluster when Redis answers.
                 eprintln!("chat: redis at {url} does not answer yet; serving this node's users meanwhile");
             }
-            Engine::with_adapter(Config::default(), adapter)
+            Engine::with_adapter(config()?, adapter)
         }
-        None => Engine::new(Config::default()),
+        None => Engine::new(config()?),
     };
     let rooms = chat_namespace(&engine, &node)?;
     let (token, generated) = match opts.admin_token.clone() {

@@ -161,6 +161,51 @@
 //! fragmentation, UTF-8 text, `max_payload`); a violation closes the
 //! connection with close code 1002, 1007 or 1009.
 //!
+//! ## Connection state recovery
+//!
+//! With recovery on for a namespace (`RecoveryConfig`, engine-wide or
+//! `Namespace::set_recovery`; the engine does the keeping, see
+//! `roomcast::Connection::resume_namespace`), the server speaks Socket.IO
+//! 4.6+'s recovery protocol, so an unmodified `socket.io-client` (4.6 and
+//! later, tested with 4.8.1) gets `socket.recovered === true`:
+//!
+//! * The CONNECT reply is `{"sid": <id>, "pid": <private session id>}`;
+//!   the client keeps `pid` for its next connect.
+//! * Every EVENT the engine keeps (no ack id, not volatile) carries its
+//!   offset as one more, last, argument: a string (decimal). The client's
+//!   listeners receive it as an extra argument; the client remembers the
+//!   last string-typed last argument of the events it handles.
+//! * After a drop the client reconnects (a new Engine.IO session) and its
+//!   CONNECT data is its auth plus `"pid"` and `"offset"` (the latter
+//!   absent when it received no event yet). The server takes both out of
+//!   the auth the host sees and calls `resume_namespace`: on success the
+//!   reply carries the same `sid` and `pid`, and the missed events follow
+//!   it (held back until the reply is written), before anything newer; on
+//!   failure a fresh socket with a new `sid` and `pid` (the client then
+//!   sees `recovered === false`).
+//! * What ends a session recoverably: a WebSocket close or read error, a
+//!   polling session's close packet or transport error, a ping timeout
+//!   (`transport close`, `transport error`, `ping timeout`). A client or
+//!   server namespace disconnect, a parse error or a server shutdown is
+//!   final.
+//! * Once a second the server sweeps the engine (`Engine::sweep_recovery`)
+//!   so kept sockets end on time even in an idle namespace; a host that
+//!   mounts only [`SocketIoServer::into_router`] relies on the sweeps done
+//!   by emits and connects, or calls it itself.
+//!
+//! Differences from the reference server, all on the side of recovering:
+//! a client that saw no event before the drop recovers (the reference
+//! needs an offset); an offset whose own event aged out of the log still
+//! recovers when every later event is kept (the reference needs the
+//! offset's own entry); offsets are found by index, not by a scan. Known
+//! limit of the protocol: the client takes the last argument of *any*
+//! event as its offset when it is a string, so a string-ended event that
+//! carries no offset (an emit with ack, or a volatile one) in a recovery
+//! namespace makes its next resume fail cleanly (`recovered` false).
+//! A reconnect that reaches the server before it noticed the old
+//! connection's end (no close frame, ping timeout still running) finds
+//! the socket still connected and gets a fresh one, as with the reference.
+//!
 //! ## Resource limits
 //!
 //! Every resource a client can make the server hold, with its bound, the

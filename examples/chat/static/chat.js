@@ -29,13 +29,19 @@ function start(name) {
   socket = new SioSocket("/", { auth: { name } });
   window.chat = { socket, state };
 
-  socket.on("connect", ({ recovered }) => {
+  socket.on("connect", ({ recovered, reconnected }) => {
     $("login").hidden = true;
     $("app").hidden = false;
     $("me").textContent = state.name;
     setStatus("online");
-    if (recovered) notice("reconnected");
-    if (state.room) join(state.room, true);
+    if (recovered) {
+      // The server kept this user's socket: same id, still in the room; the
+      // messages sent meanwhile arrive right after this.
+      notice("connection recovered: nothing was missed");
+    } else {
+      if (reconnected) notice("reconnected with a new session: messages sent meanwhile are not shown");
+      if (state.room) join(state.room, true);
+    }
     refreshRooms();
   });
   socket.on("connect_error", (err) => {

@@ -81,6 +81,11 @@ export class SioSocket {
     this.pingTimer = null;
     this.retryTimer = null;
     this.pingWindow = 45000;
+    // Connection state recovery: the private session id from the last
+    // CONNECT reply and the offset of the last event received (the string
+    // the server appends to each event it keeps).
+    this.pid = null;
+    this.lastOffset = undefined;
     this.open();
   }
 
@@ -124,6 +129,7 @@ export class SioSocket {
   /** Leaves the namespace and closes the transport for good. */
   disconnect() {
     this.stopped = true;
+    this.pid = null;
     clearTimeout(this.retryTimer);
     if (this.ws && this.ws.readyState === WebSocket.OPEN) {
       if (this.connected) this.ws.send(EIO_MESSAGE + encodePacket(SIO_DISCONNECT, this.nsp));
@@ -166,7 +172,9 @@ export class SioSocket {
         const open = JSON.parse(frame.slice(1));
         this.pingWindow = (open.pingInterval || 25000) + (open.pingTimeout || 20000);
         this.armPing();
-        this.ws.send(EIO_MESSAGE + encodePacket(SIO_CONNECT, this.nsp, null, this.auth));
+        // After a drop: ask for the old session back, as socket.io-client does.
+        const auth = this.pid ? { pid: this.pid, offset: this.lastOffset, ...this.auth } : this.auth;
+        this.ws.send(EIO_MESSAGE + encodePacket(SIO_CONNECT, this.nsp, null, auth));
         break;
       }
       case EIO_PING:
@@ -197,12 +205,18 @@ export class SioSocket {
       case SIO_CONNECT: {
         this.connected = true;
         this.id = p.data && p.data.sid;
-        const recovered = this.attempts > 0;
+        const pid = (p.data && p.data.pid) || null;
+        // Same session id back: the server restored the socket (id, rooms)
+        // and sends the missed events right after this reply.
+        const recovered = Boolean(pid) && pid === this.pid;
+        if (!recovered) this.lastOffset = undefined;
+        this.pid = pid;
+        const reconnected = this.attempts > 0;
         this.attempts = 0;
         const pending = this.buffer;
         this.buffer = [];
         for (const frame of pending) this.ws.send(frame);
-        this.fire("connect", { recovered });
+        this.fire("connect", { recovered, reconnected });
         break;
       }
       case SIO_CONNECT_ERROR:
@@ -218,6 +232,7 @@ export class SioSocket {
       case SIO_EVENT: {
         if (!Array.isArray(p.data) || typeof p.data[0] !== "string") return;
         const [event, ...args] = p.data;
+        if (this.pid && typeof args[args.length - 1] === "string") this.lastOffset = args[args.length - 1];
         if (p.id !== null) {
           const id = p.id;
           let answered = false;

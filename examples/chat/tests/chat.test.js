@@ -218,6 +218,34 @@ test("the typing indicator shows while the other user types", async () => {
   await ada.waitForFunction(() => document.getElementById("typing").textContent === "", null, { timeout: WAIT });
 });
 
+test("a tab that loses its connection for a few seconds gets the messages it missed and says it recovered", { skip: NAME !== "roomcast" && "roomcast's connection state recovery" }, async () => {
+  const { ada, bob } = pages;
+  const id = await bob.evaluate(() => window.chat.socket.id);
+  const leftBefore = await ada.$$eval("#messages li.notice", (lis) => lis.filter((li) => li.textContent === "bob left #lobby").length);
+  // Cut bob's link (the server sees "transport close"); his page waits a
+  // few seconds before reconnecting.
+  await bob.evaluate(() => {
+    const s = window.chat.socket;
+    s.delayMin = 3000;
+    s.ws.close();
+  });
+  await bob.waitForSelector('#status:not([data-state="online"])', { timeout: WAIT });
+  const missed = ["while bob was away 1", "while bob was away 2", "while bob was away 3"];
+  for (const t of missed) await send(ada, t);
+  await bob.waitForSelector('#status[data-state="online"]', { timeout: 20000 });
+  await waitNotice(bob, "connection recovered: nothing was missed");
+  for (const t of missed) await waitLine(bob, t);
+  const texts = await bob.$$eval("#messages li:not(.notice) .text", (els) => els.map((e) => e.textContent));
+  assert.deepEqual(texts.filter((t) => t.startsWith("while bob was away")), missed, "each once, in order");
+  assert.equal(await bob.evaluate(() => window.chat.socket.id), id, "the same socket id");
+  assert.equal(await bob.textContent("#room-title"), "#lobby", "still in the room, without joining again");
+  const leftAfter = await ada.$$eval("#messages li.notice", (lis) => lis.filter((li) => li.textContent === "bob left #lobby").length);
+  assert.equal(leftAfter, leftBefore, "the room heard nothing of the short absence");
+  await send(ada, "after bob is back");
+  await waitLine(bob, "after bob is back");
+  await bob.evaluate(() => (window.chat.socket.delayMin = 500));
+});
+
 test("a dropped connection reconnects and restores the room", async () => {
   const { ada, bob } = pages;
   await stopServer(server);

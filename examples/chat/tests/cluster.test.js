@@ -168,3 +168,26 @@ test("two nodes: the admin view on one node lists both nodes' users and disconne
   await admin.waitForFunction(() => document.querySelectorAll("#sockets tr").length === 1, null, { timeout: WAIT });
   assert.match(nodes.b.log.text, /^\[b\] disconnect \S+ \(bob\): server namespace disconnect$/m);
 });
+
+test("two nodes: a reconnect that lands on the other node starts fresh and says so", async () => {
+  const { ada } = pages;
+  const id = await ada.evaluate(() => window.chat.socket.id);
+  // The session was kept on node a; the page comes back through node b.
+  const bUrl = `${nodes.b.url.replace(/^http/, "ws")}/socket.io/`;
+  await ada.evaluate((u) => {
+    const s = window.chat.socket;
+    s.url = u;
+    s.ws.close();
+  }, bUrl);
+  await waitNotice(ada, "reconnected with a new session: messages sent meanwhile are not shown");
+  await waitNotice(ada, "back in #lobby");
+  assert.notEqual(await ada.evaluate(() => window.chat.socket.id), id, "a fresh socket");
+  assert.match(nodes.a.log.text, /^\[a\] disconnect \S+ \(ada\): transport close, kept for recovery$/m);
+  assert.match(nodes.b.log.text, /^\[b\] connect \S+ \(ada\)$/m);
+  const dan = client("a", "dan");
+  await once(dan, "connect");
+  await dan.timeout(WAIT).emitWithAck("join", { room: "lobby" });
+  dan.emit("message", { text: "dan on node a" });
+  await waitLine(ada, "dan on node a");
+  dan.close();
+});
