@@ -853,6 +853,28 @@ typedef struct roomcast_failure {
  */
 typedef void (*roomcast_error_callback)(void *userdata, const struct roomcast_failure *failure);
 
+/**
+ * What a namespace keeps for recovery on this node.
+ */
+typedef struct roomcast_recovery_stats {
+  /**
+   * Sockets kept for a resume.
+   */
+  size_t kept_sockets;
+  /**
+   * Events in the namespace's log.
+   */
+  size_t kept_events;
+  /**
+   * Their payload and event-name bytes (shared with live recipients).
+   */
+  size_t kept_bytes;
+  /**
+   * The offset the next kept event gets.
+   */
+  uint64_t next_offset;
+} roomcast_recovery_stats;
+
 #if defined(ROOMCAST_FEATURE_REDIS)
 /**
  * The adapter's counters, a snapshot. Set `struct_size` before the call:
@@ -1311,7 +1333,10 @@ roomcast_result roomcast_config_new(struct roomcast_config **cfg_out);
  * Sets one option by its configuration name from a string value: `max_queue`,
  * `max_queue_bytes`, `overflow` (`drop_newest` | `drop_oldest` |
  * `disconnect`), `max_payload`, `max_rooms_per_socket`, `max_name_len`,
- * `ack_timeout` (milliseconds), `remove_empty_dynamic` (`true`/`false`).
+ * `ack_timeout` (milliseconds), `remove_empty_dynamic` (`true`/`false`),
+ * `max_disconnection_duration` (milliseconds; connection state recovery
+ * for every namespace, 0: off), then `recovery_max_events` and
+ * `recovery_max_bytes` (the bounds of each namespace's log of kept events).
  * An unknown key or unparsable value gives `ROOMCAST_RESULT_INVALID_CONFIG`
  * and leaves the configuration unchanged. Cross-option checks happen in
  * `roomcast_engine_new`.
@@ -1458,7 +1483,10 @@ roomcast_result roomcast_conn_is_closed(const struct roomcast_conn *conn, bool *
 /**
  * Removes the notify callback, closes the connection ("transport close")
  * if still open, and frees the handle and any unread messages. NULL is a
- * no-op. Message handles already received stay valid.
+ * no-op. Message handles already received stay valid. Closing here is
+ * final: the sockets are not kept for connection state recovery (a
+ * transport that lost its client calls `roomcast_conn_close` with
+ * "transport close" first to keep them).
  *
  * # Safety
  *
@@ -2252,6 +2280,123 @@ roomcast_result roomcast_namespace_socket_count(const struct roomcast_namespace 
 roomcast_result roomcast_namespace_socket(const struct roomcast_namespace *ns,
                                           const char *id,
                                           struct roomcast_socket **socket_out);
+
+/**
+ * Turns connection state recovery on for namespace `ns` (sockets whose
+ * connection ends with `transport close`, `transport error` or `ping
+ * timeout` are kept `max_disconnection_ms` milliseconds for a resume),
+ * or off with `max_disconnection_ms` 0. `max_events` and `max_bytes`
+ * bound the namespace's log of kept events (0: the defaults, 10,000 and
+ * 8 MiB). Fixed at the namespace's first connect or emit: a later call
+ * gives `ROOMCAST_RESULT_INVALID_CONFIG`.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live.
+ */
+roomcast_result roomcast_namespace_set_recovery(const struct roomcast_namespace *ns,
+                                                uint64_t max_disconnection_ms,
+                                                size_t max_events,
+                                                size_t max_bytes);
+
+/**
+ * Writes what namespace `ns` keeps for recovery. `ROOMCAST_RESULT_NO_VALUE`
+ * when recovery is off there.
+ *
+ * # Safety
+ *
+ * `ns` must be NULL or live; `stats_out` valid for a write.
+ */
+roomcast_result roomcast_namespace_recovery_stats(const struct roomcast_namespace *ns,
+                                                  struct roomcast_recovery_stats *stats_out);
+
+/**
+ * Ends kept sockets whose time is up (their disconnect handlers run on
+ * this thread, reason `recovery expired`) and trims the logs by age, in
+ * every namespace. Emits and connects do it as they go; call it about
+ * once a second so an idle namespace releases kept sockets on time.
+ *
+ * # Safety
+ *
+ * `engine` must be NULL or live.
+ */
+roomcast_result roomcast_engine_sweep_recovery(const struct roomcast_engine *engine);
+
+/**
+ * Writes the socket's private session id (not NUL-terminated, borrowed
+ * from the handle) for its client only; the client presents it to
+ * `roomcast_conn_resume_namespace` after a drop.
+ * `ROOMCAST_RESULT_NO_VALUE` when its namespace has no recovery.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; the out-pointers valid for writes.
+ */
+roomcast_result roomcast_socket_session_id(const struct roomcast_socket *socket,
+                                           const char **id_out,
+                                           size_t *len_out);
+
+/**
+ * Writes whether the socket was resumed (same id, rooms and data; the
+ * missed events queued first). Connection handlers read it.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `recovered_out` valid for a write.
+ */
+roomcast_result roomcast_socket_recovered(const struct roomcast_socket *socket,
+                                          bool *recovered_out);
+
+/**
+ * Writes whether the socket is kept for a resume (its connection ended
+ * unexpectedly). Disconnect handlers that see `true` run for a drop that
+ * may still be recovered; the final disconnect (`recovery expired`, or a
+ * server-side disconnect) sees `false`.
+ *
+ * # Safety
+ *
+ * `socket` must be NULL or live; `awaiting_out` valid for a write.
+ */
+roomcast_result roomcast_socket_is_awaiting_recovery(const struct roomcast_socket *socket,
+                                                     bool *awaiting_out);
+
+/**
+ * Writes an event's recovery offset: hand it to the client with the event;
+ * the client presents the last one it received when it resumes.
+ * `ROOMCAST_RESULT_NO_VALUE` when the event is not kept (recovery off, an
+ * ack, a volatile emit, not an event).
+ *
+ * # Safety
+ *
+ * `msg` must be NULL or live; `offset_out` valid for a write.
+ */
+roomcast_result roomcast_message_offset(const struct roomcast_message *msg, uint64_t *offset_out);
+
+/**
+ * Joins namespace `ns_name` resuming the socket kept under `session_id`,
+ * given the offset of the last event the client received (`has_offset`
+ * false: it received none). On success writes a new socket handle to
+ * `*socket_out`: the old socket back (`roomcast_socket_recovered` true,
+ * middleware not run again, the missed events already queued ahead of
+ * anything newer), or — too late, offset no longer kept, unknown session —
+ * a fresh socket exactly as `roomcast_conn_join_namespace` makes
+ * (recovered false). Errors are those of `roomcast_conn_join_namespace`.
+ *
+ * # Safety
+ *
+ * `conn` must be NULL or live; `ns_name` and `session_id` NULL or
+ * NUL-terminated; `auth` valid for `auth_len` bytes; `socket_out` valid
+ * for a pointer write.
+ */
+roomcast_result roomcast_conn_resume_namespace(const struct roomcast_conn *conn,
+                                               const char *ns_name,
+                                               uint32_t auth_format,
+                                               const uint8_t *auth,
+                                               size_t auth_len,
+                                               const char *session_id,
+                                               bool has_offset,
+                                               uint64_t offset,
+                                               struct roomcast_socket **socket_out);
 
 #if defined(ROOMCAST_FEATURE_REDIS)
 /**

@@ -84,6 +84,13 @@ impl ConnInner {
 /// disconnect cleanup), then closes the outbox. Idempotent. Must be called
 /// with no engine lock held.
 pub(crate) fn close_conn(conn: &Arc<ConnInner>, reason: DisconnectReason) {
+    close_conn_with(conn, reason, true);
+}
+
+/// [`close_conn`]; with `keep` false the sockets end for good even for a
+/// recoverable reason (the host dropped its outbox: nobody resumes through
+/// a connection its host let go of, and kept sockets would hold the engine).
+pub(crate) fn close_conn_with(conn: &Arc<ConnInner>, reason: DisconnectReason, keep: bool) {
     let sockets = {
         let mut st = conn.sockets.lock();
         if st.closed {
@@ -98,7 +105,7 @@ pub(crate) fn close_conn(conn: &Arc<ConnInner>, reason: DisconnectReason) {
         conn.queue.seal();
     }
     for s in sockets {
-        s.disconnect_with(reason);
+        s.disconnect_keeping(reason, keep);
     }
     if conn.queue.close(reason) {
         Counters::sub(&conn.engine.inner.shared.stats.connections, 1);

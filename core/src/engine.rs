@@ -328,6 +328,8 @@ impl Engine {
         }
         let mut closed = 0;
         for ns in &namespaces {
+            // Kept sockets end too: nothing can resume them any more.
+            ns.end_kept_sockets();
             for socket in ns.fetch_sockets() {
                 let conn = socket.connection();
                 if !conn.is_closed() {

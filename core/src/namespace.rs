@@ -585,6 +585,13 @@ impl Namespace {
         self.recovery_ref().map(|r| r.stats())
     }
 
+    /// Ends every socket kept for recovery here (engine shutdown).
+    pub(crate) fn end_kept_sockets(&self) {
+        if let Some(rec) = self.inner.recovery.get().and_then(Option::as_ref) {
+            end_kept(rec.take_all());
+        }
+    }
+
     /// [`Engine::sweep_recovery`](crate::Engine::sweep_recovery) for this namespace.
     pub fn sweep_recovery(&self) {
         if let Some(rec) = self.inner.recovery.get().and_then(Option::as_ref) {

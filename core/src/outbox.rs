@@ -136,7 +136,10 @@ impl Outbox {
 
 impl Drop for Outbox {
     fn drop(&mut self) {
-        crate::connection::close_conn(&self.conn, DisconnectReason::TransportClose);
+        // Final: sockets of a connection whose host dropped the outbox are
+        // not kept for recovery (close it with a recoverable reason first
+        // to keep them).
+        crate::connection::close_conn_with(&self.conn, DisconnectReason::TransportClose, false);
     }
 }
 

@@ -46,6 +46,14 @@
 //!   `is_awaiting_recovery()` false, then it leaves its rooms). So is one a
 //!   server-side disconnect reaches meanwhile, with that reason.
 //!
+//! Only [`Connection::close`](crate::Connection::close) with a recoverable
+//! reason keeps sockets: dropping a connection's [`Outbox`](crate::Outbox)
+//! (C: `roomcast_conn_free`, Python: the connection object) while it is
+//! open ends them for good — a transport that lost its client closes first.
+//! A kept socket holds its engine alive until it ends (resume, expiry,
+//! a server-side disconnect, or [`Engine::shutdown`](crate::Engine::shutdown),
+//! which ends every kept socket).
+//!
 //! Expiry needs no timer thread: the log and the session table are swept
 //! on every logged emit and every connect, and a transport may call
 //! [`Engine::sweep_recovery`](crate::Engine::sweep_recovery) periodically
@@ -304,6 +312,13 @@ impl Recovery {
             }
         }
         expired
+    }
+
+    /// Takes every kept socket out (to be ended: engine shutdown).
+    pub(crate) fn take_all(&self) -> Vec<Socket> {
+        let mut st = self.state.lock();
+        st.deadlines.clear();
+        st.sessions.drain().map(|(_, k)| k.socket).collect()
     }
 
     /// Holds the log for a resume.

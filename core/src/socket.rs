@@ -595,10 +595,20 @@ impl Socket {
     /// Disconnects with a given reason (a transport reports
     /// `client namespace disconnect` this way). Server-side reasons put a
     /// notice in the outbox. Returns false if already disconnected.
+    ///
+    /// With connection state recovery on in its namespace, a recoverable
+    /// reason (`transport close`, `transport error`, `ping timeout`) keeps
+    /// the socket for a resume instead ([`is_awaiting_recovery`](Self::is_awaiting_recovery)).
     pub fn disconnect_with(&self, reason: DisconnectReason) -> bool {
+        self.disconnect_keeping(reason, true)
+    }
+
+    /// [`disconnect_with`](Self::disconnect_with); `keep` false ends the
+    /// socket for good whatever the reason.
+    pub(crate) fn disconnect_keeping(&self, reason: DisconnectReason, keep: bool) -> bool {
         let inner = &self.inner;
         let ns = &inner.ns;
-        if let Some(rec) = inner.rec.as_ref().filter(|_| reason.is_recoverable()) {
+        if let Some(rec) = inner.rec.as_ref().filter(|_| keep && reason.is_recoverable()) {
             return self.suspend(rec, reason);
         }
         {

@@ -301,6 +301,25 @@ fn lifecycle_hooks_tell_a_pending_disconnect_from_the_final_one_and_kept_rooms_c
 }
 
 #[test]
+fn dropping_an_open_outbox_ends_its_sockets_for_good_and_shutdown_ends_kept_ones() {
+    let engine = engine();
+    let chat = engine.of("/").unwrap();
+    let a = Client::join(&engine, "/", &["r"]);
+    let socket = a.socket.clone();
+    drop(a); // the host let go of the connection without closing it
+    assert!(!socket.is_awaiting_recovery());
+    assert_eq!(socket.disconnect_reason(), Some(DisconnectReason::TransportClose));
+    assert_eq!(chat.recovery_stats().unwrap().kept_sockets, 0);
+    let b = Client::join(&engine, "/", &["r"]);
+    b.drop_link(DisconnectReason::TransportError);
+    assert_eq!(chat.recovery_stats().unwrap().kept_sockets, 1);
+    engine.shutdown();
+    assert_eq!(b.socket.disconnect_reason(), Some(DisconnectReason::RecoveryExpired));
+    assert_eq!(chat.recovery_stats().unwrap().kept_sockets, 0);
+    assert_eq!(chat.room_size("r"), 0);
+}
+
+#[test]
 fn a_server_side_disconnect_of_a_kept_socket_ends_it() {
     let engine = engine();
     let chat = engine.of("/").unwrap();
@@ -509,6 +528,7 @@ fn stress_many_clients_drop_and_recover_while_a_room_broadcast_runs() {
                 }
                 recovered.fetch_add(stats.get("recovered").copied().unwrap_or(0), Ordering::Relaxed);
                 fresh.fetch_add(stats.get("fresh").copied().unwrap_or(0), Ordering::Relaxed);
+                clients
             })
         })
         .collect();
@@ -521,13 +541,12 @@ fn stress_many_clients_drop_and_recover_while_a_room_broadcast_runs() {
     }
     let emitting = started.elapsed();
     done.store(true, Ordering::Release);
-    for h in handles {
-        h.join().unwrap();
-    }
+    let clients: Vec<_> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
     let (r, f) = (recovered.load(Ordering::Relaxed), fresh.load(Ordering::Relaxed));
     eprintln!("{sockets} sockets, {emits} emits over {emitting:?}: {r} recovered, {f} fresh");
     assert!(r > 0, "some drops recovered");
-    assert_eq!(chat.socket_count(), sockets);
+    assert_eq!(chat.socket_count(), sockets, "every client is connected, none twice");
+    assert_eq!(clients.len(), sockets);
 }
 
 /// A namespace broadcasting steadily for longer than the window keeps its

@@ -34,7 +34,10 @@ pub unsafe extern "C" fn roomcast_config_new(cfg_out: *mut *mut roomcast_config)
 /// Sets one option by its configuration name from a string value: `max_queue`,
 /// `max_queue_bytes`, `overflow` (`drop_newest` | `drop_oldest` |
 /// `disconnect`), `max_payload`, `max_rooms_per_socket`, `max_name_len`,
-/// `ack_timeout` (milliseconds), `remove_empty_dynamic` (`true`/`false`).
+/// `ack_timeout` (milliseconds), `remove_empty_dynamic` (`true`/`false`),
+/// `max_disconnection_duration` (milliseconds; connection state recovery
+/// for every namespace, 0: off), then `recovery_max_events` and
+/// `recovery_max_bytes` (the bounds of each namespace's log of kept events).
 /// An unknown key or unparsable value gives `ROOMCAST_RESULT_INVALID_CONFIG`
 /// and leaves the configuration unchanged. Cross-option checks happen in
 /// `roomcast_engine_new`.

@@ -280,7 +280,10 @@ pub unsafe extern "C" fn roomcast_conn_is_closed(conn: *const roomcast_conn, clo
 
 /// Removes the notify callback, closes the connection ("transport close")
 /// if still open, and frees the handle and any unread messages. NULL is a
-/// no-op. Message handles already received stay valid.
+/// no-op. Message handles already received stay valid. Closing here is
+/// final: the sockets are not kept for connection state recovery (a
+/// transport that lost its client calls `roomcast_conn_close` with
+/// "transport close" first to keep them).
 ///
 /// # Safety
 ///

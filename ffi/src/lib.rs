@@ -36,6 +36,7 @@ mod message;
 mod namespace;
 mod panic;
 mod payload;
+mod recovery;
 #[cfg(feature = "redis")]
 mod redis;
 mod sized;
@@ -55,6 +56,7 @@ pub use hooks::*;
 pub use message::*;
 pub use namespace::*;
 pub use payload::{roomcast_format, roomcast_format_value};
+pub use recovery::*;
 #[cfg(feature = "redis")]
 pub use redis::*;
 pub use socket::*;

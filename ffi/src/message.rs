@@ -31,7 +31,7 @@ pub(crate) fn message_handle(msg: core::Message) -> *mut roomcast_message {
 /// # Safety
 ///
 /// `msg` must be NULL or a live handle from [`message_handle`].
-unsafe fn borrow(msg: *const roomcast_message) -> crate::error::Result<ManuallyDrop<core::Message>> {
+pub(crate) unsafe fn borrow(msg: *const roomcast_message) -> crate::error::Result<ManuallyDrop<core::Message>> {
     if msg.is_null() {
         return Err(Error::new(roomcast_result::NullParameter, "`msg` is NULL"));
     }
@@ -59,7 +59,7 @@ pub enum roomcast_kind {
     Lagged = 3,
 }
 
-fn no_value(what: &str) -> Error {
+pub(crate) fn no_value(what: &str) -> Error {
     Error::new(roomcast_result::NoValue, format!("this message has no {what}"))
 }
 
