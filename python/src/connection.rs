@@ -72,23 +72,35 @@ impl Connection {
         query: Option<std::collections::BTreeMap<String, String>>,
         address: Option<String>,
     ) -> PyResult<Socket> {
-        let mut hs = rc::Handshake::new();
-        if let Some(a) = auth {
-            if !a.is_none() {
-                hs = hs.auth(encode(a)?);
-            }
-        }
-        for (k, v) in headers.unwrap_or_default() {
-            hs = hs.header(k, v);
-        }
-        for (k, v) in query.unwrap_or_default() {
-            hs = hs.query(k, v);
-        }
-        if let Some(a) = address {
-            hs = hs.address(a);
-        }
+        let hs = handshake(auth, headers, query, address)?;
         match py.detach(|| self.conn.join_namespace(name, hs)) {
             Ok(inner) => Ok(Socket::kept(inner, &self.outbox)),
+            Err(e) => Err(join_err(py, e)),
+        }
+    }
+    /// Joins a namespace resuming the socket kept under `session_id` (the
+    /// socket's `session_id`, given to the client), with the offset of the
+    /// last event the client received (None: it received none). Returns the
+    /// old socket back (`recovered` True: same id, rooms and data; the
+    /// missed events queued first; middleware not run) or, when that cannot
+    /// be done whole (too late, offset no longer kept, unknown session), a
+    /// fresh socket exactly as `join_namespace` (`recovered` False).
+    #[pyo3(signature = (name, session_id, offset=None, auth=None, headers=None, query=None, address=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn resume_namespace(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        session_id: &str,
+        offset: Option<u64>,
+        auth: Option<&Bound<'_, PyAny>>,
+        headers: Option<std::collections::BTreeMap<String, String>>,
+        query: Option<std::collections::BTreeMap<String, String>>,
+        address: Option<String>,
+    ) -> PyResult<Socket> {
+        let hs = handshake(auth, headers, query, address)?;
+        match py.detach(|| self.conn.resume_namespace(name, hs, session_id, offset)) {
+            Ok(inner) => Ok(Socket { inner }),
             Err(e) => Err(join_err(py, e)),
         }
     }
@@ -237,4 +249,29 @@ impl Connection {
     fn __repr__(&self, py: Python<'_>) -> String {
         format!("<roomcast.Connection {} closed={}>", self.conn.id(), py_repr(py, self.conn.is_closed()))
     }
+}
+
+/// A handshake from `join_namespace`'s Python arguments.
+fn handshake(
+    auth: Option<&Bound<'_, PyAny>>,
+    headers: Option<std::collections::BTreeMap<String, String>>,
+    query: Option<std::collections::BTreeMap<String, String>>,
+    address: Option<String>,
+) -> PyResult<rc::Handshake> {
+    let mut hs = rc::Handshake::new();
+    if let Some(a) = auth {
+        if !a.is_none() {
+            hs = hs.auth(encode(a)?);
+        }
+    }
+    for (k, v) in headers.unwrap_or_default() {
+        hs = hs.header(k, v);
+    }
+    for (k, v) in query.unwrap_or_default() {
+        hs = hs.query(k, v);
+    }
+    if let Some(a) = address {
+        hs = hs.address(a);
+    }
+    Ok(hs)
 }

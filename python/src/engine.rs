@@ -28,9 +28,11 @@ pub(crate) struct Engine {
 impl Engine {
     #[new]
     #[pyo3(signature = (*, max_queue=None, max_queue_bytes=None, overflow=None, max_payload=None,
-        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, r#loop=None, adapter=None))]
+        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, r#loop=None, adapter=None,
+        max_disconnection_duration=None, recovery_max_events=None, recovery_max_bytes=None))]
     #[pyo3(text_signature = "(*, max_queue=None, max_queue_bytes=None, overflow=None, max_payload=None, \
-        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, loop=None, adapter=None)")]
+        max_rooms_per_socket=None, max_name_len=None, ack_timeout=None, remove_empty_dynamic=None, loop=None, adapter=None, \
+        max_disconnection_duration=None, recovery_max_events=None, recovery_max_bytes=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         max_queue: Option<NonNeg<usize>>,
@@ -43,6 +45,9 @@ impl Engine {
         remove_empty_dynamic: Option<bool>,
         r#loop: Option<Bound<'_, PyAny>>,
         adapter: Option<cluster::AdapterArg<'_>>,
+        max_disconnection_duration: Option<f64>,
+        recovery_max_events: Option<usize>,
+        recovery_max_bytes: Option<usize>,
     ) -> PyResult<Self> {
         let event_loop = match r#loop {
             Some(l) if l.is_none() => None,
@@ -83,6 +88,9 @@ impl Engine {
         if let Some(on) = remove_empty_dynamic {
             b = b.remove_empty_dynamic(on);
         }
+        if let Some(rc) = recovery_config(max_disconnection_duration, recovery_max_events, recovery_max_bytes)? {
+            b = b.connection_state_recovery(rc);
+        }
         let ctx = Arc::new(Ctx { event_loop: Mutex::new(event_loop), quiet: Mutex::new(HashSet::new()) });
         let config = b.build().map_err(cfg)?;
         let inner = match cluster::adapter_of(adapter)? {
@@ -90,6 +98,13 @@ impl Engine {
             None => rc::Engine::new(config),
         };
         Ok(Engine { inner, ctx })
+    }
+
+    /// Ends the sockets kept for connection state recovery whose time is
+    /// up (their disconnect handlers run, reason "recovery expired") in
+    /// every namespace; call it about once a second.
+    fn sweep_recovery(&self, py: Python<'_>) {
+        py.detach(|| self.inner.sweep_recovery());
     }
 
     /// Nodes in the cluster, this one included (1 without an adapter).
@@ -185,4 +200,27 @@ impl Engine {
     fn __repr__(&self, py: Python<'_>) -> String {
         format!("<roomcast.Engine namespaces={}>", py_repr(py, self.inner.namespaces()))
     }
+}
+
+/// Connection state recovery settings from Python arguments: `None` when
+/// `max_disconnection_duration` (seconds) is not given; the bounds need it.
+pub(crate) fn recovery_config(
+    max_disconnection_duration: Option<f64>,
+    max_events: Option<usize>,
+    max_bytes: Option<usize>,
+) -> PyResult<Option<rc::RecoveryConfig>> {
+    let Some(d) = max_disconnection_duration else {
+        if max_events.is_some() || max_bytes.is_some() {
+            return Err(PyValueError::new_err("recovery bounds need max_disconnection_duration (recovery is off)"));
+        }
+        return Ok(None);
+    };
+    let mut c = rc::RecoveryConfig::new().max_disconnection_duration(seconds(d, "max_disconnection_duration")?);
+    if let Some(n) = max_events {
+        c = c.max_events(n);
+    }
+    if let Some(n) = max_bytes {
+        c = c.max_bytes(n);
+    }
+    Ok(Some(c))
 }

@@ -58,6 +58,12 @@ impl Message {
     fn ack_id(&self) -> Option<u64> {
         self.inner.ack_id()
     }
+    /// The recovery offset of a kept event (hand it to the client; it
+    /// presents the last one it got when it resumes); None otherwise.
+    #[getter]
+    fn offset(&self) -> Option<u64> {
+        self.inner.offset()
+    }
     /// The disconnect reason of a "disconnect" message.
     #[getter]
     fn reason(&self) -> Option<&'static str> {

@@ -168,6 +168,33 @@ impl Namespace {
         self.inner.rooms()
     }
 
+    /// Turns connection state recovery on here (`max_disconnection_duration`
+    /// in seconds) or off (None), overriding the engine's setting. Fixed at
+    /// the namespace's first connect or emit.
+    #[pyo3(signature = (max_disconnection_duration, max_events=None, max_bytes=None))]
+    fn set_recovery(
+        &self,
+        max_disconnection_duration: Option<f64>,
+        max_events: Option<usize>,
+        max_bytes: Option<usize>,
+    ) -> PyResult<()> {
+        let cfg = crate::engine::recovery_config(max_disconnection_duration, max_events, max_bytes)?;
+        self.inner.set_recovery(cfg).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+
+    /// What this node keeps for recovery here: a dict with `kept_sockets`,
+    /// `kept_events`, `kept_bytes` and `next_offset`; None when it is off.
+    fn recovery_stats(&self) -> Option<std::collections::BTreeMap<&'static str, u64>> {
+        self.inner.recovery_stats().map(|s| {
+            std::collections::BTreeMap::from([
+                ("kept_sockets", s.kept_sockets as u64),
+                ("kept_events", s.kept_events as u64),
+                ("kept_bytes", s.kept_bytes as u64),
+                ("next_offset", s.next_offset),
+            ])
+        })
+    }
+
     /// Number of sockets in `room`.
     fn room_size(&self, room: &str) -> usize {
         self.inner.room_size(room)

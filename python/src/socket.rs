@@ -73,6 +73,26 @@ impl Socket {
     fn connected(&self) -> bool {
         self.inner.is_connected()
     }
+    /// The private session id a client presents to resume this socket after
+    /// an unexpected disconnect (`Connection.resume_namespace`); None when
+    /// its namespace has no connection state recovery.
+    #[getter]
+    fn session_id(&self) -> Option<&str> {
+        self.inner.session_id()
+    }
+    /// True when this socket was resumed: same id, rooms and data, the
+    /// missed events queued first.
+    #[getter]
+    fn recovered(&self) -> bool {
+        self.inner.recovered()
+    }
+    /// True while the socket is kept for a resume (its connection ended
+    /// unexpectedly); disconnect handlers that see True run for a drop that
+    /// may still be recovered.
+    #[getter]
+    fn awaiting_recovery(&self) -> bool {
+        self.inner.is_awaiting_recovery()
+    }
     /// Why the socket disconnected, or None while connected.
     #[getter]
     fn disconnect_reason(&self) -> Option<&'static str> {
