@@ -32,7 +32,7 @@ usage: roomcast-bench [--quick] [--reps N] [--only LIST] [--json FILE] [--markdo
   --reps N         repetitions per scenario (default 5; quick 1)
   --only LIST      comma-separated scenarios, by number or name:
                    1 big-room, 2 sweep, 3 many-rooms, 4 union, 5 churn, 6 memory, 7 latency,
-                   8 slow-consumers
+                   8 slow-consumers, 9 recovery
   --json FILE      write all results (every repetition) as JSON
   --markdown FILE  write the Markdown table (also printed to stdout)
   --svg FILE       draw scenario 2 (deliveries/s vs room size, log-log)";

@@ -11,7 +11,7 @@ use crate::systems::{broadcast, check_counts, check_total, floor, naive, roomcas
 use crate::util::{Check, Rng};
 
 /// Scenario identifiers accepted by `--only`.
-pub(crate) const NAMES: [(&str, &str); 8] = [
+pub(crate) const NAMES: [(&str, &str); 9] = [
     ("1", "big-room"),
     ("2", "sweep"),
     ("3", "many-rooms"),
@@ -20,6 +20,7 @@ pub(crate) const NAMES: [(&str, &str); 8] = [
     ("6", "memory"),
     ("7", "latency"),
     ("8", "slow-consumers"),
+    ("9", "recovery"),
 ];
 
 /// Seed of every plan; each scenario derives its own stream from it.
@@ -783,13 +784,55 @@ fn slow_consumers(p: &Params) -> Check<Vec<Row>> {
     )
 }
 
+/// Scenario 9: connection state recovery (see `roomcast_sys::Recovery`).
+fn recovery(p: &Params) -> Check<Vec<Row>> {
+    let (m, e) = (p.big_members, p.big_emits);
+    let (replay, samples) = (300, if p.quick { 50 } else { 1_000 });
+    const fn metric(suffix: &'static str, metric: &'static str, unit: &'static str, higher: bool) -> Metric {
+        Metric { suffix, metric, unit, higher_is_better: higher, ratios: false }
+    }
+    let metrics = &[
+        metric("-off", "deliveries/s, recovery off", "1/s", true),
+        metric("-on", "deliveries/s, recovery on", "1/s", true),
+        metric("-ratio", "throughput, recovery on ÷ off (target >= 0.8)", "×", true),
+        metric("-replay", "server time of a resume replaying 300 events, p99 (target <= 1000 µs)", "µs", false),
+        metric("-mem", "heap per kept event: log entry + shared message with its 64 B payload", "B", false),
+        metric("-entry", "heap per kept event beyond the message itself (goal <= 64 B)", "B", false),
+    ];
+    let entries: Vec<Entry<'_>> = vec![
+        (System::Roomcast, ok(roomcast_sys::Recovery::new(m, e, replay, samples)?)),
+        (System::Naive, Err(NA_RECOVERY)),
+        (System::Broadcast, Err(NA_RECOVERY)),
+        (System::Floor, Err(NA_RECOVERY)),
+    ];
+    run_scenario(
+        p,
+        Spec {
+            id: "9".to_string(),
+            scenario: format!(
+                "connection state recovery: 1 room × {m} members, {e} emits in batches of 64 with it off and on; \
+                 {samples} resumes each replaying {replay} missed events (among as many to another room); \
+                 heap per kept event over 5,000 room emits"
+            ),
+            params: json!({ "members": m, "emits": e, "replay": replay, "samples": samples }),
+            sweep_size: None,
+            metrics,
+            reps: p.reps,
+            warmup: p.warmup,
+        },
+        entries,
+    )
+}
+
+const NA_RECOVERY: &str = "roomcast's connection state recovery against itself: the baselines keep nothing";
+
 const NA_SLOW: &str = "roomcast's overflow policy against itself: the other systems have no bounded outbox";
 
 type ScenarioFn = fn(&Params) -> Check<Vec<Row>>;
 
 /// Runs the selected scenarios (1-based numbers; empty = all).
 pub(crate) fn run_all(p: &Params, only: &[usize]) -> Check<Vec<Row>> {
-    let all: [ScenarioFn; 8] = [big_room, sweep, many_rooms, union, churn, memory, latency, slow_consumers];
+    let all: [ScenarioFn; 9] = [big_room, sweep, many_rooms, union, churn, memory, latency, slow_consumers, recovery];
     let mut rows = Vec::new();
     for (i, f) in all.iter().enumerate() {
         if only.is_empty() || only.contains(&(i + 1)) {

