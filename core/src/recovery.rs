@@ -266,7 +266,7 @@ impl Recovery {
                 // Grown by an eighth (not doubled): the log's slack, part
                 // of each entry's cost, stays under 12.5%.
                 let limit = self.cfg.max_events_value().saturating_add(1);
-                st.entries.reserve_exact((len / 8).clamp(64, limit.saturating_sub(len).max(1)));
+                st.entries.reserve_exact((len / 8).max(64).min(limit.saturating_sub(len).max(1)));
             }
             st.entries.push_back(Entry {
                 msg: msg.clone(),
