@@ -493,20 +493,8 @@ impl Socket {
     /// socket stays in its rooms under its session id.
     fn suspend(&self, rec: &SocketRecovery, reason: DisconnectReason) -> bool {
         let inner = &self.inner;
-        {
-            let mut st = inner.state.lock();
-            match st.status {
-                Status::Pending => {
-                    st.status = Status::Disconnected;
-                    st.reason = Some(reason);
-                    return false;
-                }
-                Status::Connected => {
-                    st.status = Status::Suspended;
-                    st.reason = Some(reason);
-                }
-                _ => return false,
-            }
+        if !self.begin_disconnect(reason, Status::Suspended) {
+            return false;
         }
         let chain = inner.ns.hook_chain();
         for h in chain.iter().flat_map(|h| h.disconnecting.iter()) {
@@ -520,6 +508,34 @@ impl Socket {
         inner.conn.forget_socket(inner.key);
         end_kept(rec.log.keep(rec.pid.clone(), self.clone()));
         true
+    }
+
+    /// The first step of a disconnect: a connected socket becomes `to`
+    /// (`Suspended`: kept for a resume; `Disconnecting`: ending, which a
+    /// kept socket may do too, when it expires or a server-side disconnect
+    /// reaches it); one still registering is marked disconnected. False when
+    /// there is nothing more to do.
+    fn begin_disconnect(&self, reason: DisconnectReason, to: Status) -> bool {
+        let mut st = self.inner.state.lock();
+        match st.status {
+            Status::Pending => {
+                st.status = Status::Disconnected;
+                st.reason = Some(reason);
+                false
+            }
+            Status::Connected => {
+                st.status = to;
+                if to == Status::Suspended {
+                    st.reason = Some(reason);
+                }
+                true
+            }
+            Status::Suspended if to == Status::Disconnecting => {
+                st.status = to;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Pending ack emits to this socket resolve now rather than at timeout.
@@ -611,19 +627,8 @@ impl Socket {
         if let Some(rec) = inner.rec.as_ref().filter(|_| keep && reason.is_recoverable()) {
             return self.suspend(rec, reason);
         }
-        {
-            let mut st = inner.state.lock();
-            match st.status {
-                Status::Pending => {
-                    st.status = Status::Disconnected;
-                    st.reason = Some(reason);
-                    return false;
-                }
-                // A kept socket's final disconnect (expired, or a
-                // server-side disconnect reached it).
-                Status::Connected | Status::Suspended => st.status = Status::Disconnecting,
-                Status::Disconnecting | Status::Disconnected => return false,
-            }
+        if !self.begin_disconnect(reason, Status::Disconnecting) {
+            return false;
         }
         let chain = ns.hook_chain();
         for h in chain.iter().flat_map(|h| h.disconnecting.iter()) {
