@@ -94,6 +94,7 @@ def test_too_late_offset_gone_or_unknown_gives_a_fresh_socket():
     again = engine.connect()
     s3 = again.resume_namespace("/", fresh.session_id, None)
     assert not s3.recovered and events(again) == []
+    engine.of("/other")
     assert not again.resume_namespace("/other", "no-such-session").recovered
 
 
