@@ -854,9 +854,14 @@ typedef struct roomcast_failure {
 typedef void (*roomcast_error_callback)(void *userdata, const struct roomcast_failure *failure);
 
 /**
- * What a namespace keeps for recovery on this node.
+ * What a namespace keeps for recovery on this node. Set `struct_size` to
+ * `sizeof(roomcast_recovery_stats)` before the call.
  */
 typedef struct roomcast_recovery_stats {
+  /**
+   * `sizeof(roomcast_recovery_stats)` as the caller's header declares it.
+   */
+  size_t struct_size;
   /**
    * Sockets kept for a resume.
    */
@@ -2305,7 +2310,8 @@ roomcast_result roomcast_namespace_set_recovery(const struct roomcast_namespace 
  *
  * # Safety
  *
- * `ns` must be NULL or live; `stats_out` valid for a write.
+ * `ns` must be NULL or live; `stats_out` valid for a write, its
+ * `struct_size` set.
  */
 roomcast_result roomcast_namespace_recovery_stats(const struct roomcast_namespace *ns,
                                                   struct roomcast_recovery_stats *stats_out);
@@ -2323,18 +2329,17 @@ roomcast_result roomcast_namespace_recovery_stats(const struct roomcast_namespac
 roomcast_result roomcast_engine_sweep_recovery(const struct roomcast_engine *engine);
 
 /**
- * Writes the socket's private session id (not NUL-terminated, borrowed
- * from the handle) for its client only; the client presents it to
+ * Writes the socket's private session id (a view borrowed from the
+ * handle) for its client only; the client presents it to
  * `roomcast_conn_resume_namespace` after a drop.
  * `ROOMCAST_RESULT_NO_VALUE` when its namespace has no recovery.
  *
  * # Safety
  *
- * `socket` must be NULL or live; the out-pointers valid for writes.
+ * `socket` must be NULL or live; `id_out` valid for a write.
  */
 roomcast_result roomcast_socket_session_id(const struct roomcast_socket *socket,
-                                           const char **id_out,
-                                           size_t *len_out);
+                                           struct roomcast_str *id_out);
 
 /**
  * Writes whether the socket was resumed (same id, rooms and data; the

@@ -470,7 +470,9 @@ fn stress_many_clients_drop_and_recover_while_a_room_broadcast_runs() {
     );
     let chat = engine.of("/").unwrap();
     let workers = 4;
-    let mut groups: Vec<Vec<(Client, Option<(Instant, Duration)>)>> = (0..workers).map(|_| Vec::new()).collect();
+    // Each client, and since when and for how long it is down.
+    type Down = Option<(Instant, Duration)>;
+    let mut groups: Vec<Vec<(Client, Down)>> = (0..workers).map(|_| Vec::new()).collect();
     for i in 0..sockets {
         groups[i % workers].push((Client::join(&engine, "/", &["room"]), None));
     }

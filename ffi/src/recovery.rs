@@ -17,12 +17,17 @@ use crate::namespace::roomcast_namespace;
 use crate::panic::{guard, handle, into_handle, out, string, write};
 use crate::payload::payload;
 use crate::roomcast_result;
+use crate::sized::{check_out, write_out, Growable};
 use crate::socket::roomcast_socket;
+use crate::strings::roomcast_str;
 
-/// What a namespace keeps for recovery on this node.
+/// What a namespace keeps for recovery on this node. Set `struct_size` to
+/// `sizeof(roomcast_recovery_stats)` before the call.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct roomcast_recovery_stats {
+    /// `sizeof(roomcast_recovery_stats)` as the caller's header declares it.
+    pub struct_size: usize,
     /// Sockets kept for a resume.
     pub kept_sockets: usize,
     /// Events in the namespace's log.
@@ -31,6 +36,12 @@ pub struct roomcast_recovery_stats {
     pub kept_bytes: usize,
     /// The offset the next kept event gets.
     pub next_offset: u64,
+}
+
+// SAFETY: `#[repr(C)]`, `struct_size` first, all-zero bytes valid.
+unsafe impl Growable for roomcast_recovery_stats {
+    const NAME: &'static str = "roomcast_recovery_stats";
+    const MIN_SIZE: usize = std::mem::size_of::<Self>();
 }
 
 /// Turns connection state recovery on for namespace `ns` (sockets whose
@@ -75,7 +86,8 @@ pub unsafe extern "C" fn roomcast_namespace_set_recovery(
 ///
 /// # Safety
 ///
-/// `ns` must be NULL or live; `stats_out` valid for a write.
+/// `ns` must be NULL or live; `stats_out` valid for a write, its
+/// `struct_size` set.
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_namespace_recovery_stats(
     ns: *const roomcast_namespace,
@@ -84,19 +96,21 @@ pub unsafe extern "C" fn roomcast_namespace_recovery_stats(
     guard(|| {
         // SAFETY: per the contract.
         let ns = unsafe { handle(ns, "ns")? };
-        out(stats_out, "stats_out")?;
+        // SAFETY: NULL or valid per the contract.
+        unsafe { check_out(stats_out, "stats_out", false)? };
         let s = ns
             .ns
             .recovery_stats()
             .ok_or_else(|| Error::new(roomcast_result::NoValue, "recovery is off in this namespace"))?;
         let st = roomcast_recovery_stats {
+            struct_size: std::mem::size_of::<roomcast_recovery_stats>(),
             kept_sockets: s.kept_sockets,
             kept_events: s.kept_events,
             kept_bytes: s.kept_bytes,
             next_offset: s.next_offset,
         };
-        // SAFETY: checked non-NULL above.
-        unsafe { write(stats_out, st) };
+        // SAFETY: checked above.
+        unsafe { write_out(stats_out, st) };
         Ok(())
     })
 }
@@ -119,34 +133,29 @@ pub unsafe extern "C" fn roomcast_engine_sweep_recovery(engine: *const roomcast_
     })
 }
 
-/// Writes the socket's private session id (not NUL-terminated, borrowed
-/// from the handle) for its client only; the client presents it to
+/// Writes the socket's private session id (a view borrowed from the
+/// handle) for its client only; the client presents it to
 /// `roomcast_conn_resume_namespace` after a drop.
 /// `ROOMCAST_RESULT_NO_VALUE` when its namespace has no recovery.
 ///
 /// # Safety
 ///
-/// `socket` must be NULL or live; the out-pointers valid for writes.
+/// `socket` must be NULL or live; `id_out` valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn roomcast_socket_session_id(
     socket: *const roomcast_socket,
-    id_out: *mut *const c_char,
-    len_out: *mut usize,
+    id_out: *mut roomcast_str,
 ) -> roomcast_result {
     guard(|| {
         // SAFETY: per the contract.
         let s = unsafe { handle(socket, "socket")? };
         out(id_out, "id_out")?;
-        out(len_out, "len_out")?;
         let pid = s
             .socket
             .session_id()
             .ok_or_else(|| Error::new(roomcast_result::NoValue, "recovery is off in this socket's namespace"))?;
         // SAFETY: checked non-NULL above.
-        unsafe {
-            write(id_out, pid.as_ptr().cast::<c_char>());
-            write(len_out, pid.len());
-        }
+        unsafe { write(id_out, roomcast_str::new(pid)) };
         Ok(())
     })
 }

@@ -36,7 +36,8 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 
 use roomcast::{
-    Config, ConnectError, Engine, Format, Handshake, Namespace, Payload, RecoveryConfig, RemoteSocket, RoomEvent, Socket,
+    Config, ConnectError, Engine, Format, Handshake, Namespace, Payload, RecoveryConfig, RemoteSocket, RoomEvent,
+    Socket,
 };
 use roomcast_redis::{RedisAdapter, RedisConfig};
 use roomcast_socketio::SocketIoServer;

@@ -247,14 +247,17 @@ fn connect(sess: &SioSession, packet: sio::Packet) -> Result<(), DisconnectReaso
     Ok(())
 }
 
+/// A JSON value as received.
+type RawArg = Box<serde_json::value::RawValue>;
+/// A recovery request: the session id and the last offset seen.
+type Resume = (String, Option<u64>);
+
 /// Splits a CONNECT's data into the auth the host sees and the recovery
 /// request socket.io-client adds to it after a drop: `pid` (the session
 /// id it was given) and `offset` (the last offset it saw; absent when it
 /// saw none). An offset that is not one of ours can never match: the
 /// resume then gives a fresh socket, as for an offset no longer kept.
-pub(crate) fn take_resume(
-    data: Box<serde_json::value::RawValue>,
-) -> (Option<Box<serde_json::value::RawValue>>, Option<(String, Option<u64>)>) {
+pub(crate) fn take_resume(data: RawArg) -> (Option<RawArg>, Option<Resume>) {
     let raw = data.get();
     if !raw.trim_start().starts_with('{') || !raw.contains("\"pid\"") {
         return (Some(data), None);

@@ -17,8 +17,8 @@ static roomcast_engine *recovering_engine(const char *window_ms, const char *max
 
 static void emit_to(roomcast_namespace *ns, const char *room, const char *text) {
     const char *rooms[] = {room};
-    roomcast_target t = {rooms, 1, NULL, 0, NULL, false};
-    roomcast_emit(ns, &t, "m", ROOMCAST_FORMAT_TEXT, (const uint8_t *)text, strlen(text), NULL);
+    roomcast_target t = {sizeof t, rooms, 1, NULL, 0, NULL, false};
+    roomcast_namespace_emit(ns, &t, "m", ROOMCAST_FORMAT_TEXT, (const uint8_t *)text, strlen(text), NULL);
 }
 
 /* Receives one event without waiting; writes its text (NUL-terminated) and
@@ -38,12 +38,11 @@ static bool next_event(roomcast_conn *c, char *text, size_t cap, uint64_t *offse
 }
 
 static char *session_of(roomcast_socket *s) {
-    const char *p = NULL;
-    size_t n = 0;
-    if (roomcast_socket_session_id(s, &p, &n) != ROOMCAST_RESULT_OK) return NULL;
-    char *out = malloc(n + 1);
-    memcpy(out, p, n);
-    out[n] = '\0';
+    roomcast_str pid;
+    if (roomcast_socket_session_id(s, &pid) != ROOMCAST_RESULT_OK) return NULL;
+    char *out = malloc(pid.len + 1);
+    memcpy(out, pid.data, pid.len);
+    out[pid.len] = '\0';
     return out;
 }
 
@@ -81,11 +80,10 @@ TEST(recovery_after_a_short_drop_restores_the_socket_and_replays_what_it_missed)
     ASSERT_OK(roomcast_conn_resume_namespace(c2, "/chat", ROOMCAST_FORMAT_JSON, NULL, 0, pid, true, seen, &s2));
     ASSERT_OK(roomcast_socket_recovered(s2, &flag));
     EXPECT(flag);
-    const char *id1 = NULL, *id2 = NULL;
-    size_t n1 = 0, n2 = 0;
-    roomcast_socket_id(s1, &id1, &n1);
-    roomcast_socket_id(s2, &id2, &n2);
-    EXPECT(n1 == n2 && memcmp(id1, id2, n1) == 0);
+    roomcast_str id1, id2;
+    ASSERT_OK(roomcast_socket_id(s1, &id1));
+    ASSERT_OK(roomcast_socket_id(s2, &id2));
+    EXPECT(id1.len == id2.len && memcmp(id1.data, id2.data, id1.len) == 0);
     bool in = false;
     ASSERT_OK(roomcast_socket_in_room(s2, "lobby", &in));
     EXPECT(in);
@@ -97,7 +95,7 @@ TEST(recovery_after_a_short_drop_restores_the_socket_and_replays_what_it_missed)
         EXPECT(off == seen + 1 + i);
     }
     EXPECT(!next_event(c2, text, sizeof text, &off));
-    roomcast_recovery_stats st;
+    roomcast_recovery_stats st = {.struct_size = sizeof st};
     ASSERT_OK(roomcast_namespace_recovery_stats(ns, &st));
     EXPECT(st.kept_sockets == 0 && st.kept_events == 4 && st.next_offset == seen + 4);
 
@@ -169,18 +167,17 @@ TEST(a_namespace_sets_its_own_recovery_and_plain_ones_have_none) {
     ASSERT_OK(roomcast_engine_of(e, "/off", &off));
     ASSERT_OK(roomcast_namespace_set_recovery(on, 5000, 100, 0));
     EXPECT_RC(ROOMCAST_RESULT_INVALID_CONFIG, roomcast_namespace_set_recovery(on, 1000, 0, 0));
-    roomcast_recovery_stats st;
+    roomcast_recovery_stats st = {.struct_size = sizeof st};
     ASSERT_OK(roomcast_namespace_recovery_stats(on, &st));
     EXPECT(st.kept_events == 0 && st.next_offset == 1);
     EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_namespace_recovery_stats(off, &st));
     ASSERT_OK(roomcast_engine_connect(e, &c));
     ASSERT_OK(roomcast_conn_join_namespace(c, "/off", ROOMCAST_FORMAT_JSON, NULL, 0, &s));
-    const char *p = NULL;
-    size_t n = 0;
-    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_socket_session_id(s, &p, &n));
+    roomcast_str pid;
+    EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_socket_session_id(s, &pid));
     roomcast_message *m = NULL;
-    roomcast_target all = {NULL, 0, NULL, 0, NULL, false};
-    ASSERT_OK(roomcast_emit(off, &all, "m", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, NULL));
+    roomcast_target all = {sizeof all, NULL, 0, NULL, 0, NULL, false};
+    ASSERT_OK(roomcast_namespace_emit(off, &all, "m", ROOMCAST_FORMAT_TEXT, (const uint8_t *)"x", 1, NULL));
     ASSERT_OK(roomcast_conn_recv(c, 0, &m));
     uint64_t off_value = 0;
     EXPECT_RC(ROOMCAST_RESULT_NO_VALUE, roomcast_message_offset(m, &off_value));
