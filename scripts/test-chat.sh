@@ -3,7 +3,7 @@
 # package) driven by playwright-core, plus the
 # official socket.io-client from Node, against every chat server that speaks
 # examples/chat/PROTOCOL.md; the roomcast chat as two nodes sharing one
-# redis-server (scripts/redis-server.sh: installed with apt-get when missing);
+# redis-server (scripts/redis-server.sh);
 # then a short checked run of the head-to-head load generator against each.
 # Screenshots go to target/chat-artifacts/.
 # Prints "chat-browser tests: N passed, N failed"; exits non-zero on failure.
