@@ -100,7 +100,7 @@ impl Connection {
     ) -> PyResult<Socket> {
         let hs = handshake(auth, headers, query, address)?;
         match py.detach(|| self.conn.resume_namespace(name, hs, session_id, offset)) {
-            Ok(inner) => Ok(Socket { inner }),
+            Ok(inner) => Ok(Socket::kept(inner, &self.outbox)),
             Err(e) => Err(join_err(py, e)),
         }
     }
