@@ -327,7 +327,8 @@ impl ConnectOptions {
 }
 
 /// Connection state recovery settings (see the crate's recovery docs in
-/// [`Socket::recovered`] and `Namespace::set_recovery`).
+/// [`Socket::recovered`](crate::Socket::recovered) and
+/// [`Namespace::set_recovery`](crate::Namespace::set_recovery)).
 ///
 /// ```
 /// use roomcast::{Config, RecoveryConfig};
