@@ -1341,7 +1341,8 @@ roomcast_result roomcast_config_new(struct roomcast_config **cfg_out);
  * `ack_timeout` (milliseconds), `remove_empty_dynamic` (`true`/`false`),
  * `max_disconnection_duration` (milliseconds; connection state recovery
  * for every namespace, 0: off), then `recovery_max_events` and
- * `recovery_max_bytes` (the bounds of each namespace's log of kept events).
+ * `recovery_max_bytes` (the bounds of each namespace's log of kept events)
+ * and `recovery_max_sockets` (of its kept sockets).
  * An unknown key or unparsable value gives `ROOMCAST_RESULT_INVALID_CONFIG`
  * and leaves the configuration unchanged. Cross-option checks happen in
  * `roomcast_engine_new`.

@@ -249,12 +249,16 @@ impl ConfigBuilder {
                     self.connection_state_recovery(rc.max_disconnection_duration(Duration::from_millis(ms as u64)))
                 }
             },
-            "recovery_max_events" | "recovery_max_bytes" => {
+            "recovery_max_events" | "recovery_max_bytes" | "recovery_max_sockets" => {
                 let n = num(key, value)?;
                 let Some(rc) = self.cfg.recovery.clone() else {
                     return Err(ConfigError::new(key, "set max_disconnection_duration first (recovery is off)".into()));
                 };
-                let rc = if key == "recovery_max_events" { rc.max_events(n) } else { rc.max_bytes(n) };
+                let rc = match key {
+                    "recovery_max_events" => rc.max_events(n),
+                    "recovery_max_bytes" => rc.max_bytes(n),
+                    _ => rc.max_sockets(n),
+                };
                 self.connection_state_recovery(rc)
             }
             "remove_empty_dynamic" => match value {
@@ -343,17 +347,23 @@ pub struct RecoveryConfig {
     max_disconnection_duration: Duration,
     max_events: usize,
     max_bytes: usize,
+    max_sockets: usize,
 }
 
 impl Default for RecoveryConfig {
     fn default() -> Self {
-        RecoveryConfig { max_disconnection_duration: Duration::from_secs(120), max_events: 10_000, max_bytes: 8 << 20 }
+        RecoveryConfig {
+            max_disconnection_duration: Duration::from_secs(120),
+            max_events: 10_000,
+            max_bytes: 8 << 20,
+            max_sockets: 10_000,
+        }
     }
 }
 
 impl RecoveryConfig {
-    /// The defaults: sockets kept 2 minutes, at most 10,000 kept events and
-    /// 8 MiB of their payloads per namespace.
+    /// The defaults: sockets kept 2 minutes, at most 10,000 kept events,
+    /// 8 MiB of their payloads and 10,000 kept sockets per namespace.
     pub fn new() -> Self {
         Self::default()
     }
@@ -371,6 +381,17 @@ impl RecoveryConfig {
     pub fn max_bytes(mut self, n: usize) -> Self {
         self.max_bytes = n;
         self
+    }
+    /// Sockets the namespace keeps for recovery at most: a client that
+    /// connects and drops over and over cannot make the server hold more.
+    /// Past it the longest-kept socket ends (`recovery expired`).
+    pub fn max_sockets(mut self, n: usize) -> Self {
+        self.max_sockets = n;
+        self
+    }
+    /// See [`max_sockets`](Self::max_sockets).
+    pub fn max_sockets_value(&self) -> usize {
+        self.max_sockets
     }
     /// See [`max_disconnection_duration`](Self::max_disconnection_duration).
     pub fn max_disconnection_duration_value(&self) -> Duration {
@@ -393,6 +414,9 @@ impl RecoveryConfig {
         }
         if self.max_bytes == 0 {
             return Err("recovery_max_bytes must be at least 1".into());
+        }
+        if self.max_sockets == 0 {
+            return Err("recovery max_sockets must be at least 1".into());
         }
         Ok(())
     }

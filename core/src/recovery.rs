@@ -176,6 +176,9 @@ struct Kept {
     socket: Socket,
     /// When it was kept (ms since the epoch).
     since: u64,
+    /// Which keeping this is (`State::keepings` then): tells the current
+    /// `deadlines` entry of a session from a stale one.
+    keeping: u64,
 }
 
 /// The log and the kept sockets; guarded by `Recovery::state`.
@@ -187,8 +190,10 @@ pub(crate) struct State {
     bytes: usize,
     /// Kept sockets by session id.
     sessions: FxHashMap<Arc<str>, Kept>,
-    /// (deadline, session id) in keeping order, so deadlines ascend.
-    deadlines: VecDeque<(u64, Arc<str>)>,
+    /// (deadline, keeping, session id) in keeping order, so deadlines ascend.
+    deadlines: VecDeque<(u64, u64, Arc<str>)>,
+    /// Sockets kept so far (numbers each keeping).
+    keepings: u64,
 }
 
 /// Why a resume gets a fresh socket instead.
@@ -233,6 +238,7 @@ impl Recovery {
                     bytes: 0,
                     sessions: FxHashMap::default(),
                     deadlines: VecDeque::new(),
+                    keepings: 0,
                 },
             ),
         }
@@ -286,9 +292,20 @@ impl Recovery {
     pub(crate) fn keep(&self, pid: Arc<str>, socket: Socket) -> Vec<Socket> {
         let mut st = self.state.lock();
         let now = self.now();
-        st.deadlines.push_back((now + self.window(), pid.clone()));
-        st.sessions.insert(pid, Kept { socket, since: now });
-        self.sweep_locked(&mut st, now)
+        self.insert_kept(&mut st, pid, socket, now);
+        let mut ended = self.sweep_locked(&mut st, now);
+        // Over `max_sockets`: the longest-kept sockets end. `deadlines` is
+        // in keeping order; an entry whose session was resumed (or kept
+        // again later) is stale and only dropped.
+        while st.sessions.len() > self.cfg.max_sockets_value() {
+            let Some((_, keeping, pid)) = st.deadlines.pop_front() else { break };
+            if st.sessions.get(&pid).is_some_and(|k| k.keeping == keeping) {
+                if let Some(k) = st.sessions.remove(&pid) {
+                    ended.push(k.socket);
+                }
+            }
+        }
+        ended
     }
 
     /// Trims the log and takes the expired sessions out (the caller ends
@@ -317,10 +334,10 @@ impl Recovery {
             st.entries.shrink_to(keep);
         }
         let mut expired = Vec::new();
-        while st.deadlines.front().is_some_and(|(deadline, _)| *deadline < now) {
-            let Some((_, pid)) = st.deadlines.pop_front() else { break };
-            // Still kept since that deadline was set (not resumed and kept again).
-            if st.sessions.get(&pid).is_some_and(|k| k.since + window < now) {
+        while st.deadlines.front().is_some_and(|(deadline, _, _)| *deadline < now) {
+            let Some((_, keeping, pid)) = st.deadlines.pop_front() else { break };
+            // Still the keeping that deadline was set for (not resumed and kept again).
+            if st.sessions.get(&pid).is_some_and(|k| k.keeping == keeping) {
                 if let Some(k) = st.sessions.remove(&pid) {
                     expired.push(k.socket);
                 }
@@ -387,8 +404,15 @@ impl Recovery {
     pub(crate) fn put_back(&self, st: &mut State, pid: Arc<str>, socket: Socket) {
         socket.claim_kept(false);
         let now = self.now();
-        st.deadlines.push_back((now + self.window(), pid.clone()));
-        st.sessions.insert(pid, Kept { socket, since: now });
+        self.insert_kept(st, pid, socket, now);
+    }
+
+    /// Keeps `socket` under `pid` from `now`, as a new keeping.
+    fn insert_kept(&self, st: &mut State, pid: Arc<str>, socket: Socket, now: u64) {
+        st.keepings += 1;
+        let keeping = st.keepings;
+        st.deadlines.push_back((now + self.window(), keeping, pid.clone()));
+        st.sessions.insert(pid, Kept { socket, since: now, keeping });
     }
 
     pub(crate) fn stats(&self) -> RecoveryStats {

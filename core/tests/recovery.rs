@@ -580,3 +580,49 @@ fn memory_stays_flat_while_broadcasting_longer_than_the_window() {
     assert!(n > 1000, "the run emitted more than the limits keep ({n})");
     assert!(peak.0 > 0);
 }
+
+#[test]
+fn kept_sockets_are_bounded_the_longest_kept_ends_first() {
+    let engine = engine_with(RecoveryConfig::new().max_sockets(2));
+    let chat = engine.of("/").unwrap();
+    let finals = Arc::new(Mutex::new(Vec::new()));
+    let f = finals.clone();
+    chat.on_disconnect(move |s, reason| {
+        if !s.is_awaiting_recovery() {
+            f.lock().unwrap().push((s.id().to_string(), reason));
+        }
+    });
+    // A client that connects and drops over and over: at most 2 are kept.
+    let mut clients: Vec<Client> = (0..4).map(|_| Client::join(&engine, "/", &["r"])).collect();
+    let ids: Vec<String> = clients.iter().map(|c| c.socket.id().to_string()).collect();
+    clients[0].drop_link(DisconnectReason::TransportClose);
+    clients[1].drop_link(DisconnectReason::TransportClose);
+    clients[2].drop_link(DisconnectReason::TransportClose); // over the bound: 0 ends
+                                                            // 1 comes back and drops again: kept after 2 now, and its first
+                                                            // keeping's place in line is stale (within the same millisecond too).
+    assert!(clients[1].resume(&engine, "/"));
+    clients[1].drop_link(DisconnectReason::TransportClose);
+    clients[3].drop_link(DisconnectReason::TransportClose); // over the bound: 2 ends, not 1
+    assert_eq!(
+        finals.lock().unwrap().clone(),
+        [(ids[0].clone(), DisconnectReason::RecoveryExpired), (ids[2].clone(), DisconnectReason::RecoveryExpired)]
+    );
+    assert_eq!(chat.room_size("r"), 2, "the two kept sockets still count as members");
+    assert!(!clients[0].resume(&engine, "/"), "an ended socket is not recovered");
+    assert!(!clients[2].resume(&engine, "/"));
+    assert!(clients[1].resume(&engine, "/"));
+    assert!(clients[3].resume(&engine, "/"));
+}
+
+#[test]
+fn max_sockets_is_a_config_key_and_zero_is_refused() {
+    let cfg = Config::builder()
+        .set("max_disconnection_duration", "1000")
+        .unwrap()
+        .set("recovery_max_sockets", "7")
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(cfg.connection_state_recovery().unwrap().max_sockets_value(), 7);
+    assert!(Config::builder().connection_state_recovery(RecoveryConfig::new().max_sockets(0)).build().is_err());
+}

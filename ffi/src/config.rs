@@ -37,7 +37,8 @@ pub unsafe extern "C" fn roomcast_config_new(cfg_out: *mut *mut roomcast_config)
 /// `ack_timeout` (milliseconds), `remove_empty_dynamic` (`true`/`false`),
 /// `max_disconnection_duration` (milliseconds; connection state recovery
 /// for every namespace, 0: off), then `recovery_max_events` and
-/// `recovery_max_bytes` (the bounds of each namespace's log of kept events).
+/// `recovery_max_bytes` (the bounds of each namespace's log of kept events)
+/// and `recovery_max_sockets` (of its kept sockets).
 /// An unknown key or unparsable value gives `ROOMCAST_RESULT_INVALID_CONFIG`
 /// and leaves the configuration unchanged. Cross-option checks happen in
 /// `roomcast_engine_new`.
